@@ -1,0 +1,43 @@
+# Every target installs what it needs into .venv first, so a fresh clone works with one command.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+NODE_STAMP := node_modules/.installed-inspector
+
+.PHONY: run test bench lint fmt clean install
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+# The MCP Inspector CLI is the independent MCP client the end-to-end tests drive.
+$(NODE_STAMP): package.json
+	@npm install --no-audit --no-fund --silent
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/poe-mcp serve $(ARGS)
+
+test: $(STAMP) $(NODE_STAMP)
+	@scripts/ensure-redis
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,103 @@
+"""poe-mcp: Poe's models from anywhere, through MCP, Python and the command line.
+
+Quick start::
+
+    from poe_mcp import PoeClient
+
+    with PoeClient() as client:  # POE_API_KEY from the environment
+        print(client.chat("Claude-Sonnet-4", "Hello!").text)
+
+The public API is what ``__all__`` lists. Names are imported on first use so that
+``import poe_mcp`` stays cheap (the MCP server is spawned for every assistant session).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Agent": "agent",
+    "AgentResult": "agent",
+    "AsyncPoeClient": "client",
+    "Attachment": "types",
+    "AuthError": "errors",
+    "BalanceError": "errors",
+    "Catalog": "catalog",
+    "ChatResult": "types",
+    "ConfigError": "errors",
+    "Delta": "types",
+    "IncompleteStreamError": "errors",
+    "InvalidRequestError": "errors",
+    "MediaError": "errors",
+    "MediaResult": "types",
+    "ModelInfo": "catalog",
+    "ModerationError": "errors",
+    "NetworkError": "errors",
+    "NotFoundError": "errors",
+    "OverloadedError": "errors",
+    "PoeClient": "client",
+    "PoeError": "errors",
+    "QuotaError": "errors",
+    "RateLimitError": "errors",
+    "RequestTimeoutError": "errors",
+    "Settings": "config",
+    "Simulator": "simulator",
+    "StoreError": "errors",
+    "TooLargeError": "errors",
+    "Tool": "tools",
+    "ToolCall": "types",
+    "ToolCallDelta": "types",
+    "ToolExecutionError": "errors",
+    "UpstreamError": "errors",
+    "Usage": "types",
+    "tool": "tools",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'poe_mcp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .agent import Agent, AgentResult
+    from .catalog import Catalog, ModelInfo
+    from .client import AsyncPoeClient, PoeClient
+    from .config import Settings
+    from .errors import (
+        AuthError,
+        BalanceError,
+        ConfigError,
+        IncompleteStreamError,
+        InvalidRequestError,
+        MediaError,
+        ModerationError,
+        NetworkError,
+        NotFoundError,
+        OverloadedError,
+        PoeError,
+        QuotaError,
+        RateLimitError,
+        RequestTimeoutError,
+        StoreError,
+        TooLargeError,
+        ToolExecutionError,
+        UpstreamError,
+    )
+    from .simulator import Simulator
+    from .tools import Tool, tool
+    from .types import Attachment, ChatResult, Delta, MediaResult, ToolCall, ToolCallDelta, Usage

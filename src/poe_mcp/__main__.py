@@ -1,0 +1,3 @@
+from poe_mcp.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""The ``poe-mcp`` command line: a thin layer over the library.
+
+Subcommands live in their own modules and are imported only when run, so ``poe-mcp serve``
+(spawned by an assistant for every session) does not pay for the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import PoeError
+
+# command name -> (module under poe_mcp.cli, attribute)
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "audio": ("media", "audio"),
+    "chat": ("chat", "chat"),
+    "doctor": ("doctor", "doctor"),
+    "image": ("media", "image"),
+    "install": ("install", "install"),
+    "models": ("models", "models"),
+    "serve": ("serve", "serve"),
+    "sessions": ("sessions", "sessions"),
+    "simulator": ("simulator", "simulator"),
+    "usage": ("usage", "usage"),
+    "video": ("media", "video"),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(
+            name
+            for name, (mod, _) in _COMMANDS.items()
+            if importlib.util.find_spec(f"{__name__}.{mod}") is not None
+        )
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return None
+        mod, attr = _COMMANDS[cmd_name]
+        if importlib.util.find_spec(f"{__name__}.{mod}") is None:
+            return None
+        command = getattr(importlib.import_module(f"{__name__}.{mod}"), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="poe-mcp")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Poe's models from anywhere: MCP server, library and command line.
+
+    With no POE_API_KEY set, try everything offline against the built-in simulator
+    (`poe-mcp serve --simulate`, `poe-mcp simulator`).
+    """
+    from .._logging import setup_logging
+
+    setup_logging(logging.WARNING - 10 * verbose)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the ``poe-mcp`` script: errors print as one clear line, never a traceback."""
+    try:
+        return cli.main(args=argv, prog_name="poe-mcp", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except PoeError as exc:
+        click.echo(f"error ({exc.kind}): {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
