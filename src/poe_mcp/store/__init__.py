@@ -1,0 +1,56 @@
+"""Where sessions and the usage ledger live: ``open_store(url)`` picks the backend.
+
+==========================  ===========================================================
+``memory://``               this process only (tests, throwaway runs)
+``sqlite:///rel/path.db``   one file (default: ``<data dir>/poe-mcp.db``); ``sqlite:////abs``
+``redis://host:port/db``    several server instances sharing work (needs the redis extra)
+==========================  ===========================================================
+
+Every backend implements :class:`~poe_mcp.store.base.Store` with the same behaviour.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from .base import Store
+
+__all__ = ["open_store"]
+
+# URL scheme -> module under poe_mcp.store whose ``open_store(url)`` opens it (imported on use).
+# None: known scheme, backend not available in this build.
+_BACKENDS: dict[str, str | None] = {
+    "memory": "memory",
+    "sqlite": "sqlite",
+    "redis": None,
+    "rediss": None,
+}
+
+
+def open_store(url: str) -> Store:
+    """Open the store at ``url`` (see the module docstring for the forms).
+
+    Raises:
+        ConfigError: the URL is malformed or names a backend that is not available.
+        StoreError: the backend exists but cannot be opened (unwritable path, newer schema...).
+    """
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() not in _BACKENDS:
+        raise ConfigError(
+            f"unknown store URL {url!r}: use memory://, sqlite:///path/to/file.db "
+            "or redis://host:port/db (POE_MCP_STORE, --store, or store = ... in config.toml)"
+        )
+    module = _BACKENDS[scheme.lower()]
+    if module is None:
+        raise ConfigError(
+            f"the {scheme}:// store is not available: Redis support needs the redis extra "
+            "(pip install 'poe-mcp[redis]') and a poe-mcp version that includes it. "
+            "Use sqlite:///path/to/file.db (the default) for a single machine."
+        )
+    opener = importlib.import_module(f"{__name__}.{module}").open_store
+    store: Store = opener(url)
+    return store

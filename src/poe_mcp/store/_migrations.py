@@ -1,0 +1,133 @@
+"""The SQLite schema as ordered, recorded migrations.
+
+Each migration runs once, in order, inside the same ``BEGIN IMMEDIATE`` transaction that records
+it in ``_migrations``, so two processes opening a new database at the same moment cannot both
+apply it. Never edit a released migration: append a new one, and say why in ``why``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from ..errors import StoreError
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "schema_version"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    why: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "sessions",
+        "Conversations. Messages are rows of their own, numbered per session, so an append is a "
+        "few INSERTs under one write lock instead of rewriting a JSON blob: concurrent appends "
+        "from tasks or processes cannot overwrite each other. expires_at is stored (updated_at "
+        "+ the ttl of the last append) because the ttl is a per-call setting.",
+        (
+            """CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                model TEXT,
+                backend TEXT,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                expires_at REAL NOT NULL,
+                turns INTEGER NOT NULL DEFAULT 0
+            )""",
+            """CREATE TABLE messages (
+                session_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                message TEXT NOT NULL,
+                PRIMARY KEY (session_id, seq)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX sessions_expires ON sessions (expires_at)",
+        ),
+    ),
+    Migration(
+        2,
+        "usage",
+        "The usage ledger: one row per call from any entry point. cost is NULL when the price is "
+        "unknown, so sums never count an unknown price as 0. prompt stays NULL unless the user "
+        "turned prompt logging on.",
+        (
+            """CREATE TABLE usage (
+                id INTEGER PRIMARY KEY,
+                ts REAL NOT NULL,
+                provider TEXT NOT NULL,
+                backend TEXT NOT NULL,
+                model TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                session_id TEXT,
+                input_tokens INTEGER NOT NULL DEFAULT 0,
+                output_tokens INTEGER NOT NULL DEFAULT 0,
+                estimated INTEGER NOT NULL DEFAULT 0,
+                cost REAL,
+                latency_s REAL NOT NULL DEFAULT 0,
+                error_kind TEXT,
+                request_id TEXT,
+                entry_point TEXT NOT NULL DEFAULT 'library',
+                prompt TEXT
+            )""",
+        ),
+    ),
+    Migration(
+        3,
+        "usage_indexes",
+        "Budgets query today's and this session's totals before every call; without these the "
+        "check scans the whole ledger and slows down as history grows.",
+        (
+            "CREATE INDEX usage_ts ON usage (ts)",
+            "CREATE INDEX usage_session_ts ON usage (session_id, ts)",
+        ),
+    ),
+)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM _migrations").fetchone()
+    return int(row[0])
+
+
+def apply_migrations(conn: sqlite3.Connection, *, path: str) -> int:
+    """Bring the database up to date; returns the schema version.
+
+    Raises:
+        StoreError: the database was written by a newer poe-mcp (its schema is unknown here).
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations ("
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    latest = MIGRATIONS[-1].version
+    if schema_version(conn) == latest:  # the common case: no write lock needed
+        return latest
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = schema_version(conn)  # re-read under the lock: another process may have won
+        if current > latest:
+            raise StoreError(
+                f"{path} has schema version {current}, newer than this poe-mcp knows ({latest}); "
+                "upgrade poe-mcp or point POE_MCP_STORE at another database"
+            )
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, time.time()),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return latest

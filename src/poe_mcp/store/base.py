@@ -1,0 +1,140 @@
+"""The storage contract: sessions (conversations) and the usage ledger.
+
+Backends: ``memory://`` (tests, one process), ``sqlite:///path`` (default; survives restarts, safe
+across processes on one machine) and ``redis://host:port/db`` (several instances sharing work).
+All of them implement these protocols with the same behaviour; ``open_store(url)`` picks one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "Session",
+    "SessionInfo",
+    "SessionStore",
+    "Store",
+    "UsageGroup",
+    "UsageLedger",
+    "UsageRecord",
+    "UsageTotals",
+]
+
+Message = dict[str, Any]  # an OpenAI-format chat message (role, content, tool_calls, ...)
+GroupBy = Literal["model", "session", "day", "provider"]
+
+
+@dataclass(slots=True)
+class Session:
+    """A conversation: its full history (system message first, if any) and bookkeeping."""
+
+    id: str
+    messages: list[Message] = field(default_factory=list)
+    model: str | None = None
+    backend: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: str
+    model: str | None
+    turns: int  # number of user messages
+    created_at: float
+    updated_at: float
+    expires_at: float
+
+
+class SessionStore(Protocol):
+    async def get(self, session_id: str) -> Session | None:
+        """The session, or None when it never existed or has expired."""
+        ...
+
+    async def append(
+        self,
+        session_id: str,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        backend: str | None = None,
+        ttl_s: float,
+    ) -> Session:
+        """Atomically add messages (creating the session if needed) and renew its expiry.
+
+        Concurrent appends to one session never lose or duplicate messages.
+        """
+        ...
+
+    async def delete(self, session_id: str) -> bool:
+        """Forget a session; False when there was none."""
+        ...
+
+    async def list(self) -> list[SessionInfo]:
+        """Live (unexpired) sessions, most recently used first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One call, as the ledger keeps it. The prompt only when prompt logging is on."""
+
+    ts: float
+    provider: str
+    backend: str
+    model: str
+    outcome: Literal["ok", "error"]
+    session_id: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    estimated: bool = False
+    cost: float | None = None  # USD; None = unknown price (never counted as 0)
+    latency_s: float = 0.0
+    error_kind: str | None = None
+    request_id: str | None = None
+    entry_point: str = "library"  # library | cli | mcp
+    prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    calls: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0  # sum over calls whose price is known
+    unknown_cost_calls: int = 0  # successful calls whose price is unknown (flagged, not added)
+    estimated_calls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UsageGroup:
+    key: str
+    totals: UsageTotals
+
+
+class UsageLedger(Protocol):
+    async def record(self, record: UsageRecord) -> None: ...
+
+    async def totals(
+        self, *, since: float | None = None, session_id: str | None = None
+    ) -> UsageTotals: ...
+
+    async def breakdown(self, by: GroupBy, *, since: float | None = None) -> list[UsageGroup]: ...
+
+    async def recent(self, limit: int = 50) -> list[UsageRecord]: ...
+
+
+class Store(Protocol):
+    """Both halves behind one URL, plus lifecycle."""
+
+    url: str
+    sessions: SessionStore
+    usage: UsageLedger
+
+    async def health(self) -> dict[str, Any]:
+        """``{"ok": bool, "backend": "sqlite"|..., ...}``; never raises."""
+        ...
+
+    async def aclose(self) -> None: ...
