@@ -1,0 +1,154 @@
+"""HTTP plumbing of the simulator's endpoints: Poe-format errors, raw bodies, dropped sockets.
+
+Faults need to misbehave at the socket level (close without answering, stop mid-body), which
+Starlette's responses never do. :func:`transport_middleware` puts uvicorn's transport into the
+ASGI scope so :class:`RawResponse` can close it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..errors import PoeError
+from ._state import SimState
+
+__all__ = [
+    "RawResponse",
+    "bearer_key",
+    "dumps",
+    "error_response",
+    "header_names",
+    "is_loopback",
+    "new_request_id",
+    "transport_middleware",
+]
+
+_TRANSPORT_KEY = "poe_mcp.sim.transport"
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
+
+
+def new_request_id() -> str:
+    return os.urandom(12).hex()
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def bearer_key(request: Request) -> str | None:
+    """The API key of ``Authorization: Bearer <key>`` (or a raw key), or None."""
+    raw = request.headers.get("authorization", "")
+    if raw[:7].lower() == "bearer ":
+        raw = raw[7:]
+    return raw.strip() or None
+
+
+def header_names(request: Request) -> list[str]:
+    return [name.decode("latin-1") for name, _ in request.scope["headers"]]
+
+
+def is_loopback(request: Request) -> bool:
+    return request.client is None or request.client.host in _LOOPBACK
+
+
+def error_response(
+    exc: PoeError, request_id: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """Poe's error body ``{"error": {code, type, message, metadata}}``, status and headers."""
+    exc.request_id = request_id
+    out = {"x-request-id": request_id, **(headers or {})}
+    if exc.retry_after is not None:
+        out.setdefault("retry-after", str(max(1, round(exc.retry_after + 0.4999))))
+    return Response(
+        dumps(exc.to_dict()), exc.status or 500, headers=out, media_type="application/json"
+    )
+
+
+async def drop_connection(scope: Scope) -> None:
+    """Close the client's socket without another byte (a dropped connection)."""
+    transport = scope.get(_TRANSPORT_KEY)
+    if transport is None:
+        raise ConnectionAbortedError("simulated dropped connection")
+    transport.close()
+    # Let the close land before uvicorn looks at the cycle, so it does not log a bogus 500.
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+class RawResponse(Response):
+    """A response sent piece by piece; ``cut=True`` drops the socket after the pieces.
+
+    Args:
+        pieces: body pieces, each sent as its own ASGI message (one SSE event each for streams).
+        status_code: HTTP status.
+        headers: response headers.
+        media_type: content type.
+        cut: close the connection instead of finishing the body.
+        content_length: announce this length (a cut non-stream body announces the full one).
+        drop: close the connection before sending anything.
+    """
+
+    def __init__(
+        self,
+        pieces: Iterable[bytes],
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str = "application/json",
+        cut: bool = False,
+        content_length: int | None = None,
+        drop: bool = False,
+    ) -> None:
+        self.status_code = status_code
+        self.media_type = media_type
+        self.background = None
+        self._pieces = pieces
+        self._cut = cut
+        self._drop = drop
+        self.init_headers(headers)  # before setting body: no content-length unless asked
+        self.body = b""
+        if content_length is not None:
+            self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+            self.raw_headers.append((b"content-length", str(content_length).encode()))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._drop:
+            await drop_connection(scope)
+            return
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        for piece in self._pieces:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        if self._cut:
+            await drop_connection(scope)
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def transport_middleware(app: ASGIApp, state: SimState) -> ASGIApp:
+    """Wrap the app so handlers can reach uvicorn's transport (for dropped-connection faults).
+
+    Also ends requests cancelled by the simulator's own shutdown quietly instead of logging them.
+    """
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if transport is not None:
+                scope[_TRANSPORT_KEY] = transport
+        try:
+            await app(scope, receive, send)
+        except asyncio.CancelledError:
+            if not state.stopping:
+                raise
+
+    return wrapped

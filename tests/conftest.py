@@ -1,0 +1,42 @@
+"""Fixtures shared by every test folder: a running simulator, a fresh key, isolated user dirs.
+
+Test folders add their own ``conftest.py`` for anything narrower.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from poe_mcp.simulator import Simulator
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[Simulator]:
+    """One simulator on an ephemeral loopback port for the whole session (per xdist worker).
+
+    Shared: give each test its own key (``api_key``) so balances and rate windows stay apart,
+    and clear faults you queue (``simulator.clear_faults()``).
+    """
+    with Simulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def api_key() -> str:
+    """A key no other test uses: its own balance, points history and rate window."""
+    return f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def poe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """POE_MCP_HOME and POE_MCP_CONFIG_DIR in ``tmp_path`` (returns the data dir), no real key."""
+    home = tmp_path / "data"
+    monkeypatch.setenv("POE_MCP_HOME", str(home))
+    monkeypatch.setenv("POE_MCP_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("POE_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return home
