@@ -1,0 +1,572 @@
+"""The tool-call loop: model -> tool calls -> tool results -> model, until a final answer.
+
+Example::
+
+    from poe_mcp import Agent, AsyncPoeClient, tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        \"\"\"The weather in a city.
+
+        Args:
+            city: the city name.
+        \"\"\"
+        return "sunny"
+
+    async with AsyncPoeClient() as client:
+        agent = Agent(client, "Claude-Sonnet-4", tools=[get_weather])
+        result = await agent.run("What is the weather in Paris?")
+        print(result.text, result.trace, result.cost)
+
+The loop is bounded by ``max_turns`` (model requests per run) and optional token/USD budgets.
+The calls of one turn run concurrently (sync tools in worker threads), each with its own
+timeout; a tool that raises, times out or gets bad arguments gives the model an error text as
+its result, never a crash. Bad arguments are fed back so the model can correct them, at most
+``TOOL_ARG_RETRIES`` times in a row per tool.
+
+Client-executed tools (continuation API)
+----------------------------------------
+Tools given as OpenAI definitions without a function (``Tool.from_openai(defn)`` or a plain
+dict in ``tools=``) cannot run here. When the model calls one, the agent runs the calls it can,
+then stops with ``stopped_reason == "pending_tool_calls"``; ``result.pending_tool_calls`` lists
+the calls (id, name, arguments JSON) and ``result.messages`` is the conversation so far (JSON
+ready: store it anywhere). To continue, run the tools yourself and call::
+
+    result = await agent.run(result.messages, tool_results={call.id: "its result", ...})
+    # or, the same: await agent.resume(result, {call.id: "its result"})
+
+Every pending call id must get a result (any value; non-strings are sent as JSON, an
+``Exception`` value is sent as an error). A fresh ``Agent`` with the same tools can continue a
+conversation another process started, which is how ``ask_poe_with_tools`` works across MCP calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from . import _constants as C
+from ._logging import redact
+from .errors import IncompleteStreamError, InvalidRequestError, NotFoundError, PoeError
+from .tools import Tool, ToolFunc, ToolRegistry, format_tool_result
+from .types import ChatResult, Delta, ToolCall, Usage
+
+__all__ = ["Agent", "AgentResult", "StopReason", "ToolTrace"]
+
+logger = logging.getLogger(__name__)
+
+StopReason = Literal[
+    "final", "length", "max_turns", "budget", "pending_tool_calls", "invalid_tool_arguments"
+]
+ToolChoice = Literal["auto", "none", "required"] | Mapping[str, Any]
+DeltaCallback = Callable[[Delta], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolTrace:
+    """One tool call of a run.
+
+    Attributes:
+        call_id: the model's id for the call.
+        name: the tool name.
+        arguments: the arguments as the model sent them (JSON text).
+        result: the text the model received (an error text when ``error`` is set); None for a
+            pending client-executed call.
+        error: why the call failed (bad arguments, unknown tool, exception, timeout), or None.
+        duration_s: wall time of the call (0 for results the caller supplied).
+        turn: the model request (1-based) that asked for it; 0 for results supplied through
+            ``tool_results``.
+        executed_by: ``agent`` (ran here), ``client`` (result supplied by the caller) or
+            ``pending`` (waiting for the caller).
+    """
+
+    call_id: str
+    name: str
+    arguments: str
+    result: str | None
+    error: str | None
+    duration_s: float
+    turn: int
+    executed_by: Literal["agent", "client", "pending"] = "agent"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "result": self.result,
+            "error": self.error,
+            "duration_s": round(self.duration_s, 6),
+            "turn": self.turn,
+            "executed_by": self.executed_by,
+        }
+
+
+@dataclass(slots=True)
+class AgentResult:
+    """The outcome of :meth:`Agent.run`.
+
+    Attributes:
+        text: the final answer (empty when the run stopped before one).
+        messages: the whole conversation in OpenAI format, system prompt first, tool calls and
+            results included; pass it back to ``run`` to continue.
+        trace: every tool call of this run, in order.
+        usage: tokens of all model requests of this run.
+        cost: USD of this run, or None when a model's price is unknown.
+        turns: model requests made.
+        stopped_reason: ``final`` (answered), ``length`` (answer cut by max_tokens),
+            ``max_turns``, ``budget``, ``pending_tool_calls`` (client-executed tools wait for
+            ``tool_results``) or ``invalid_tool_arguments`` (the model kept sending bad arguments).
+        pending_tool_calls: the calls the caller must run (with ``stopped_reason ==
+            "pending_tool_calls"``).
+        model: the model asked.
+        stream_fallbacks: streamed turns that ended without a finish reason and were re-asked
+            without streaming.
+        elapsed_s / model_s / tools_s: wall time of the run, of its model requests, and of its
+            tool phases (the rest is the loop's own overhead).
+    """
+
+    text: str
+    messages: list[dict[str, Any]]
+    trace: list[ToolTrace] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = 0.0
+    turns: int = 0
+    stopped_reason: StopReason = "final"
+    pending_tool_calls: tuple[ToolCall, ...] = ()
+    model: str = ""
+    stream_fallbacks: int = 0
+    elapsed_s: float = 0.0
+    model_s: float = 0.0
+    tools_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "model": self.model,
+            "stopped_reason": self.stopped_reason,
+            "turns": self.turns,
+            "usage": self.usage.to_dict(),
+            "cost": self.cost,
+            "trace": [t.to_dict() for t in self.trace],
+            "pending_tool_calls": [c.to_dict() for c in self.pending_tool_calls],
+            "stream_fallbacks": self.stream_fallbacks,
+            "messages": self.messages,
+        }
+
+
+class Agent:
+    """Runs a model with tools until it answers.
+
+    Args:
+        client: an ``AsyncPoeClient`` (anything with its ``chat``/``stream`` methods).
+        model: the model (Poe bot name); it must support tools when tools are given.
+        tools: :class:`Tool` objects, plain functions (wrapped with ``@tool``) or OpenAI
+            definitions (client-executed, see the module docstring).
+        system: a system prompt put first in the conversation.
+        max_turns: model requests per run at most.
+        tool_timeout: seconds one tool call may take, unless the tool sets its own.
+        parallel: run one turn's calls concurrently and let the model ask for several at once
+            (``parallel_tool_calls``); False asks for one call per turn and runs calls in order.
+        tool_choice: ``auto``, ``none``, ``required`` or ``{"name": ...}`` (also the OpenAI
+            ``{"type": "function", "function": {"name": ...}}`` form). ``required`` and a named
+            tool apply to the request that follows a user message only, so that the model
+            can then answer.
+        budget_usd: stop before the next request once this run cost this much (an unknown
+            price counts as over budget: the limit cannot be proved).
+        budget_tokens: stop before the next request once this run used this many tokens.
+        stream: use streaming requests; a stream that ends without a finish reason is re-asked
+            once without streaming, then the error is raised.
+        on_delta: called with every streamed :class:`Delta` (sync or async), when streaming.
+        options: extra keyword arguments for every ``client.chat``/``client.stream`` call
+            (``temperature``, ``max_tokens``, ``extra``...).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        model: str,
+        tools: Iterable[Tool | ToolFunc | Mapping[str, Any]] = (),
+        *,
+        system: str | None = None,
+        max_turns: int = C.AGENT_MAX_TURNS,
+        tool_timeout: float = C.TOOL_TIMEOUT_S,
+        parallel: bool = True,
+        tool_choice: ToolChoice = "auto",
+        budget_usd: float | None = None,
+        budget_tokens: int | None = None,
+        stream: bool = False,
+        on_delta: DeltaCallback | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if max_turns < 1:
+            raise InvalidRequestError(f"max_turns must be at least 1, got {max_turns}")
+        if tool_timeout <= 0:
+            raise InvalidRequestError(f"tool_timeout must be positive, got {tool_timeout}")
+        self.client = client
+        self.model = model
+        self.registry = ToolRegistry(tools)
+        self.system = system
+        self.max_turns = max_turns
+        self.tool_timeout = tool_timeout
+        self.parallel = parallel
+        self.tool_choice = _normalise_choice(tool_choice, self.registry)
+        self.budget_usd = budget_usd
+        self.budget_tokens = budget_tokens
+        self.stream = stream
+        self.on_delta = on_delta
+        self.options = dict(options or {})
+        self._tools_checked = False
+
+    @property
+    def tools(self) -> list[Tool]:
+        return list(self.registry)
+
+    # -- public --------------------------------------------------------------------------------
+    async def run(
+        self,
+        prompt_or_messages: str | Sequence[Mapping[str, Any]],
+        *,
+        tool_results: Mapping[str, Any] | None = None,
+    ) -> AgentResult:
+        """Run the loop on a prompt or a conversation until the model answers or a bound hits.
+
+        Args:
+            prompt_or_messages: a prompt, or OpenAI-format messages (e.g. a previous
+                ``AgentResult.messages``).
+            tool_results: results for the conversation's unanswered tool calls, by call id
+                (see the module docstring). Unanswered calls of tools the agent can run are
+                run first.
+
+        Raises:
+            InvalidRequestError: bad messages, missing or unknown ``tool_results`` ids, or a
+                model without tool support.
+            PoeError: the model request failed (after the client's retries).
+        """
+        from ._messages import build_messages
+
+        started = time.perf_counter()
+        messages = build_messages(prompt_or_messages, system=self.system)
+        state = _Run(model=self.model, messages=messages)
+        if self.registry:
+            await self._check_tool_support()
+
+        unanswered = _unanswered_calls(messages)
+        if tool_results and not unanswered:
+            raise InvalidRequestError(
+                "tool_results were given but the conversation has no unanswered tool calls"
+            )
+        if unanswered:
+            stop = await self._answer_pending(state, unanswered, dict(tool_results or {}))
+            if stop is not None:
+                return state.finish(stop, started)
+
+        while True:
+            if state.turns >= self.max_turns:
+                return state.finish("max_turns", started)
+            if self._over_budget(state):
+                return state.finish("budget", started)
+            state.turns += 1
+            chat = await self._request(state)
+            state.add_usage(chat)
+            calls = chat.tool_calls
+            assistant: dict[str, Any] = {"role": "assistant", "content": chat.text or None}
+            if calls:
+                assistant["tool_calls"] = [c.to_openai() for c in calls]
+            elif not chat.text:
+                assistant["content"] = ""
+            messages.append(assistant)
+            if not calls:
+                state.text = chat.text
+                return state.finish(
+                    "length" if chat.finish_reason == "length" else "final", started
+                )
+            stop = await self._run_calls(state, calls, state.turns)
+            if stop is not None:
+                return state.finish(stop, started)
+
+    async def resume(self, result: AgentResult, tool_results: Mapping[str, Any]) -> AgentResult:
+        """Continue a run that stopped with pending client-executed calls.
+
+        Same as ``run(result.messages, tool_results=tool_results)``.
+        """
+        return await self.run(result.messages, tool_results=tool_results)
+
+    # -- model requests ------------------------------------------------------------------------
+    async def _request(self, state: _Run) -> ChatResult:
+        kwargs: dict[str, Any] = dict(self.options)
+        if self.registry:
+            kwargs["tools"] = self.registry.definitions()
+            # A forced choice applies to the user's new message only, or the model could never
+            # answer (and a resumed conversation would be forced again).
+            fresh = state.messages[-1].get("role") == "user"
+            choice = self.tool_choice if fresh else _relaxed(self.tool_choice)
+            kwargs["tool_choice"] = choice
+            if choice != "none":
+                kwargs["parallel_tool_calls"] = self.parallel
+        began = time.perf_counter()
+        try:
+            if not self.stream:
+                return await self.client.chat(self.model, state.messages, **kwargs)  # type: ignore[no-any-return]
+            try:
+                return await self._streamed(state.messages, kwargs)
+            except IncompleteStreamError as exc:
+                # Several models end tool-call streams silently; the same request without
+                # streaming usually succeeds, and nothing of this turn has been used yet.
+                logger.warning(
+                    "stream from %s ended early (%s); asking again without streaming",
+                    self.model,
+                    exc.message,
+                )
+                state.stream_fallbacks += 1
+                chat: ChatResult = await self.client.chat(self.model, state.messages, **kwargs)
+                await self._emit(Delta(text=chat.text, replace=True, result=chat))
+                return chat
+        finally:
+            state.model_s += time.perf_counter() - began
+
+    async def _streamed(self, messages: list[dict[str, Any]], kwargs: dict[str, Any]) -> ChatResult:
+        final: ChatResult | None = None
+        async for delta in self.client.stream(self.model, messages, **kwargs):
+            await self._emit(delta)
+            if delta.result is not None:
+                final = delta.result
+        if final is None:
+            raise IncompleteStreamError("the stream ended without a final result")
+        return final
+
+    async def _emit(self, delta: Delta) -> None:
+        if self.on_delta is not None:
+            maybe = self.on_delta(delta)
+            if inspect.isawaitable(maybe):
+                await maybe
+
+    async def _check_tool_support(self) -> None:
+        if self._tools_checked:
+            return
+        catalog = getattr(self.client, "catalog", None)
+        info: Any = None
+        if catalog is not None and hasattr(catalog, "get"):
+            try:
+                info = catalog.get(self.model)
+                if inspect.isawaitable(info):
+                    info = await info
+            except NotFoundError:
+                raise
+            except PoeError as exc:
+                # An unreachable catalog must not block the run: the request itself will tell.
+                logger.debug("catalog unavailable for %s: %s", self.model, exc)
+                info = None
+        if info is not None and getattr(info, "supports_tools", None) is False:
+            raise InvalidRequestError(
+                f"{self.model} does not support tools (function calling), so it cannot run an "
+                f"agent with {len(self.registry)} tool(s). Pick a model whose catalog entry "
+                "lists tools among its supported features, e.g. Claude-Sonnet-4 or GPT-4.1.",
+                metadata={"param": "model"},
+            )
+        self._tools_checked = True
+
+    def _over_budget(self, state: _Run) -> bool:
+        if self.budget_tokens is not None and state.usage.total_tokens >= self.budget_tokens:
+            return True
+        if self.budget_usd is not None and state.turns:
+            return state.cost is None or state.cost >= self.budget_usd
+        return False
+
+    # -- tool calls ----------------------------------------------------------------------------
+    async def _answer_pending(
+        self, state: _Run, unanswered: list[ToolCall], supplied: dict[str, Any]
+    ) -> StopReason | None:
+        ids = {c.id for c in unanswered}
+        unknown = sorted(set(supplied) - ids)
+        if unknown:
+            raise InvalidRequestError(
+                f"tool_results has ids the conversation did not ask for: {', '.join(unknown)}; "
+                f"unanswered calls: {', '.join(sorted(ids)) or 'none'}"
+            )
+        runnable = [c for c in unanswered if c.id not in supplied]
+        missing = [c for c in runnable if not self._can_run(c)]
+        if missing:
+            raise InvalidRequestError(
+                "tool_results is missing results for: "
+                + ", ".join(f"{c.id} ({c.name})" for c in missing)
+            )
+        for call in unanswered:
+            if call.id in supplied:
+                value = supplied[call.id]
+                error = str(value) if isinstance(value, BaseException) else None
+                text = _cap(redact(f"Error: {error}" if error else format_tool_result(value)))
+                state.trace.append(
+                    ToolTrace(call.id, call.name, call.arguments, text, error, 0.0, 0, "client")
+                )
+                state.messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
+        if runnable:
+            return await self._run_calls(state, runnable, 0, answer_all=False)
+        return None
+
+    def _can_run(self, call: ToolCall) -> bool:
+        found = self.registry.get(call.name)
+        # Unknown tools are answered here with an error text the model can read.
+        return found is None or found.executable
+
+    async def _run_calls(
+        self, state: _Run, calls: Sequence[ToolCall], turn: int, *, answer_all: bool = True
+    ) -> StopReason | None:
+        pending = [c for c in calls if not self._can_run(c)]
+        runnable = [c for c in calls if self._can_run(c)]
+        began = time.perf_counter()
+        if self.parallel and len(runnable) > 1:
+            traces = list(await asyncio.gather(*(self._execute(c, turn) for c in runnable)))
+        else:
+            traces = [await self._execute(c, turn) for c in runnable]
+        state.tools_s += time.perf_counter() - began
+        by_id = {t.call_id: t for t in traces}
+        for call in calls:  # keep the model's order in the conversation and the trace
+            trace = by_id.get(call.id)
+            if trace is None:
+                state.trace.append(
+                    ToolTrace(call.id, call.name, call.arguments, None, None, 0.0, turn, "pending")
+                )
+                continue
+            state.trace.append(trace)
+            state.messages.append(
+                {"role": "tool", "tool_call_id": call.id, "content": trace.result or ""}
+            )
+        if pending:
+            state.pending = tuple(pending)
+            return "pending_tool_calls"
+        if answer_all and self._arg_retries_exhausted(state, traces):
+            return "invalid_tool_arguments"
+        return None
+
+    def _arg_retries_exhausted(self, state: _Run, traces: list[ToolTrace]) -> bool:
+        for trace in traces:
+            if trace.error is not None and trace.error.startswith("Invalid arguments"):
+                state.arg_failures[trace.name] = state.arg_failures.get(trace.name, 0) + 1
+                if state.arg_failures[trace.name] > C.TOOL_ARG_RETRIES:
+                    return True
+            else:
+                state.arg_failures.pop(trace.name, None)
+        return False
+
+    async def _execute(self, call: ToolCall, turn: int) -> ToolTrace:
+        began = time.perf_counter()
+        found = self.registry.get(call.name)
+        result: str | None = None
+        error: str | None = None
+        if found is None:
+            error = f"Unknown tool {call.name!r}. Available tools: " + (
+                ", ".join(self.registry.names()) or "none"
+            )
+        else:
+            timeout = found.timeout if found.timeout is not None else self.tool_timeout
+            try:
+                arguments = found.validate(call.arguments)
+                value = await asyncio.wait_for(found.run(arguments), timeout)
+                result = _cap(redact(format_tool_result(value)))
+            except TimeoutError:
+                error = f"Tool {call.name} timed out after {timeout:g} s."
+            except PoeError as exc:
+                error = exc.message
+            except Exception as exc:  # noqa: BLE001 - a failing tool is reported to the model, not raised
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if error is not None:
+            error = redact(error)
+            result = _cap(f"Error: {error}")
+        return ToolTrace(
+            call.id, call.name, call.arguments, result, error, time.perf_counter() - began, turn
+        )
+
+
+@dataclass(slots=True)
+class _Run:
+    """The mutable state of one run."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    trace: list[ToolTrace] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = 0.0
+    turns: int = 0
+    text: str = ""
+    pending: tuple[ToolCall, ...] = ()
+    arg_failures: dict[str, int] = field(default_factory=dict)
+    stream_fallbacks: int = 0
+    model_s: float = 0.0
+    tools_s: float = 0.0
+
+    def add_usage(self, chat: ChatResult) -> None:
+        self.usage = self.usage + chat.usage
+        self.cost = None if self.cost is None or chat.cost is None else self.cost + chat.cost
+
+    def finish(self, reason: StopReason, started: float) -> AgentResult:
+        return AgentResult(
+            text=self.text,
+            messages=self.messages,
+            trace=self.trace,
+            usage=self.usage,
+            cost=self.cost,
+            turns=self.turns,
+            stopped_reason=reason,
+            pending_tool_calls=self.pending,
+            model=self.model,
+            stream_fallbacks=self.stream_fallbacks,
+            elapsed_s=time.perf_counter() - started,
+            model_s=self.model_s,
+            tools_s=self.tools_s,
+        )
+
+
+def _cap(text: str) -> str:
+    if len(text) <= C.TOOL_RESULT_CAP:
+        return text
+    return text[: C.TOOL_RESULT_CAP] + f"\n[truncated: {len(text)} characters in all]"
+
+
+def _normalise_choice(choice: ToolChoice, registry: ToolRegistry) -> str | dict[str, Any]:
+    if isinstance(choice, str):
+        if choice not in ("auto", "none", "required"):
+            raise InvalidRequestError(
+                f"tool_choice must be auto, none, required or {{'name': ...}}, got {choice!r}"
+            )
+        if choice == "required" and not registry:
+            raise InvalidRequestError("tool_choice 'required' needs at least one tool")
+        return choice
+    name = choice.get("name") or (choice.get("function") or {}).get("name")
+    if not isinstance(name, str) or name not in registry:
+        raise InvalidRequestError(
+            f"tool_choice names {name!r}, which is not one of the tools: "
+            + (", ".join(registry.names()) or "none")
+        )
+    return {"type": "function", "function": {"name": name}}
+
+
+def _relaxed(choice: str | dict[str, Any]) -> str:
+    return "none" if choice == "none" else "auto"
+
+
+def _unanswered_calls(messages: Sequence[Mapping[str, Any]]) -> list[ToolCall]:
+    """Tool calls of the last assistant message that no tool message answers yet."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.get("role") != "assistant":
+            continue
+        raw_calls = message.get("tool_calls") or []
+        answered = {m.get("tool_call_id") for m in messages[index + 1 :] if m.get("role") == "tool"}
+        calls = []
+        for raw in raw_calls:
+            function = raw.get("function") or {}
+            call = ToolCall(
+                id=str(raw.get("id")),
+                name=str(function.get("name") or ""),
+                arguments=str(function.get("arguments") or "{}"),
+            )
+            if call.id not in answered:
+                calls.append(call)
+        return calls
+    return []
