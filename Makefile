@@ -20,8 +20,11 @@ $(NODE_STAMP): package.json
 
 install: $(STAMP)
 
+# The main job: the MCP server over streamable HTTP on loopback (prints its URL and token).
+# No API key configured? It runs against the built-in simulator and says so.
+# Other options: make run ARGS="--transport stdio" (see: .venv/bin/poe-mcp serve --help)
 run: $(STAMP)
-	@$(BIN)/poe-mcp serve $(ARGS)
+	@$(BIN)/poe-mcp serve --transport http --simulate-if-no-key $(ARGS)
 
 test: $(STAMP) $(NODE_STAMP)
 	@scripts/ensure-redis

@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "ToolCall": "types",
     "ToolCallDelta": "types",
     "ToolExecutionError": "errors",
+    "ToolTrace": "agent",
     "UpstreamError": "errors",
     "Usage": "types",
     "tool": "tools",
@@ -74,7 +75,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .agent import Agent, AgentResult
+    from .agent import Agent, AgentResult, ToolTrace
     from .catalog import Catalog, ModelInfo
     from .client import AsyncPoeClient, PoeClient
     from .config import Settings

@@ -1,0 +1,53 @@
+"""The MCP server: Poe's models as MCP tools over stdio and streamable HTTP.
+
+- :func:`build_server` (``app.py``): the ``MCPServer`` with the selected tools.
+- :class:`ServerRuntime` (``runtime.py``): what the tools share (client, store, catalog, metrics).
+- ``registry.py``: which tools exist and which module registers each (``tools_*.py``).
+- :func:`serve_stdio` / :func:`serve_http` (``stdio.py``, ``http.py``): the transports.
+
+Names are imported on first use: ``import poe_mcp.server`` does not import the MCP SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "HttpOptions",
+    "ServerRuntime",
+    "available_tools",
+    "build_http_app",
+    "build_server",
+    "select_tools",
+    "serve_http",
+    "serve_stdio",
+]
+
+_EXPORTS = {
+    "HttpOptions": "http",
+    "ServerRuntime": "runtime",
+    "available_tools": "registry",
+    "build_http_app": "http",
+    "build_server": "app",
+    "select_tools": "registry",
+    "serve_http": "http",
+    "serve_stdio": "stdio",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import build_server
+    from .http import HttpOptions, build_http_app, serve_http
+    from .registry import available_tools, select_tools
+    from .runtime import ServerRuntime
+    from .stdio import serve_stdio

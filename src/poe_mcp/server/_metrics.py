@@ -1,0 +1,143 @@
+"""In-process counters for ``/metrics``, rendered in the Prometheus text format.
+
+Hand-rolled on purpose: a dozen series do not justify another dependency, and the
+exposition format is small and stable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+
+from .. import _constants as C
+
+__all__ = ["Metrics"]
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
+    if not pairs:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in pairs) + "}"
+
+
+def _number(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+class Metrics:
+    """Thread-safe counters and one latency histogram per tool.
+
+    Attributes:
+        started_at: when the server started (unix seconds).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started_at = time.time()
+        self._requests: dict[tuple[str, str], int] = defaultdict(int)  # (method, outcome)
+        self._tool_calls: dict[tuple[str, str], int] = defaultdict(int)  # (tool, outcome)
+        self._errors: dict[str, int] = defaultdict(int)  # kind
+        self._tokens: dict[tuple[str, str], int] = defaultdict(int)  # (model, direction)
+        self._cost: dict[str, float] = defaultdict(float)  # model
+        self._unknown_cost_calls: dict[str, int] = defaultdict(int)  # model
+        self._buckets = C.METRICS_LATENCY_BUCKETS_S
+        self._hist: dict[str, list[int]] = {}
+        self._hist_sum: dict[str, float] = defaultdict(float)
+        self._hist_count: dict[str, int] = defaultdict(int)
+
+    def request(self, method: str, outcome: str) -> None:
+        """Count one MCP request (``tools/list``, ``tools/call``...) by outcome ``ok|error``."""
+        with self._lock:
+            self._requests[(method, outcome)] += 1
+
+    def tool_call(self, tool: str, outcome: str, latency_s: float, kind: str | None = None) -> None:
+        """Record one tool call: outcome ``ok|error|cancelled``, its latency and error kind."""
+        with self._lock:
+            self._tool_calls[(tool, outcome)] += 1
+            if kind:
+                self._errors[kind] += 1
+            counts = self._hist.setdefault(tool, [0] * len(self._buckets))
+            for i, bound in enumerate(self._buckets):
+                if latency_s <= bound:
+                    counts[i] += 1
+            self._hist_sum[tool] += latency_s
+            self._hist_count[tool] += 1
+
+    def usage(self, model: str, input_tokens: int, output_tokens: int, cost: float | None) -> None:
+        """Add the tokens and cost of one answered call; an unknown cost is counted apart."""
+        with self._lock:
+            self._tokens[(model, "input")] += input_tokens
+            self._tokens[(model, "output")] += output_tokens
+            if cost is None:
+                self._unknown_cost_calls[model] += 1
+            else:
+                self._cost[model] += cost
+
+    def uptime_s(self) -> float:
+        return time.time() - self.started_at
+
+    def errors_by_kind(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._errors)
+
+    def render(self) -> str:
+        """The Prometheus text exposition (format 0.0.4)."""
+        out: list[str] = []
+
+        def family(name: str, kind: str, help_text: str) -> None:
+            out.append(f"# HELP {name} {help_text}")
+            out.append(f"# TYPE {name} {kind}")
+
+        with self._lock:
+            family("poe_mcp_uptime_seconds", "gauge", "Seconds since the server started.")
+            out.append(f"poe_mcp_uptime_seconds {time.time() - self.started_at:.3f}")
+
+            family("poe_mcp_requests_total", "counter", "MCP requests by method and outcome.")
+            for (method, outcome), n in sorted(self._requests.items()):
+                labels = _labels((("method", method), ("outcome", outcome)))
+                out.append(f"poe_mcp_requests_total{labels} {n}")
+
+            family("poe_mcp_tool_calls_total", "counter", "Tool calls by tool and outcome.")
+            for (tool, outcome), n in sorted(self._tool_calls.items()):
+                labels = _labels((("tool", tool), ("outcome", outcome)))
+                out.append(f"poe_mcp_tool_calls_total{labels} {n}")
+
+            family("poe_mcp_errors_total", "counter", "Failed tool calls by error kind.")
+            for kind, n in sorted(self._errors.items()):
+                out.append(f"poe_mcp_errors_total{_labels((('kind', kind),))} {n}")
+
+            family("poe_mcp_tool_latency_seconds", "histogram", "Tool call latency.")
+            for tool, counts in sorted(self._hist.items()):
+                for bound, n in zip(self._buckets, counts, strict=True):
+                    labels = _labels((("tool", tool), ("le", _number(bound))))
+                    out.append(f"poe_mcp_tool_latency_seconds_bucket{labels} {n}")
+                inf = _labels((("tool", tool), ("le", "+Inf")))
+                out.append(f"poe_mcp_tool_latency_seconds_bucket{inf} {self._hist_count[tool]}")
+                tl = _labels((("tool", tool),))
+                out.append(f"poe_mcp_tool_latency_seconds_sum{tl} {self._hist_sum[tool]:.6f}")
+                out.append(f"poe_mcp_tool_latency_seconds_count{tl} {self._hist_count[tool]}")
+
+            family("poe_mcp_tokens_total", "counter", "Tokens by model and direction.")
+            for (model, direction), n in sorted(self._tokens.items()):
+                labels = _labels((("model", model), ("direction", direction)))
+                out.append(f"poe_mcp_tokens_total{labels} {n}")
+
+            family("poe_mcp_cost_usd_total", "counter", "USD spent, over calls of known price.")
+            for model, usd in sorted(self._cost.items()):
+                out.append(f"poe_mcp_cost_usd_total{_labels((('model', model),))} {usd:.8f}")
+
+            family(
+                "poe_mcp_unknown_cost_calls_total",
+                "counter",
+                "Answered calls whose price is unknown (not added to the cost).",
+            )
+            for model, n in sorted(self._unknown_cost_calls.items()):
+                out.append(f"poe_mcp_unknown_cost_calls_total{_labels((('model', model),))} {n}")
+        return "\n".join(out) + "\n"

@@ -1,0 +1,286 @@
+"""Streamable HTTP transport: ``/mcp`` behind a bearer token, ``/health``, ``/metrics``.
+
+Security rules:
+
+- A bearer token is required. Off loopback the server refuses to start without one; on loopback
+  it generates one and prints it (unless ``--no-auth``, which is refused off loopback too).
+- Host and Origin headers are checked on every request and every bind address, which blocks DNS
+  rebinding from a browser. Loopback names are always allowed; a non-loopback bind also allows
+  its own address and this machine's names, plus whatever ``--allowed-host`` /
+  ``--allowed-origin`` add.
+- ``/health`` answers without a token (liveness probes); ``/metrics`` needs the token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from mcp.server.auth.provider import AccessToken
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .. import __version__
+from .. import _constants as C
+from .._logging import register_secret
+from ..errors import ConfigError
+from .runtime import ServerRuntime, redact_url
+
+__all__ = [
+    "HttpOptions",
+    "StaticTokenVerifier",
+    "build_http_app",
+    "is_loopback",
+    "resolve_token",
+    "security_settings",
+    "serve_http",
+]
+
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (``127.0.0.0/8``, ``::1``, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_token(
+    host: str, token: str | None, *, no_auth: bool = False
+) -> tuple[str | None, bool]:
+    """The bearer token to require, and whether it was generated here.
+
+    Raises:
+        ConfigError: no token (or ``no_auth``) on a non-loopback address.
+    """
+    if no_auth:
+        if not is_loopback(host):
+            raise ConfigError(
+                f"--no-auth is refused on {host}: anyone who can reach this address could spend "
+                "your Poe points. Bind to 127.0.0.1 or set a token."
+            )
+        return None, False
+    if token:
+        register_secret(token)
+        return token, False
+    if not is_loopback(host):
+        raise ConfigError(
+            f"refusing to serve on {host} without a bearer token: set POE_MCP_TOKEN or pass "
+            "--token (clients then send 'Authorization: Bearer <token>')"
+        )
+    generated = secrets.token_urlsafe(C.HTTP_TOKEN_BYTES)
+    register_secret(generated)
+    return generated, True
+
+
+class StaticTokenVerifier:
+    """Accepts exactly one bearer token (compared in constant time)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "StaticTokenVerifier(token=[redacted])"
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        if hmac.compare_digest(token.encode(), self._token.encode()):
+            # The SDK keeps this object on the request; it never needs the token itself.
+            return AccessToken(token="[redacted]", client_id="poe-mcp-client", scopes=[])  # noqa: S106
+        return None
+
+
+def security_settings(
+    host: str, extra_hosts: Sequence[str] = (), extra_origins: Sequence[str] = ()
+) -> TransportSecuritySettings:
+    """Allowed Host and Origin values for a server bound to ``host``."""
+    names: list[str] = list(_LOOPBACK_NAMES)
+    if not is_loopback(host):
+        wildcard = host in ("0.0.0.0", "::", "")
+        if not wildcard:
+            names.append(f"[{host}]" if ":" in host else host)
+        for name in {socket.gethostname(), socket.getfqdn()}:
+            if name and name not in names:
+                names.append(name)
+    names.extend(h for h in extra_hosts if h not in names)
+    hosts = [pattern for name in names for pattern in (name, f"{name}:*")]
+    origins = [f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https")
+               for port in ("", ":*")]  # fmt: skip
+    origins.extend(extra_origins)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+class _HostOriginGuard:
+    """Applies the Host/Origin rules to every path (the SDK checks only ``/mcp``)."""
+
+    def __init__(self, app: ASGIApp, settings: TransportSecuritySettings) -> None:
+        from mcp.server.transport_security import TransportSecurityMiddleware
+
+        self.app = app
+        self.check = TransportSecurityMiddleware(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            host = request.headers.get("host")
+            origin = request.headers.get("origin")
+            if not self.check._validate_host(host):
+                await PlainTextResponse("Invalid Host header", status_code=421)(
+                    scope, receive, send
+                )
+                return
+            if not self.check._validate_origin(origin):
+                await PlainTextResponse("Invalid Origin header", status_code=403)(
+                    scope, receive, send
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+class HttpOptions:
+    """How to serve over HTTP.
+
+    Args:
+        host / port: the bind address (port 0 picks a free port).
+        token: the bearer token, or None for no auth (loopback only).
+        allowed_hosts / allowed_origins: extra Host and Origin values to accept.
+    """
+
+    def __init__(
+        self,
+        host: str = C.HTTP_HOST,
+        port: int = C.HTTP_PORT,
+        token: str | None = None,
+        allowed_hosts: Sequence[str] = (),
+        allowed_origins: Sequence[str] = (),
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.token = token
+        self.allowed_hosts = list(allowed_hosts)
+        self.allowed_origins = list(allowed_origins)
+
+
+def _bearer_ok(request: Request, token: str | None) -> bool:
+    if token is None:
+        return True
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return False
+    return hmac.compare_digest(header[7:].encode(), token.encode())
+
+
+def build_http_app(runtime: ServerRuntime, options: HttpOptions) -> Starlette:
+    """The ASGI app: MCP at ``/mcp``, plus ``/health`` and ``/metrics``."""
+    from mcp.server.auth.settings import AuthSettings
+
+    from .app import build_server
+
+    verifier = StaticTokenVerifier(options.token) if options.token else None
+    auth = (
+        AuthSettings(issuer_url=f"http://{C.HTTP_HOST}", resource_server_url=None)  # type: ignore[arg-type]
+        if verifier
+        else None
+    )
+    server = build_server(runtime, token_verifier=verifier, auth=auth)
+
+    async def health(request: Request) -> Response:
+        store: dict[str, Any]
+        try:
+            store = await (await runtime.store()).health()
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            store = {"ok": False, "error": type(exc).__name__}
+        body = {
+            "status": "ok" if store.get("ok") else "degraded",
+            "name": "poe-mcp",
+            "version": __version__,
+            "transport": "http",
+            "simulated": runtime.simulated,
+            "provider": runtime.settings.provider,
+            "store": {"ok": bool(store.get("ok")), "url": redact_url(runtime.settings.store_url)},
+            "tools": len(runtime.tools),
+            "uptime_s": round(runtime.metrics.uptime_s(), 3),
+        }
+        return JSONResponse(body, status_code=200 if store.get("ok") else 503)
+
+    async def metrics(request: Request) -> Response:
+        if not _bearer_ok(request, options.token):
+            return JSONResponse(
+                {"error": "invalid_token", "error_description": "Authentication required"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return PlainTextResponse(
+            runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    server.custom_route(C.HTTP_HEALTH_PATH, methods=["GET"])(health)
+    server.custom_route(C.HTTP_METRICS_PATH, methods=["GET"])(metrics)
+    sec = security_settings(options.host, options.allowed_hosts, options.allowed_origins)
+    app = server.streamable_http_app(
+        streamable_http_path=C.HTTP_MCP_PATH, transport_security=sec, host=options.host
+    )
+    app.add_middleware(_HostOriginGuard, settings=sec)
+    return app
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(C.HTTP_BACKLOG)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_http(
+    runtime: ServerRuntime, options: HttpOptions, *, generated_token: bool
+) -> None:
+    """Serve until interrupted, then close the runtime."""
+    import uvicorn
+
+    app = build_http_app(runtime, options)
+    sock = _bind(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(
+        f"poe-mcp: MCP over HTTP at http://{shown}:{port}{C.HTTP_MCP_PATH} "
+        f"(health {C.HTTP_HEALTH_PATH}, metrics {C.HTTP_METRICS_PATH})"
+        + (" [SIMULATED]" if runtime.simulated else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    if generated_token and options.token:
+        print(
+            "poe-mcp: bearer token for this run (set POE_MCP_TOKEN to choose one): "
+            + options.token,
+            file=sys.stderr,
+            flush=True,
+        )
+    elif options.token is None:
+        print("poe-mcp: authentication is OFF (--no-auth, loopback only)", file=sys.stderr)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        sock.close()
+        await runtime.aclose()

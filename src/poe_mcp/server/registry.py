@@ -1,0 +1,218 @@
+"""Which tools exist, which module defines each, and how they are registered.
+
+A tool module is a small file under ``poe_mcp.server`` with a ``register(reg: ToolRegistry)``
+function that calls :meth:`ToolRegistry.add` for each of its tools. Adding a group of tools
+(the tool-calling agent, media generation) means writing such a module and listing its tools in
+:data:`TOOL_MODULES`; modules that are not installed yet are skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mcp.server.mcpserver.tools import Tool
+from mcp_types import ToolAnnotations
+
+from ..errors import ConfigError
+from ._guard import guarded
+from .runtime import ServerRuntime
+
+__all__ = [
+    "TOOL_GROUPS",
+    "TOOL_MODULES",
+    "ToolRegistry",
+    "available_tools",
+    "compact_output_schema",
+    "compact_schema",
+    "select_tools",
+]
+
+# tool name -> module under poe_mcp.server that registers it
+TOOL_MODULES: dict[str, str] = {
+    "ask_poe": "tools_chat",
+    "ask_with_attachment": "tools_chat",
+    "ask_poe_v2": "tools_chat",
+    "ask_poe_with_tools": "tools_agent",
+    "generate_image": "tools_media",
+    "generate_video": "tools_media",
+    "generate_audio": "tools_media",
+    "clear_session": "tools_sessions",
+    "list_sessions": "tools_sessions",
+    "list_available_models": "tools_info",
+    "list_available_models_v2": "tools_info",
+    "get_usage": "tools_info",
+    "get_server_info": "tools_info",
+}
+
+# Shorthands accepted by --tools.
+TOOL_GROUPS: dict[str, tuple[str, ...]] = {
+    "chat": ("ask_poe", "ask_with_attachment", "ask_poe_v2"),
+    "sessions": ("clear_session", "list_sessions"),
+    "models": ("list_available_models", "list_available_models_v2"),
+    "info": ("get_usage", "get_server_info"),
+    "agent": ("ask_poe_with_tools",),
+    "media": ("generate_image", "generate_video", "generate_audio"),
+}
+
+
+def _module_present(module: str) -> bool:
+    return importlib.util.find_spec(f"{__package__}.{module}") is not None
+
+
+def available_tools() -> list[str]:
+    """Tools whose module is installed, in registry order."""
+    present = {m for m in set(TOOL_MODULES.values()) if _module_present(m)}
+    return [name for name, module in TOOL_MODULES.items() if module in present]
+
+
+def select_tools(spec: str | Iterable[str] | None) -> list[str]:
+    """Resolve a ``--tools`` selection (names, group names, ``all``; comma-separated or a list).
+
+    Raises:
+        ConfigError: an unknown name, or a tool this installation does not have.
+    """
+    available = available_tools()
+    if spec is None:
+        return available
+    items = [spec] if isinstance(spec, str) else list(spec)
+    words = [w.strip() for item in items for w in item.split(",") if w.strip()]
+    if not words or "all" in words:
+        return available
+    chosen: list[str] = []
+    for word in words:
+        names = TOOL_GROUPS.get(word, (word,))
+        for name in names:
+            if name not in TOOL_MODULES:
+                raise ConfigError(
+                    f"unknown tool {name!r} in --tools: choose from {', '.join(available)}, "
+                    f"the groups {', '.join(TOOL_GROUPS)}, or all"
+                )
+            if name not in available:
+                if word in TOOL_GROUPS:
+                    continue  # a group names tools that later versions add
+                raise ConfigError(f"tool {name!r} is not available in this version of poe-mcp")
+            if name not in chosen:
+                chosen.append(name)
+    if not chosen:
+        raise ConfigError("--tools selects no available tool")
+    return [name for name in available if name in chosen]
+
+
+def compact_schema(schema: Any, *, optional_not_null: bool = False) -> Any:
+    """Shrink a JSON schema (in place; returns it).
+
+    Every ``tools/list`` puts all schemas in the calling model's context, so titles (they repeat
+    property names) and ``default: null`` go. With ``optional_not_null`` (input schemas), an
+    optional property's ``anyOf [X, null]`` becomes ``X``: leaving it out already means "none",
+    and single-type schemas are the most portable (some clients map them onto dialects without
+    type unions). The server still accepts an explicit null.
+    """
+    if isinstance(schema, list):
+        for item in schema:
+            compact_schema(item)
+        return schema
+    if not isinstance(schema, dict):
+        return schema
+    schema.pop("title", None)
+    if schema.get("default", 0) is None:
+        del schema["default"]
+    required = set(schema.get("required") or ())
+    for name, prop in (schema.get("properties") or {}).items():
+        options = prop.get("anyOf") if isinstance(prop, dict) else None
+        if optional_not_null and name not in required and isinstance(options, list):
+            rest = [o for o in options if o != {"type": "null"}]
+            if len(rest) == 1 and len(options) == 2 and isinstance(rest[0], dict):
+                del prop["anyOf"]
+                prop.update({k: v for k, v in rest[0].items() if k not in prop})
+        compact_schema(prop)
+    for sub in (schema.get("$defs") or {}).values():
+        compact_schema(sub)
+    for key in ("items", "anyOf", "oneOf", "allOf", "additionalProperties"):
+        if key in schema:
+            compact_schema(schema[key])
+    return schema
+
+
+def compact_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """:func:`compact_schema` for results: top-level fields only, nothing required.
+
+    Output schemas describe what the server sends; the calling model acts on the text and the
+    top-level fields, so nested objects are described as ``{"type": "object"}`` only and
+    ``required`` lists and defaults are dropped. What is sent still validates.
+    """
+    schema.pop("$defs", None)
+    schema.pop("required", None)
+    for prop in (schema.get("properties") or {}).values():
+        if not isinstance(prop, dict):
+            continue
+        prop.pop("default", None)
+        if "$ref" in prop:
+            del prop["$ref"]
+            prop["type"] = "object"
+        items = prop.get("items")
+        if isinstance(items, dict) and ("$ref" in items or "properties" in items):
+            prop["items"] = {"type": "object"}
+        if "properties" in prop:
+            for key in ("properties", "required", "additionalProperties"):
+                prop.pop(key, None)
+    compact_schema(schema)
+    return schema
+
+
+class ToolRegistry:
+    """Collects the selected tools as SDK ``Tool`` objects.
+
+    Args:
+        runtime: shared state handed to each tool module.
+        wanted: names of the tools to expose.
+    """
+
+    def __init__(self, runtime: ServerRuntime, wanted: Iterable[str]) -> None:
+        self.runtime = runtime
+        self.wanted = set(wanted)
+        self.tools: list[Tool] = []
+
+    def add(
+        self,
+        fn: Callable[..., Any],
+        *,
+        title: str,
+        description: str,
+        read_only: bool = False,
+        open_world: bool = False,
+        destructive: bool = False,
+        idempotent: bool = False,
+        name: str | None = None,
+    ) -> None:
+        """Register ``fn`` as a tool (if selected), with error handling and metrics."""
+        tool_name = name or fn.__name__
+        if tool_name not in self.wanted:
+            return
+        tool = Tool.from_function(
+            guarded(self.runtime, tool_name)(fn),
+            name=tool_name,
+            title=title,
+            description=description,
+            annotations=ToolAnnotations(
+                read_only_hint=read_only,
+                destructive_hint=None if read_only else destructive,
+                idempotent_hint=idempotent or None,
+                open_world_hint=open_world,
+            ),
+        )
+        compact_schema(tool.parameters, optional_not_null=True)
+        if tool.fn_metadata.output_schema is not None:
+            compact_output_schema(tool.fn_metadata.output_schema)
+        self.tools.append(tool)
+
+    def load(self) -> list[Tool]:
+        """Import each module that defines a wanted tool and let it register."""
+        for module in dict.fromkeys(TOOL_MODULES[n] for n in TOOL_MODULES if n in self.wanted):
+            register = importlib.import_module(f"{__package__}.{module}").register
+            register(self)
+        order = {name: i for i, name in enumerate(TOOL_MODULES)}
+        self.tools.sort(key=lambda t: order.get(t.name, len(order)))
+        return self.tools

@@ -1,0 +1,181 @@
+"""What the MCP tools share: settings, the one client, the store, the catalog, metrics.
+
+Everything heavy (the openai SDK behind the client, SQLite, the catalog) is created on first use,
+so ``initialize`` and ``tools/list`` never wait for it: an assistant spawns this server for every
+session and the start-up time is paid each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import _constants as C
+from .._logging import register_secret
+from ..config import Settings
+from ..errors import PoeError
+from ._metrics import Metrics
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..client import AsyncPoeClient
+    from ..sessions import Conversations
+    from ..store.base import Store
+
+__all__ = ["COMPAT_BACKEND", "ServerRuntime", "redact_url"]
+
+log = logging.getLogger(__name__)
+
+# The backend ``ask_poe`` and ``ask_with_attachment`` use when ``use_openai_client`` is false.
+# The issue asks for Poe's bot protocol there; until ``backends/legacy.py`` lands they use the REST
+# backend. This is the one place to change: set it to "legacy".
+COMPAT_BACKEND = "openai"
+
+
+def redact_url(url: str) -> str:
+    """A store or base URL without its password (``redis://:secret@host`` -> ``redis://***@host``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}://{authority}{slash}{path}"
+
+
+@dataclass
+class ServerRuntime:
+    """Shared state of one server process.
+
+    Attributes:
+        settings: the resolved settings (provider, base URL, store, session TTL...).
+        api_key: the key the client uses; never shown anywhere.
+        simulated: True when answers come from the built-in simulator.
+        tools: names of the tools exposed.
+        transport: ``stdio`` or ``http``.
+    """
+
+    settings: Settings
+    api_key: str | None = None
+    simulated: bool = False
+    tools: list[str] = field(default_factory=list)
+    transport: str = "stdio"
+    metrics: Metrics = field(default_factory=Metrics)
+    _client: AsyncPoeClient | None = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
+    _conversations: Conversations | None = field(default=None, repr=False)
+    _lock: asyncio.Lock | None = field(default=None, repr=False)
+    _closers: list[Any] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        register_secret(self.api_key)
+
+    def _get_lock(self) -> asyncio.Lock:
+        # Created lazily: the runtime is built before the server's event loop runs.
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    def backend_for(self, use_openai_client: bool, *, compat: bool) -> str:
+        """The backend of one call: REST when asked or when the provider is not Poe."""
+        if use_openai_client or self.settings.provider != "poe":
+            return "openai"
+        return COMPAT_BACKEND if compat else self.settings.backend
+
+    @property
+    def has_client(self) -> bool:
+        """Whether the client exists yet (info tools should not create it just to report)."""
+        return self._client is not None
+
+    async def balance_points(self) -> int | None:
+        """The Poe point balance when the client can tell, else None (never raises)."""
+        if self._client is None or self.settings.provider != "poe":
+            return None
+        fetch = getattr(self._client, "balance", None)
+        if fetch is None:
+            return None
+        try:
+            value = await fetch()
+        except PoeError:
+            return None
+        return int(value) if isinstance(value, (int, float)) else None
+
+    async def store(self) -> Store:
+        """The session/usage store, opened on first use."""
+        if self._store is None:
+            async with self._get_lock():
+                if self._store is None:
+                    from ..store import open_store
+
+                    self._store = await _maybe_await(open_store(self.settings.store_url))
+        return self._store
+
+    async def client(self) -> AsyncPoeClient:
+        """The one client every tool calls through (created on first use)."""
+        if self._client is None:
+            store = await self.store()
+            async with self._get_lock():
+                if self._client is None:
+                    from ..client import AsyncPoeClient
+
+                    self._client = AsyncPoeClient(
+                        self.api_key, settings=self.settings, store=store, entry_point="mcp"
+                    )
+        return self._client
+
+    async def catalog(self) -> Catalog:
+        """The model catalog of the active provider (the client's, so prices agree)."""
+        catalog = (await self.client()).catalog
+        if catalog is None:  # pragma: no cover - the runtime never turns the catalog off
+            from ..errors import ConfigError
+
+            raise ConfigError("the model catalog is turned off")
+        return catalog
+
+    async def conversations(self) -> Conversations:
+        if self._conversations is None:
+            from ..sessions import Conversations
+
+            self._conversations = Conversations(
+                (await self.store()).sessions, ttl_s=self.settings.session_ttl_s
+            )
+        return self._conversations
+
+    async def context_window(self, model: str) -> int:
+        """The model's context window from the catalog, or the default when unknown."""
+        try:
+            return await (await self.catalog()).context_window(model)
+        except PoeError:
+            # Unreachable catalog: the API call itself gives the authoritative error.
+            return C.DEFAULT_CONTEXT_WINDOW
+
+    def add_closer(self, closer: Any) -> None:
+        """Something to close with the server (the in-process simulator, for one)."""
+        self._closers.append(closer)
+
+    async def aclose(self) -> None:
+        """Close the client, the store and anything registered with :meth:`add_closer`."""
+        started = time.perf_counter()
+        for resource in (self._client, self._store):
+            if resource is not None:
+                try:
+                    await resource.aclose()
+                except Exception:
+                    log.warning("error while closing %r", type(resource).__name__, exc_info=True)
+        self._client = self._store = None
+        for closer in reversed(self._closers):
+            try:
+                await _maybe_await(closer())
+            except Exception:
+                log.warning("error while closing", exc_info=True)
+        self._closers.clear()
+        log.debug("runtime closed in %.3f s", time.perf_counter() - started)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return await value
+    return value

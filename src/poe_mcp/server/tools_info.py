@@ -1,0 +1,212 @@
+"""Read-only tools: models, usage and server information."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from mcp_types import CallToolResult, TextContent
+from pydantic import Field
+
+from .. import __version__
+from .. import _constants as C
+from .registry import ToolRegistry
+from .runtime import redact_url
+from .schemas import (
+    ModelOut,
+    ModelsResult,
+    ServerInfo,
+    UsageGroupOut,
+    UsageResult,
+    UsageTotalsOut,
+)
+
+if TYPE_CHECKING:
+    from .._model_info import ModelInfo
+    from ..store.base import UsageTotals
+
+__all__ = ["register"]
+
+Modality = Literal["text", "image", "video", "audio"]
+GroupBy = Literal["model", "session", "day", "provider"]
+
+
+def _per_mtok(price: float | None) -> float | None:
+    return None if price is None else round(price * C.TOKENS_PER_MTOK, 6)
+
+
+def _model_out(m: ModelInfo) -> ModelOut:
+    return ModelOut(
+        id=m.id,
+        owned_by=m.provider,
+        input_modalities=list(m.input_modalities),
+        output_modalities=list(m.output_modalities),
+        supports_tools=m.supports_tools,
+        context_window=m.context_window,
+        input_usd_per_mtok=_per_mtok(m.input_price),
+        output_usd_per_mtok=_per_mtok(m.output_price),
+        usd_per_request=m.request_price,
+    )
+
+
+def _model_line(m: ModelOut) -> str:
+    bits = [m.id]
+    if m.owned_by:
+        bits.append(f"by {m.owned_by}")
+    outs = "/".join(m.output_modalities)
+    if outs != "text":
+        bits.append(f"makes {outs}")
+    if m.supports_tools:
+        bits.append("tools")
+    if m.context_window:
+        bits.append(f"{m.context_window // 1000}k ctx")
+    if m.input_usd_per_mtok is not None or m.output_usd_per_mtok is not None:
+        bits.append(f"${m.input_usd_per_mtok}/${m.output_usd_per_mtok} per Mtok")
+    elif m.usd_per_request is not None:
+        bits.append(f"${m.usd_per_request}/call")
+    else:
+        bits.append("price unknown")
+    return "- " + ", ".join(bits)
+
+
+def _totals(t: UsageTotals) -> UsageTotalsOut:
+    return UsageTotalsOut(
+        calls=t.calls,
+        errors=t.errors,
+        input_tokens=t.input_tokens,
+        output_tokens=t.output_tokens,
+        cost=t.cost,
+        unknown_cost_calls=t.unknown_cost_calls,
+        estimated_calls=t.estimated_calls,
+    )
+
+
+def _totals_line(t: UsageTotalsOut) -> str:
+    unknown = f" + {t.unknown_cost_calls} call(s) of unknown price" if t.unknown_cost_calls else ""
+    return (
+        f"{t.calls} call(s), {t.errors} error(s), {t.input_tokens} in / {t.output_tokens} out "
+        f"tokens, ${t.cost:.6f}{unknown}"
+    )
+
+
+def register(reg: ToolRegistry) -> None:
+    """Add the read-only tools the registry wants."""
+    runtime = reg.runtime
+
+    async def models_result(models: list[ModelInfo], header: str) -> CallToolResult:
+        catalog = await runtime.catalog()
+        outs = [_model_out(m) for m in models[: C.LIST_MODELS_MAX]]
+        source = catalog.source or "live"
+        note = " (offline: the API could not be reached; the list may be stale)"
+        lines = [f"{header}: {len(models)} model(s){note if source == 'offline' else ''}"]
+        lines += [_model_line(m) for m in outs]
+        out = ModelsResult(models=outs, count=len(models), source=source)
+        return CallToolResult(
+            content=[TextContent(type="text", text="\n".join(lines))],
+            structured_content=out.model_dump(mode="json"),
+        )
+
+    async def list_available_models() -> Annotated[CallToolResult, ModelsResult]:
+        catalog = await runtime.catalog()
+        return await models_result(await catalog.models(), "Available models")
+
+    async def list_available_models_v2(
+        query: Annotated[str | None, Field(max_length=200, description="words to match")] = None,
+        modality: Annotated[Modality | None, Field(description="output kind")] = None,
+        supports_tools: bool | None = None,
+    ) -> Annotated[CallToolResult, ModelsResult]:
+        catalog = await runtime.catalog()
+        found = await catalog.search(query, modality=modality, supports_tools=supports_tools)
+        return await models_result(found, "Matching models")
+
+    async def get_usage(
+        since_hours: Annotated[float | None, Field(gt=0, le=24 * 366)] = None,
+        by: GroupBy | None = None,
+        session_id: Annotated[str | None, Field(max_length=C.SESSION_ID_MAX_LEN)] = None,
+    ) -> Annotated[CallToolResult, UsageResult]:
+        ledger = (await runtime.store()).usage
+        since = time.time() - since_hours * 3600 if since_hours else None
+        totals = _totals(await ledger.totals(since=since, session_id=session_id))
+        groups: list[UsageGroupOut] = []
+        if by is not None:
+            groups = [
+                UsageGroupOut(key=g.key, totals=_totals(g.totals))
+                for g in await ledger.breakdown(by, since=since)
+            ]
+        scope = f"session {session_id}" if session_id else "all calls"
+        window = f" in the last {since_hours:g} h" if since_hours else ""
+        lines = [f"Usage ({scope}{window}): {_totals_line(totals)}"]
+        lines += [f"- {g.key}: {_totals_line(g.totals)}" for g in groups]
+        out = UsageResult(totals=totals, groups=groups, since=since)
+        return CallToolResult(
+            content=[TextContent(type="text", text="\n".join(lines))],
+            structured_content=out.model_dump(mode="json"),
+        )
+
+    async def get_server_info() -> Annotated[CallToolResult, ServerInfo]:
+        settings = runtime.settings
+        store = await (await runtime.store()).health()
+        store["url"] = redact_url(settings.store_url)
+        rate: dict[str, object] = {"rpm": settings.rpm}
+        if runtime.has_client:
+            rate.update(await (await runtime.client()).rate_limit_status())
+        info = ServerInfo(
+            name="poe-mcp",
+            version=__version__,
+            provider=settings.provider,
+            base_url=redact_url(settings.effective_base_url),
+            backend=settings.backend,
+            simulated=runtime.simulated,
+            api_key_configured=bool(runtime.api_key),
+            store=store,
+            session_ttl_s=settings.session_ttl_s,
+            tools=list(runtime.tools),
+            rate_limit=rate,
+            balance_points=await runtime.balance_points(),
+            transport=runtime.transport,
+        )
+        sim = " — SIMULATED: answers come from the built-in offline simulator" * info.simulated
+        text = (
+            f"poe-mcp {info.version} over {info.transport}{sim}\n"
+            f"provider {info.provider} ({info.base_url}), backend {info.backend}, "
+            f"API key {'configured' if info.api_key_configured else 'MISSING'}\n"
+            f"store {store['url']} ({'ok' if store.get('ok') else 'NOT OK'}), "
+            f"sessions expire after {info.session_ttl_s:g} s idle\n"
+            f"tools: {', '.join(info.tools)}"
+        )
+        if info.balance_points is not None:
+            text += f"\nPoe point balance: {info.balance_points}"
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)],
+            structured_content=info.model_dump(mode="json"),
+        )
+
+    reg.add(
+        list_available_models,
+        title="List Poe models",
+        description="List every model the API offers now, with prices. Prefer the _v2 filters.",
+        read_only=True,
+        open_world=True,
+    )
+    reg.add(
+        list_available_models_v2,
+        title="Find Poe models",
+        description="Search models by words, output kind (text/image/video/audio) or tool "
+        "support, to pick a bot for ask_poe.",
+        read_only=True,
+        open_world=True,
+    )
+    reg.add(
+        get_usage,
+        title="Usage and cost",
+        description="Calls, tokens and USD spent through poe-mcp, in total or by "
+        "model/session/day/provider.",
+        read_only=True,
+    )
+    reg.add(
+        get_server_info,
+        title="Server info",
+        description="poe-mcp version, provider, backend, store, rate limits, balance; whether "
+        "answers are simulated.",
+        read_only=True,
+    )
