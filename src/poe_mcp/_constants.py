@@ -72,3 +72,96 @@ HTTP_HOST = "127.0.0.1"
 HTTP_PORT = 8000
 SIMULATOR_HOST = "127.0.0.1"
 SIMULATOR_PORT = 8787
+
+# --- Simulator (sim-rest) --------------------------------------------------------------------
+SIM_INITIAL_POINTS = 10_000_000  # balance of every ordinary key (keys starting with "broke" get 0)
+SIM_POINTS_PER_USD = 33_333  # Poe sells roughly 1M points for 30 USD
+SIM_UNPRICED_POINTS = 50  # flat charge per call for a model whose price is null
+SIM_RATE_WINDOW_S = 60.0  # sliding window of the requests-per-minute limit
+SIM_MESSAGE_OVERHEAD_TOKENS = 4  # per message, like OpenAI's chat format overhead
+SIM_ATTACHMENT_TOKENS = 85  # per attachment, like a low-detail image tile
+SIM_MEDIA_DELAY_S = 0.0  # in-process default: tests stay fast
+SIM_CLI_MEDIA_DELAY_S = 2.0  # `poe-mcp simulator` default: closer to a real (slow) media bot
+SIM_STREAM_CHUNK_CHARS = 16  # streamed content is split into pieces of about this size
+SIM_TOOL_ARG_CHUNK_CHARS = 8  # streamed tool-call arguments arrive in fragments of this size
+SIM_REQUEST_LOG_MAX = 1000  # oldest entries of /sim/requests are dropped beyond this
+SIM_MEDIA_STORE_MAX = 200  # generated media files kept in memory
+SIM_POINTS_HISTORY_MAX_LIMIT = 100
+SIM_POINTS_HISTORY_DEFAULT_LIMIT = 20
+
+# --- Catalog and store (catalog-store) -------------------------------------------------------
+SQLITE_BUSY_TIMEOUT_S = 30.0  # other processes hold the write lock for milliseconds; wait, don't fail
+SESSION_PURGE_INTERVAL_S = 60.0  # expired sessions are deleted lazily, at most this often per store
+USAGE_FLUSH_BATCH = 500  # ledger rows written per transaction when calls pile up
+USAGE_BUFFER_MAX = 10_000  # rows kept for retry while the database refuses writes
+USAGE_RECENT_LIMIT = 50
+MODEL_SUGGESTIONS = 3  # "did you mean" names offered for an unknown model
+MODEL_SUGGESTION_CUTOFF = 0.6  # difflib similarity below which a name is not suggested
+TOKENS_PER_MTOK = 1_000_000  # price tables are quoted per million tokens
+
+# --- Tools and the agent loop (tools) --------------------------------------------------------
+TOOL_RESULT_CAP = 64 * 1024  # characters of one tool result sent back to the model
+LIST_DIRECTORY_CAP = 1000  # entries listed by the list_directory built-in tool
+SEARCH_MAX_MATCHES = 200  # matches returned by search_files
+SEARCH_MAX_FILES = 5000  # files examined by one search_files call
+SEARCH_LINE_CHARS = 200  # a matching line is cut to this length
+MCP_TOOL_CONNECT_TIMEOUT_S = 30.0  # starting a configured MCP server and listing its tools
+COMMAND_GRACE_S = 5.0  # the agent waits this long past a command's own timeout (which kills it)
+TOOL_THREADS = 32  # worker threads for sync tools: one turn's calls must not queue behind a few
+
+# --- Client core (client.py, _retry.py, ratelimit.py, _messages.py) --------------------------
+RATE_LIMIT_PERIOD_S = 60.0  # the provider counts requests per minute
+RATE_LIMIT_BURST_DIV = 20  # a burst of rpm // 20 requests may go at once after an idle spell
+RATE_LIMIT_MARGIN = 0.05  # spacing computed on a 5 % longer window: absorbs network jitter
+
+# --- Catalog (catalog-store, continued) ------------------------------------------------------
+CATALOG_OFFLINE_RETRY_S = 60.0  # after a failed /v1/models, serve the fallback this long before retrying
+
+# --- MCP server and sessions (server) --------------------------------------------------------
+SESSION_ID_MAX_LEN = 128
+MESSAGE_OVERHEAD_TOKENS = 4  # role and separators, per message, in the context-window estimate
+ATTACHMENT_TOKEN_ESTIMATE = 1_000  # an image or file part, when trimming history to the window
+OUTPUT_TOKEN_RESERVE = 4_096  # tokens kept free for the answer when max_tokens is not given
+HISTORY_ATTACHMENT_MAX_BYTES = 256 * 1024  # larger inline attachments are noted, not kept, in history
+THINKING_PARAM = "thinking_budget"  # Poe's bot parameter behind ask_poe's `thinking`
+THINKING_BUDGET_MAX = 32_768
+MAX_OUTPUT_TOKENS = 1_000_000  # upper bound accepted for max_tokens in the tool schema
+MAX_ATTACHMENTS = 10  # files per ask_with_attachment call
+STREAM_PROGRESS_MIN_INTERVAL_S = 0.25  # partial text is reported at most this often
+PROGRESS_TEXT_MAX_CHARS = 4_000  # tail of the partial answer sent with each progress report
+LIST_SESSIONS_MAX = 100
+LIST_MODELS_MAX = 500
+HTTP_HEALTH_PATH = "/health"
+HTTP_METRICS_PATH = "/metrics"
+HTTP_MCP_PATH = "/mcp"
+HTTP_TOKEN_BYTES = 32  # random bearer token generated for a loopback server started without one
+METRICS_LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+DOCTOR_TIMEOUT_S = 10.0
+HTTP_BACKLOG = 128
+
+# --- Media generation (media) ----------------------------------------------------------------
+DEFAULT_IMAGE_MODEL = "GPT-Image-1"
+DEFAULT_VIDEO_MODEL = "Veo-3"
+DEFAULT_AUDIO_MODEL = "ElevenLabs"
+MEDIA_MAX_FILES = 8  # links downloaded from one reply; more is a bot gone astray
+MEDIA_DOWNLOAD_RETRIES = 2  # a dropped connection or 5xx from the CDN is worth another try
+MEDIA_CHUNK_BYTES = 64 * 1024
+MEDIA_SNIFF_BYTES = 64  # enough for every signature we recognise (ftyp brands sit at 8..12)
+MEDIA_NAME_MODEL_CHARS = 40  # the model part of a saved file's name
+MEDIA_NAME_HASH_CHARS = 8
+MEDIA_REPLY_QUOTE_CHARS = 300  # how much of a bot's reply an error quotes
+
+# --- Redis store and global rate limiter (redis) ---------------------------------------------
+REDIS_KEY_PREFIX = "poe-mcp:"  # every key this project writes starts with this
+REDIS_CONNECT_TIMEOUT_S = 2.0  # a down Redis must fail a call fast, not hang it
+REDIS_SOCKET_TIMEOUT_S = 5.0  # our commands take milliseconds; longer means Redis is stuck
+REDIS_RETRIES = 2  # reconnect attempts per command: a restart leaves stale pooled connections
+REDIS_RETRY_BASE_S = 0.05
+REDIS_RETRY_CAP_S = 0.5
+REDIS_OP_MARK_TTL_S = 600  # how long a write remembers its id, so a retried write is not doubled
+REDIS_SCAN_BATCH = 1000  # ledger records fetched per round trip when aggregating
+REDIS_RATE_WAITER_GRACE_S = 5.0  # a waiter of a killed process stops counting this long after its slot
+
+# --- Bot-protocol backend (legacy) -----------------------------------------------------------
+LEGACY_UPLOAD_CACHE_MAX = 256  # uploaded files remembered per backend: history re-sends them
+LEGACY_ATTACHMENT_TOKENS = 85  # per attachment in the usage estimate (a low-detail image tile)

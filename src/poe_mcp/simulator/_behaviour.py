@@ -34,6 +34,17 @@ the user text (case-insensitive, in order of appearance; only the first when
 Arguments come from ``key=value`` pairs in the user text (``key="two words"`` for spaces),
 coerced to the schema's types; missing required properties get sample values of their type.
 
+Correcting bad arguments: when the last messages are tool results and one of them starts with
+``Invalid arguments for NAME`` (optionally after ``Error: ``, as :meth:`poe_mcp.Tool.validate`
+words it and the agent sends it), the model calls NAME again instead of answering: one call per
+such result (only the first when ``parallel_tool_calls`` is false; none with ``tool_choice``
+``"none"`` or when NAME is not in ``tools``). The new arguments are the failed call's, keeping
+each declared property whose value fits its schema (type, ``enum``, ``const``, numeric bounds,
+string length) and replacing the others with values that fit: ``default``, else the first
+``enum``/``const`` value, else a sample of the type within its bounds. ``pattern`` and
+``format`` are not understood, so a property with one can stay wrong on every retry (this is
+how a client's retry bound is exercised).
+
 Token counts: ``ceil(chars / 4)`` per text, plus 4 per message and 85 per attachment; the JSON of
 ``tools`` counts as prompt text. ``max_tokens`` truncates the text to ``max_tokens * 4`` characters.
 """
@@ -71,6 +82,7 @@ StoreMedia = Callable[[bytes, str, str], str]
 ResolveUrl = Callable[[str], "tuple[bytes, str] | None"]
 
 _KV = re.compile(r"""(\w+)=("([^"]*)"|'([^']*)'|[^\s,;]+)""")
+_ARG_ERROR = re.compile(r"^\s*(?:Error:\s*)?Invalid arguments for ([A-Za-z0-9_-]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +261,140 @@ def _arguments(user_text: str, schema: Mapping[str, Any]) -> dict[str, Any]:
     return args
 
 
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+
+
+def _options(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The alternatives of an ``anyOf``/``oneOf`` schema (pydantic's ``X | None``), else []."""
+    found = schema.get("anyOf") or schema.get("oneOf") or []
+    return [o for o in found if isinstance(o, Mapping)]
+
+
+def _fits(value: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether ``value`` satisfies the parts of ``schema`` the simulated model understands."""
+    options = _options(schema)
+    if options:
+        return any(_fits(value, o) for o in options)
+    if "const" in schema and value != schema["const"]:
+        return False
+    if schema.get("enum") and value not in schema["enum"]:
+        return False
+    typ = schema.get("type")
+    types = typ if isinstance(typ, list) else [typ] if typ else []
+    if types and not any(
+        isinstance(value, _JSON_TYPES.get(str(t), (object,)))
+        and not (isinstance(value, bool) and t in ("integer", "number"))
+        for t in types
+    ):
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high = schema.get("minimum"), schema.get("maximum")
+        above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            return False
+        if (above is not None and value <= above) or (below is not None and value >= below):
+            return False
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            return False
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            return False
+    return True
+
+
+def _fitting_sample(schema: Mapping[str, Any]) -> Any:
+    """A value that fits ``schema`` as far as :func:`_fits` can tell."""
+    if "default" in schema and _fits(schema["default"], schema):
+        return schema["default"]
+    if "const" in schema:
+        return schema["const"]
+    options = [o for o in _options(schema) if o.get("type") != "null"]
+    if options:
+        return _fitting_sample(options[0])
+    if schema.get("enum"):
+        return schema["enum"][0]
+    typ = schema.get("type")
+    if isinstance(typ, list):
+        typ = next((t for t in typ if t != "null"), "string")
+    if typ in ("integer", "number"):
+        value: float = 1 if typ == "integer" else 1.5
+        step = 1 if typ == "integer" else 0.5
+        if "minimum" in schema:
+            value = max(value, schema["minimum"])
+        if "exclusiveMinimum" in schema:
+            value = max(value, schema["exclusiveMinimum"] + step)
+        if "maximum" in schema:
+            value = min(value, schema["maximum"])
+        if "exclusiveMaximum" in schema:
+            value = min(value, schema["exclusiveMaximum"] - step)
+        return int(value) if typ == "integer" else float(value)
+    if typ == "string" or typ is None:
+        text = "sample".ljust(int(schema.get("minLength", 0)), "x")
+        return text[: schema["maxLength"]] if "maxLength" in schema else text
+    return _sample(schema)
+
+
+def _corrected(previous: str, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The failed call's arguments with every value that does not fit its schema replaced."""
+    try:
+        data = json.loads(previous) if previous else {}
+    except json.JSONDecodeError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    props: Mapping[str, Any] = schema.get("properties") or {}
+    args: dict[str, Any] = {}
+    for key, value in data.items():
+        if "properties" in schema and key not in props:
+            continue
+        if _fits(value, props.get(key) or {}):
+            args[key] = value
+    required = schema.get("required")
+    for name in required if isinstance(required, list) else list(props):
+        if name not in args:
+            args[name] = _fitting_sample(props.get(name) or {})
+    return args
+
+
+def _retries(
+    messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]], parallel: bool
+) -> list[tuple[str, str]]:
+    """(name, arguments JSON) for each trailing tool result that reports invalid arguments."""
+    previous: dict[str, tuple[str, str]] = {}
+    for msg in messages:
+        for call in msg.get("tool_calls") or ():
+            fn = call.get("function") or {}
+            previous[str(call.get("id"))] = (
+                str(fn.get("name") or ""),
+                str(fn.get("arguments") or ""),
+            )
+    trailing: list[Mapping[str, Any]] = []
+    for msg in reversed(messages):
+        if msg.get("role") != "tool":
+            break
+        trailing.append(msg)
+    by_name = {_tool_name(t): t for t in tools}
+    retries: list[tuple[str, str]] = []
+    for msg in reversed(trailing):
+        match = _ARG_ERROR.match(_text_of(msg.get("content")))
+        if match is None or match.group(1) not in by_name:
+            continue
+        name = match.group(1)
+        called, raw = previous.get(str(msg.get("tool_call_id")), ("", ""))
+        schema = (by_name[name].get("function") or {}).get("parameters") or {}
+        args = _corrected(raw if called == name else "", schema)
+        retries.append((name, json.dumps(args)))
+    return retries[:1] if not parallel else retries
+
+
 def _tool_name(tool: Mapping[str, Any]) -> str:
     fn = tool.get("function") or {}
     return str(fn.get("name") or tool.get("name") or "")
@@ -370,17 +516,21 @@ def respond(
         return Reply(text, "stop", SimUsage(prompt_tokens, count_tokens(text)), media=(ref,))
 
     last_role = messages[-1].get("role") if messages else None
+    parallel = parallel_tool_calls is not False
+    wanted: list[tuple[str, str]] = []
     if tools and tool_choice != "none" and last_role == "user":
-        picked = _pick_tools(tools, tool_choice, last_user, parallel_tool_calls is not False)
-        if picked:
-            calls = []
-            for i, tool in enumerate(picked):
-                name = _tool_name(tool)
-                schema = (tool.get("function") or {}).get("parameters") or {}
-                args = json.dumps(_arguments(last_user, schema))
-                calls.append(SimToolCall(_call_id(len(messages), i, name, args), name, args))
-            completion = sum(count_tokens(c.name + c.arguments) for c in calls)
-            return Reply("", "tool_calls", SimUsage(prompt_tokens, completion), tuple(calls))
+        for tool in _pick_tools(tools, tool_choice, last_user, parallel):
+            schema = (tool.get("function") or {}).get("parameters") or {}
+            wanted.append((_tool_name(tool), json.dumps(_arguments(last_user, schema))))
+    elif tools and tool_choice != "none" and last_role == "tool":
+        wanted = _retries(messages, tools, parallel)
+    if wanted:
+        calls = tuple(
+            SimToolCall(_call_id(len(messages), i, name, args), name, args)
+            for i, (name, args) in enumerate(wanted)
+        )
+        completion = sum(count_tokens(c.name + c.arguments) for c in calls)
+        return Reply("", "tool_calls", SimUsage(prompt_tokens, completion), calls)
 
     system = any(m.get("role") in ("system", "developer") for m in messages)
     lines = [

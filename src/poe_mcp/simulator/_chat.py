@@ -3,6 +3,10 @@
 Order of checks for one request: scripted fault, key (401), rate limit (429), body (400), model
 (404), balance (402), tools and bot parameters (400). Every answer carries ``x-request-id`` and
 the ``x-ratelimit-*`` headers.
+
+Streamed tool calls: one chunk per call with its ``index``, ``id`` and name (all calls first),
+then the arguments in fragments of ``SIM_TOOL_ARG_CHUNK_CHARS``, taking turns across the calls'
+indexes (call 0, call 1, call 0, ...) as real providers interleave them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from .. import _constants as C
 from ..errors import InvalidRequestError, PoeError
 from ._behaviour import Reply, respond
 from ._http import (
+    SIM_HEADER,
     RawResponse,
     bearer_key,
     dumps,
@@ -165,11 +170,17 @@ def _stream_events(rid: str, model: str, reply: Reply, include_usage: bool) -> I
     yield chunk({"role": "assistant", "content": ""})
     for piece in _split(reply.text, C.SIM_STREAM_CHUNK_CHARS):
         yield chunk({"content": piece})
+    # Like real providers, several calls interleave: every call's id and name first, then the
+    # argument fragments in turns across the indexes, so clients must assemble by index.
     for i, call in enumerate(reply.tool_calls):
         first = {"index": i, "id": call.id, "type": "function"}
         yield chunk({"tool_calls": [{**first, "function": {"name": call.name, "arguments": ""}}]})
-        for frag in _split(call.arguments, C.SIM_TOOL_ARG_CHUNK_CHARS):
-            yield chunk({"tool_calls": [{"index": i, "function": {"arguments": frag}}]})
+    pieces = [_split(call.arguments, C.SIM_TOOL_ARG_CHUNK_CHARS) for call in reply.tool_calls]
+    for step in range(max(map(len, pieces), default=0)):
+        for i, frags in enumerate(pieces):
+            if step < len(frags):
+                delta = {"index": i, "function": {"arguments": frags[step]}}
+                yield chunk({"tool_calls": [delta]})
     yield chunk({}, reply.finish_reason)
     if include_usage:
         usage = {
@@ -228,7 +239,7 @@ async def chat_completions(request: Request) -> Response:
     entry = state.record(
         "POST", request.url.path, model=model_name, body=body, headers=header_names(request)
     )
-    headers = {"x-request-id": rid, "x-poe-feature-active": "chat-completions-strict"}
+    headers = {"x-request-id": rid, "x-poe-feature-active": "chat-completions-strict", **SIM_HEADER}
     legacy = request.headers.get("poe-feature") == "chat-completions-legacy"
     if legacy:
         headers["x-poe-feature-active"] = "chat-completions-legacy"

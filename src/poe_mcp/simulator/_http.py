@@ -59,12 +59,16 @@ def is_loopback(request: Request) -> bool:
     return request.client is None or request.client.host in _LOOPBACK
 
 
+# Lets clients tell a simulated answer from a real one (ChatResult.simulated).
+SIM_HEADER = {"x-poe-simulator": "1"}
+
+
 def error_response(
     exc: PoeError, request_id: str, headers: Mapping[str, str] | None = None
 ) -> Response:
     """Poe's error body ``{"error": {code, type, message, metadata}}``, status and headers."""
     exc.request_id = request_id
-    out = {"x-request-id": request_id, **(headers or {})}
+    out = {"x-request-id": request_id, **SIM_HEADER, **(headers or {})}
     if exc.retry_after is not None:
         out.setdefault("retry-after", str(max(1, round(exc.retry_after + 0.4999))))
     return Response(

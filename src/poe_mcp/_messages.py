@@ -1,0 +1,320 @@
+"""Turning what callers give (text, message dicts, files) into OpenAI-format messages.
+
+Also the checks made before anything is sent, so a bad parameter fails fast with a clear
+``invalid_request`` error instead of a round trip.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import _constants as C
+from .backends import ChatRequest
+from .errors import InvalidRequestError, TooLargeError
+
+__all__ = [
+    "AttachmentSource",
+    "MessagesInput",
+    "attachment_part",
+    "build_messages",
+    "build_request",
+    "guess_media_type",
+    "last_user_text",
+    "validate_params",
+]
+
+AttachmentSource = str | os.PathLike[str] | bytes
+MessagesInput = str | Sequence[Mapping[str, Any]]
+
+_ROLES = frozenset({"system", "user", "assistant", "tool"})
+
+# Signatures of the formats people attach most; enough to label bytes without a file name.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"ID3", "audio/mpeg"),
+    (b"\xff\xfb", "audio/mpeg"),
+    (b"OggS", "audio/ogg"),
+    (b"fLaC", "audio/flac"),
+)
+
+
+def guess_media_type(data: bytes, filename: str | None = None) -> str:
+    """The media type of ``data``: from its leading bytes, else its file name, else a guess."""
+    head = data[:16]
+    for magic, media_type in _MAGIC:
+        if head.startswith(magic):
+            return media_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    if filename:
+        guessed, _ = mimetypes.guess_type(filename)
+        if guessed:
+            return guessed
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain"
+
+
+def attachment_part(
+    source: AttachmentSource,
+    *,
+    filename: str | None = None,
+    media_type: str | None = None,
+    max_bytes: int = C.MAX_ATTACHMENT_BYTES,
+) -> dict[str, Any]:
+    """A message content part carrying a file as a data URI.
+
+    Images become ``{"type": "image_url", ...}`` parts, everything else
+    ``{"type": "file", "file": {"filename", "file_data"}}`` parts, which is what Poe's and
+    OpenAI's chat completions accept.
+
+    Args:
+        source: a path (str or PathLike) or the file's bytes.
+        filename: the name to send (default: the path's name, or ``attachment``).
+        media_type: override the detected media type.
+        max_bytes: larger files raise ``TooLargeError``.
+
+    Raises:
+        InvalidRequestError: the path does not exist or cannot be read.
+        TooLargeError: the file is larger than ``max_bytes``.
+    """
+    if isinstance(source, bytes):
+        data = source
+        name = filename or "attachment"
+    else:
+        path = Path(source).expanduser()
+        name = filename or path.name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise InvalidRequestError(f"attachment not found: {path}") from None
+        except OSError as exc:
+            raise InvalidRequestError(f"cannot read attachment {path}: {exc.strerror}") from None
+        if not path.is_file():
+            raise InvalidRequestError(f"attachment is not a regular file: {path}")
+        _check_size(size, name, max_bytes)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidRequestError(f"cannot read attachment {path}: {exc.strerror}") from None
+    _check_size(len(data), name, max_bytes)
+    kind = media_type or guess_media_type(data, name)
+    uri = f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+    if kind.startswith("image/"):
+        return {"type": "image_url", "image_url": {"url": uri}}
+    return {"type": "file", "file": {"filename": name, "file_data": uri}}
+
+
+def _check_size(size: int, name: str, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise TooLargeError(
+            f"attachment {name!r} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB. "
+            "Send a smaller or compressed file.",
+            metadata={"size_bytes": size, "limit_bytes": max_bytes},
+        )
+
+
+def _content_part(item: Any) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"type": "text", "text": item}
+    if isinstance(item, (bytes, os.PathLike)):
+        return attachment_part(item)
+    if isinstance(item, Mapping):
+        return dict(item)
+    raise InvalidRequestError(
+        f"unsupported message content part of type {type(item).__name__}: use text, "
+        "a content dict, bytes or a path"
+    )
+
+
+def _has_content(content: Any) -> bool:
+    if isinstance(content, str):
+        return bool(content.strip())
+    return bool(content)
+
+
+def build_messages(
+    messages_or_prompt: MessagesInput,
+    *,
+    system: str | None = None,
+    attachments: Iterable[AttachmentSource] | None = None,
+) -> list[dict[str, Any]]:
+    """OpenAI-format messages from a prompt or a message list.
+
+    ``developer`` becomes ``system`` (Poe rejects it); content lists may hold bytes and paths,
+    which become attachment parts; ``attachments`` are added to the last user message;
+    ``system`` is put first, replacing a leading system message if there is one.
+
+    Raises:
+        InvalidRequestError: empty prompt, no messages, an unknown role or a malformed message.
+    """
+    if isinstance(messages_or_prompt, str):
+        if not messages_or_prompt.strip():
+            raise InvalidRequestError("the prompt is empty: say something to the model")
+        messages: list[dict[str, Any]] = [{"role": "user", "content": messages_or_prompt}]
+    else:
+        messages = []
+        for index, raw in enumerate(messages_or_prompt):
+            if not isinstance(raw, Mapping):
+                raise InvalidRequestError(f"message {index} must be a dict with role and content")
+            message = dict(raw)
+            role = message.get("role")
+            if role == "developer":
+                message["role"] = role = "system"
+            if role not in _ROLES:
+                raise InvalidRequestError(
+                    f"message {index} has role {role!r}; use system, user, assistant or tool"
+                )
+            content = message.get("content")
+            if isinstance(content, (list, tuple)):
+                message["content"] = [_content_part(part) for part in content]
+            elif content is not None and not isinstance(content, str):
+                message["content"] = [_content_part(content)]
+            messages.append(message)
+        if not messages:
+            raise InvalidRequestError("no messages: give a prompt or at least one message")
+        if not any(_has_content(m.get("content")) or m.get("tool_calls") for m in messages):
+            raise InvalidRequestError("every message is empty: say something to the model")
+
+    files = list(attachments or ())
+    if files:
+        parts = [attachment_part(source) for source in files]
+        target = next((m for m in reversed(messages) if m["role"] == "user"), None)
+        if target is None:
+            target = {"role": "user", "content": []}
+            messages.append(target)
+        content = target.get("content")
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}] if content else []
+        target["content"] = [*(content or []), *parts]
+
+    if system is not None:
+        if messages and messages[0]["role"] == "system":
+            messages[0] = {"role": "system", "content": system}
+        else:
+            messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def validate_params(
+    *,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    stop: str | Sequence[str] | None = None,
+) -> list[str] | None:
+    """Check sampling parameters against the API's bounds; return ``stop`` as a list.
+
+    Raises:
+        InvalidRequestError: naming the parameter, its value and the allowed range.
+    """
+    lo, hi = C.TEMPERATURE_RANGE
+    if temperature is not None and not lo <= temperature <= hi:
+        raise InvalidRequestError(
+            f"temperature must be between {lo:g} and {hi:g}, got {temperature}",
+            metadata={"param": "temperature"},
+        )
+    lo, hi = C.TOP_P_RANGE
+    if top_p is not None and not lo <= top_p <= hi:
+        raise InvalidRequestError(
+            f"top_p must be between {lo:g} and {hi:g}, got {top_p}", metadata={"param": "top_p"}
+        )
+    if max_tokens is not None and (isinstance(max_tokens, bool) or max_tokens < 1):
+        raise InvalidRequestError(
+            f"max_tokens must be at least 1, got {max_tokens}", metadata={"param": "max_tokens"}
+        )
+    if stop is None:
+        return None
+    stops = [stop] if isinstance(stop, str) else list(stop)
+    if len(stops) > C.MAX_STOP_SEQUENCES:
+        raise InvalidRequestError(
+            f"at most {C.MAX_STOP_SEQUENCES} stop sequences are allowed, got {len(stops)}",
+            metadata={"param": "stop"},
+        )
+    if any(not isinstance(s, str) or s == "" for s in stops):
+        raise InvalidRequestError(
+            "stop sequences must be non-empty strings", metadata={"param": "stop"}
+        )
+    return stops or None
+
+
+def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The text of the last user message (for prompt logging and estimates)."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return "\n".join(
+                    str(p.get("text", ""))
+                    for p in content
+                    if isinstance(p, Mapping) and p.get("type") == "text"
+                )
+    return ""
+
+
+def build_request(
+    model: str,
+    messages_or_prompt: MessagesInput,
+    *,
+    system: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    top_p: float | None = None,
+    stop: str | Sequence[str] | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    tool_choice: str | Mapping[str, Any] | None = None,
+    parallel_tool_calls: bool | None = None,
+    attachments: Iterable[AttachmentSource] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+) -> ChatRequest:
+    """A validated :class:`~poe_mcp.backends.ChatRequest` (see ``AsyncPoeClient.chat``).
+
+    Raises:
+        InvalidRequestError: a bad parameter, an empty prompt or no model.
+        TooLargeError: an attachment over the size limit.
+    """
+    if not model or not model.strip():
+        raise InvalidRequestError("no model given: name a model, e.g. Claude-Sonnet-4")
+    stops = validate_params(temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop)
+    messages = build_messages(messages_or_prompt, system=system, attachments=attachments)
+    # Only fields that are set go on the wire: Poe's strict mode rejects what it does not know.
+    params: dict[str, Any] = {}
+    if temperature is not None:
+        params["temperature"] = temperature
+    if max_tokens is not None:
+        params["max_tokens"] = max_tokens
+    if top_p is not None:
+        params["top_p"] = top_p
+    if stops:
+        params["stop"] = stops
+    if tools:
+        params["tools"] = [dict(t) for t in tools]
+    if tool_choice is not None:
+        params["tool_choice"] = tool_choice
+    if parallel_tool_calls is not None:
+        params["parallel_tool_calls"] = parallel_tool_calls
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        params=params,
+        extra=dict(extra) if extra else None,
+        timeout_s=timeout,
+    )

@@ -1,0 +1,580 @@
+"""The client core: one request policy for Poe, OpenAI and any OpenAI-compatible API.
+
+Every entry point (MCP tools, the CLI, Python users) goes through :class:`AsyncPoeClient` (or
+its blocking twin :class:`PoeClient`). One call is::
+
+    validate -> budget check -> [rate-limit slot -> backend request] x retries -> cost -> ledger
+
+The backends only speak wire formats; retries (``_retry``), rate limiting (``ratelimit``),
+pricing (the catalog) and the usage ledger (the store) happen here, once, for all of them.
+Every hook but the backend is optional, so the library works with none of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from . import _constants as C
+from ._logging import RedactingFilter, redact, register_secret
+from ._messages import AttachmentSource, MessagesInput, build_request, last_user_text
+from ._retry import retry_delay
+from .backends import Backend, BackendOptions, ChatRequest, create_backend
+from .config import Settings, resolve_api_key
+from .errors import IncompleteStreamError, NetworkError, PoeError
+from .ratelimit import RateLimiter, key_id, shared_limiter
+from .types import ChatResult, Delta, Usage
+
+if TYPE_CHECKING:
+    from .budget import BudgetGuard
+    from .catalog import Catalog
+    from .store.base import Store, UsageRecord
+
+__all__ = ["AsyncPoeClient", "PoeClient"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("poe_mcp.client")
+logger.addFilter(RedactingFilter())
+
+
+class AsyncPoeClient:
+    """The asynchronous client.
+
+    Args:
+        api_key: the key; default ``POE_API_KEY`` (``OPENAI_API_KEY`` for OpenAI), then
+            ``credentials.toml``. Never logged or shown.
+        provider: ``poe``, ``openai`` or ``compatible`` (default: settings, i.e. ``poe``).
+        base_url: the REST base URL (default: the provider's, or ``POE_BASE_URL``).
+        backend: ``openai`` (REST, default) or ``legacy`` (Poe's bot protocol).
+        timeout: seconds per request (default 600).
+        max_retries: retries after the first attempt (default 4).
+        rpm: client-side requests per minute for this key (default 500); 0 disables.
+        settings: resolved settings (default: ``Settings.load()``).
+        store: a ``Store`` for the usage ledger; None opens ``settings.store_url`` on first
+            use; False records nothing.
+        catalog: a :class:`~poe_mcp.catalog.Catalog` for prices; None builds one over
+            :meth:`list_models` on first use; False prices nothing (cost stays None).
+        limiter: a shared :class:`~poe_mcp.ratelimit.RateLimiter` (e.g. Redis) instead of
+            the in-process one.
+        budget: a :class:`~poe_mcp.budget.BudgetGuard`; None builds one from the
+            ``[budgets]`` settings when limits are set; False checks nothing.
+        entry_point: ``library``, ``cli`` or ``mcp`` (recorded in the ledger).
+
+    Raises:
+        AuthError: no API key anywhere (the message says where to put one).
+        ConfigError: an unknown provider or backend.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        provider: str | None = None,
+        base_url: str | None = None,
+        backend: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        rpm: int | None = None,
+        settings: Settings | None = None,
+        store: Store | Literal[False] | None = None,
+        catalog: Catalog | Literal[False] | None = None,
+        limiter: RateLimiter | None = None,
+        budget: BudgetGuard | Literal[False] | None = None,
+        entry_point: str = "library",
+    ) -> None:
+        if settings is None:
+            settings = Settings.load(provider=provider, base_url=base_url, backend=backend)
+        else:
+            settings = settings.with_(provider=provider, base_url=base_url, backend=backend)
+            settings.validate()
+        self.settings = settings
+        self.provider = settings.provider
+        self.base_url = settings.effective_base_url
+        self.backend = settings.backend
+        self.timeout = float(timeout if timeout is not None else settings.timeout_s)
+        self.max_retries = int(max_retries if max_retries is not None else settings.max_retries)
+        self.entry_point = entry_point
+
+        key = resolve_api_key(settings.provider, api_key)
+        register_secret(key)
+        self.key_id = key_id(key)
+        self._options = BackendOptions(
+            api_key=key,
+            provider=self.provider,
+            base_url=self.base_url,
+            timeout_s=self.timeout,
+            settings=settings,
+        )
+        rpm = settings.rpm if rpm is None else rpm
+        self._limiter: RateLimiter | None = limiter or (shared_limiter(rpm) if rpm > 0 else None)
+        self._backends: dict[str, Backend] = {}
+        self._store_arg = store
+        self._store: Store | None = store if store is not False else None
+        self._owns_store = False
+        self._catalog: Catalog | None = catalog if catalog is not False else None
+        self._catalog_off = catalog is False
+        self._budget: BudgetGuard | None = budget if budget is not False else None
+        self._budget_off = budget is False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(provider={self.provider!r}, base_url={self.base_url!r}, "
+            f"backend={self.backend!r})"
+        )
+
+    async def __aenter__(self) -> AsyncPoeClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- collaborators, built on first use -----------------------------------------------
+
+    def _backend(self, name: str | None) -> Backend:
+        name = name or self.backend
+        backend = self._backends.get(name)
+        if backend is None:
+            backend = self._backends[name] = create_backend(name, self._options)
+        return backend
+
+    @property
+    def catalog(self) -> Catalog | None:
+        """The model catalog (prices, capabilities) of this client's provider, or None when off.
+
+        Built on first use over :meth:`list_models`, cached in the data dir.
+        """
+        if self._catalog is None and not self._catalog_off:
+            from .catalog import Catalog
+
+            self._catalog = Catalog.from_settings(self.list_models, self.settings)
+        return self._catalog
+
+    async def _get_store(self) -> Store | None:
+        if self._store is not None or self._store_arg is False:
+            return self._store
+        try:
+            from .store import open_store
+
+            store: Any = open_store(self.settings.store_url)
+            if asyncio.iscoroutine(store):
+                store = await store
+        except (PoeError, ImportError, OSError) as exc:
+            logger.warning("usage ledger unavailable, calls are not recorded: %s", exc)
+            self._store_arg = False
+            return None
+        self._store, self._owns_store = store, True
+        return self._store
+
+    async def _get_budget(self) -> BudgetGuard | None:
+        if self._budget is None and not self._budget_off:
+            from .budget import BudgetGuard, BudgetLimits
+
+            limits = BudgetLimits.from_settings(self.settings)
+            store = await self._get_store() if limits.active else None
+            if store is None:  # no limits, or no ledger to count what was spent
+                self._budget_off = True
+                return None
+            self._budget = BudgetGuard(store.usage, limits, catalog=self.catalog)
+        return self._budget
+
+    # --- the request policy --------------------------------------------------------------
+
+    async def _check_budget(self, request: ChatRequest, session_id: str | None) -> None:
+        budget = await self._get_budget()
+        if budget is not None:
+            chars = sum(len(str(m.get("content") or "")) for m in request.messages)
+            await budget.check(
+                session_id=session_id,
+                model=request.model,
+                estimated_input_tokens=chars // C.CHARS_PER_TOKEN,
+            )
+
+    async def _retrying(self, attempt: int, exc: PoeError) -> bool:
+        """Wait before the next attempt and return True, or return False to give up."""
+        _scrub(exc)
+        delay = retry_delay(exc, attempt, self.max_retries)
+        if delay is None:
+            return False
+        logger.info(
+            "%s (%s); retry %d/%d in %.2f s",
+            exc.kind,
+            exc.status,
+            attempt + 1,
+            self.max_retries,
+            delay,
+        )
+        await asyncio.sleep(delay)
+        return True
+
+    async def _cost(self, model: str, usage: Usage) -> float | None:
+        catalog = self.catalog
+        if catalog is None:
+            return None
+        try:
+            cost = await catalog.cost(model, usage)
+        except PoeError as exc:
+            logger.debug("no price for %s: %s", model, exc)
+            return None
+        return None if cost is None else float(cost)
+
+    async def _record(
+        self,
+        request: ChatRequest,
+        backend: str,
+        *,
+        session_id: str | None,
+        started: float,
+        result: ChatResult | None = None,
+        error: PoeError | None = None,
+    ) -> None:
+        store = await self._get_store()
+        if store is None:
+            return
+        from .store.base import UsageRecord
+
+        usage = result.usage if result is not None else Usage()
+        record: UsageRecord = UsageRecord(
+            ts=time.time(),
+            provider=self.provider,
+            backend=backend,
+            model=result.model if result is not None else request.model,
+            outcome="ok" if error is None else "error",
+            session_id=session_id,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            estimated=usage.estimated,
+            cost=result.cost if result is not None else None,
+            latency_s=time.perf_counter() - started,
+            error_kind=error.kind if error is not None else None,
+            request_id=result.request_id
+            if result is not None
+            else getattr(error, "request_id", None),
+            entry_point=self.entry_point,
+            prompt=last_user_text(request.messages) if self.settings.log_prompts else None,
+        )
+        try:
+            await store.usage.record(record)
+        except (PoeError, OSError) as exc:
+            logger.warning("could not record usage: %s", exc)
+
+    async def _finish(
+        self, result: ChatResult, request: ChatRequest, session_id: str | None, started: float
+    ) -> ChatResult:
+        result.session_id = session_id
+        result.cost = await self._cost(result.model, result.usage)
+        result.latency_s = time.perf_counter() - started
+        await self._record(
+            request, result.backend, session_id=session_id, started=started, result=result
+        )
+        return result
+
+    # --- public API ----------------------------------------------------------------------
+
+    async def chat(
+        self,
+        model: str,
+        messages_or_prompt: MessagesInput,
+        *,
+        system: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        attachments: Iterable[AttachmentSource] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - per attempt, passed to the backend
+        backend: str | None = None,
+    ) -> ChatResult:
+        """Send one chat request and return the whole answer.
+
+        Args:
+            model: the model (Poe bot name, e.g. ``Claude-Sonnet-4``; case-insensitive on Poe).
+            messages_or_prompt: a prompt, or OpenAI-format messages (content may hold bytes
+                and paths, sent as attachments; ``developer`` becomes ``system``).
+            system: a system prompt, put first.
+            temperature: 0..2. max_tokens: >= 1. top_p: 0..1. stop: up to 4 strings.
+            tools / tool_choice / parallel_tool_calls: OpenAI function calling.
+            attachments: files (paths or bytes) added to the last user message.
+            extra: bot parameters (thinking budget, aspect ratio...), sent in the body.
+            session_id: the conversation this call belongs to (recorded, returned).
+            timeout: seconds for this call (each attempt).
+            backend: ``openai`` or ``legacy`` for this call only.
+
+        Raises:
+            PoeError: one of its subclasses (see :mod:`poe_mcp.errors`).
+        """
+        started = time.perf_counter()
+        request = build_request(
+            model,
+            messages_or_prompt,
+            system=system,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            top_p=top_p,
+            stop=stop,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            attachments=attachments,
+            extra=extra,
+            timeout=timeout,
+        )
+        impl = self._backend(backend)
+        attempt = 0
+        try:
+            await self._check_budget(request, session_id)
+            while True:
+                if self._limiter is not None:
+                    await self._limiter.acquire(self.key_id)
+                try:
+                    result = await impl.chat(request)
+                    break
+                except PoeError as exc:
+                    if not await self._retrying(attempt, exc):
+                        raise
+                    attempt += 1
+        except PoeError as exc:
+            _scrub(exc)
+            await self._record(
+                request, impl.name, session_id=session_id, started=started, error=exc
+            )
+            raise
+        return await self._finish(result, request, session_id, started)
+
+    async def stream(
+        self,
+        model: str,
+        messages_or_prompt: MessagesInput,
+        *,
+        system: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        attachments: Iterable[AttachmentSource] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - per attempt, passed to the backend
+        backend: str | None = None,
+    ) -> AsyncIterator[Delta]:
+        """Stream the answer: deltas with text / tool-call fragments, then one with ``result``.
+
+        Same arguments as :meth:`chat`. The request is retried only until the first delta
+        arrives; a stream that breaks later, or ends without a finish reason, raises
+        ``IncompleteStreamError`` whose ``partial_text`` keeps what arrived.
+        """
+        started = time.perf_counter()
+        request = build_request(
+            model,
+            messages_or_prompt,
+            system=system,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            top_p=top_p,
+            stop=stop,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            attachments=attachments,
+            extra=extra,
+            timeout=timeout,
+        )
+        impl = self._backend(backend)
+        text = ""
+        started_streaming = False
+        try:
+            await self._check_budget(request, session_id)
+            attempt = 0
+            while True:
+                if self._limiter is not None:
+                    await self._limiter.acquire(self.key_id)
+                source = impl.stream(request)
+                try:
+                    first = await anext(source, None)
+                    if first is None:
+                        raise IncompleteStreamError("the stream ended before any data")
+                    break
+                except PoeError as exc:
+                    await _aclose(source)
+                    # Nothing reached the caller yet, so a stream that ended early is as safe
+                    # to send again as a dropped connection.
+                    decide: PoeError = exc
+                    if isinstance(exc, IncompleteStreamError):
+                        decide = NetworkError(exc.message, request_id=exc.request_id)
+                    if not await self._retrying(attempt, decide):
+                        raise
+                    attempt += 1
+            started_streaming = True
+            try:
+                delta: Delta | None = first
+                while delta is not None:
+                    if delta.result is not None:
+                        result = await self._finish(delta.result, request, session_id, started)
+                        yield Delta(result=result)
+                        return
+                    text = delta.text if delta.replace else text + delta.text
+                    yield delta
+                    delta = await anext(source, None)
+                raise IncompleteStreamError("the stream ended without a result")
+            finally:
+                await _aclose(source)
+        except PoeError as exc:
+            if started_streaming and not isinstance(exc, IncompleteStreamError):
+                wrapped = IncompleteStreamError(
+                    f"the stream broke after it started: {exc.message}",
+                    partial_text=text,
+                    request_id=exc.request_id,
+                    metadata={"cause": exc.kind},
+                )
+                _scrub(wrapped)
+                await self._record(
+                    request, impl.name, session_id=session_id, started=started, error=wrapped
+                )
+                raise wrapped from exc
+            if isinstance(exc, IncompleteStreamError) and not exc.partial_text:
+                exc.partial_text = text
+            _scrub(exc)
+            await self._record(
+                request, impl.name, session_id=session_id, started=started, error=exc
+            )
+            raise
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """The provider's models as raw ``/v1/models`` items (see ``poe_mcp.catalog``)."""
+        backend = self._backend("openai")
+        attempt = 0
+        while True:
+            try:
+                return await backend.list_models()
+            except PoeError as exc:
+                if not await self._retrying(attempt, exc):
+                    raise
+                attempt += 1
+
+    async def rate_limit_status(self) -> dict[str, Any]:
+        """The client-side limiter's state and the provider's last rate-limit headers."""
+        status: dict[str, Any] = {"key_id": self.key_id}
+        if self._limiter is not None:
+            status["client"] = await self._limiter.status(self.key_id)
+        for name, backend in self._backends.items():
+            provider_state = getattr(backend, "rate_limit", None)
+            if provider_state:
+                status[f"provider_{name}"] = dict(provider_state)
+        return status
+
+    async def aclose(self) -> None:
+        """Close connections (and the store, when this client opened it)."""
+        if self._closed:
+            return
+        self._closed = True
+        backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            await backend.aclose()
+        if self._owns_store and self._store is not None:
+            await self._store.aclose()
+            self._store = None
+
+
+def _scrub(exc: PoeError) -> None:
+    """Make sure a provider that echoed the key does not put it in our error text."""
+    cleaned = redact(exc.message)
+    if cleaned != exc.message:
+        exc.message = cleaned
+        exc.args = (cleaned,)
+
+
+async def _next(source: AsyncIterator[Delta]) -> Delta:
+    return await anext(source)
+
+
+async def _aclose(source: AsyncIterator[Delta]) -> None:
+    closer = getattr(source, "aclose", None)
+    if closer is not None:
+        await closer()
+
+
+class PoeClient:
+    """The blocking client, for scripts and the CLI: same arguments and methods as
+    :class:`AsyncPoeClient`, run on a private event loop in a background thread.
+
+    Safe to call from code that has its own event loop running (it never nests loops), and
+    usable as a context manager; call :meth:`close` (or leave the ``with`` block) when done.
+    """
+
+    def __init__(self, api_key: str | None = None, **kwargs: Any) -> None:
+        self.aio = AsyncPoeClient(api_key, **kwargs)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="poe-mcp-client", daemon=True
+        )
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return f"PoeClient({self.aio!r})"
+
+    def __enter__(self) -> PoeClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("PoeClient called from its own event loop: use AsyncPoeClient")
+        if self._loop.is_closed():
+            coro.close()
+            raise RuntimeError("this PoeClient is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def chat(self, model: str, messages_or_prompt: MessagesInput, **kwargs: Any) -> ChatResult:
+        """Like :meth:`AsyncPoeClient.chat`, blocking."""
+        return self._run(self.aio.chat(model, messages_or_prompt, **kwargs))
+
+    def stream(
+        self, model: str, messages_or_prompt: MessagesInput, **kwargs: Any
+    ) -> Iterator[Delta]:
+        """Like :meth:`AsyncPoeClient.stream`, as a blocking iterator."""
+        source = self.aio.stream(model, messages_or_prompt, **kwargs)
+        try:
+            while True:
+                try:
+                    item = self._run(_next(source))
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            if not self._loop.is_closed():
+                self._run(_aclose(source))
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Like :meth:`AsyncPoeClient.list_models`, blocking."""
+        return self._run(self.aio.list_models())
+
+    def rate_limit_status(self) -> dict[str, Any]:
+        """Like :meth:`AsyncPoeClient.rate_limit_status`, blocking."""
+        return self._run(self.aio.rate_limit_status())
+
+    def close(self) -> None:
+        """Close the connections and stop the background loop (idempotent)."""
+        if self._loop.is_closed():
+            return
+        try:
+            self._run(self.aio.aclose())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()

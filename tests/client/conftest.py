@@ -1,0 +1,68 @@
+"""Fixtures for the client tests: one simulator on loopback, isolated user dirs, clients."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from poe_mcp.client import AsyncPoeClient
+from poe_mcp.simulator import Simulator
+
+KEY = "test-client-key-7f3a9c"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POE_MCP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("POE_MCP_CONFIG_DIR", str(tmp_path / "config"))
+    for name in (
+        "POE_API_KEY",
+        "OPENAI_API_KEY",
+        "POE_BASE_URL",
+        "OPENAI_BASE_URL",
+        "POE_MCP_PROVIDER",
+        "POE_MCP_BACKEND",
+        "POE_MCP_STORE",
+        "POE_MCP_RPM",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[Simulator]:
+    with Simulator(rpm=1_000_000) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def fresh_sim(sim: Simulator) -> Simulator:
+    """The shared simulator with no faults and an empty request log."""
+    sim.clear_faults()
+    sim.clear_requests()
+    return sim
+
+
+@pytest.fixture
+async def client(fresh_sim: Simulator) -> AsyncIterator[AsyncPoeClient]:
+    async with AsyncPoeClient(
+        KEY, base_url=fresh_sim.base_url, store=False, catalog=False, rpm=0
+    ) as c:
+        yield c
+
+
+def model_calls(sim: Simulator) -> list[dict[str, object]]:
+    """Chat requests the simulator received (its log also holds /v1/models and /sim calls)."""
+    return [r for r in sim.requests() if r["path"] == "/v1/chat/completions"]
+
+
+class Stopwatch:
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        self.elapsed = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.elapsed = time.perf_counter() - self.start
