@@ -12,8 +12,17 @@ from poe_mcp.errors import AuthError, ConfigError
 
 @pytest.fixture
 def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("POE_API_KEY", "OPENAI_API_KEY", "POE_BASE_URL", "OPENAI_BASE_URL", "POE_MCP_STORE",
-                 "POE_MCP_BACKEND", "POE_MCP_PROVIDER", "POE_MCP_RPM", "POE_MCP_SESSION_TTL"):
+    for name in (
+        "POE_API_KEY",
+        "OPENAI_API_KEY",
+        "POE_BASE_URL",
+        "OPENAI_BASE_URL",
+        "POE_MCP_STORE",
+        "POE_MCP_BACKEND",
+        "POE_MCP_PROVIDER",
+        "POE_MCP_RPM",
+        "POE_MCP_SESSION_TTL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("POE_MCP_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("POE_MCP_CONFIG_DIR", str(tmp_path / "config"))
@@ -27,12 +36,15 @@ def test_missing_key_says_where_to_put_it(dirs: Path) -> None:
     text = str(info.value)
     assert "POE_API_KEY" in text
     assert str(dirs / "credentials.toml") in text
-    assert "[poe]" in text and "[openai]" in text
+    assert "[poe]" in text
+    assert "[openai]" in text
     assert info.value.kind == "auth"
 
 
 def test_key_precedence(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (dirs / "credentials.toml").write_text('[poe]\napi_key = "from-file"\n[openai]\napi_key = "sk-file"\n')
+    (dirs / "credentials.toml").write_text(
+        '[poe]\napi_key = "from-file"\n[openai]\napi_key = "sk-file"\n'
+    )
     assert resolve_api_key("poe") == "from-file"
     assert resolve_api_key("openai") == "sk-file"
     monkeypatch.setenv("POE_API_KEY", "from-env")
@@ -42,7 +54,7 @@ def test_key_precedence(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_broken_credentials_file_is_a_config_error(dirs: Path) -> None:
     (dirs / "credentials.toml").write_text("[poe\napi_key = ")
-    with pytest.raises(ConfigError, match="credentials.toml"):
+    with pytest.raises(ConfigError, match=r"credentials\.toml"):
         resolve_api_key("poe")
 
 
@@ -52,7 +64,8 @@ def test_settings_layers(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.rpm == 100
     assert settings.backend == "legacy"
     assert settings.section("budgets") == {"daily_usd": 2.5}
-    assert settings.store_url.startswith("sqlite:///") and settings.store_url.endswith("poe-mcp.db")
+    assert settings.store_url.startswith("sqlite:///")
+    assert settings.store_url.endswith("poe-mcp.db")
     assert settings.effective_base_url == "https://api.poe.com/v1"
     monkeypatch.setenv("POE_MCP_RPM", "50")
     assert Settings.load().rpm == 50
@@ -68,7 +81,9 @@ def test_settings_layers(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ({"POE_MCP_PROVIDER": "compatible"}, "needs a base URL"),
     ],
 )
-def test_bad_settings_are_clear(dirs: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:
+def test_bad_settings_are_clear(
+    dirs: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=message):

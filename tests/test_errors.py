@@ -14,24 +14,66 @@ from poe_mcp import errors as E
 @pytest.mark.parametrize(
     ("status", "body", "cls", "kind"),
     [
-        (400, {"error": {"type": "invalid_request_error", "message": "bad"}}, E.InvalidRequestError, "invalid_request"),
+        (
+            400,
+            {"error": {"type": "invalid_request_error", "message": "bad"}},
+            E.InvalidRequestError,
+            "invalid_request",
+        ),
         (401, {"error": {"type": "authentication_error", "message": "no"}}, E.AuthError, "auth"),
-        (402, {"error": {"type": "insufficient_credits", "message": "out"}}, E.BalanceError, "balance"),
-        (403, {"error": {"type": "moderation_error", "message": "no"}}, E.ModerationError, "moderation"),
+        (
+            402,
+            {"error": {"type": "insufficient_credits", "message": "out"}},
+            E.BalanceError,
+            "balance",
+        ),
+        (
+            403,
+            {"error": {"type": "moderation_error", "message": "no"}},
+            E.ModerationError,
+            "moderation",
+        ),
         (404, {"error": {"type": "not_found_error", "message": "?"}}, E.NotFoundError, "not_found"),
-        (408, {"error": {"type": "timeout_error", "message": "slow"}}, E.RequestTimeoutError, "timeout"),
-        (413, {"error": {"type": "request_too_large", "message": "big"}}, E.TooLargeError, "too_large"),
-        (429, {"error": {"type": "rate_limit_error", "message": "slow down"}}, E.RateLimitError, "rate_limit"),
-        (429, {"error": {"code": "insufficient_quota", "type": "insufficient_quota", "message": "q"}}, E.QuotaError, "quota"),
+        (
+            408,
+            {"error": {"type": "timeout_error", "message": "slow"}},
+            E.RequestTimeoutError,
+            "timeout",
+        ),
+        (
+            413,
+            {"error": {"type": "request_too_large", "message": "big"}},
+            E.TooLargeError,
+            "too_large",
+        ),
+        (
+            429,
+            {"error": {"type": "rate_limit_error", "message": "slow down"}},
+            E.RateLimitError,
+            "rate_limit",
+        ),
+        (
+            429,
+            {"error": {"code": "insufficient_quota", "type": "insufficient_quota", "message": "q"}},
+            E.QuotaError,
+            "quota",
+        ),
         (500, {"error": {"type": "provider_error", "message": "x"}}, E.UpstreamError, "upstream"),
         (502, {"error": {"type": "upstream_error", "message": "x"}}, E.UpstreamError, "upstream"),
         (503, "Service Unavailable", E.UpstreamError, "upstream"),
-        (529, {"error": {"type": "overloaded_error", "message": "x"}}, E.OverloadedError, "overloaded"),
+        (
+            529,
+            {"error": {"type": "overloaded_error", "message": "x"}},
+            E.OverloadedError,
+            "overloaded",
+        ),
         (418, None, E.InvalidRequestError, "invalid_request"),
         (599, None, E.UpstreamError, "upstream"),
     ],
 )
-def test_status_maps_to_one_kind(status: int, body: object, cls: type[E.PoeError], kind: str) -> None:
+def test_status_maps_to_one_kind(
+    status: int, body: object, cls: type[E.PoeError], kind: str
+) -> None:
     err = E.error_from_response(status, body, {"x-request-id": "req-1"})
     assert type(err) is cls
     assert err.kind == kind

@@ -28,8 +28,13 @@ def test_import_does_not_pull_heavy_sdks() -> None:
     # `poe-mcp serve` is spawned per assistant session: the package import must stay light.
     code = (
         "import sys, poe_mcp; "
-        "heavy = [m for m in ('openai', 'fastapi_poe', 'mcp', 'redis', 'uvicorn') if m in sys.modules]; "
+        "heavy = [m for m in ('openai', 'fastapi_poe', 'mcp', 'redis', 'uvicorn') "
+        "if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_all_matches_the_lazy_export_table() -> None:
+    assert set(poe_mcp.__all__) == {*poe_mcp._EXPORTS, "__version__"}

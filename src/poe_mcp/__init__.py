@@ -58,7 +58,45 @@ _EXPORTS: dict[str, str] = {
     "tool": "tools",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "Agent",
+    "AgentResult",
+    "AsyncPoeClient",
+    "Attachment",
+    "AuthError",
+    "BalanceError",
+    "Catalog",
+    "ChatResult",
+    "ConfigError",
+    "Delta",
+    "IncompleteStreamError",
+    "InvalidRequestError",
+    "MediaError",
+    "MediaResult",
+    "ModelInfo",
+    "ModerationError",
+    "NetworkError",
+    "NotFoundError",
+    "OverloadedError",
+    "PoeClient",
+    "PoeError",
+    "QuotaError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "Settings",
+    "Simulator",
+    "StoreError",
+    "TooLargeError",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolExecutionError",
+    "ToolTrace",
+    "UpstreamError",
+    "Usage",
+    "__version__",
+    "tool",
+]
 
 
 def __getattr__(name: str) -> Any:

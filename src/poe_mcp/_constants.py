@@ -90,7 +90,9 @@ SIM_POINTS_HISTORY_MAX_LIMIT = 100
 SIM_POINTS_HISTORY_DEFAULT_LIMIT = 20
 
 # --- Catalog and store (catalog-store) -------------------------------------------------------
-SQLITE_BUSY_TIMEOUT_S = 30.0  # other processes hold the write lock for milliseconds; wait, don't fail
+SQLITE_BUSY_TIMEOUT_S = (
+    30.0  # other processes hold the write lock for milliseconds; wait, don't fail
+)
 SESSION_PURGE_INTERVAL_S = 60.0  # expired sessions are deleted lazily, at most this often per store
 USAGE_FLUSH_BATCH = 500  # ledger rows written per transaction when calls pile up
 USAGE_BUFFER_MAX = 10_000  # rows kept for retry while the database refuses writes
@@ -115,14 +117,18 @@ RATE_LIMIT_BURST_DIV = 20  # a burst of rpm // 20 requests may go at once after 
 RATE_LIMIT_MARGIN = 0.05  # spacing computed on a 5 % longer window: absorbs network jitter
 
 # --- Catalog (catalog-store, continued) ------------------------------------------------------
-CATALOG_OFFLINE_RETRY_S = 60.0  # after a failed /v1/models, serve the fallback this long before retrying
+CATALOG_OFFLINE_RETRY_S = (
+    60.0  # after a failed /v1/models, serve the fallback this long before retrying
+)
 
 # --- MCP server and sessions (server) --------------------------------------------------------
 SESSION_ID_MAX_LEN = 128
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators, per message, in the context-window estimate
 ATTACHMENT_TOKEN_ESTIMATE = 1_000  # an image or file part, when trimming history to the window
 OUTPUT_TOKEN_RESERVE = 4_096  # tokens kept free for the answer when max_tokens is not given
-HISTORY_ATTACHMENT_MAX_BYTES = 256 * 1024  # larger inline attachments are noted, not kept, in history
+HISTORY_ATTACHMENT_MAX_BYTES = (
+    256 * 1024
+)  # larger inline attachments are noted, not kept, in history
 THINKING_PARAM = "thinking_budget"  # Poe's bot parameter behind ask_poe's `thinking`
 THINKING_BUDGET_MAX = 32_768
 MAX_OUTPUT_TOKENS = 1_000_000  # upper bound accepted for max_tokens in the tool schema
@@ -160,7 +166,9 @@ REDIS_RETRY_BASE_S = 0.05
 REDIS_RETRY_CAP_S = 0.5
 REDIS_OP_MARK_TTL_S = 600  # how long a write remembers its id, so a retried write is not doubled
 REDIS_SCAN_BATCH = 1000  # ledger records fetched per round trip when aggregating
-REDIS_RATE_WAITER_GRACE_S = 5.0  # a waiter of a killed process stops counting this long after its slot
+REDIS_RATE_WAITER_GRACE_S = (
+    5.0  # a waiter of a killed process stops counting this long after its slot
+)
 
 # --- Bot-protocol backend (legacy) -----------------------------------------------------------
 LEGACY_UPLOAD_CACHE_MAX = 256  # uploaded files remembered per backend: history re-sends them

@@ -3,17 +3,19 @@
 Precedence, highest first: explicit arguments (CLI flags, constructor arguments), environment
 variables, ``<config dir>/config.toml``, built-in defaults.
 
-| setting        | environment           | config.toml              | default                          |
-|----------------|-----------------------|--------------------------|----------------------------------|
-| provider       | POE_MCP_PROVIDER      | provider                 | poe                              |
-| base URL       | POE_BASE_URL / OPENAI_BASE_URL | base_url        | the provider's                   |
-| backend        | POE_MCP_BACKEND       | backend                  | openai (Poe's REST API)          |
-| data dir       | POE_MCP_HOME          | -                        | platform user data dir           |
-| config dir     | POE_MCP_CONFIG_DIR    | -                        | platform user config dir         |
-| store          | POE_MCP_STORE         | store                    | sqlite:///<data dir>/poe-mcp.db  |
-| session expiry | POE_MCP_SESSION_TTL   | session_ttl_s            | 3600 s                           |
-| rate limit     | POE_MCP_RPM           | rpm                      | 500 per minute                   |
-| prompt logging | POE_MCP_LOG_PROMPTS   | log_prompts              | off                              |
+=============== ======================================= ================== ======================
+setting         environment                             config.toml        default
+=============== ======================================= ================== ======================
+provider        POE_MCP_PROVIDER                        provider           poe
+base URL        POE_BASE_URL / OPENAI_BASE_URL          base_url           the provider's
+backend         POE_MCP_BACKEND                         backend            openai (REST API)
+data dir        POE_MCP_HOME                            -                  user data dir
+config dir      POE_MCP_CONFIG_DIR                      -                  user config dir
+store           POE_MCP_STORE                           store              sqlite in data dir
+session expiry  POE_MCP_SESSION_TTL                     session_ttl_s      3600 s
+rate limit      POE_MCP_RPM                             rpm                500 per minute
+prompt logging  POE_MCP_LOG_PROMPTS                     log_prompts        off
+=============== ======================================= ================== ======================
 
 API keys are never read from ``config.toml``: they come from the argument, ``POE_API_KEY`` /
 ``OPENAI_API_KEY``, or ``<config dir>/credentials.toml`` (``[poe] api_key``, ``[openai] api_key``).
@@ -172,9 +174,13 @@ class Settings:
                 f"unknown provider {self.provider!r}: use one of {', '.join(C.PROVIDERS)}"
             )
         if self.backend not in C.BACKENDS:
-            raise ConfigError(f"unknown backend {self.backend!r}: use one of {', '.join(C.BACKENDS)}")
+            raise ConfigError(
+                f"unknown backend {self.backend!r}: use one of {', '.join(C.BACKENDS)}"
+            )
         if self.provider == "compatible" and not self.base_url:
-            raise ConfigError("provider 'compatible' needs a base URL (OPENAI_BASE_URL or base_url=)")
+            raise ConfigError(
+                "provider 'compatible' needs a base URL (OPENAI_BASE_URL or base_url=)"
+            )
         if self.rpm < 1:
             raise ConfigError(f"rpm must be at least 1, got {self.rpm}")
         if self.session_ttl_s <= 0:

@@ -7,17 +7,17 @@ JSON ``{"error": {"code", "type", "message", "metadata"}}``::
     PoeError
     ├── AuthError              kind=auth              401  bad or missing API key
     ├── BalanceError           kind=balance           402  Poe points spent
-    ├── QuotaError             kind=quota             429  local budget, or OpenAI insufficient_quota (never retried)
-    ├── RateLimitError         kind=rate_limit        429  too many requests (retried, honours Retry-After)
-    ├── NetworkError           kind=network           -    connection refused/reset/dropped (retried)
-    ├── RequestTimeoutError    kind=timeout           408  the request or the server timed out (retried)
-    ├── InvalidRequestError    kind=invalid_request   400  bad parameters, caught before sending where possible
+    ├── QuotaError             kind=quota             429  local budget / OpenAI insufficient_quota
+    ├── RateLimitError         kind=rate_limit        429  too many requests (retried)
+    ├── NetworkError           kind=network           -    connection refused/reset (retried)
+    ├── RequestTimeoutError    kind=timeout           408  request timed out (retried)
+    ├── InvalidRequestError    kind=invalid_request   400  bad parameters
     ├── NotFoundError          kind=not_found         404  unknown model or endpoint
     ├── ModerationError        kind=moderation        403  refused by moderation
     ├── TooLargeError          kind=too_large         413  request or attachment too large
     ├── UpstreamError          kind=upstream          5xx  the provider failed (retried)
     ├── OverloadedError        kind=overloaded        529  the provider is overloaded (retried)
-    ├── IncompleteStreamError  kind=incomplete_stream -    a stream broke or ended without a finish reason
+    ├── IncompleteStreamError  kind=incomplete_stream -    stream broke / ended unfinished
     ├── MediaError             kind=media             -    a media bot gave no usable file
     ├── ToolExecutionError     kind=tool              -    a tool in the agent loop failed
     ├── StoreError             kind=store             503  the session/usage store is unreachable
@@ -99,7 +99,8 @@ class PoeError(Exception):
         return self.message
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(kind={self.kind!r}, status={self.status}, message={self.message!r})"
+        name = type(self).__name__
+        return f"{name}(kind={self.kind!r}, status={self.status}, message={self.message!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """The Poe/OpenAI-format error body, with our ``kind`` in ``metadata``."""
@@ -253,13 +254,17 @@ _BY_STATUS: dict[int, type[PoeError]] = {
 
 _HINTS: dict[type[PoeError], str] = {
     AuthError: "Check the API key (Poe keys: https://poe.com/api_key; run `poe-mcp doctor`).",
-    BalanceError: "Your Poe points are spent: add points at https://poe.com/api_key or wait for the "
-    "monthly refresh.",
+    BalanceError: (
+        "Your Poe points are spent: add points at https://poe.com/api_key or wait for the "
+        "monthly refresh."
+    ),
     QuotaError: "The account's quota is used up: check the provider's billing page.",
 }
 
 
-def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+def parse_retry_after(
+    headers: Mapping[str, str] | None, *, now: float | None = None
+) -> float | None:
     """Seconds to wait according to ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
     if not headers:
         return None

@@ -169,7 +169,8 @@ class Delta:
 class MediaResult:
     """The outcome of an image, video or audio generation.
 
-    ``paths`` are the downloaded files (empty when downloads were off); ``urls`` where the bot put them.
+    ``paths`` are the downloaded files (empty when downloads were off); ``urls`` are where the
+    bot put them.
     """
 
     kind: MediaKind
