@@ -172,4 +172,10 @@ REDIS_RATE_WAITER_GRACE_S = (
 
 # --- Bot-protocol backend (legacy) -----------------------------------------------------------
 LEGACY_UPLOAD_CACHE_MAX = 256  # uploaded files remembered per backend: history re-sends them
-LEGACY_ATTACHMENT_TOKENS = 85  # per attachment in the usage estimate (a low-detail image tile)
+ATTACHMENT_TOKENS_ESTIMATE = 85  # per attachment in token estimates (a low-detail image tile)
+
+# --- ask_poe_with_tools (tools) --------------------------------------------------------------
+AGENT_MAX_TURNS_LIMIT = 32  # highest max_turns the MCP tool accepts: each turn is a paid request
+AGENT_CLIENT_TOOLS_MAX = 64  # tool definitions one call may pass (each costs prompt tokens)
+AGENT_REMEMBERED_SESSIONS = 256  # sessions whose caller tool definitions stay in memory
+AGENT_TRACE_QUOTE_CHARS = 200  # of each tool result quoted in the answer text

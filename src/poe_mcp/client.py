@@ -19,9 +19,14 @@ import time
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from . import _constants as C
 from ._logging import RedactingFilter, redact, register_secret
-from ._messages import AttachmentSource, MessagesInput, build_request, last_user_text
+from ._messages import (
+    AttachmentSource,
+    MessagesInput,
+    build_request,
+    estimate_input_tokens,
+    last_user_text,
+)
 from ._retry import retry_delay
 from .backends import Backend, BackendOptions, ChatRequest, create_backend
 from .config import Settings, resolve_api_key
@@ -188,11 +193,10 @@ class AsyncPoeClient:
     async def _check_budget(self, request: ChatRequest, session_id: str | None) -> None:
         budget = await self._get_budget()
         if budget is not None:
-            chars = sum(len(str(m.get("content") or "")) for m in request.messages)
             await budget.check(
                 session_id=session_id,
                 model=request.model,
-                estimated_input_tokens=chars // C.CHARS_PER_TOKEN,
+                estimated_input_tokens=estimate_input_tokens(request.messages),
             )
 
     async def _retrying(self, attempt: int, exc: PoeError) -> bool:

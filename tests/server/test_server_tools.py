@@ -152,13 +152,31 @@ async def test_v2_parameters_reach_the_model(server: Any, simulator: Simulator) 
 
 
 async def test_ask_poe_sends_thinking_budget(server: Any, simulator: Simulator) -> None:
+    # ask_poe speaks Poe's bot protocol by default: the budget travels as a ProtocolMessage
+    # parameter; with use_openai_client it is an extra body field of the REST API.
     simulator.clear_requests()
     async with Client(server) as client:
         result = await client.call_tool(
             "ask_poe", {"bot": "Claude-Sonnet-4", "prompt": "think", "thinking": 2048}
         )
-    assert not result.is_error
-    assert simulator.requests()[-1]["body"]["thinking_budget"] == 2048
+        assert not result.is_error
+        assert "thinking_budget=2048" in result.structured_content["text"]
+        bot_calls = [r for r in simulator.requests() if r["path"].startswith("/bot/")]
+        assert bot_calls[-1]["body"]["query"][-1]["parameters"] == {"thinking_budget": 2048}
+
+        simulator.clear_requests()
+        result = await client.call_tool(
+            "ask_poe",
+            {
+                "bot": "Claude-Sonnet-4",
+                "prompt": "think",
+                "thinking": 512,
+                "use_openai_client": True,
+            },
+        )
+        assert not result.is_error
+        rest_calls = [r for r in simulator.requests() if r["path"] == "/v1/chat/completions"]
+        assert rest_calls[-1]["body"]["thinking_budget"] == 512
 
 
 async def test_attachment_really_arrives(server: Any, tmp_path: Path) -> None:

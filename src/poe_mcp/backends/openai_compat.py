@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _constants as C
 from .._logging import redact
+from .._messages import estimate_input_tokens
 from ..errors import (
     IncompleteStreamError,
     NetworkError,
@@ -266,9 +267,10 @@ def _usage(raw: Any, request: ChatRequest, text: str) -> Usage:
     if isinstance(raw, dict) and raw.get("prompt_tokens") is not None:
         return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
     # No counts from the provider: estimate so the ledger stays complete, and say so.
-    prompt_chars = sum(len(str(m.get("content") or "")) for m in request.messages)
     return Usage(
-        prompt_chars // C.CHARS_PER_TOKEN + 1, len(text) // C.CHARS_PER_TOKEN, estimated=True
+        estimate_input_tokens(request.messages) + 1,
+        len(text) // C.CHARS_PER_TOKEN,
+        estimated=True,
     )
 
 

@@ -29,10 +29,10 @@ __all__ = ["COMPAT_BACKEND", "ServerRuntime", "redact_url"]
 
 log = logging.getLogger(__name__)
 
-# The backend ``ask_poe`` and ``ask_with_attachment`` use when ``use_openai_client`` is false.
-# The issue asks for Poe's bot protocol there; until ``backends/legacy.py`` lands they use the REST
-# backend. This is the one place to change: set it to "legacy".
-COMPAT_BACKEND = "openai"
+# The backend ``ask_poe`` and ``ask_with_attachment`` use when ``use_openai_client`` is false:
+# Poe's bot protocol, as in earlier Poe MCP servers (real uploads, bot parameters). The v2 tools
+# follow ``settings.backend`` (REST by default).
+COMPAT_BACKEND = "legacy"
 
 
 def redact_url(url: str) -> str:

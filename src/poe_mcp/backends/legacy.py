@@ -1,0 +1,439 @@
+"""The bot-protocol backend: Poe's original API (``POST /bot/<name>``) through ``fastapi_poe``.
+
+It matters where the REST API falls short: real file uploads, bot parameters in
+``ProtocolMessage.parameters`` (thinking budget, aspect ratio...), bots the REST API does not
+expose. It speaks the wire only; retries, rate limits, prices and the ledger happen once in the
+client for every backend. Hence:
+
+- ``fastapi_poe.stream_request(..., num_tries=1)``: our retry layer is the only one;
+- one ``httpx.AsyncClient`` per backend, created on first use and closed by :meth:`aclose`
+  (``fastapi_poe`` uses httpx 0.28; a response hook turns non-2xx answers into our errors, so
+  the status and ``Retry-After`` survive ``fastapi_poe``'s own wrapping);
+- never ``get_bot_response_sync`` (it runs a private event loop); ``fastapi_poe`` is imported
+  on the first request.
+
+Mapping of messages and attachments: ``_legacy_messages``; uploads: ``_legacy_upload``; error
+kinds: ``_legacy_errors``. The protocol reports no token counts, so usage is estimated
+(``CHARS_PER_TOKEN``) and flagged ``Usage.estimated``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from .. import _constants as C
+from ..errors import (
+    ConfigError,
+    IncompleteStreamError,
+    PoeError,
+    RequestTimeoutError,
+    UpstreamError,
+    error_from_response,
+)
+from ..types import Attachment, ChatResult, Delta, ToolCall, ToolCallDelta, Usage
+from . import BackendOptions, ChatRequest
+from ._legacy_errors import incomplete, map_exception
+from ._legacy_messages import Plan, build_query, plan_request, tool_definitions
+from ._legacy_upload import Uploader
+
+if TYPE_CHECKING:
+    import fastapi_poe as fp
+    import httpx
+
+__all__ = ["LegacyBackend", "bot_urls", "resolve_bot_urls"]
+
+logger = logging.getLogger("poe_mcp.backends.legacy")
+
+_SIMULATOR_HEADER = "x-poe-simulator"
+_SIDE_REQUESTS = frozenset({"settings", "report_error", "report_feedback", "report_reaction"})
+_NO_DONE = "without sending 'done'"  # what fastapi_poe reports when a stream ends early
+
+
+def bot_urls(base_url: str) -> tuple[str, str]:
+    """The bot-protocol and upload base URLs that belong with a REST base URL.
+
+    Poe's REST API (``https://api.poe.com/v1``) gives Poe's bot endpoint
+    (``https://api.poe.com/bot/``) and upload endpoint (``POE_UPLOAD_BASE_URL``, another
+    host). Any other base, such as the simulator's ``http://127.0.0.1:P/v1``, gives
+    ``<root>/bot/`` and ``<root>/poe_api/`` (``<root>`` is the base without ``/v1``).
+
+    Returns:
+        ``(bot_base_url, upload_base_url)``, both ending with ``/``.
+    """
+    parts = urlsplit(base_url.rstrip("/"))
+    if parts.netloc.lower() == urlsplit(C.POE_BASE_URL).netloc:
+        return C.POE_BOT_BASE_URL, C.POE_UPLOAD_BASE_URL
+    path = parts.path[:-3] if parts.path.endswith("/v1") else parts.path
+    root = urlunsplit((parts.scheme, parts.netloc, path.rstrip("/"), "", ""))
+    return f"{root}/bot/", f"{root}/poe_api/"
+
+
+def resolve_bot_urls(options: BackendOptions) -> tuple[str, str]:
+    """The bot and upload base URLs to use: explicit settings first, else :func:`bot_urls`.
+
+    Each URL comes from the environment (``POE_BOT_BASE_URL`` / ``POE_UPLOAD_BASE_URL``), then
+    ``config.toml`` (``bot_base_url`` / ``upload_base_url``), then the REST base URL.
+    """
+    derived_bot, derived_upload = bot_urls(options.base_url)
+    file = options.settings.file
+
+    def pick(env: str, key: str, default: str) -> str:
+        value = os.environ.get(env) or file.get(key)
+        if not value:
+            return default
+        return str(value).rstrip("/") + "/"
+
+    return (
+        pick("POE_BOT_BASE_URL", "bot_base_url", derived_bot),
+        pick("POE_UPLOAD_BASE_URL", "upload_base_url", derived_upload),
+    )
+
+
+@dataclass(slots=True)
+class _Call:
+    """What the response hook and fastapi_poe's error reports learnt about one request."""
+
+    request_id: str | None = None
+    simulated: bool = False
+    unfinished: bool = False
+
+    def on_error(self, exc: Exception, message: str) -> None:
+        # Replaces fastapi_poe's default, which prints to stdout (an MCP stdio stream).
+        if _NO_DONE in message:
+            self.unfinished = True
+        logger.debug("fastapi_poe: %s (%s)", message, type(exc).__name__)
+
+
+# The request in progress in this task, for the shared session's response hook. Generators run
+# in their caller's context, so the hook of the bot request sees the value set just before it.
+_CURRENT: ContextVar[_Call | None] = ContextVar("poe_mcp_legacy_call", default=None)
+
+
+def _new_session(
+    timeout_s: float, hook: Callable[[httpx.Response], Coroutine[Any, Any, None]]
+) -> httpx.AsyncClient:
+    import httpx
+
+    class _SharedSession(httpx.AsyncClient):
+        """A client that survives ``async with``: ``fastapi_poe.upload_file`` enters (and so
+        closes) the session it is given; ours lives until :meth:`LegacyBackend.aclose`."""
+
+        async def __aenter__(self) -> _SharedSession:
+            return self
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            return None
+
+    return _SharedSession(
+        timeout=httpx.Timeout(timeout_s, connect=C.CONNECT_TIMEOUT_S),
+        event_hooks={"response": [hook]},
+    )
+
+
+class LegacyBackend:
+    """Chat over Poe's bot protocol (``fastapi_poe``), behind the :class:`Backend` protocol.
+
+    Args:
+        options: key, provider, REST base URL, timeout and settings. The bot and upload URLs
+            are derived from the base URL (see :func:`resolve_bot_urls` for overrides).
+
+    Attributes:
+        bot_base_url: where ``POST <bot_base_url><bot>`` goes.
+        upload_base_url: where attachments are uploaded.
+        rate_limit: the last ``x-ratelimit-*`` values the provider sent, for diagnostics.
+
+    Raises:
+        ConfigError: the provider is OpenAI, which has no bot protocol.
+    """
+
+    name = "legacy"
+
+    def __init__(self, options: BackendOptions) -> None:
+        if options.provider == "openai":
+            raise ConfigError(
+                "the bot protocol (backend 'legacy') is Poe's; use backend 'openai' with "
+                "provider 'openai'"
+            )
+        self._options = options
+        self.bot_base_url, self.upload_base_url = resolve_bot_urls(options)
+        self._http: httpx.AsyncClient | None = None
+        self._uploader = Uploader(options.api_key, self.upload_base_url, self._session)
+        self.rate_limit: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"LegacyBackend(bot_base_url={self.bot_base_url!r})"
+
+    # --- transport -------------------------------------------------------------------------
+
+    def _session(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = _new_session(self._options.timeout_s, self._on_response)
+        return self._http
+
+    async def _on_response(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if response.is_success:
+            if "text/event-stream" in headers.get("content-type", ""):
+                self._note_headers(headers)
+            return
+        if _request_type(response.request) in _SIDE_REQUESTS:
+            # fastapi_poe's own error reports: their answer must not replace the real outcome.
+            return
+        await response.aread()
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        raise error_from_response(response.status_code, body, headers)
+
+    def _note_headers(self, headers: Mapping[str, str]) -> None:
+        remaining = headers.get("x-ratelimit-remaining-requests")
+        if remaining is not None:
+            self.rate_limit = {
+                "limit": headers.get("x-ratelimit-limit-requests", ""),
+                "remaining": remaining,
+                "reset_s": headers.get("x-ratelimit-reset-requests", ""),
+            }
+        call = _CURRENT.get()
+        if call is not None:
+            call.request_id = headers.get("x-request-id")
+            call.simulated = _SIMULATOR_HEADER in headers
+
+    # --- chat ------------------------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        source = self._events(request)
+        try:
+            async for delta in source:
+                if delta.result is not None:
+                    return delta.result
+        except IncompleteStreamError as exc:
+            # Nothing reached the caller, so the request is as safe to send again as a dropped
+            # connection: say so with a retryable kind.
+            raise UpstreamError(
+                exc.message, request_id=exc.request_id, metadata={"backend": self.name}
+            ) from exc
+        finally:
+            await source.aclose()
+        raise UpstreamError(f"{request.model} gave no answer", metadata={"backend": self.name})
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        return self._events(request)
+
+    async def _events(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
+        """Deltas of one bot request, then ``Delta(result=...)``.
+
+        ``request.timeout_s`` bounds the wait for each event (like an HTTP read timeout),
+        uploads included; without it the session's timeouts apply.
+        """
+        import fastapi_poe as fp
+
+        bot = request.model
+        plan = plan_request(request)
+        files = plan.files
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                attachments = await self._uploader.upload_all(files) if files else {}
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"uploading attachments took longer than {request.timeout_s} s", status=None
+            ) from None
+        query = build_query(plan, request, attachments)
+        tools = request.params.get("tools")
+        wire_tools = (
+            tool_definitions(tools)
+            if tools and request.params.get("tool_choice") != "none"
+            else None
+        )
+
+        call = _Call()
+        _CURRENT.set(call)
+        where = f"{self.bot_base_url}{bot}"
+        source = fp.stream_request(
+            query,
+            quote(bot, safe=""),
+            self._options.api_key,
+            tools=wire_tools,
+            session=self._session(),
+            on_error=call.on_error,
+            num_tries=1,  # ours is the only retry layer
+            retry_sleep_time=0,
+            base_url=self.bot_base_url,
+        )
+        state = _Assembly()
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(request.timeout_s):
+                        message = await anext(source, None)
+                except TimeoutError:
+                    raise RequestTimeoutError(
+                        f"{bot} sent nothing for {request.timeout_s} s",
+                        status=None,
+                        request_id=call.request_id,
+                    ) from None
+                except PoeError:
+                    raise
+                except Exception as exc:
+                    raise map_exception(
+                        exc, bot=bot, where=where, request_id=call.request_id
+                    ) from exc
+                if message is None:
+                    break
+                delta = state.add(message)
+                if delta is not None:
+                    yield delta
+        finally:
+            _CURRENT.set(None)
+            await source.aclose()
+        if call.unfinished:
+            raise incomplete(bot, state.text, call.request_id)
+        yield Delta(result=self._result(request, plan, state, call))
+
+    def _result(
+        self, request: ChatRequest, plan: Plan, state: _Assembly, call: _Call
+    ) -> ChatResult:
+        calls = state.tool_calls()
+        finish = state.finish or ("tool_calls" if calls else "stop")
+        return ChatResult(
+            text=state.text,
+            model=request.model,
+            finish_reason=finish,
+            usage=_estimate(request, plan, state.text, calls),
+            request_id=call.request_id,
+            tool_calls=calls,
+            attachments=tuple(state.files),
+            provider=self._options.provider,
+            backend=self.name,
+            simulated=call.simulated,
+        )
+
+    # --- the rest of the Backend protocol --------------------------------------------------
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """The REST ``/v1/models`` list: the bot protocol has no catalog of its own."""
+        url = f"{self._options.base_url.rstrip('/')}/models"
+        try:
+            response = await self._session().get(
+                url, headers={"Authorization": f"Bearer {self._options.api_key}"}
+            )
+            data = response.json()
+        except ValueError:
+            raise UpstreamError("the model list is malformed JSON") from None
+        except Exception as exc:
+            raise map_exception(exc, bot="models", where=url) from exc
+        items = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise UpstreamError("the model list has no 'data' array")
+        return [item for item in items if isinstance(item, dict)]
+
+    async def aclose(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
+
+
+class _Assembly:
+    """The answer so far: text (``replace_response`` aware), tool calls, files, finish."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.files: list[Attachment] = []
+        self.finish: str | None = None
+        self._calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
+
+    def add(self, message: fp.PartialResponse) -> Delta | None:
+        """Take one ``fastapi_poe`` message; return the delta to show, if any."""
+        import fastapi_poe as fp
+
+        if isinstance(message, fp.MetaResponse) or message.is_suggested_reply:
+            return None
+        if message.attachment is not None:
+            found = message.attachment
+            self.files.append(Attachment(found.url, found.content_type or None, found.name))
+            return None
+        if message.tool_calls:
+            return Delta(tool_calls=self._fragments([c.model_dump() for c in message.tool_calls]))
+        if message.data is not None:
+            return self._chunk(message.data)
+        if message.is_replace_response:
+            self.text = message.text
+            return Delta(text=message.text, replace=True)
+        if message.text:
+            self.text += message.text
+            return Delta(text=message.text)
+        return None
+
+    def _chunk(self, data: Mapping[str, Any]) -> Delta | None:
+        # A raw ``json`` event (OpenAI chat.completion.chunk) that fastapi_poe passed through.
+        text = ""
+        fragments: tuple[ToolCallDelta, ...] = ()
+        for choice in data.get("choices") or ():
+            if not isinstance(choice, Mapping):
+                continue
+            if choice.get("finish_reason"):
+                self.finish = str(choice["finish_reason"])
+            delta = choice.get("delta") or {}
+            text += str(delta.get("content") or "")
+            fragments += self._fragments(delta.get("tool_calls") or ())
+        self.text += text
+        return Delta(text=text, tool_calls=fragments) if text or fragments else None
+
+    def _fragments(self, raw: Any) -> tuple[ToolCallDelta, ...]:
+        out = []
+        for position, item in enumerate(raw):
+            if not isinstance(item, Mapping):
+                continue
+            index = item.get("index")
+            index = position if index is None else int(index)
+            function = item.get("function") or {}
+            call_id, name = item.get("id"), function.get("name")
+            arguments = str(function.get("arguments") or "")
+            entry = self._calls.setdefault(index, ["", "", ""])
+            if call_id:
+                entry[0] = str(call_id)
+            if name:
+                entry[1] = str(name)
+            entry[2] += arguments
+            out.append(ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments))
+        return tuple(out)
+
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(
+            ToolCall(id=entry[0] or f"call_{index}", name=entry[1], arguments=entry[2] or "{}")
+            for index, entry in sorted(self._calls.items())
+            if entry[1]
+        )
+
+
+def _request_type(request: httpx.Request) -> str | None:
+    import httpx
+
+    try:
+        data = json.loads(request.content)
+    except (ValueError, httpx.RequestNotRead):  # not JSON (an upload), or a streamed body
+        return None
+    return data.get("type") if isinstance(data, dict) else None
+
+
+def _estimate(request: ChatRequest, plan: Plan, text: str, calls: tuple[ToolCall, ...]) -> Usage:
+    """Token counts from characters: the bot protocol reports none."""
+    prompt_chars = plan.prompt_chars()
+    if request.params.get("tools"):
+        prompt_chars += len(json.dumps(request.params["tools"]))
+    output_chars = len(text) + sum(len(c.name) + len(c.arguments) for c in calls)
+    return Usage(
+        input_tokens=max(1, math.ceil(prompt_chars / C.CHARS_PER_TOKEN))
+        + len(plan.files) * C.ATTACHMENT_TOKENS_ESTIMATE,
+        output_tokens=math.ceil(output_chars / C.CHARS_PER_TOKEN),
+        estimated=True,
+    )
