@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from .budget import BudgetGuard
     from .catalog import Catalog
     from .store.base import Store, UsageRecord
+    from .types import MediaKind, MediaResult
 
 __all__ = ["AsyncPoeClient", "PoeClient"]
 
@@ -468,6 +470,86 @@ class AsyncPoeClient:
                     raise
                 attempt += 1
 
+    async def balance(self) -> int:
+        """The Poe account's point balance (``/usage/current_balance``; Poe only).
+
+        Raises:
+            InvalidRequestError: the provider is not Poe.
+        """
+        from .catalog import fetch_point_balance
+
+        attempt = 0
+        while True:
+            try:
+                return await fetch_point_balance(self.settings, self._options.api_key)
+            except PoeError as exc:
+                if not await self._retrying(attempt, exc):
+                    raise
+                attempt += 1
+
+    # --- media generation (see poe_mcp.media) ---------------------------------------------
+
+    async def _generate(
+        self,
+        kind: MediaKind,
+        prompt: str,
+        model: str | None,
+        params: Mapping[str, Any] | None,
+        output_dir: str | os.PathLike[str] | None,
+        options: dict[str, Any],
+    ) -> MediaResult:
+        from .media import generate_media
+
+        return await generate_media(
+            self, kind, prompt, model=model, params=params, output_dir=output_dir, **options
+        )
+
+    async def generate_image(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> MediaResult:
+        """Make an image with a Poe image bot (default GPT-Image-1) and save it.
+
+        Args:
+            prompt: what to draw.
+            model: the image bot.
+            params: bot parameters (e.g. ``{"aspect": "16:9"}``), checked against the model's
+                declared parameters.
+            output_dir: where to save (default: the media dir in the data dir).
+            **options: ``download``, ``timeout``, ``max_bytes``, ``on_progress``,
+                ``progress_interval``, ``backend``; see :func:`poe_mcp.media.generate_media`.
+        """
+        return await self._generate("image", prompt, model, params, output_dir, options)
+
+    async def generate_video(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> MediaResult:
+        """Make a video with a Poe video bot (default Veo-3); see :meth:`generate_image`."""
+        return await self._generate("video", prompt, model, params, output_dir, options)
+
+    async def generate_audio(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> MediaResult:
+        """Make audio with a Poe audio bot (default ElevenLabs); see :meth:`generate_image`."""
+        return await self._generate("audio", prompt, model, params, output_dir, options)
+
     async def rate_limit_status(self) -> dict[str, Any]:
         """The client-side limiter's state and the provider's last rate-limit headers."""
         status: dict[str, Any] = {"key_id": self.key_id}
@@ -571,6 +653,22 @@ class PoeClient:
     def rate_limit_status(self) -> dict[str, Any]:
         """Like :meth:`AsyncPoeClient.rate_limit_status`, blocking."""
         return self._run(self.aio.rate_limit_status())
+
+    def balance(self) -> int:
+        """Like :meth:`AsyncPoeClient.balance`, blocking."""
+        return self._run(self.aio.balance())
+
+    def generate_image(self, prompt: str, **kwargs: Any) -> MediaResult:
+        """Like :meth:`AsyncPoeClient.generate_image`, blocking."""
+        return self._run(self.aio.generate_image(prompt, **kwargs))
+
+    def generate_video(self, prompt: str, **kwargs: Any) -> MediaResult:
+        """Like :meth:`AsyncPoeClient.generate_video`, blocking."""
+        return self._run(self.aio.generate_video(prompt, **kwargs))
+
+    def generate_audio(self, prompt: str, **kwargs: Any) -> MediaResult:
+        """Like :meth:`AsyncPoeClient.generate_audio`, blocking."""
+        return self._run(self.aio.generate_audio(prompt, **kwargs))
 
     def close(self) -> None:
         """Close the connections and stop the background loop (idempotent)."""

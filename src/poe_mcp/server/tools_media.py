@@ -39,9 +39,9 @@ AudioModel = Annotated[
 
 
 class MediaOut(BaseModel):
-    """What ``generate_*`` returns; ``paths`` are on the server's machine."""
+    # No docstring: it would be sent as the schema's description on every tools/list.
+    # ``paths`` are on the server's machine; ``urls`` are the provider's.
 
-    kind: str
     model: str
     paths: list[str]
     urls: list[str]
@@ -142,7 +142,6 @@ async def _generate(
         and (result.size_bytes or 0) <= C.INLINE_IMAGE_MAX_BYTES
     )
     out = MediaOut(
-        kind=kind,
         model=result.model,
         paths=list(result.paths),
         urls=list(result.urls),
@@ -188,7 +187,7 @@ def register(reg: ToolRegistry) -> None:
     ) -> Generated:
         return await _generate(runtime, ctx, "audio", prompt, model, params)
 
-    saved = "Saves the file and returns its path and URL"
+    saved = "Returns the saved file's path and URL"
     reg.add(
         generate_image,
         title="Generate an image",
