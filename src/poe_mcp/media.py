@@ -510,4 +510,5 @@ async def generate_media(
         cost=result.cost,
         request_id=result.request_id,
         latency_s=time.perf_counter() - started,
+        simulated=result.simulated,
     )

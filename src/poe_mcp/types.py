@@ -184,6 +184,7 @@ class MediaResult:
     cost: float | None = None
     request_id: str | None = None
     latency_s: float = 0.0
+    simulated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -49,6 +49,7 @@ def test_sync_generate_image_saves_a_png(
         )
     assert wide.media_type == "image/png"
     assert wide.model == "GPT-Image-1"
+    assert wide.simulated
     with Image.open(wide.paths[0]) as img_wide, Image.open(square.paths[0]) as img_square:
         assert img_wide.width > img_wide.height
         assert img_square.width == img_square.height
