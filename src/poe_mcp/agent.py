@@ -56,7 +56,7 @@ from .errors import IncompleteStreamError, InvalidRequestError, NotFoundError, P
 from .tools import Tool, ToolFunc, ToolRegistry, format_tool_result
 from .types import ChatResult, Delta, ToolCall, Usage
 
-__all__ = ["Agent", "AgentResult", "StopReason", "ToolTrace"]
+__all__ = ["Agent", "AgentResult", "StopReason", "ToolTrace", "unanswered_tool_calls"]
 
 logger = logging.getLogger(__name__)
 
@@ -548,6 +548,15 @@ def _normalise_choice(choice: ToolChoice, registry: ToolRegistry) -> str | dict[
 
 def _relaxed(choice: str | dict[str, Any]) -> str:
     return "none" if choice == "none" else "auto"
+
+
+def unanswered_tool_calls(messages: Sequence[Mapping[str, Any]]) -> list[ToolCall]:
+    """The calls of the conversation's last assistant message that no tool message answers.
+
+    A conversation that stopped with pending client-executed calls has some; it must get
+    their results (``tool_results``) before it can take a new user message.
+    """
+    return _unanswered_calls(messages)
 
 
 def _unanswered_calls(messages: Sequence[Mapping[str, Any]]) -> list[ToolCall]:

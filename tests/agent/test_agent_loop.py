@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Annotated
 
 import pytest
+from pydantic import Field
 
 from poe_mcp import Agent, AsyncPoeClient, InvalidRequestError, Tool, tool
+from poe_mcp import _constants as C
 from poe_mcp.simulator import Simulator
 
 from .conftest import NO_TOOLS_MODEL, TOOL_MODEL, chat_requests
@@ -177,8 +180,8 @@ async def test_a_tool_can_set_its_own_timeout(client: AsyncPoeClient) -> None:
     assert result.trace[0].error == "Tool quick_or_nothing timed out after 0.1 s."
 
 
-async def test_bad_arguments_are_fed_back_and_never_reach_the_function(
-    client: AsyncPoeClient,
+async def test_bad_arguments_are_corrected_after_the_error_is_fed_back(
+    client: AsyncPoeClient, fresh_sim: Simulator
 ) -> None:
     seen: list[int] = []
 
@@ -192,21 +195,92 @@ async def test_bad_arguments_are_fed_back_and_never_reach_the_function(
         seen.append(count)
         return f"counted {count}"
 
-    agent = Agent(client, TOOL_MODEL, tools=[count_items])
-    bad = await agent.run("count_items count=abc")
+    agent = Agent(client, TOOL_MODEL, tools=[count_items, ping])
+    result = await agent.run("count_items count=abc, and ping")
 
-    assert seen == []
-    (call,) = bad.trace
-    assert call.error is not None
-    assert call.error.startswith("Invalid arguments for count_items:")
-    assert "count: Input should be a valid integer" in call.error
-    # The model read the validation error as the tool's result, so it can correct itself.
-    assert "Invalid arguments for count_items" in bad.text
-    assert "call the tool again" in bad.messages[2]["content"]
+    # The bad arguments never reached the function; the corrected call ran once.
+    assert seen == [1]
+    assert result.stopped_reason == "final"
+    assert result.turns == 3
+    failed, pong, fixed = result.trace
+    assert (failed.name, json.loads(failed.arguments), failed.turn) == (
+        "count_items",
+        {"count": "abc"},
+        1,
+    )
+    assert failed.error is not None
+    assert failed.error.startswith("Invalid arguments for count_items:")
+    assert "count: Input should be a valid integer" in failed.error
+    assert (pong.result, pong.turn) == ("pong", 1)  # only the failed call is asked again
+    assert (fixed.name, json.loads(fixed.arguments), fixed.turn) == ("count_items", {"count": 1}, 2)
+    assert (fixed.result, fixed.error) == ("counted 1", None)
+    assert 'count_items -> "counted 1"' in result.text
+    # The model read the validation error as the failed call's result.
+    second = chat_requests(fresh_sim)[1]["body"]["messages"]
+    fed_back = next(m for m in second if m.get("tool_call_id") == failed.call_id)
+    assert fed_back["content"].startswith("Error: Invalid arguments for count_items:")
+    assert "call the tool again" in fed_back["content"]
 
-    good = await agent.run([*bad.messages, {"role": "user", "content": "count_items count=3"}])
-    assert seen == [3]
-    assert 'count_items -> "counted 3"' in good.text
+
+async def test_arguments_the_model_never_gets_right_stop_after_the_retry_bound(
+    client: AsyncPoeClient, fresh_sim: Simulator
+) -> None:
+    calls: list[str] = []
+
+    # The simulated model does not understand ``pattern``: its retries keep the bad value.
+    @tool
+    def book_room(code: Annotated[str, Field(pattern=r"^[A-Z]{3}-[0-9]{3}$")]) -> str:
+        """Book a room by its code, e.g. ABC-123."""
+        calls.append(code)
+        return "booked"
+
+    result = await Agent(client, TOOL_MODEL, tools=[book_room]).run("book_room code=lobby")
+
+    assert calls == []
+    assert result.stopped_reason == "invalid_tool_arguments"
+    assert result.turns == C.TOOL_ARG_RETRIES + 1
+    assert len(chat_requests(fresh_sim)) == C.TOOL_ARG_RETRIES + 1  # no request after the bound
+    assert [t.turn for t in result.trace] == list(range(1, C.TOOL_ARG_RETRIES + 2))
+    assert all(t.error and "should match pattern" in t.error for t in result.trace)
+    assert result.text == ""
+    assert result.messages[-1]["role"] == "tool"  # every call answered: the state stays valid
+
+
+async def test_simulated_model_fixes_values_to_fit_the_schema(client: AsyncPoeClient) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "size": {"type": "string", "enum": ["small", "large"]},
+            "count": {"type": "integer", "minimum": 5, "maximum": 9},
+            "note": {"type": "string"},
+            "ratio": {"type": "number", "exclusiveMaximum": 1, "default": 0.25},
+        },
+        "required": ["size", "count", "note"],
+    }
+    definition = {"type": "function", "function": {"name": "order", "parameters": schema}}
+    bad = '{"size": "huge", "count": 50, "note": "keep me", "ratio": 3}'
+    messages = [
+        {"role": "user", "content": "order"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "order", "arguments": bad}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "Invalid arguments for order: ..."},
+    ]
+    chat = await client.chat(TOOL_MODEL, messages, tools=[definition])
+
+    (retry,) = chat.tool_calls
+    assert retry.name == "order"
+    assert retry.id != "c1"
+    assert json.loads(retry.arguments) == {"size": "small", "count": 5, "note": "keep me"}
+    # Any other tool result is answered as usual.
+    messages[-1]["content"] = "ordered"
+    assert (
+        'order -> "ordered"' in (await client.chat(TOOL_MODEL, messages, tools=[definition])).text
+    )
 
 
 async def test_tool_choice_forces_a_named_tool_on_the_first_request_only(

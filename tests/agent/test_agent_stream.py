@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 
@@ -51,20 +52,29 @@ async def test_streamed_tool_call_fragments_are_assembled_by_index(
     fragments: dict[int, list[str]] = defaultdict(list)
     ids: dict[int, list[str]] = defaultdict(list)
     names: dict[int, list[str]] = defaultdict(list)
+    arrival: list[int] = []  # the index of each argument fragment, in arrival order
     for delta in deltas:
         for frag in delta.tool_calls:
             fragments[frag.index].append(frag.arguments)
+            if frag.arguments:
+                arrival.append(frag.index)
             if frag.id:
+                assert not arrival, "a call's id and name come before any argument fragment"
                 ids[frag.index].append(frag.id)
             if frag.name:
                 names[frag.index].append(frag.name)
     assert sorted(fragments) == [0, 1]
     assert all(len(parts) > 2 for parts in fragments.values())  # arguments came in pieces
     assert {i: n for i, n in names.items()} == {0: ["lookup_order"], 1: ["lookup_customer"]}
+    # The two calls' fragments really were interleaved on the wire, not one call after the other.
+    assert arrival[:4] == [0, 1, 0, 1]
+    switches = sum(1 for a, b in itertools.pairwise(arrival) if a != b)
+    assert switches >= 3
 
     order, customer = result.trace
     assert order.arguments == "".join(fragments[0])
-    assert [order.call_id] == ids[0]
+    assert customer.arguments == "".join(fragments[1])
+    assert ([order.call_id], [customer.call_id]) == (ids[0], ids[1])
     assert json.loads(order.arguments) == {"order_id": "A-1001"}
     assert json.loads(customer.arguments) == {"customer_id": "C-77"}
     assert 'lookup_order -> "order A-1001: shipped"' in result.text
