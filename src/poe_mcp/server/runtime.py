@@ -120,9 +120,15 @@ class ServerRuntime:
             async with self._get_lock():
                 if self._client is None:
                     from ..client import AsyncPoeClient
+                    from ..ratelimit_redis import limiter_for_store
 
+                    # A Redis store also holds the key's rate limit, shared by every instance.
                     self._client = AsyncPoeClient(
-                        self.api_key, settings=self.settings, store=store, entry_point="mcp"
+                        self.api_key,
+                        settings=self.settings,
+                        store=store,
+                        limiter=limiter_for_store(store, self.settings),
+                        entry_point="mcp",
                     )
         return self._client
 

@@ -26,8 +26,8 @@ __all__ = ["open_store"]
 _BACKENDS: dict[str, str | None] = {
     "memory": "memory",
     "sqlite": "sqlite",
-    "redis": None,
-    "rediss": None,
+    "redis": "redis",
+    "rediss": "redis",
 }
 
 

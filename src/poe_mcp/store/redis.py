@@ -1,0 +1,426 @@
+"""``redis://host:port/db``: sessions, the usage ledger and the rate limit shared by instances.
+
+For several ``poe-mcp serve`` processes (one machine or many) that must agree on one truth.
+Behaves like the SQLite store:
+
+- a session is a hash (model, backend, times, turn count) and a list of JSON messages, both with
+  the same Redis TTL, renewed by every append; an expired session reads as absent and its id
+  starts afresh;
+- an append is one Lua script (check, RPUSH, renew TTLs, index), so concurrent appends from any
+  number of tasks and processes never lose, split or double a turn; each write carries an id,
+  so the client's reconnect-and-retry after a Redis restart cannot apply it twice;
+- the ledger keeps each record as JSON, indexed by time (``since`` queries) and by arrival
+  (``recent``); totals and breakdowns are aggregated by the rules every backend shares
+  (unknown prices flagged, never added as 0);
+- times are Redis's (``TIME``), so instances with drifting clocks agree on expiry.
+
+Redis down: calls that need it raise :class:`~poe_mcp.errors.StoreError` naming the URL (never
+its password) and what to check; ``health()`` says ``ok: False``; ledger records wait in memory
+(bounded) and are written when Redis is back; the connection pool reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import math
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .. import _constants as C
+from ..errors import InvalidRequestError, StoreError
+from . import _redis_scripts as lua
+from ._common import GROUPS, aggregate, breakdown, count_user_turns
+from ._redis_conn import RedisLink
+from .base import (
+    GroupBy,
+    Message,
+    Session,
+    SessionInfo,
+    SessionStore,
+    UsageGroup,
+    UsageLedger,
+    UsageRecord,
+    UsageTotals,
+)
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+    from ..ratelimit_redis import RedisRateLimiter
+
+__all__ = ["RedisLedger", "RedisSessions", "RedisStore", "open_store"]
+
+log = logging.getLogger(__name__)
+
+
+class _Scripts:
+    """The Lua scripts, registered on one client (re-sent by redis-py after a Redis restart)."""
+
+    def __init__(self, client: Redis) -> None:
+        self.append: AsyncScript = client.register_script(lua.APPEND)
+        self.list_sessions: AsyncScript = client.register_script(lua.LIST_SESSIONS)
+        self.record_usage: AsyncScript = client.register_script(lua.RECORD_USAGE)
+
+
+class _Keys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.index = f"{prefix}sessions"
+        self.usage_records = f"{prefix}usage:records"
+        self.usage_by_ts = f"{prefix}usage:by-ts"
+        self.usage_by_order = f"{prefix}usage:by-order"
+        self.usage_seq = f"{prefix}usage:seq"
+
+    def meta(self, session_id: str) -> str:
+        return f"{self.prefix}session:{session_id}"
+
+    def messages(self, session_id: str) -> str:
+        return f"{self.prefix}session:{session_id}:messages"
+
+    def mark(self, op_id: str) -> str:
+        return f"{self.prefix}op:{op_id}"
+
+
+def _flat(values: list[str]) -> dict[str, str]:
+    return dict(zip(values[::2], values[1::2], strict=True))
+
+
+def _session(session_id: str, meta: dict[str, str], raw: Iterable[str]) -> Session:
+    return Session(
+        id=session_id,
+        messages=[json.loads(m) for m in raw],
+        model=meta.get("model"),
+        backend=meta.get("backend"),
+        created_at=float(meta.get("created_at", 0.0)),
+        updated_at=float(meta.get("updated_at", 0.0)),
+    )
+
+
+class RedisSessions:
+    """Conversations in Redis hashes and lists, expiring with Redis TTLs."""
+
+    def __init__(self, link: RedisLink, keys: _Keys, scripts: _Scripts) -> None:
+        self._link = link
+        self._keys = keys
+        self._scripts = scripts
+
+    async def get(self, session_id: str) -> Session | None:
+        meta_key, list_key = self._keys.meta(session_id), self._keys.messages(session_id)
+
+        async def work(r: Redis) -> list[Any]:
+            async with r.pipeline(transaction=True) as pipe:  # one snapshot of both keys
+                pipe.hgetall(meta_key)
+                pipe.lrange(list_key, 0, -1)
+                result: list[Any] = await pipe.execute()
+            return result
+
+        meta, raw = await self._link.run("reading a session", work)
+        if not meta:
+            return None
+        return _session(session_id, meta, raw)
+
+    async def append(
+        self,
+        session_id: str,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        backend: str | None = None,
+        ttl_s: float,
+    ) -> Session:
+        try:
+            payloads = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(f"session messages must be JSON-serialisable: {exc}") from exc
+        ttl_ms = math.ceil(ttl_s * 1000) if ttl_s > 0 else 0
+        keys = [
+            self._keys.meta(session_id),
+            self._keys.messages(session_id),
+            self._keys.index,
+            self._keys.mark(uuid.uuid4().hex),
+        ]
+        args: list[Any] = [
+            session_id,
+            ttl_ms,
+            "" if model is None else "=" + model,
+            "" if backend is None else "=" + backend,
+            count_user_turns(messages),
+            C.REDIS_OP_MARK_TTL_S * 1000,
+            *payloads,
+        ]
+
+        async def work(r: Redis) -> list[Any]:
+            reply: list[Any] = await self._scripts.append(keys=keys, args=args, client=r)
+            return reply
+
+        meta, raw = await self._link.run("appending to a session", work)
+        return _session(session_id, _flat(meta), raw)
+
+    async def delete(self, session_id: str) -> bool:
+        meta_key, list_key = self._keys.meta(session_id), self._keys.messages(session_id)
+
+        async def work(r: Redis) -> list[Any]:
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.exists(meta_key)
+                pipe.delete(meta_key, list_key)
+                pipe.zrem(self._keys.index, session_id)
+                result: list[Any] = await pipe.execute()
+            return result
+
+        existed, *_ = await self._link.run("deleting a session", work)
+        return bool(existed)
+
+    async def list(self) -> list[SessionInfo]:
+        fields = ("model", "turns", "created_at", "updated_at", "expires_at")
+
+        async def work(r: Redis) -> list[SessionInfo]:
+            ids: list[str] = await self._scripts.list_sessions(keys=[self._keys.index], client=r)
+            async with r.pipeline(transaction=False) as pipe:
+                for sid in ids:
+                    pipe.hmget(self._keys.meta(sid), fields)
+                rows: list[list[str | None]] = await pipe.execute()
+            infos = []
+            for sid, (model, turns, created, updated, expires) in zip(ids, rows, strict=True):
+                if created is None:  # expired or deleted since the index was read
+                    continue
+                infos.append(
+                    SessionInfo(
+                        id=sid,
+                        model=model,
+                        turns=int(turns or 0),
+                        created_at=float(created),
+                        updated_at=float(updated or created),
+                        expires_at=float(expires or 0.0),
+                    )
+                )
+            return infos
+
+        infos = await self._link.run("listing sessions", work)
+        return sorted(infos, key=lambda i: i.updated_at, reverse=True)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Pending:
+    op_id: str
+    ts: float
+    payload: str
+
+
+def _decode(payload: str) -> UsageRecord:
+    return UsageRecord(**json.loads(payload))
+
+
+class RedisLedger:
+    """The usage ledger in Redis: JSON records indexed by time and by arrival.
+
+    ``record()`` never raises: while Redis is unreachable, records wait in memory (at most
+    ``USAGE_BUFFER_MAX``) and are written, in order and once each, as soon as it answers.
+    """
+
+    def __init__(self, link: RedisLink, keys: _Keys, scripts: _Scripts) -> None:
+        self._link = link
+        self._keys = keys
+        self._scripts = scripts
+        self._pending: list[_Pending] = []
+        self._lock = asyncio.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Records not yet in Redis (waiting for it to come back)."""
+        return len(self._pending)
+
+    async def record(self, record: UsageRecord) -> None:
+        payload = json.dumps(dataclasses.asdict(record), ensure_ascii=False)
+        self._pending.append(_Pending(uuid.uuid4().hex, record.ts, payload))
+        if len(self._pending) > C.USAGE_BUFFER_MAX:
+            del self._pending[: len(self._pending) - C.USAGE_BUFFER_MAX]
+        if self._lock.locked():
+            return  # the running flush loops until the queue is empty, this record included
+        try:
+            await self.flush()
+        except StoreError as exc:
+            log.warning("usage ledger: %d records not written yet: %s", len(self._pending), exc)
+
+    async def flush(self) -> None:
+        """Write every waiting record.
+
+        Raises:
+            StoreError: Redis is unreachable (the records keep waiting).
+        """
+        keys = [
+            self._keys.usage_records,
+            self._keys.usage_by_ts,
+            self._keys.usage_by_order,
+            self._keys.usage_seq,
+        ]
+        async with self._lock:
+            while self._pending:
+                item = self._pending[0]
+
+                async def work(r: Redis, item: _Pending = item) -> None:
+                    await self._scripts.record_usage(
+                        keys=keys, args=[item.op_id, repr(item.ts), item.payload], client=r
+                    )
+
+                await self._link.run("recording usage", work)
+                if self._pending and self._pending[0] is item:
+                    del self._pending[0]
+
+    async def _select(self, since: float | None) -> list[UsageRecord]:
+        await self.flush()  # this instance's own records first, like SQLite's queue
+
+        async def work(r: Redis) -> list[UsageRecord]:
+            payloads: dict[str, str] = {}  # by record id: HSCAN may return an entry twice
+            if since is None:
+                cursor = 0
+                while True:
+                    reply: Any = await r.hscan(
+                        self._keys.usage_records, cursor, count=C.REDIS_SCAN_BATCH
+                    )
+                    cursor, batch = reply
+                    payloads.update(batch)
+                    if cursor == 0:
+                        break
+            else:
+                # All ids in one reply, so records written meanwhile cannot shift a page.
+                ids: Any = await r.zrangebyscore(self._keys.usage_by_ts, since, "+inf")
+                for start in range(0, len(ids), C.REDIS_SCAN_BATCH):
+                    chunk = ids[start : start + C.REDIS_SCAN_BATCH]
+                    values: Any = await r.hmget(self._keys.usage_records, chunk)
+                    payloads.update((i, v) for i, v in zip(chunk, values, strict=True) if v)
+            return [_decode(p) for p in payloads.values()]
+
+        return await self._link.run("reading the usage ledger", work)
+
+    async def totals(
+        self, *, since: float | None = None, session_id: str | None = None
+    ) -> UsageTotals:
+        records = await self._select(since)
+        if session_id is not None:
+            records = [r for r in records if r.session_id == session_id]
+        return aggregate(records)
+
+    async def breakdown(self, by: GroupBy, *, since: float | None = None) -> list[UsageGroup]:
+        if by not in GROUPS:
+            raise InvalidRequestError(
+                f"cannot group usage by {by!r}: use one of {', '.join(GROUPS)}"
+            )
+        return breakdown(await self._select(since), by)
+
+    async def recent(self, limit: int = C.USAGE_RECENT_LIMIT) -> list[UsageRecord]:
+        if limit <= 0:
+            return []
+        await self.flush()
+
+        async def work(r: Redis) -> list[UsageRecord]:
+            ids: Any = await r.zrevrange(self._keys.usage_by_order, 0, limit - 1)
+            if not ids:
+                return []
+            payloads: Any = await r.hmget(self._keys.usage_records, ids)
+            return [_decode(p) for p in payloads if p is not None]
+
+        return await self._link.run("reading the usage ledger", work)
+
+
+class RedisStore:
+    """Sessions, the usage ledger and (through :meth:`rate_limiter`) the rate limit in Redis.
+
+    Opening does no I/O: a Redis that is down shows up as :class:`StoreError` on the calls
+    that need it and in :meth:`health`, and everything works again once it is back.
+
+    Args:
+        url: ``redis://[:password@]host[:port][/db]`` or ``rediss://...``.
+        prefix: start of every key (several deployments can share one database).
+    """
+
+    def __init__(self, url: str, *, prefix: str = C.REDIS_KEY_PREFIX) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._link = RedisLink(url)
+        self.safe_url = self._link.safe_url
+        keys = _Keys(prefix)
+        scripts = _Scripts(self._link.client)  # creating the client does no I/O
+        self._ledger = RedisLedger(self._link, keys, scripts)
+        self.sessions: SessionStore = RedisSessions(self._link, keys, scripts)
+        self.usage: UsageLedger = self._ledger
+
+    @property
+    def link(self) -> RedisLink:
+        """The shared connection (the rate limiter uses the same pool)."""
+        return self._link
+
+    def rate_limiter(
+        self,
+        rpm: int = C.POE_RPM,
+        *,
+        period_s: float = C.RATE_LIMIT_PERIOD_S,
+        burst: int | None = None,
+        max_wait_s: float = C.RATE_LIMIT_MAX_WAIT_S,
+    ) -> RedisRateLimiter:
+        """A rate limiter shared by every process using this Redis (same connection pool).
+
+        Args: as :class:`~poe_mcp.ratelimit_redis.RedisRateLimiter`.
+        """
+        from ..ratelimit_redis import RedisRateLimiter
+
+        return RedisRateLimiter(
+            self._link, rpm, period_s=period_s, burst=burst, max_wait_s=max_wait_s,
+            prefix=self.prefix,
+        )  # fmt: skip
+
+    async def health(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"ok": False, "backend": "redis", "url": self.safe_url}
+        try:
+
+            async def work(r: Redis) -> dict[str, Any]:
+                await r.ping()
+                server: dict[str, Any] = await r.info("server")
+                return server
+
+            server = await self._link.run("checking health", work)
+            info["redis_version"] = server.get("redis_version")
+            info["ok"] = True
+        except Exception as exc:  # noqa: BLE001 - health reports every failure, never raises
+            info["error"] = str(exc)
+        if self._ledger.pending:
+            info["usage_records_waiting"] = self._ledger.pending
+        return info
+
+    async def flush(self) -> None:
+        """Write ledger records kept while Redis was unreachable.
+
+        Raises:
+            StoreError: Redis is still unreachable.
+        """
+        await self._ledger.flush()
+
+    async def aclose(self) -> None:
+        """Write waiting ledger records if Redis answers, then close the pool. Safe twice."""
+        if self._link.closed:
+            return
+        try:
+            await self._ledger.flush()
+        except StoreError as exc:
+            log.warning("usage ledger: %d records lost at close: %s", self._ledger.pending, exc)
+        finally:
+            await self._link.aclose()
+
+    async def __aenter__(self) -> RedisStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def open_store(url: str) -> RedisStore:
+    """Open the Redis store at ``url`` (no I/O until the first call).
+
+    Raises:
+        ConfigError: the URL is not a valid Redis URL.
+    """
+    return RedisStore(url)
