@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from redis_testlib import RedisServer
 
 from poe_mcp.store import open_store
 from poe_mcp.store.redis import RedisStore
+
+from .redis_testlib import RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -24,10 +24,11 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from redis_testlib import RedisServer
 
 from poe_mcp.simulator import Simulator
 from poe_mcp.store import open_store
+
+from .redis_testlib import RedisServer
 
 POE_MCP = str(Path(sys.executable).with_name("poe-mcp"))
 TOKEN = "redis-test-token-0123456789"

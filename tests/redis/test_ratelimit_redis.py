@@ -10,7 +10,6 @@ import textwrap
 import uuid
 
 import pytest
-from redis_testlib import RedisServer
 
 from poe_mcp.config import Settings
 from poe_mcp.errors import RateLimitError, StoreError
@@ -18,6 +17,8 @@ from poe_mcp.ratelimit import key_id
 from poe_mcp.ratelimit_redis import RedisRateLimiter, limiter_for_store
 from poe_mcp.simulator import Simulator
 from poe_mcp.store import open_store
+
+from .redis_testlib import RedisServer
 
 # Each worker takes n slots at once and prints, as JSON, when each slot was granted (or refused).
 _SLOTS = textwrap.dedent(

@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from redis_testlib import RedisServer
 
 from poe_mcp.errors import ConfigError, StoreError
 from poe_mcp.sessions import Conversations
 from poe_mcp.store import open_store
 from poe_mcp.store.base import UsageRecord
 from poe_mcp.store.redis import RedisStore
+
+from .redis_testlib import RedisServer
 
 
 def usage(model: str = "GPT-4.1", **kw: object) -> UsageRecord:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redis_testlib import reuse_scenarios
+from .redis_testlib import reuse_scenarios
 
 reuse_scenarios(globals(), "store/test_sessions.py")
 reuse_scenarios(globals(), "store/test_ledger.py")

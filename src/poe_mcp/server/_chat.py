@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 from mcp_types import CallToolResult, TextContent
 
 from ..errors import IncompleteStreamError, NotFoundError, PoeError
-from ..store.base import Message
-from ..types import ChatResult
 from ._progress import progress
 from .runtime import ServerRuntime
 from .schemas import AskResult, UsageOut
 
 if TYPE_CHECKING:
     from ..client import AsyncPoeClient
+    from ..store.base import Message
+    from ..types import ChatResult
 
 __all__ = ["answer_text", "run_turn"]
 

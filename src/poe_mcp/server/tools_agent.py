@@ -38,7 +38,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import _constants as C
 from ..errors import ConfigError, InvalidRequestError, NotFoundError
-from ..sessions import validate_session_id
 from ._chat import _with_suggestions
 from ._progress import progress
 from .registry import ToolRegistry
@@ -81,8 +80,8 @@ class AgentAnswer(BaseModel):
     usage: UsageOut
     cost: float | None
     finish_reason: str
-    pending_tool_calls: list[Any]
-    trace: list[Any]
+    pending_tool_calls: list[dict[str, Any]]
+    trace: list[dict[str, Any]]
 
 
 class _ServerTools:
@@ -152,7 +151,7 @@ def register(reg: ToolRegistry) -> None:
         bot: str,
         ctx: Context,
         prompt: str | None = None,
-        tools: list[Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
         tool_choice: Annotated[str, Field(description="auto|none|required|a tool name")] = "auto",
         parallel_tool_calls: bool = True,
         session_id: str | None = None,
@@ -161,6 +160,7 @@ def register(reg: ToolRegistry) -> None:
         system: str | None = None,
     ) -> Annotated[CallToolResult, AgentAnswer]:
         from ..agent import Agent
+        from ..sessions import validate_session_id
         from ..tools import Tool
 
         continuing = tool_results is not None

@@ -9,7 +9,6 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from .. import _constants as C
-from .._messages import attachment_part
 from ._chat import run_turn
 from .registry import ToolRegistry
 from .schemas import AskResult
@@ -75,6 +74,9 @@ def register(reg: ToolRegistry) -> None:
         session_id: SessionId = None,
         use_openai_client: UseOpenAI = False,
     ) -> Answer:
+        # Imported on first use: it pulls in the backends, which start-up does not need.
+        from .._messages import attachment_part
+
         parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
         parts.extend(attachment_part(path) for path in attachment_paths)
         return await run_turn(

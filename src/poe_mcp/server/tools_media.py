@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -17,11 +17,12 @@ from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, 
 from pydantic import BaseModel, Field
 
 from .. import _constants as C
-from ..media import generate_media
-from ..types import MediaKind, MediaResult
 from .registry import ToolRegistry
 from .runtime import ServerRuntime
 from .schemas import UsageOut
+
+if TYPE_CHECKING:
+    from ..types import MediaKind, MediaResult
 
 __all__ = ["MediaOut", "register"]
 
@@ -122,6 +123,9 @@ async def _generate(
     model: str | None,
     params: dict[str, Any] | None,
 ) -> CallToolResult:
+    # Imported on first use, like the client: start-up (initialize, tools/list) never needs it.
+    from ..media import generate_media
+
     client = await runtime.client()
     count = 0
 
