@@ -203,3 +203,16 @@ async def test_ledger_rows_visible_to_another_store_after_flush(tmp_path: Path) 
     finally:
         await writer.aclose()
         await reader.aclose()
+
+
+async def test_a_query_right_after_a_record_sees_it(tmp_path: Path) -> None:
+    store = open_store(url_of(tmp_path / "poe.db"))
+    try:
+        await store.usage.record(
+            UsageRecord(ts=time.time(), provider="poe", backend="openai", model="m", outcome="ok")
+        )
+        assert (await store.usage.totals()).calls == 1
+        assert len(await store.usage.recent()) == 1
+        assert [g.key for g in await store.usage.breakdown("model")] == ["m"]
+    finally:
+        await store.aclose()
