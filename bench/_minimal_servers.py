@@ -4,6 +4,7 @@ Run as a script with the interpreter of the venv::
 
     python bench/_minimal_servers.py bare     # one tool that echoes (start-up baseline)
     python bench/_minimal_servers.py openai   # one tool that calls the openai SDK (round trip)
+    python bench/_minimal_servers.py openai-structured  # the same, returning structured output
 
 The ``openai`` server reads ``POE_API_KEY`` and ``POE_BASE_URL`` and creates one
 ``AsyncOpenAI`` (``max_retries=0``) on the first call, so neither server imports the SDK
@@ -19,6 +20,16 @@ import sys
 from typing import Any
 
 from mcp.server import MCPServer
+from pydantic import BaseModel
+
+
+class Answer(BaseModel):
+    """The structured result ``ask_poe_v2`` returns, minus the session bookkeeping."""
+
+    text: str
+    model: str
+    usage: dict[str, int] | None = None
+    finish_reason: str | None = None
 
 
 def bare() -> MCPServer[Any]:
@@ -33,14 +44,16 @@ def bare() -> MCPServer[Any]:
     return server
 
 
-def with_openai() -> MCPServer[Any]:
-    """A server with one tool that asks a model through the openai SDK."""
+def with_openai(*, structured: bool = False) -> MCPServer[Any]:
+    """A server with one tool that asks a model through the openai SDK.
+
+    With ``structured`` the tool returns an :class:`Answer` (``structuredContent`` plus an
+    output schema the client validates), the shape poe-mcp's chat tools return.
+    """
     server: MCPServer[Any] = MCPServer("bench-openai", log_level="WARNING")
     clients: list[Any] = []
 
-    @server.tool()
-    async def ask(bot: str, prompt: str) -> str:
-        """Ask a model and return its answer."""
+    async def complete(bot: str, prompt: str) -> Any:
         if not clients:
             from openai import AsyncOpenAI
 
@@ -51,14 +64,45 @@ def with_openai() -> MCPServer[Any]:
                     max_retries=0,
                 )
             )
-        response = await clients[0].chat.completions.create(
+        return await clients[0].chat.completions.create(
             model=bot, messages=[{"role": "user", "content": prompt}]
         )
-        return response.choices[0].message.content or ""
+
+    if structured:
+
+        @server.tool(name="ask")
+        async def ask_structured(bot: str, prompt: str) -> Answer:
+            """Ask a model and return its answer with usage."""
+            response = await complete(bot, prompt)
+            usage = response.usage
+            return Answer(
+                text=response.choices[0].message.content or "",
+                model=bot,
+                usage={
+                    "input_tokens": usage.prompt_tokens,
+                    "output_tokens": usage.completion_tokens,
+                }
+                if usage
+                else None,
+                finish_reason=response.choices[0].finish_reason,
+            )
+
+    else:
+
+        @server.tool()
+        async def ask(bot: str, prompt: str) -> str:
+            """Ask a model and return its answer."""
+            response = await complete(bot, prompt)
+            return response.choices[0].message.content or ""
 
     return server
 
 
 if __name__ == "__main__":
     kind = sys.argv[1] if len(sys.argv) > 1 else "bare"
-    (with_openai() if kind == "openai" else bare()).run()
+    servers = {
+        "bare": bare,
+        "openai": with_openai,
+        "openai-structured": lambda: with_openai(structured=True),
+    }
+    servers[kind]().run()

@@ -131,6 +131,9 @@ async def _startup(servers: _Servers, opts: Options) -> list[Row]:
     ]
 
 
+STRUCTURED = "minimal MCPServer + openai SDK, structured"
+
+
 async def _round_trip(servers: _Servers, opts: Options) -> list[Row]:
     ours_args = {"bot": MODEL, "prompt": PROMPT}
     checks: dict[str, str] = {}
@@ -140,6 +143,9 @@ async def _round_trip(servers: _Servers, opts: Options) -> list[Row]:
             servers.client(servers.poe_mcp("call-memory", POE_MCP_STORE="memory://"))
         )
         minimal = await stack.enter_async_context(servers.client(servers.minimal("openai")))
+        structured = await stack.enter_async_context(
+            servers.client(servers.minimal("openai-structured"))
+        )
 
         def ask_poe_v2(client: Any, name: str) -> Any:
             async def op() -> object:
@@ -158,19 +164,27 @@ async def _round_trip(servers: _Servers, opts: Options) -> list[Row]:
             checks["minimal"] = result.content[0].text
             return result
 
+        async def ask_structured() -> object:
+            result = await structured.call_tool("ask", ours_args)
+            if result.is_error:
+                raise RuntimeError(f"minimal structured: {result.content}")
+            checks["structured"] = result.structured_content["text"]
+            return result
+
         n = 50 if opts.quick else 200
         samples = await measure(
             {
                 "ask_poe_v2 (default SQLite store)": ask_poe_v2(sqlite, "sqlite"),
                 "ask_poe_v2 (memory:// store)": ask_poe_v2(memory, "memory"),
                 "minimal MCPServer + openai SDK": ask_minimal,
+                STRUCTURED: ask_structured,
             },
             n=n,
             rounds=5,
             warmup=10,
         )
     # Both answer the same prompt from the same simulator: the comparison is like for like.
-    assert checks["sqlite"] == checks["memory"] == checks["minimal"], checks
+    assert checks["sqlite"] == checks["memory"] == checks["minimal"] == checks["structured"], checks
     ms = 1e3
     base = "minimal MCPServer + openai SDK"
     return [
@@ -190,6 +204,14 @@ async def _round_trip(servers: _Servers, opts: Options) -> list[Row]:
             "ms",
             base,
             note="reference: the store's share",
+        ),
+        Row(
+            SECTION_CALL,
+            STRUCTURED,
+            samples[STRUCTURED].latency * ms,
+            "ms",
+            base,
+            note="reference: the SDK's share of structured output (outputSchema + validation)",
         ),
         Row(SECTION_CALL, base, samples[base].latency * ms, "ms", note="AsyncOpenAI created once"),
     ]
