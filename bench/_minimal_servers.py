@@ -100,9 +100,7 @@ def with_openai(*, structured: bool = False) -> MCPServer[Any]:
 
 if __name__ == "__main__":
     kind = sys.argv[1] if len(sys.argv) > 1 else "bare"
-    servers = {
-        "bare": bare,
-        "openai": with_openai,
-        "openai-structured": lambda: with_openai(structured=True),
-    }
-    servers[kind]().run()
+    if kind == "bare":
+        bare().run()
+    else:
+        with_openai(structured=kind == "openai-structured").run()
