@@ -407,3 +407,25 @@ def test_tools_selection_rejects_unknown_names() -> None:
 
     with pytest.raises(ConfigError, match="unknown tool 'ask_bard'"):
         select_tools("ask_poe,ask_bard")
+
+
+async def test_every_mcp_call_lands_in_the_ledger_ok_or_not(
+    make_runtime: Any, faults: Simulator, tmp_path: Path
+) -> None:
+    runtime = make_runtime(store=f"sqlite:///{tmp_path / 'ledger.db'}")
+    async with Client(build_server(runtime)) as client:
+        ok = await client.call_tool("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "fine"})
+        faults.add_fault("status", status=402, model="GPT-4.1")
+        failed = await client.call_tool("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "broke"})
+    assert not ok.is_error
+    assert failed.is_error
+    assert "[kind: balance]" in failed.content[0].text
+    store = await runtime.store()
+    rows = sorted(await store.usage.recent(), key=lambda r: r.ts)
+    assert [(r.outcome, r.error_kind, r.entry_point) for r in rows] == [
+        ("ok", None, "mcp"),
+        ("error", "balance", "mcp"),
+    ]
+    assert rows[0].session_id == ok.structured_content["session_id"]
+    assert rows[0].cost == pytest.approx(ok.structured_content["cost"])
+    assert rows[0].prompt is None  # prompts are kept only with prompt logging on
