@@ -31,12 +31,32 @@ def api_key() -> str:
     return f"test-{uuid.uuid4().hex}"
 
 
+# Everything the user's environment could use to configure poe-mcp.
+CONFIG_ENV = (
+    "POE_API_KEY",
+    "OPENAI_API_KEY",
+    "POE_BASE_URL",
+    "OPENAI_BASE_URL",
+    "POE_BOT_BASE_URL",
+    "POE_UPLOAD_BASE_URL",
+    "POE_MCP_PROVIDER",
+    "POE_MCP_BACKEND",
+    "POE_MCP_STORE",
+    "POE_MCP_RPM",
+    "POE_MCP_SESSION_TTL",
+    "POE_MCP_TOOLS",
+    "POE_MCP_TOKEN",
+    "POE_MCP_LOG_PROMPTS",
+)
+
+
 @pytest.fixture
 def poe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """POE_MCP_HOME and POE_MCP_CONFIG_DIR in ``tmp_path`` (returns the data dir), no real key."""
+    """POE_MCP_HOME and POE_MCP_CONFIG_DIR in ``tmp_path`` (returns the data dir), and none of
+    the user's configuration from the environment (no key, no base URL, no store...)."""
     home = tmp_path / "data"
     monkeypatch.setenv("POE_MCP_HOME", str(home))
     monkeypatch.setenv("POE_MCP_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.delenv("POE_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for name in CONFIG_ENV:
+        monkeypatch.delenv(name, raising=False)
     return home

@@ -17,11 +17,8 @@ def catalog_sim() -> Iterator[Simulator]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POE_MCP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("POE_MCP_CONFIG_DIR", str(tmp_path / "config"))
-    for name in ("POE_MCP_STORE", "POE_MCP_PROVIDER", "POE_BASE_URL", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture

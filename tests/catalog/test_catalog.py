@@ -291,7 +291,7 @@ async def test_from_settings_reads_prices_and_caches_per_base_url(
     assert await catalog.cost("Assistant", Usage(500_000, 0)) == 1.0
     path = default_cache_path(settings)
     assert path.exists()
-    assert path.parent == tmp_path / "home" / "cache"
+    assert path.parent == tmp_path / "data" / "cache"
     other = default_cache_path(settings.with_(base_url="http://127.0.0.1:1/v1"))
     assert other != path
 

@@ -15,20 +15,8 @@ KEY = "test-client-key-7f3a9c"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POE_MCP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("POE_MCP_CONFIG_DIR", str(tmp_path / "config"))
-    for name in (
-        "POE_API_KEY",
-        "OPENAI_API_KEY",
-        "POE_BASE_URL",
-        "OPENAI_BASE_URL",
-        "POE_MCP_PROVIDER",
-        "POE_MCP_BACKEND",
-        "POE_MCP_STORE",
-        "POE_MCP_RPM",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture(scope="session")

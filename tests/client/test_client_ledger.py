@@ -58,11 +58,11 @@ async def test_unknown_price_stays_unknown(fresh_sim: Simulator) -> None:
 
 
 async def test_the_default_ledger_is_sqlite_in_the_data_dir(
-    fresh_sim: Simulator, tmp_path: Path
+    fresh_sim: Simulator, poe_home: Path
 ) -> None:
     async with AsyncPoeClient(SECRET, base_url=fresh_sim.base_url, catalog=False) as client:
         await client.chat("GPT-4.1", "remember me")
-    store = open_store(f"sqlite:///{tmp_path / 'home' / 'poe-mcp.db'}")
+    store = open_store(f"sqlite:///{poe_home / 'poe-mcp.db'}")
     rows = await store.usage.recent(5)
     await store.aclose()
     assert [r.model for r in rows] == ["GPT-4.1"]

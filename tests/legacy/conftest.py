@@ -40,22 +40,8 @@ KEY = "test-legacy-key-4b1d"
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POE_MCP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("POE_MCP_CONFIG_DIR", str(tmp_path / "config"))
-    for name in (
-        "POE_API_KEY",
-        "OPENAI_API_KEY",
-        "POE_BASE_URL",
-        "OPENAI_BASE_URL",
-        "POE_MCP_PROVIDER",
-        "POE_MCP_BACKEND",
-        "POE_MCP_STORE",
-        "POE_MCP_RPM",
-        "POE_BOT_BASE_URL",
-        "POE_UPLOAD_BASE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def _isolated(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture(scope="session")

@@ -44,9 +44,8 @@ def files_in(directory: Path) -> list[Path]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(poe_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("POE_BASE_URL", "POE_MCP_PROVIDER", "POE_MCP_BACKEND", "POE_MCP_STORE"):
-        monkeypatch.delenv(name, raising=False)
+def _isolated(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 def write_config(text: str) -> None:
