@@ -113,4 +113,14 @@ def test_doctor_reports_without_showing_the_key(
     assert ok.exit_code == 0, ok.output
     assert "[ok  ] api:" in ok.output
     assert "[ok  ] store:" in ok.output
+    assert "[ok  ] key_valid: accepted;" in ok.output
     assert key not in ok.output
+
+    monkeypatch.setenv("POE_API_KEY", "invalid-doctor-key-456")
+    rejected = CliRunner().invoke(cli, ["doctor", "--json"])
+    assert rejected.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(rejected.output)["checks"]}
+    assert checks["api"]["ok"] is True  # the model list needs no key
+    assert checks["key_valid"]["ok"] is False
+    assert "[kind: auth]" in checks["key_valid"]["detail"]
+    assert "invalid-doctor-key-456" not in rejected.output

@@ -68,18 +68,29 @@ async def run_checks(settings: Settings) -> list[dict[str, Any]]:
         return checks
     from ..client import AsyncPoeClient
 
-    try:
-        async with AsyncPoeClient(settings=settings, store=False, max_retries=0) as client:
+    async with AsyncPoeClient(settings=settings, store=False, max_retries=0) as client:
+        try:
             models = await client.list_models()
-        checks.append(
-            {
-                "name": "api",
-                "ok": True,
-                "detail": f"{settings.effective_base_url} answered with {len(models)} models",
-            }
-        )
-    except PoeError as exc:
-        checks.append({"name": "api", "ok": False, "detail": redact(f"{exc} [kind: {exc.kind}]")})
+            checks.append(
+                {
+                    "name": "api",
+                    "ok": True,
+                    "detail": f"{settings.effective_base_url} answered with {len(models)} models",
+                }
+            )
+        except PoeError as exc:
+            detail = redact(f"{exc} [kind: {exc.kind}]")
+            checks.append({"name": "api", "ok": False, "detail": detail})
+        if settings.provider == "poe":
+            # /v1/models answers without a key; the balance endpoint proves the key works.
+            try:
+                points = await client.balance()
+                checks.append(
+                    {"name": "key_valid", "ok": True, "detail": f"accepted; {points:,} points left"}
+                )
+            except PoeError as exc:
+                detail = redact(f"{exc} [kind: {exc.kind}]")
+                checks.append({"name": "key_valid", "ok": False, "detail": detail})
     return checks
 
 
