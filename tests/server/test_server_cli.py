@@ -17,9 +17,15 @@ from .test_server_transports import TOKEN, start_http
 
 
 def inspector(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = subprocess_env(tmp_path)
+    # The Inspector gives a stdio server only a minimal environment: pass the isolated dirs on.
+    isolation: list[str] = []
+    if args and args[0] == POE_MCP:
+        for name in ("POE_MCP_HOME", "POE_MCP_CONFIG_DIR"):
+            isolation += ["-e", f"{name}={env[name]}"]
     return subprocess.run(
-        [INSPECTOR, "--cli", *args],
-        env=subprocess_env(tmp_path),
+        [INSPECTOR, "--cli", *isolation, *args],
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
