@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     "NetworkError": "errors",
     "NotFoundError": "errors",
     "OverloadedError": "errors",
-    "PoeClient": "client",
+    "PoeClient": "_sync_client",
     "PoeError": "errors",
     "QuotaError": "errors",
     "RateLimitError": "errors",
@@ -113,9 +113,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._sync_client import PoeClient
     from .agent import Agent, AgentResult, ToolTrace
     from .catalog import Catalog, ModelInfo
-    from .client import AsyncPoeClient, PoeClient
+    from .client import AsyncPoeClient
     from .config import Settings
     from .errors import (
         AuthError,

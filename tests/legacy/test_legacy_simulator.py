@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from poe_mcp import AsyncPoeClient, PoeClient
 from poe_mcp import _constants as C
 from poe_mcp.backends import BackendOptions, create_backend
 from poe_mcp.backends.legacy import bot_urls
-from poe_mcp.client import AsyncPoeClient, PoeClient
 from poe_mcp.config import Settings
 from poe_mcp.errors import (
     AuthError,

@@ -1,0 +1,118 @@
+"""The blocking client: :class:`AsyncPoeClient` on a private event loop in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .client import AsyncPoeClient
+
+if TYPE_CHECKING:
+    from ._messages import MessagesInput
+    from .types import ChatResult, Delta, MediaResult
+
+__all__ = ["PoeClient"]
+
+T = TypeVar("T")
+
+
+async def _next(source: AsyncIterator[Delta]) -> Delta:
+    return await anext(source)
+
+
+async def _aclose(source: AsyncIterator[Delta]) -> None:
+    closer = getattr(source, "aclose", None)
+    if closer is not None:
+        await closer()
+
+
+class PoeClient:
+    """The blocking client, for scripts and the CLI: same arguments and methods as
+    :class:`AsyncPoeClient`, run on a private event loop in a background thread.
+
+    Safe to call from code that has its own event loop running (it never nests loops), and
+    usable as a context manager; call :meth:`close` (or leave the ``with`` block) when done.
+    """
+
+    def __init__(self, api_key: str | None = None, **kwargs: Any) -> None:
+        self.aio = AsyncPoeClient(api_key, **kwargs)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="poe-mcp-client", daemon=True
+        )
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return f"PoeClient({self.aio!r})"
+
+    def __enter__(self) -> PoeClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("PoeClient called from its own event loop: use AsyncPoeClient")
+        if self._loop.is_closed():
+            coro.close()
+            raise RuntimeError("this PoeClient is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def chat(self, model: str, messages_or_prompt: MessagesInput, **kwargs: Any) -> ChatResult:
+        """Like :meth:`AsyncPoeClient.chat`, blocking."""
+        return self._run(self.aio.chat(model, messages_or_prompt, **kwargs))
+
+    def stream(
+        self, model: str, messages_or_prompt: MessagesInput, **kwargs: Any
+    ) -> Iterator[Delta]:
+        """Like :meth:`AsyncPoeClient.stream`, as a blocking iterator."""
+        source = self.aio.stream(model, messages_or_prompt, **kwargs)
+        try:
+            while True:
+                try:
+                    item = self._run(_next(source))
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            if not self._loop.is_closed():
+                self._run(_aclose(source))
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Like :meth:`AsyncPoeClient.list_models`, blocking."""
+        return self._run(self.aio.list_models())
+
+    def rate_limit_status(self) -> dict[str, Any]:
+        """Like :meth:`AsyncPoeClient.rate_limit_status`, blocking."""
+        return self._run(self.aio.rate_limit_status())
+
+    def balance(self) -> int:
+        """Like :meth:`AsyncPoeClient.balance`, blocking."""
+        return self._run(self.aio.balance())
+
+    def generate_image(self, prompt: str, **kwargs: Any) -> MediaResult:
+        """Like :meth:`AsyncPoeClient.generate_image`, blocking."""
+        return self._run(self.aio.generate_image(prompt, **kwargs))
+
+    def generate_video(self, prompt: str, **kwargs: Any) -> MediaResult:
+        """Like :meth:`AsyncPoeClient.generate_video`, blocking."""
+        return self._run(self.aio.generate_video(prompt, **kwargs))
+
+    def generate_audio(self, prompt: str, **kwargs: Any) -> MediaResult:
+        """Like :meth:`AsyncPoeClient.generate_audio`, blocking."""
+        return self._run(self.aio.generate_audio(prompt, **kwargs))
+
+    def close(self) -> None:
+        """Close the connections and stop the background loop (idempotent)."""
+        if self._loop.is_closed():
+            return
+        try:
+            self._run(self.aio.aclose())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
