@@ -16,6 +16,7 @@ last user message:
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -30,6 +31,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from PIL import Image
 from sse_starlette import ServerSentEvent
 
 from poe_mcp.client import AsyncPoeClient
@@ -37,6 +39,27 @@ from poe_mcp.simulator import Simulator
 from poe_mcp.types import Delta
 
 KEY = "test-legacy-key-4b1d"
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def png(width: int = 64, height: int = 48) -> bytes:
+    """A real PNG of the given size (the simulator reports its pixel size back)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), "blue").save(buf, "PNG")
+    return buf.getvalue()
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,9 @@ The bot records what it receives, so these tests check what actually crossed the
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from poe_mcp.client import AsyncPoeClient
 from poe_mcp.errors import (
@@ -24,26 +22,7 @@ from poe_mcp.errors import (
 from poe_mcp.simulator import Simulator
 from poe_mcp.types import Attachment, Delta
 
-from .conftest import KEY, BotServer, drain, upload_calls
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather of a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-
-
-def png(width: int = 64, height: int = 48) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), "red").save(buf, "PNG")
-    return buf.getvalue()
+from .conftest import KEY, WEATHER, BotServer, drain, png, upload_calls
 
 
 async def test_messages_system_temperature_and_stop_arrive_as_protocol_messages(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from poe_mcp import AsyncPoeClient, PoeClient
 from poe_mcp import _constants as C
@@ -28,26 +26,7 @@ from poe_mcp.errors import (
 )
 from poe_mcp.simulator import Simulator
 
-from .conftest import KEY, bot_calls, drain, upload_calls
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather of a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-
-
-def png(width: int = 64, height: int = 48) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), "blue").save(buf, "PNG")
-    return buf.getvalue()
+from .conftest import KEY, WEATHER, bot_calls, drain, png, upload_calls
 
 
 def client_for(sim: Simulator, key: str = KEY, **kw: Any) -> AsyncPoeClient:
