@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..store.base import Message
     from ..types import ChatResult
 
-__all__ = ["answer_text", "run_turn"]
+__all__ = ["answer_text", "run_turn", "with_suggestions"]
 
 
 def answer_text(result: AskResult) -> str:
@@ -88,7 +88,7 @@ async def run_turn(
     try:
         result = await _call(client, ctx, bot, turn.messages, call, stream)
     except NotFoundError as exc:
-        raise await _with_suggestions(runtime, bot, exc) from None
+        raise await with_suggestions(runtime, bot, exc) from None
 
     await conversations.commit(
         turn,
@@ -141,7 +141,7 @@ async def _call(
     raise IncompleteStreamError("the stream ended without a result", partial_text=text)
 
 
-async def _with_suggestions(runtime: ServerRuntime, bot: str, exc: NotFoundError) -> PoeError:
+async def with_suggestions(runtime: ServerRuntime, bot: str, exc: NotFoundError) -> PoeError:
     """Add the catalog's "did you mean" names to an unknown-model error."""
     try:
         catalog = await runtime.catalog()

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import _constants as C
 from ..errors import ConfigError, InvalidRequestError, NotFoundError
-from ._chat import _with_suggestions
+from ._chat import with_suggestions
 from ._progress import progress
 from .registry import ToolRegistry
 from .runtime import ServerRuntime
@@ -218,7 +218,7 @@ def register(reg: ToolRegistry) -> None:
             async with progress(ctx, bot):
                 result = await agent.run(messages, tool_results=tool_results)
         except NotFoundError as exc:
-            raise await _with_suggestions(runtime, bot, exc) from None
+            raise await with_suggestions(runtime, bot, exc) from None
 
         added = [*first_new, *result.messages[len(messages) :]]
         if added:
