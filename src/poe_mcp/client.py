@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
 from ._logging import RedactingFilter, redact, register_secret
 from ._messages import (
@@ -30,15 +30,17 @@ from ._messages import (
 from ._retry import retry_delay
 from .backends import Backend, BackendOptions, ChatRequest, create_backend
 from .config import Settings, resolve_api_key
+from ._call_tags import current_tags
 from .errors import IncompleteStreamError, NetworkError, PoeError
 from .ratelimit import RateLimiter, key_id, shared_limiter
 from .types import ChatResult, Delta, Usage
 
 if TYPE_CHECKING:
+    from ._model import AsyncModel
     from .budget import BudgetGuard
     from .catalog import Catalog
     from .store.base import Store, UsageRecord
-    from .types import MediaKind, MediaResult
+    from .types import ChatOptions, MediaKind, MediaResult
 
 __all__ = ["AsyncPoeClient"]
 
@@ -177,6 +179,23 @@ class AsyncPoeClient:
         self._store, self._owns_store = store, True
         return self._store
 
+    async def get_store(self) -> Store | None:
+        """The store this client keeps its ledger in (opened on first use); None when off.
+
+        :class:`~poe_mcp.conversation.Conversation` keeps its history there by default.
+        """
+        return await self._get_store()
+
+    def model(self, name: str, **defaults: Unpack[ChatOptions]) -> AsyncModel:
+        """A model-bound object: ``name`` plus default options, merged with per-call ones.
+
+        ``model = client.model("Claude-Sonnet-4", temperature=0.7)``, then
+        ``await model.invoke("Hi")``, ``model.stream(...)``, ``model.conversation()``.
+        """
+        from ._model import AsyncModel
+
+        return AsyncModel(self, name, **defaults)
+
     async def _get_budget(self) -> BudgetGuard | None:
         if self._budget is None and not self._budget_off:
             from .budget import BudgetGuard, BudgetLimits
@@ -244,6 +263,7 @@ class AsyncPoeClient:
         from .store.base import UsageRecord
 
         usage = result.usage if result is not None else Usage()
+        tags = current_tags()
         record: UsageRecord = UsageRecord(
             ts=time.time(),
             provider=self.provider,
@@ -262,6 +282,8 @@ class AsyncPoeClient:
             else getattr(error, "request_id", None),
             entry_point=self.entry_point,
             prompt=last_user_text(request.messages) if self.settings.log_prompts else None,
+            tier=tags.tier,
+            run_id=tags.run_id,
         )
         try:
             await store.usage.record(record)

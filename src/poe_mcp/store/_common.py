@@ -26,7 +26,7 @@ __all__ = [
     "sort_groups",
 ]
 
-GROUPS = ("model", "session", "day", "provider")
+GROUPS = ("model", "session", "day", "provider", "tier", "entry_point")
 NO_SESSION = "(none)"  # breakdown key of calls made outside any session
 
 
@@ -42,6 +42,10 @@ def group_key(record: UsageRecord, by: GroupBy) -> str:
         return record.provider
     if by == "session":
         return record.session_id or NO_SESSION
+    if by == "tier":
+        return NO_SESSION if record.tier is None else str(record.tier)
+    if by == "entry_point":
+        return record.entry_point
     return day_key(record.ts)
 
 

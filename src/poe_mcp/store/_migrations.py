@@ -88,6 +88,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX usage_session_ts ON usage (session_id, ts)",
         ),
     ),
+    Migration(
+        4,
+        "orchestration",
+        "Tiered orchestration: each ledger row says which tier of which run made the call, so "
+        "cost per tier adds up to the run's total; runs are stored as JSON documents so a run "
+        "killed mid-way resumes without redoing completed tickets.",
+        (
+            "ALTER TABLE usage ADD COLUMN tier INTEGER",
+            "ALTER TABLE usage ADD COLUMN run_id TEXT",
+            "CREATE INDEX usage_run ON usage (run_id) WHERE run_id IS NOT NULL",
+            """CREATE TABLE runs (
+                id TEXT PRIMARY KEY,
+                status TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                doc TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "RunInfo",
+    "RunStore",
     "Session",
     "SessionInfo",
     "SessionStore",
@@ -22,7 +24,7 @@ __all__ = [
 ]
 
 Message = dict[str, Any]  # an OpenAI-format chat message (role, content, tool_calls, ...)
-GroupBy = Literal["model", "session", "day", "provider"]
+GroupBy = Literal["model", "session", "day", "provider", "tier", "entry_point"]
 
 
 @dataclass(slots=True)
@@ -93,8 +95,10 @@ class UsageRecord:
     latency_s: float = 0.0
     error_kind: str | None = None
     request_id: str | None = None
-    entry_point: str = "library"  # library | cli | mcp
+    entry_point: str = "library"  # library | cli | mcp | console
     prompt: str | None = None
+    tier: int | None = None  # orchestration tier (1-4) of the call, when it was part of a run
+    run_id: str | None = None  # the orchestration run it belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,20 +122,54 @@ class UsageLedger(Protocol):
     async def record(self, record: UsageRecord) -> None: ...
 
     async def totals(
-        self, *, since: float | None = None, session_id: str | None = None
+        self,
+        *,
+        since: float | None = None,
+        session_id: str | None = None,
+        run_id: str | None = None,
     ) -> UsageTotals: ...
 
-    async def breakdown(self, by: GroupBy, *, since: float | None = None) -> list[UsageGroup]: ...
+    async def breakdown(
+        self, by: GroupBy, *, since: float | None = None, run_id: str | None = None
+    ) -> list[UsageGroup]: ...
 
     async def recent(self, limit: int = 50) -> list[UsageRecord]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """A stored orchestration run, as listings show it."""
+
+    id: str
+    goal: str
+    status: str
+    created_at: float
+    updated_at: float
+
+
+class RunStore(Protocol):
+    """Orchestration runs as JSON documents (``doc["id"]`` is the key)."""
+
+    async def save(self, doc: dict[str, Any]) -> None:
+        """Create or replace the run ``doc["id"]``."""
+        ...
+
+    async def get(self, run_id: str) -> dict[str, Any] | None: ...
+
+    async def list(self, limit: int = 50) -> list[RunInfo]:
+        """The most recently updated runs first."""
+        ...
+
+    async def delete(self, run_id: str) -> bool: ...
+
+
 class Store(Protocol):
-    """Both halves behind one URL, plus lifecycle."""
+    """Sessions, the usage ledger and orchestration runs behind one URL, plus lifecycle."""
 
     url: str
     sessions: SessionStore
     usage: UsageLedger
+    runs: RunStore
 
     async def health(self) -> dict[str, Any]:
         """``{"ok": bool, "backend": "sqlite"|..., ...}``; never raises."""

@@ -12,9 +12,11 @@ from typing import Any
 
 from .. import _constants as C
 from ._common import aggregate, breakdown, copy_messages, count_user_turns
+from ._runs import MemoryRuns
 from .base import (
     GroupBy,
     Message,
+    RunStore,
     Session,
     SessionInfo,
     SessionStore,
@@ -106,22 +108,31 @@ class MemoryLedger:
         with self._lock:
             self._records.append(record)
 
-    def _select(self, since: float | None, session_id: str | None = None) -> list[UsageRecord]:
+    def _select(
+        self, since: float | None, session_id: str | None = None, run_id: str | None = None
+    ) -> list[UsageRecord]:
         with self._lock:
             return [
                 r
                 for r in self._records
                 if (since is None or r.ts >= since)
                 and (session_id is None or r.session_id == session_id)
+                and (run_id is None or r.run_id == run_id)
             ]
 
     async def totals(
-        self, *, since: float | None = None, session_id: str | None = None
+        self,
+        *,
+        since: float | None = None,
+        session_id: str | None = None,
+        run_id: str | None = None,
     ) -> UsageTotals:
-        return aggregate(self._select(since, session_id))
+        return aggregate(self._select(since, session_id, run_id))
 
-    async def breakdown(self, by: GroupBy, *, since: float | None = None) -> list[UsageGroup]:
-        return breakdown(self._select(since), by)
+    async def breakdown(
+        self, by: GroupBy, *, since: float | None = None, run_id: str | None = None
+    ) -> list[UsageGroup]:
+        return breakdown(self._select(since, run_id=run_id), by)
 
     async def recent(self, limit: int = C.USAGE_RECENT_LIMIT) -> list[UsageRecord]:
         with self._lock:
@@ -135,6 +146,7 @@ class MemoryStore:
         self.url = url
         self.sessions: SessionStore = MemorySessions()
         self.usage: UsageLedger = MemoryLedger()
+        self.runs: RunStore = MemoryRuns()
 
     async def health(self) -> dict[str, Any]:
         return {"ok": True, "backend": "memory", "url": self.url}

@@ -35,9 +35,11 @@ from ..errors import InvalidRequestError, StoreError
 from . import _redis_scripts as lua
 from ._common import GROUPS, aggregate, breakdown, count_user_turns
 from ._redis_conn import RedisLink
+from ._runs import RedisRuns
 from .base import (
     GroupBy,
     Message,
+    RunStore,
     Session,
     SessionInfo,
     SessionStore,
@@ -298,19 +300,30 @@ class RedisLedger:
         return await self._link.run("reading the usage ledger", work)
 
     async def totals(
-        self, *, since: float | None = None, session_id: str | None = None
+        self,
+        *,
+        since: float | None = None,
+        session_id: str | None = None,
+        run_id: str | None = None,
     ) -> UsageTotals:
         records = await self._select(since)
         if session_id is not None:
             records = [r for r in records if r.session_id == session_id]
+        if run_id is not None:
+            records = [r for r in records if r.run_id == run_id]
         return aggregate(records)
 
-    async def breakdown(self, by: GroupBy, *, since: float | None = None) -> list[UsageGroup]:
+    async def breakdown(
+        self, by: GroupBy, *, since: float | None = None, run_id: str | None = None
+    ) -> list[UsageGroup]:
         if by not in GROUPS:
             raise InvalidRequestError(
                 f"cannot group usage by {by!r}: use one of {', '.join(GROUPS)}"
             )
-        return breakdown(await self._select(since), by)
+        records = await self._select(since)
+        if run_id is not None:
+            records = [r for r in records if r.run_id == run_id]
+        return breakdown(records, by)
 
     async def recent(self, limit: int = C.USAGE_RECENT_LIMIT) -> list[UsageRecord]:
         if limit <= 0:
@@ -348,6 +361,7 @@ class RedisStore:
         self._ledger = RedisLedger(self._link, keys, scripts)
         self.sessions: SessionStore = RedisSessions(self._link, keys, scripts)
         self.usage: UsageLedger = self._ledger
+        self.runs: RunStore = RedisRuns(self._link, prefix)
 
     @property
     def link(self) -> RedisLink:

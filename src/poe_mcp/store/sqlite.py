@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -31,9 +32,11 @@ from .. import _constants as C
 from ..errors import ConfigError, InvalidRequestError, StoreError
 from ._common import NO_SESSION, count_user_turns, sort_groups
 from ._migrations import apply_migrations, schema_version
+from ._runs import SqliteRuns
 from .base import (
     GroupBy,
     Message,
+    RunStore,
     Session,
     SessionInfo,
     SessionStore,
@@ -260,14 +263,12 @@ class SqliteSessions:
         return await self._db.run(work)
 
 
+# Columns follow UsageRecord's fields by name, so a new field needs only its migration.
+_USAGE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(UsageRecord))
+_USAGE_COLUMNS = ", ".join(_USAGE_FIELDS)
 _INSERT_USAGE = (
-    "INSERT INTO usage (ts, provider, backend, model, outcome, session_id, input_tokens, "
-    "output_tokens, estimated, cost, latency_s, error_kind, request_id, entry_point, prompt) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_USAGE_COLUMNS = (
-    "ts, provider, backend, model, outcome, session_id, input_tokens, output_tokens, "
-    "estimated, cost, latency_s, error_kind, request_id, entry_point, prompt"
+    f"INSERT INTO usage ({_USAGE_COLUMNS}) "  # noqa: S608 - names come from the dataclass
+    f"VALUES ({', '.join('?' for _ in _USAGE_FIELDS)})"
 )
 _TOTALS = (
     "COUNT(*), COALESCE(SUM(outcome = 'error'), 0), COALESCE(SUM(input_tokens), 0), "
@@ -279,6 +280,8 @@ _GROUP_KEYS: dict[str, str] = {
     "provider": "provider",
     "session": f"COALESCE(session_id, '{NO_SESSION}')",
     "day": "strftime('%Y-%m-%d', ts, 'unixepoch')",
+    "tier": "COALESCE(CAST(tier AS TEXT), '(none)')",
+    "entry_point": "entry_point",
 }
 Row = tuple[Any, ...]
 
@@ -296,23 +299,15 @@ def _totals(row: Row) -> UsageTotals:
 
 
 def _row(r: UsageRecord) -> Row:
-    return (
-        r.ts,
-        r.provider,
-        r.backend,
-        r.model,
-        r.outcome,
-        r.session_id,
-        r.input_tokens,
-        r.output_tokens,
-        int(r.estimated),
-        r.cost,
-        r.latency_s,
-        r.error_kind,
-        r.request_id,
-        r.entry_point,
-        r.prompt,
+    return tuple(
+        int(v) if isinstance(v, bool) else v for v in (getattr(r, f) for f in _USAGE_FIELDS)
     )
+
+
+def _record(row: Row) -> UsageRecord:
+    values = dict(zip(_USAGE_FIELDS, row, strict=True))
+    values["estimated"] = bool(values["estimated"])
+    return UsageRecord(**values)
 
 
 class SqliteLedger:
@@ -356,22 +351,28 @@ class SqliteLedger:
                 return
 
     async def totals(
-        self, *, since: float | None = None, session_id: str | None = None
+        self,
+        *,
+        since: float | None = None,
+        session_id: str | None = None,
+        run_id: str | None = None,
     ) -> UsageTotals:
-        where, args = _where(since, session_id)
+        where, args = _where(since, session_id, run_id)
 
         def work(conn: Conn) -> UsageTotals:
             return _totals(conn.execute(f"SELECT {_TOTALS} FROM usage{where}", args).fetchone())  # noqa: S608
 
         return await self._db.run(work)
 
-    async def breakdown(self, by: GroupBy, *, since: float | None = None) -> list[UsageGroup]:
+    async def breakdown(
+        self, by: GroupBy, *, since: float | None = None, run_id: str | None = None
+    ) -> list[UsageGroup]:
         key = _GROUP_KEYS.get(by)
         if key is None:
             raise InvalidRequestError(
                 f"cannot group usage by {by!r}: use one of {', '.join(_GROUP_KEYS)}"
             )
-        where, args = _where(since, None)
+        where, args = _where(since, None, run_id)
         sql = f"SELECT {key} AS k, {_TOTALS} FROM usage{where} GROUP BY k"  # noqa: S608
 
         def work(conn: Conn) -> list[UsageGroup]:
@@ -385,33 +386,19 @@ class SqliteLedger:
                 f"SELECT {_USAGE_COLUMNS} FROM usage ORDER BY id DESC LIMIT ?",  # noqa: S608
                 (max(limit, 0),),
             ).fetchall()
-            return [
-                UsageRecord(
-                    ts=r[0],
-                    provider=r[1],
-                    backend=r[2],
-                    model=r[3],
-                    outcome=r[4],
-                    session_id=r[5],
-                    input_tokens=r[6],
-                    output_tokens=r[7],
-                    estimated=bool(r[8]),
-                    cost=r[9],
-                    latency_s=r[10],
-                    error_kind=r[11],
-                    request_id=r[12],
-                    entry_point=r[13],
-                    prompt=r[14],
-                )
-                for r in rows
-            ]
+            return [_record(r) for r in rows]
 
         return await self._db.run(work)
 
 
-def _where(since: float | None, session_id: str | None) -> tuple[str, tuple[Any, ...]]:
+def _where(
+    since: float | None, session_id: str | None, run_id: str | None = None
+) -> tuple[str, tuple[Any, ...]]:
     clauses: list[str] = []
     args: list[Any] = []
+    if run_id is not None:
+        clauses.append("run_id = ?")
+        args.append(run_id)
     if session_id is not None:
         clauses.append("session_id = ?")
         args.append(session_id)
@@ -431,6 +418,7 @@ class SqliteStore:
         self._ledger = SqliteLedger(self._db)
         self.sessions: SessionStore = SqliteSessions(self._db)
         self.usage: UsageLedger = self._ledger
+        self.runs: RunStore = SqliteRuns(self._db)
 
     async def health(self) -> dict[str, Any]:
         info: dict[str, Any] = {
