@@ -1,0 +1,235 @@
+"""``poe-mcp orchestrate``: run a goal through the four tiers, with a live view of its tickets."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .._money import format_usd
+
+if TYPE_CHECKING:
+    from ..orchestra import Approval, RunEvent, RunState
+
+__all__ = ["orchestrate"]
+
+_MARK = {
+    "ticket_started": ("…", "cyan"),
+    "ticket_completed": ("✓", "green"),
+    "ticket_failed": ("✗", "yellow"),
+    "finding": ("QA", "magenta"),
+    "escalated": ("↑", "magenta"),
+    "ticket_blocked": ("■", "red"),
+    "tool_refused": ("!", "red"),
+}
+
+
+def _parse_tiers(values: tuple[str, ...]) -> dict[str, str]:
+    tiers: dict[str, str] = {}
+    for value in values:
+        key, sep, model = value.partition("=")
+        if not sep or not key.strip() or not model.strip():
+            raise click.BadParameter(
+                f"expected TIER=MODEL (e.g. 1=Claude-Opus-4.1 or 3=openai:gpt-4o-mini), got "
+                f"{value!r}",
+                param_hint="--tier",
+            )
+        tiers[key.strip()] = model.strip()
+    return tiers
+
+
+@click.command()
+@click.argument("goal", required=False)
+@click.option(
+    "--tier",
+    "tiers",
+    multiple=True,
+    metavar="TIER=MODEL",
+    help="Model of a tier: 1 orchestrator, 2 tech lead, 3 worker, 4 QA, or escalation; "
+    "MODEL or PROVIDER:MODEL (repeatable). Default: [tiers] in config.toml, then built-ins.",
+)
+@click.option("--outline", type=click.Path(exists=True, dir_okay=False), help="Project outline.")
+@click.option("--step", is_flag=True, help="Ask before each ticket and each mutating tool call.")
+@click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue a stored run.")
+@click.option("--list", "list_runs", is_flag=True, help="List stored runs and exit.")
+@click.option("--show", "show_id", metavar="RUN_ID", help="Print a stored run's state and exit.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--max-tracks", type=click.IntRange(1, 100), default=8, show_default=True)
+@click.option("--max-tickets", type=click.IntRange(1, 500), default=40, show_default=True)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 10),
+    default=2,
+    show_default=True,
+    help="Worker retries (with a QA finding) before escalating.",
+)
+@click.option("--budget-usd", type=click.FloatRange(min=0), help="Stop the run past this cost.")
+@click.option("--budget-tokens", type=click.IntRange(min=1), help="Stop past this many tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final state as JSON.")
+@click.option("--provider", type=click.Choice(["poe", "openai", "compatible"]), help="Provider.")
+@click.option("--base-url", help="API base URL (e.g. a simulator's http://127.0.0.1:8787/v1).")
+def orchestrate(
+    goal: str | None,
+    tiers: tuple[str, ...],
+    outline: str | None,
+    step: bool,
+    resume_id: str | None,
+    list_runs: bool,
+    show_id: str | None,
+    concurrency: int,
+    max_tracks: int,
+    max_tickets: int,
+    max_retries: int,
+    budget_usd: float | None,
+    budget_tokens: int | None,
+    as_json: bool,
+    provider: str | None,
+    base_url: str | None,
+) -> None:
+    """Plan GOAL with tier 1, break it down with tier 2, work it with tier 3, check with tier 4.
+
+    Runs are stored (resume one with --resume after a crash or Ctrl-C) and every call's cost is
+    in `poe-mcp usage --by tier`. Workers get the tools of [tools] in config.toml; tools that
+    change things run only when enabled there, and with --step only once you approve each call.
+
+    \b
+    Examples:
+      poe-mcp orchestrate "Write a tokenizer. Add a CLI. Document both."
+      poe-mcp orchestrate "..." --tier 1=Claude-Opus-4.1 --tier 3=openai:gpt-4o-mini
+      poe-mcp orchestrate --resume run-1a2b3c4d5e6f
+    """
+    if sum(bool(x) for x in (goal, resume_id, list_runs, show_id)) != 1:
+        raise click.UsageError("give a GOAL, or one of --resume RUN_ID, --list, --show RUN_ID")
+    options = {
+        "tiers": _parse_tiers(tiers),
+        "concurrency": concurrency,
+        "max_tracks": max_tracks,
+        "max_tickets": max_tickets,
+        "max_retries": max_retries,
+        "budget_usd": budget_usd,
+        "budget_tokens": budget_tokens,
+        "step": step,
+    }
+    outline_text = Path(outline).read_text(encoding="utf-8") if outline else None
+    code = asyncio.run(
+        _run(
+            goal,
+            outline_text,
+            resume_id=resume_id,
+            list_runs=list_runs,
+            show_id=show_id,
+            options=options,
+            as_json=as_json,
+            client_args={"provider": provider, "base_url": base_url},
+        )
+    )
+    sys.exit(code)
+
+
+async def _run(
+    goal: str | None,
+    outline: str | None,
+    *,
+    resume_id: str | None,
+    list_runs: bool,
+    show_id: str | None,
+    options: dict[str, Any],
+    as_json: bool,
+    client_args: dict[str, Any],
+) -> int:
+    from ..builtin_tools import builtin_tools_from_config
+    from ..client import AsyncPoeClient
+    from ..config import Settings
+    from ..errors import NotFoundError
+    from ..orchestra import Orchestrator, RunState
+    from ..store import open_store
+
+    settings = Settings.load(**client_args)
+    store = open_store(settings.store_url)
+    try:
+        if list_runs:
+            _print_runs(await store.runs.list(), as_json)
+            return 0
+        if show_id:
+            doc = await store.runs.get(show_id)
+            if doc is None:
+                raise NotFoundError(f"no orchestration run {show_id!r} in {store.url}")
+            _print_final(RunState.model_validate(doc), as_json)
+            return 0
+        interactive = options["step"] and sys.stdin.isatty()
+        if options["step"] and not interactive:
+            click.echo(
+                "step mode without a terminal: tools that change things will be refused",
+                err=True,
+            )
+        async with AsyncPoeClient(settings=settings, store=store, entry_point="cli") as client:
+            orch = Orchestrator(
+                client,
+                tools=builtin_tools_from_config(settings.section("tools")),
+                approver=_ask if interactive else None,
+                on_event=None if as_json else _show,
+                store=store,
+                **options,
+            )
+            try:
+                state = await (orch.resume(resume_id) if resume_id else orch.run(goal or ""))
+            finally:
+                await orch.aclose()
+        _print_final(state, as_json)
+        return 0 if state.status == "completed" else 1
+    finally:
+        await store.aclose()
+
+
+async def _ask(question: Approval) -> bool:
+    prompt = f"[{question.ticket_id}] {question.text} — allow?"
+    return await asyncio.to_thread(click.confirm, prompt, default=False, err=True)
+
+
+def _show(event: RunEvent) -> None:
+    mark, colour = _MARK.get(event.kind, ("·", "blue"))
+    who = f"[{event.ticket_id}] " if event.ticket_id else ""
+    tier = f"tier {event.tier} " if event.tier else ""
+    text = event.message if len(event.message) <= 160 else event.message[:157] + "..."
+    line = f"{click.style(mark, fg=colour)} {tier}{who}{text}  ({format_usd(event.cost)})"
+    click.echo(line, err=True)
+
+
+def _print_runs(infos: list[Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(i) for i in infos]))
+        return
+    if not infos:
+        click.echo("no stored runs")
+        return
+    for info in infos:
+        click.echo(f"{info.id}  {info.status:<10} {info.goal[:70]}")
+
+
+def _print_final(state: RunState, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(state.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    summary = state.summary()
+    counts = summary["tickets"]
+    click.echo(
+        f"run {state.id}: {state.status}" + (f" ({state.stop_reason})" if state.stop_reason else "")
+    )
+    click.echo(
+        f"tickets: {counts['completed']} completed, {counts['blocked']} blocked, "
+        f"{counts['todo'] + counts['in_progress']} not done"
+    )
+    for tier, usage in state.usage.items():
+        unknown = f" + {usage.unknown_cost_calls} unpriced" if usage.unknown_cost_calls else ""
+        click.echo(
+            f"  tier {tier} ({state.tiers.get(tier, '?')}): {usage.calls} calls, "
+            f"{usage.input_tokens + usage.output_tokens} tokens, {format_usd(usage.cost)}{unknown}"
+        )
+    click.echo(f"  total: {format_usd(state.total_cost)}")
+    for tid, reason in summary["blocked"].items():
+        click.echo(f"  blocked {tid}: {reason}")
