@@ -8,9 +8,7 @@ NODE_STAMP := node_modules/.installed-inspector
 .PHONY: run test bench lint fmt clean install
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@PYTHON=$(PYTHON) scripts/install-venv $(VENV) dev
 	@rm -f $(VENV)/.installed-*; touch $@
 
 # The MCP Inspector CLI is the independent MCP client the end-to-end tests drive.
@@ -28,6 +26,7 @@ run: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP)
 	@scripts/ensure-redis
+	@scripts/ensure-tmux
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -47,6 +47,8 @@ CONFIG_ENV = (
     "POE_MCP_TOOLS",
     "POE_MCP_TOKEN",
     "POE_MCP_LOG_PROMPTS",
+    "POE_MCP_MODEL",
+    "POE_MCP_LOGS",
 )
 
 

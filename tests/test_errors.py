@@ -92,10 +92,12 @@ def test_retryable_kinds_are_exactly_the_transient_ones() -> None:
 
 
 def test_actionable_hints_are_added_once() -> None:
-    err = E.error_from_response(401, {"error": {"message": "Invalid API key"}})
+    err = E.error_from_response(401, {"error": {"message": "Invalid API key"}}, provider="poe")
     assert "poe.com/api_key" in err.message
     assert err.message.count("poe.com/api_key") == 1
-    assert "poe-mcp doctor" in str(err)
+    assert "doctor" not in str(err)  # one hint: the key page (doctor prints these messages)
+    E.add_hint(err, "poe")
+    assert err.message.count("poe.com/api_key") == 1
 
 
 def test_retry_after_forms() -> None:

@@ -22,18 +22,29 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Agent": "agent",
     "AgentResult": "agent",
+    "AsyncModel": "_model",
+    "AsyncModelConversation": "_model",
     "AsyncPoeClient": "client",
     "Attachment": "types",
+    "Attempt": "types",
     "AuthError": "errors",
     "BalanceError": "errors",
     "Catalog": "catalog",
+    "ChatOptions": "types",
     "ChatResult": "types",
+    "Comparison": "multi",
     "ConfigError": "errors",
+    "Consensus": "multi",
+    "Conversation": "conversation",
     "Delta": "types",
     "IncompleteStreamError": "errors",
     "InvalidRequestError": "errors",
+    "InvalidResponseError": "errors",
     "MediaError": "errors",
     "MediaResult": "types",
+    "Model": "_model",
+    "ModelAnswer": "multi",
+    "ModelConversation": "_model",
     "ModelInfo": "catalog",
     "ModerationError": "errors",
     "NetworkError": "errors",
@@ -43,9 +54,13 @@ _EXPORTS: dict[str, str] = {
     "PoeError": "errors",
     "QuotaError": "errors",
     "RateLimitError": "errors",
+    "ReasoningEffort": "types",
     "RequestTimeoutError": "errors",
+    "ResponseFormat": "structured",
+    "SessionNotFoundError": "errors",
     "Settings": "config",
     "Simulator": "simulator",
+    "Stance": "multi",
     "StoreError": "errors",
     "TooLargeError": "errors",
     "Tool": "tools",
@@ -55,24 +70,37 @@ _EXPORTS: dict[str, str] = {
     "ToolTrace": "agent",
     "UpstreamError": "errors",
     "Usage": "types",
+    "compare": "multi",
+    "consensus": "multi",
     "tool": "tools",
 }
 
 __all__ = [
     "Agent",
     "AgentResult",
+    "AsyncModel",
+    "AsyncModelConversation",
     "AsyncPoeClient",
     "Attachment",
+    "Attempt",
     "AuthError",
     "BalanceError",
     "Catalog",
+    "ChatOptions",
     "ChatResult",
+    "Comparison",
     "ConfigError",
+    "Consensus",
+    "Conversation",
     "Delta",
     "IncompleteStreamError",
     "InvalidRequestError",
+    "InvalidResponseError",
     "MediaError",
     "MediaResult",
+    "Model",
+    "ModelAnswer",
+    "ModelConversation",
     "ModelInfo",
     "ModerationError",
     "NetworkError",
@@ -82,9 +110,13 @@ __all__ = [
     "PoeError",
     "QuotaError",
     "RateLimitError",
+    "ReasoningEffort",
     "RequestTimeoutError",
+    "ResponseFormat",
+    "SessionNotFoundError",
     "Settings",
     "Simulator",
+    "Stance",
     "StoreError",
     "TooLargeError",
     "Tool",
@@ -95,6 +127,8 @@ __all__ = [
     "UpstreamError",
     "Usage",
     "__version__",
+    "compare",
+    "consensus",
     "tool",
 ]
 
@@ -113,17 +147,20 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._model import AsyncModel, AsyncModelConversation, Model, ModelConversation
     from ._sync_client import PoeClient
     from .agent import Agent, AgentResult, ToolTrace
     from .catalog import Catalog, ModelInfo
     from .client import AsyncPoeClient
     from .config import Settings
+    from .conversation import Conversation
     from .errors import (
         AuthError,
         BalanceError,
         ConfigError,
         IncompleteStreamError,
         InvalidRequestError,
+        InvalidResponseError,
         MediaError,
         ModerationError,
         NetworkError,
@@ -133,11 +170,25 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         QuotaError,
         RateLimitError,
         RequestTimeoutError,
+        SessionNotFoundError,
         StoreError,
         TooLargeError,
         ToolExecutionError,
         UpstreamError,
     )
+    from .multi import Comparison, Consensus, ModelAnswer, Stance, compare, consensus
     from .simulator import Simulator
+    from .structured import ResponseFormat
     from .tools import Tool, tool
-    from .types import Attachment, ChatResult, Delta, MediaResult, ToolCall, ToolCallDelta, Usage
+    from .types import (
+        Attachment,
+        Attempt,
+        ChatOptions,
+        ChatResult,
+        Delta,
+        MediaResult,
+        ReasoningEffort,
+        ToolCall,
+        ToolCallDelta,
+        Usage,
+    )

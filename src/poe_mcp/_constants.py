@@ -27,7 +27,7 @@ RETRY_BASE_DELAY_S = 0.25
 RETRY_MAX_DELAY_S = 8.0
 RETRY_JITTER = 0.25  # up to this fraction of the delay is removed at random
 RETRY_AFTER_MAX_S = 60.0  # a server asking us to wait longer than this gets an error instead
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 529})
+RETRYABLE_STATUSES = frozenset({408, 409, 425, 429})  # and every 5xx: what can change by itself
 
 # --- Rate limits -----------------------------------------------------------------------------
 POE_RPM = 500  # requests per minute per key
@@ -47,22 +47,19 @@ CHARS_PER_TOKEN = 4  # rough estimate used where no tokenizer count exists (the 
 # --- Catalog ---------------------------------------------------------------------------------
 CATALOG_TTL_S = 6 * 60 * 60
 
-# OpenAI list prices in USD per 1M tokens (input, output); overridable in the config file.
-OPENAI_PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "o1": (15.00, 60.00),
-    "o3-mini": (1.10, 4.40),
-}
+# OpenAI's models, capabilities, context windows and list prices: the table in _openai_models.py.
 
 # --- Media -----------------------------------------------------------------------------------
 MAX_MEDIA_BYTES = 200 * 1024 * 1024
 INLINE_IMAGE_MAX_BYTES = 512 * 1024  # below this an image is returned to MCP clients inline
+MEDIA_RESOURCES_LISTED = 100  # newest saved media files in MCP resources/list
+MEDIA_RESOURCE_MAX_BYTES = 32 * 1024 * 1024  # larger files: GET /media/<name> over HTTP instead
 
 # --- Tool loop -------------------------------------------------------------------------------
 AGENT_MAX_TURNS = 8
 TOOL_TIMEOUT_S = 60.0
 TOOL_ARG_RETRIES = 2
+TOOL_SCHEMA_CACHE_MAX = 256  # tool parameter schemas remembered as valid (checked once each)
 COMMAND_TIMEOUT_S = 30.0
 COMMAND_OUTPUT_CAP = 64 * 1024
 FILE_READ_CAP = 1024 * 1024
@@ -72,6 +69,7 @@ HTTP_HOST = "127.0.0.1"
 HTTP_PORT = 8000
 SIMULATOR_HOST = "127.0.0.1"
 SIMULATOR_PORT = 8787
+SIM_PROVIDERS = ("poe", "openai")  # whose API the simulator plays (`simulator --provider`)
 
 # --- Simulator (sim-rest) --------------------------------------------------------------------
 SIM_INITIAL_POINTS = 10_000_000  # balance of every ordinary key (keys starting with "broke" get 0)
@@ -140,6 +138,7 @@ LIST_MODELS_MAX = 500
 HTTP_HEALTH_PATH = "/health"
 HTTP_METRICS_PATH = "/metrics"
 HTTP_MCP_PATH = "/mcp"
+HTTP_MEDIA_PATH = "/media"  # saved media files, behind the bearer token: /media/<name>
 HTTP_TOKEN_BYTES = 32  # random bearer token generated for a loopback server started without one
 METRICS_LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 DOCTOR_TIMEOUT_S = 10.0
@@ -179,3 +178,90 @@ AGENT_MAX_TURNS_LIMIT = 32  # highest max_turns the MCP tool accepts: each turn 
 AGENT_CLIENT_TOOLS_MAX = 64  # tool definitions one call may pass (each costs prompt tokens)
 AGENT_REMEMBERED_SESSIONS = 256  # sessions whose caller tool definitions stay in memory
 AGENT_TRACE_QUOTE_CHARS = 200  # of each tool result quoted in the answer text
+
+# --- Tiered orchestration ----------------------------------------------------------------------
+ORCH_TEXT_MAX = 4000  # characters of one goal, target, context or summary in a plan
+ORCH_MAX_TRACKS = 8
+ORCH_MAX_TICKETS = 40
+ORCH_MAX_RETRIES = 2  # worker retries with a QA finding before escalating
+ORCH_ESCALATION_ATTEMPTS = 1  # attempts with the stronger model before a ticket is blocked
+ORCH_CONCURRENCY = 4  # tickets worked on at once
+ORCH_WORKER_MAX_TURNS = 8  # model requests of one worker attempt (its agent loop)
+ORCH_PLAN_REPAIRS = 1  # an invalid plan is fed back this many times before the run fails
+ORCH_OUTPUT_MAX = 20_000  # characters of a ticket's output kept in the run (and shown)
+
+# --- Structured output (structured.py, simulator/structured.py) ------------------------------
+STRUCTURED_REPAIR_ROUNDS = 1  # an invalid answer goes back with its errors this many times
+STRUCTURED_ERRORS_SHOWN = 5  # validation errors quoted in the repair prompt and the error
+STRUCTURED_ERROR_CHARS = 200  # of one validation error's message (it may quote the value)
+STRUCTURED_NAME_MAX = 64  # characters of a json_schema name (OpenAI's limit)
+SIM_SCHEMA_MAX_DEPTH = 16  # nesting the simulator follows when it builds an instance ($ref loops)
+
+# --- Nothing silent: arguments, settings, sessions (issue 15) --------------------------------
+NAME_SUGGESTIONS = 3  # "did you mean" names offered for an unknown argument or setting
+NAME_SUGGESTION_CUTOFF = 0.6  # difflib similarity below which a name is not suggested
+ARGUMENT_NAME_MAX_CHARS = 64  # an unknown argument's name is quoted at most this long
+NEW_SESSION = "new"  # session_id value that explicitly starts a new conversation
+RATE_WAIT_NOTICE_S = 1.0  # a call held this long for a rate-limit slot is reported (on_event)
+
+# --- Wire handling: what real OpenAI-compatible providers send (issue 14) ----------------------
+ERROR_QUOTE_CHARS = 300  # of a provider's non-JSON error body (text, HTML title) quoted to users
+
+# --- Daily driver: CLI, logs, bound models (issue 16) ---------------------------------------
+DEFAULT_CHAT_MODEL = "GPT-5-mini"  # `poe-mcp chat` without -m or a configured `model`
+LOGS_LIST_DEFAULT = 20  # entries `poe-mcp logs` shows without -n
+LOGS_RETENTION_DAYS = 90  # logged prompts and answers older than this are deleted
+LOGS_PURGE_INTERVAL_S = 60 * 60  # retention is applied at most this often per process
+LOGS_REDIS_MAX = 10_000  # newest entries a Redis store keeps
+LOGS_PREVIEW_CHARS = 70  # of a prompt or answer in the `poe-mcp logs` table
+MEDIA_SLUG_CHARS = 40  # of the prompt in a generated file's name
+CHAT_SPINNER_REFRESH_HZ = 12  # redraws per second of the streamed Markdown and the spinner
+
+# --- Hard boundaries: paths, commands, downloads (security) ----------------------------------
+PATH_MAX_CHARS = 4096  # a longer path is refused before it reaches the file system (Linux PATH_MAX)
+COMMAND_MAX_ARGS = 256  # arguments one run_command call may pass
+COMMAND_ARG_MAX_CHARS = 4096  # characters of one run_command argument
+COMMAND_PATH = "/usr/local/bin:/usr/bin:/bin"  # PATH of a command (plus its own folder)
+MEDIA_MAX_REDIRECTS = 5  # redirects one media download may follow (each one checked)
+DOWNLOAD_POLICIES = ("auto", "public", "any")  # [media] download_policy / POE_MCP_DOWNLOAD_POLICY
+
+# --- Hard boundaries: secrets, sizes, slow clients (issue 12) --------------------------------
+# Text of one request (prompt, history, system, tool calls and results; attachments apart),
+# per backend. Poe's largest context windows hold about 1M tokens (~4M characters); other
+# OpenAI-compatible servers may hold more. Larger requests fail with too_large before sending.
+REQUEST_TEXT_MAX_CHARS = {"openai": 8_000_000, "legacy": 4_000_000}
+USAGE_TOKENS_MAX = 100_000_000  # a provider reporting more tokens for one call is not believed
+LOOP_YIELD_INTERVAL_S = 0.005  # a backend parsing a long stream lets other requests run this often
+# MCP tool argument limits (characters): the schema states them, so nothing bigger is parsed on.
+TOOL_BOT_MAX_CHARS = 200
+TOOL_PROMPT_MAX_CHARS = 2_000_000
+TOOL_SYSTEM_MAX_CHARS = 200_000
+TOOL_STOP_MAX_CHARS = 500  # of one stop sequence
+TOOL_PATH_MAX_CHARS = 4_096
+TOOL_MEDIA_PROMPT_MAX_CHARS = 20_000
+TOOL_NAME_MAX_CHARS = 128  # a tool (function) name, a model filter, a query
+TOOL_TEXT_MAX_CHARS = 200_000  # other free text: a tool result, a description
+# HTTP transport against slow or greedy clients (each a setting: `serve --help`, [server]).
+HTTP_HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this
+HTTP_BODY_TIMEOUT_S = 30.0  # and its body within this (from the end of the headers)
+HTTP_KEEP_ALIVE_S = 5.0  # idle keep-alive connections are closed after this
+HTTP_MAX_CONNECTIONS = 256  # open connections; more are answered 503 and closed
+HTTP_MAX_BODY_BYTES = 8 * 1024 * 1024  # a 2M-character prompt fits, escaped JSON included
+MCP_SESSION_IDLE_S = 15 * 60.0  # an MCP HTTP session with no request for this long ends
+MCP_MAX_SESSIONS = 1000  # open MCP HTTP sessions; a new one beyond this gets 503
+
+# --- Many models at once: compare, consensus, fallbacks, reasoning (issue 17) ----------------
+COMPARE_MAX_MODELS = 8  # models one comparison or consensus may ask at once
+FALLBACKS_MAX = 8  # fallback models one call (or one [fallbacks] entry) may name
+# Reasoning effort levels as token budgets, for models that take a budget (thinking_budget);
+# clamped to the model's declared range.
+REASONING_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576}
+# Budgets as levels, for models that take a level: below the first is low, below the second
+# medium, else high (0 asks for the lowest level the model offers).
+REASONING_LEVEL_THRESHOLDS = (4096, 16384)
+COMPARE_COLUMN_MIN_CHARS = 28  # narrower side-by-side columns turn into one block per model
+SIM_REASONING_MAX_TOKENS = 64  # reasoning tokens a simulated model spends at most
+ORCH_APPROVAL_TIMEOUT_S = 300.0  # an unanswered step-mode question is a refusal after this
+COMMAND_PROBE_TIMEOUT_S = 5.0  # checking once that an allow-listed sed/gawk has --sandbox
+HTTP_TOKEN_MIN_CHARS = 32  # a stored token shorter than this (edited by hand?) is replaced
+TOOL_ARGUMENT_MAX_DEPTH = 32  # nesting of one tool argument (JSON Schema, bot params, results)

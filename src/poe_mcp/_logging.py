@@ -1,54 +1,74 @@
 """Logging through the standard ``logging`` module, with every known secret redacted.
 
 Secrets (API keys, bearer tokens) are registered with :func:`register_secret` as soon as they are
-read; a filter on our handler and on the root logger's handlers replaces them in every record.
+read; a filter on our handler and on the root logger's handlers replaces them (and any
+``Bearer <token>``) in every record. The scrubber itself lives in ``_redact``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-__all__ = ["RedactingFilter", "redact", "register_secret", "setup_logging"]
+from ._redact import redact, register_secret
 
-_secrets: set[str] = set()
-_lock = threading.Lock()
-_MIN_SECRET_LEN = 6  # shorter strings would redact ordinary words
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret so that it never reaches a log line or an error text."""
-    if value and len(value) >= _MIN_SECRET_LEN:
-        with _lock:
-            _secrets.add(value)
-
-
-def redact(text: str) -> str:
-    """Replace every registered secret in ``text`` with ``[redacted]``."""
-    if not _secrets:
-        return text
-    for secret in tuple(_secrets):
-        if secret in text:
-            text = text.replace(secret, "[redacted]")
-    return text
+__all__ = ["JsonFormatter", "RedactingFilter", "redact", "register_secret", "setup_logging"]
 
 
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if _secrets:
-            message = record.getMessage()
-            cleaned = redact(message)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 
-def setup_logging(level: int = logging.WARNING) -> None:
-    """Log to stderr (stdout belongs to the MCP stdio transport) with redaction."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message`` and, for records
+    logged with ``extra={"fields": {...}}`` (the server's per-call lines), those fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            data.update(fields)
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def setup_logging(
+    level: int = logging.WARNING, *, file: str | Path | None = None, fmt: str = "text"
+) -> None:
+    """Log to stderr (stdout belongs to the MCP stdio transport) with redaction.
+
+    Args:
+        level: the root level.
+        file: append to this file instead of stderr (``serve --log-file``).
+        fmt: ``text`` (one readable line) or ``json`` (one JSON object per line).
+    """
     root = logging.getLogger()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler: logging.Handler
+    if file is not None:
+        path = Path(file).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root.handlers[:] = [handler]
     root.setLevel(max(logging.DEBUG, level))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from . import _constants as C
+from ._netpolicy import AddressRefused, DownloadPolicy
 from ._retry import retry_delay
 from .errors import (
     MediaError,
@@ -248,13 +249,10 @@ def _status_error(status: int, url: str, kind: MediaKind, headers: Mapping[str, 
     return MediaError(message, metadata={"url": url, "http_status": status})
 
 
-def new_http(timeout: float) -> httpx2.AsyncClient:
-    """An HTTP client for downloads: redirects followed, ``timeout`` per read."""
-    import httpx2
-
-    return httpx2.AsyncClient(
-        timeout=httpx2.Timeout(timeout, connect=C.CONNECT_TIMEOUT_S), follow_redirects=True
-    )
+def new_http(timeout: float, policy: DownloadPolicy | None = None) -> httpx2.AsyncClient:
+    """An HTTP client for downloads: redirects followed (at most ``MEDIA_MAX_REDIRECTS``),
+    ``timeout`` per read, and connections only where ``policy`` allows (default: anywhere)."""
+    return (policy or DownloadPolicy()).client(timeout)
 
 
 async def download_media(
@@ -268,6 +266,7 @@ async def download_media(
     max_retries: int = C.MEDIA_DOWNLOAD_RETRIES,
     http: httpx2.AsyncClient | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    policy: DownloadPolicy | None = None,
 ) -> SavedFile:
     """Stream ``url`` into ``output_dir`` atomically, if it is ``kind`` and not too big.
 
@@ -281,18 +280,21 @@ async def download_media(
         max_bytes: refuse files larger than this.
         timeout: connect/read timeout in seconds.
         max_retries: retries after dropped connections, timeouts and 5xx answers.
-        http: a client to reuse (default: a new one for this call).
+        http: a client to reuse (default: a new one for this call, under ``policy``).
         on_bytes: called with the bytes received so far after each chunk.
+        policy: where the download may connect (see :mod:`poe_mcp._netpolicy`); None allows
+            every address.
 
     Raises:
-        MediaError: not http(s), not ``kind``, empty, or a 4xx answer.
+        MediaError: not http(s), not ``kind``, empty, a 4xx answer, or an address the
+            policy refuses (the same message for every port).
         TooLargeError: larger than ``max_bytes``.
         NetworkError / RequestTimeoutError / UpstreamError: after the retries.
     """
     _check_url(url)
     directory = prepare_dir(output_dir)
     own = http is None
-    client = http if http is not None else new_http(timeout)
+    client = http if http is not None else new_http(timeout, policy)
     try:
         attempt = 0
         while True:
@@ -331,6 +333,14 @@ async def _fetch(
             header = response.headers.get("content-type")
             return await _save(response.aiter_bytes(C.MEDIA_CHUNK_BYTES), url, kind, header,
                                directory, model, max_bytes, on_bytes)  # fmt: skip
+    except AddressRefused as exc:
+        # One message whatever the port: a refusal tells nothing about what listens there.
+        raise MediaError(
+            f"refusing to download the {kind} from {url}: it leads to a private, local or "
+            "otherwise non-public network address, which the download policy refuses "
+            "([media] download_policy)",
+            metadata={"url": url, "refused": "download_policy"},
+        ) from exc
     except httpx2.TimeoutException as exc:
         raise RequestTimeoutError(
             f"could not download the {kind} from {url}: timed out", metadata={"url": url}

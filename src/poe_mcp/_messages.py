@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import mimetypes
 import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import _constants as C
+from ._tool_schemas import check_tool_definitions
 from .backends import ChatRequest
 from .errors import InvalidRequestError, TooLargeError
 
@@ -98,27 +100,84 @@ def attachment_part(
         data = source
         name = filename or "attachment"
     else:
-        path = Path(source).expanduser()
-        name = filename or path.name
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise InvalidRequestError(f"attachment not found: {path}") from None
-        except OSError as exc:
-            raise InvalidRequestError(f"cannot read attachment {path}: {exc.strerror}") from None
-        if not path.is_file():
-            raise InvalidRequestError(f"attachment is not a regular file: {path}")
-        _check_size(size, name, max_bytes)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InvalidRequestError(f"cannot read attachment {path}: {exc.strerror}") from None
+        data, name = _read_attachment(source, filename, max_bytes)
     _check_size(len(data), name, max_bytes)
     kind = media_type or guess_media_type(data, name)
     uri = f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
     if kind.startswith("image/"):
-        return {"type": "image_url", "image_url": {"url": uri}}
+        image: dict[str, Any] = {"url": uri}
+        if filename or not isinstance(source, bytes):
+            # OpenAI's image part has no name: the bot protocol uploads it under this one, and
+            # the REST wire drops it (wire_messages).
+            image[IMAGE_FILENAME] = name
+        return {"type": "image_url", "image_url": image}
     return {"type": "file", "file": {"filename": name, "file_data": uri}}
+
+
+# Where an image part keeps its file name (ours; never sent over REST).
+IMAGE_FILENAME = "filename"
+
+
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` as the REST API takes them: image parts without our ``filename``.
+
+    Returns ``messages`` itself when no part carries one (the usual case: no copy).
+    """
+
+    def named(part: Any) -> bool:
+        image = part.get("image_url") if isinstance(part, Mapping) else None
+        return isinstance(image, Mapping) and IMAGE_FILENAME in image
+
+    if not any(
+        isinstance(m.get("content"), list) and any(named(p) for p in m["content"]) for m in messages
+    ):
+        return messages
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list) and any(named(p) for p in content):
+            parts = [
+                {**p, "image_url": {k: v for k, v in p["image_url"].items() if k != IMAGE_FILENAME}}
+                if named(p)
+                else p
+                for p in content
+            ]
+            message = {**message, "content": parts}
+        out.append(message)
+    return out
+
+
+def _read_attachment(
+    source: str | os.PathLike[str], filename: str | None, max_bytes: int
+) -> tuple[bytes, str]:
+    """The bytes and name of a local file: a regular file only, read without ever blocking (a
+    FIFO or device is refused before it is opened). Links are followed: the library and the
+    command line read what their user can read (the MCP server checks its path policy first).
+    """
+    from ._paths import read_regular
+
+    text = os.fspath(source)
+    if "\x00" in text:
+        raise InvalidRequestError("attachment path contains a NUL byte")
+    path = Path(text).expanduser()
+    name = filename or path.name
+    real = os.path.realpath(path)
+    try:
+        info = os.stat(real)
+        if stat.S_ISREG(info.st_mode):
+            _check_size(info.st_size, name, max_bytes)
+        data, _size = read_regular(real, max_bytes + 1)
+    except FileNotFoundError:
+        raise InvalidRequestError(f"attachment not found: {path}") from None
+    except IsADirectoryError:
+        raise InvalidRequestError(f"attachment is not a regular file: {path} is a folder") from None
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(
+            f"attachment is not a regular file: {path} is {exc.message}"
+        ) from None
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read attachment {path}: {exc.strerror}") from None
+    return data, name
 
 
 def _check_size(size: int, name: str, max_bytes: int) -> None:
@@ -254,6 +313,44 @@ def validate_params(
     return stops or None
 
 
+def stream_options_param(options: Any, backend: str | None) -> dict[str, Any]:
+    """``stream_options`` checked: only ``include_usage`` (a bool), only on a streamed call
+    (``backend`` None means a call that does not stream) and only on the REST API.
+
+    ``include_usage`` (default true) asks the provider for its token counts in the stream's last
+    chunk; false leaves them out, and the usage is then estimated (``usage.estimated``).
+
+    Raises:
+        InvalidRequestError: another key, a non-bool value, a call that does not stream, or the
+            bot-protocol backend (it reports no token counts at all).
+    """
+    if backend is None:
+        raise InvalidRequestError(
+            "stream_options applies to streamed calls only: use stream() (stream=true)",
+            metadata={"param": "stream_options"},
+        )
+    if not isinstance(options, Mapping):
+        raise InvalidRequestError(
+            'stream_options must be an object such as {"include_usage": true}',
+            metadata={"param": "stream_options"},
+        )
+    unknown = sorted(str(k) for k in options if k != "include_usage")
+    value = options.get("include_usage", True)
+    if unknown or not isinstance(value, bool):
+        raise InvalidRequestError(
+            "stream_options takes only include_usage (true or false)"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else f", got {value!r}"),
+            metadata={"param": "stream_options"},
+        )
+    if backend != "openai":
+        raise InvalidRequestError(
+            f"stream_options applies to the REST API (backend 'openai'), not {backend!r}: "
+            "Poe's bot protocol reports no token counts (they are always estimated)",
+            metadata={"param": "stream_options"},
+        )
+    return {"include_usage": value}
+
+
 def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
     """The text of the last user message (for prompt logging and estimates)."""
     for message in reversed(messages):
@@ -329,6 +426,7 @@ def build_request(
     if stops:
         params["stop"] = stops
     if tools:
+        check_tool_definitions(tools)  # a broken schema is our error, before anything is sent
         params["tools"] = [dict(t) for t in tools]
     if tool_choice is not None:
         params["tool_choice"] = tool_choice

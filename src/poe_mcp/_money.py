@@ -7,9 +7,11 @@ a real cost. Amounts keep two significant digits below one cent, and an unknown 
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
-__all__ = ["format_usd"]
+__all__ = ["format_usd", "usd_repr"]
 
 
 def format_usd(usd: float | None) -> str:
@@ -32,3 +34,23 @@ def format_usd(usd: float | None) -> str:
     # Two significant digits, however small: $0.0000012, never $0.0000.
     decimals = -math.floor(math.log10(value)) + 1
     return f"{sign}${value:.{decimals}f}"
+
+
+def usd_repr(obj: Any) -> str:
+    """A dataclass's ``repr`` with its money fields (``cost``, ``*_usd``) as :func:`format_usd`
+    prints them, so a result shows ``cost=$0.0000012`` in a REPL as it does everywhere else.
+
+    Use as ``__repr__ = usd_repr`` in the class body (``@dataclass`` keeps a ``__repr__`` the
+    class defines).
+    """
+    parts: list[str] = []
+    for f in dataclasses.fields(obj):
+        if not f.repr:
+            continue
+        value = getattr(obj, f.name)
+        money = f.name == "cost" or f.name.endswith("_usd")
+        if money and (value is None or isinstance(value, int | float)) and value is not True:
+            parts.append(f"{f.name}={format_usd(value)}")
+        else:
+            parts.append(f"{f.name}={value!r}")
+    return f"{type(obj).__name__}({', '.join(parts)})"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from .client import AsyncPoeClient
 
 if TYPE_CHECKING:
     from ._messages import MessagesInput
-    from .types import ChatResult, Delta, MediaResult
+    from ._model import Model
+    from .multi import Comparison, Consensus, Stance
+    from .types import ChatOptions, ChatResult, Delta, MediaResult
 
 __all__ = ["PoeClient"]
 
@@ -62,15 +64,26 @@ class PoeClient:
             raise RuntimeError("this PoeClient is closed")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    def chat(self, model: str, messages_or_prompt: MessagesInput, **kwargs: Any) -> ChatResult:
+    def chat(
+        self, model: str, messages_or_prompt: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> ChatResult:
         """Like :meth:`AsyncPoeClient.chat`, blocking."""
-        return self._run(self.aio.chat(model, messages_or_prompt, **kwargs))
+        return self._run(self.aio.chat(model, messages_or_prompt, **options))
 
     def stream(
-        self, model: str, messages_or_prompt: MessagesInput, **kwargs: Any
+        self, model: str, messages_or_prompt: MessagesInput, **options: Unpack[ChatOptions]
     ) -> Iterator[Delta]:
         """Like :meth:`AsyncPoeClient.stream`, as a blocking iterator."""
-        source = self.aio.stream(model, messages_or_prompt, **kwargs)
+        return self._iterate(self.aio.stream(model, messages_or_prompt, **options))
+
+    def model(self, name: str, **defaults: Unpack[ChatOptions]) -> Model:
+        """A model-bound object (see :meth:`AsyncPoeClient.model`), blocking."""
+        from ._model import Model
+
+        return Model(self, name, **defaults)
+
+    def _iterate(self, source: AsyncIterator[Delta]) -> Iterator[Delta]:
+        """An async iterator of deltas, consumed on the background loop, as a blocking one."""
         try:
             while True:
                 try:
@@ -81,6 +94,31 @@ class PoeClient:
         finally:
             if not self._loop.is_closed():
                 self._run(_aclose(source))
+
+    def compare(
+        self, prompt: MessagesInput, models: Sequence[str], **options: Unpack[ChatOptions]
+    ) -> Comparison:
+        """Like :func:`poe_mcp.compare` (every model at once), blocking."""
+        from .multi import compare
+
+        return self._run(compare(self.aio, prompt, models, **options))
+
+    def consensus(
+        self,
+        prompt: MessagesInput,
+        models: Sequence[str],
+        *,
+        stances: Sequence[Stance | None] | Mapping[str, Stance] | None = None,
+        synthesizer: str | None = None,
+        **options: Unpack[ChatOptions],
+    ) -> Consensus:
+        """Like :func:`poe_mcp.consensus` (a panel, then a verdict), blocking."""
+        from .multi import consensus
+
+        call = consensus(
+            self.aio, prompt, models, stances=stances, synthesizer=synthesizer, **options
+        )
+        return self._run(call)
 
     def list_models(self) -> list[dict[str, Any]]:
         """Like :meth:`AsyncPoeClient.list_models`, blocking."""

@@ -52,9 +52,11 @@ from typing import Any, Literal
 
 from . import _constants as C
 from ._logging import redact
+from ._money import usd_repr
+from ._reasoning import validate_effort
 from .errors import IncompleteStreamError, InvalidRequestError, NotFoundError, PoeError
 from .tools import Tool, ToolFunc, ToolRegistry, format_tool_result
-from .types import ChatResult, Delta, ToolCall, Usage
+from .types import ChatResult, Delta, ReasoningEffort, ToolCall, Usage
 
 __all__ = ["Agent", "AgentResult", "StopReason", "ToolTrace", "unanswered_tool_calls"]
 
@@ -129,6 +131,7 @@ class AgentResult:
             without streaming.
         elapsed_s / model_s / tools_s: wall time of the run, of its model requests, and of its
             tool phases (the rest is the loop's own overhead).
+        simulated: True when an answer came from the built-in simulator.
     """
 
     text: str
@@ -144,6 +147,9 @@ class AgentResult:
     elapsed_s: float = 0.0
     model_s: float = 0.0
     tools_s: float = 0.0
+    simulated: bool = False
+
+    __repr__ = usd_repr
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -156,6 +162,7 @@ class AgentResult:
             "trace": [t.to_dict() for t in self.trace],
             "pending_tool_calls": [c.to_dict() for c in self.pending_tool_calls],
             "stream_fallbacks": self.stream_fallbacks,
+            "simulated": self.simulated,
             "messages": self.messages,
         }
 
@@ -184,7 +191,9 @@ class Agent:
             once without streaming, then the error is raised.
         on_delta: called with every streamed :class:`Delta` (sync or async), when streaming.
         options: extra keyword arguments for every ``client.chat``/``client.stream`` call
-            (``temperature``, ``max_tokens``, ``extra``...).
+            (``temperature``, ``max_tokens``, ``extra``, ``fallbacks``...).
+        reasoning_effort: ``low``/``medium``/``high`` or a token budget for every model request,
+            mapped to what the model takes (see ``AsyncPoeClient.chat``).
     """
 
     def __init__(
@@ -203,6 +212,7 @@ class Agent:
         stream: bool = False,
         on_delta: DeltaCallback | None = None,
         options: Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
     ) -> None:
         if max_turns < 1:
             raise InvalidRequestError(f"max_turns must be at least 1, got {max_turns}")
@@ -221,6 +231,8 @@ class Agent:
         self.stream = stream
         self.on_delta = on_delta
         self.options = dict(options or {})
+        if reasoning_effort is not None:
+            self.options["reasoning_effort"] = validate_effort(reasoning_effort)
         self._tools_checked = False
 
     @property
@@ -499,10 +511,12 @@ class _Run:
     stream_fallbacks: int = 0
     model_s: float = 0.0
     tools_s: float = 0.0
+    simulated: bool = False
 
     def add_usage(self, chat: ChatResult) -> None:
         self.usage = self.usage + chat.usage
         self.cost = None if self.cost is None or chat.cost is None else self.cost + chat.cost
+        self.simulated = self.simulated or chat.simulated
 
     def finish(self, reason: StopReason, started: float) -> AgentResult:
         return AgentResult(
@@ -519,6 +533,7 @@ class _Run:
             elapsed_s=time.perf_counter() - started,
             model_s=self.model_s,
             tools_s=self.tools_s,
+            simulated=self.simulated,
         )
 
 

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._money import format_usd
 from .errors import ConfigError, PoeError, QuotaError
 from .types import Usage
 
@@ -99,8 +100,12 @@ class BudgetLimits:
         """
         unknown = sorted(set(table) - set(_FIELDS))
         if unknown:
+            from ._suggest import did_you_mean
+
+            hints = "".join(did_you_mean(name, _FIELDS) for name in unknown)
             raise ConfigError(
-                f"unknown key(s) under [budgets]: {', '.join(unknown)}; use {', '.join(_FIELDS)}"
+                f"unknown key(s) under [budgets]: {', '.join(unknown)}.{hints} "
+                f"Known: {', '.join(_FIELDS)}"
             )
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -144,6 +149,7 @@ class BudgetGuard:
         model: str,
         estimated_input_tokens: int = 0,
         estimated_cost: float | None = None,
+        simulated: bool = False,
     ) -> None:
         """Pass quietly, or raise QuotaError naming the limit, what is used and how to raise it.
 
@@ -152,6 +158,8 @@ class BudgetGuard:
             model: the model about to be called (prices the estimate through the catalog).
             estimated_input_tokens: tokens the request will send, as far as known.
             estimated_cost: USD the call is expected to cost; priced from the catalog if None.
+            simulated: the call goes to the built-in simulator: only simulated calls count
+                against it, and a simulated call never spends a real budget.
 
         Raises:
             QuotaError: a limit is reached, or this call's estimate would cross it.
@@ -164,10 +172,10 @@ class BudgetGuard:
         if cost is None and (limits.daily_usd is not None or limits.session_usd is not None):
             cost = await self._estimate(model, tokens)
         if limits.daily_usd is not None or limits.daily_tokens is not None:
-            totals = await self.ledger.totals(since=start_of_utc_day())
+            totals = await self.ledger.totals(since=start_of_utc_day(), simulated=simulated)
             self._enforce("daily", totals, tokens, cost or 0.0, session_id)
         if session_id and (limits.session_usd is not None or limits.session_tokens is not None):
-            totals = await self.ledger.totals(session_id=session_id)
+            totals = await self.ledger.totals(session_id=session_id, simulated=simulated)
             self._enforce("session", totals, tokens, cost or 0.0, session_id)
 
     async def _estimate(self, model: str, tokens: int) -> float | None:
@@ -206,7 +214,7 @@ class BudgetGuard:
         session_id: str | None,
     ) -> QuotaError:
         def show(v: float) -> str:
-            return f"{int(v):,} tokens" if unit == "tokens" else f"${v:.4f}"
+            return f"{int(v):,} tokens" if unit == "tokens" else format_usd(v)
 
         name = f"{scope}_{unit}"
         where = "today (UTC)" if scope == "daily" else f"in session {session_id}"

@@ -12,41 +12,47 @@ Everything here is opt-in. File tools exist only for the folders named as roots,
 Confinement rules (a refusal is an error result the model can read):
 
 - paths are relative to the root (with several roots, the first component names the root
-  by its folder name); absolute paths and ``~`` are refused;
+  by its folder name); absolute paths and ``~`` are refused, and so are NUL bytes and control
+  characters;
 - the real path (after ``..`` and symbolic links are resolved) must stay inside its root, so a
   link pointing out of the root is refused, and files are opened with ``O_NOFOLLOW``;
+- the places :mod:`poe_mcp._paths` protects (poe-mcp's config and data dirs, its store,
+  ``/proc``, ``/sys``, ``/dev``) are refused even inside a root, and searches never enter them;
+  over MCP, a client that declares roots narrows the folders further;
+- only regular files are read, never blocking: a FIFO, socket or device is refused before it is
+  opened and skipped by searches;
 - answers never show host paths outside the root, reads are capped at ``max_read_bytes`` and
   listings and searches at the limits in ``_constants``.
 
 ``run_command`` never uses a shell: the program must be one of the allow-listed names and
-arguments are passed as a list. It runs in the first root (or a folder under it), with stdin
-closed, environment variables that look like secrets removed, a timeout that kills the whole
-process group, and output capped. Allow-listing an interpreter (``python``, ``bash``) hands the
-model everything that interpreter can do: list only programs you would let it run freely.
+arguments are passed as a list; :mod:`poe_mcp._commands` refuses programs that run other
+programs, filters the options of those that can, confines path-like arguments to the roots and
+gives the program a minimal environment. It runs in the first root (or a folder under it), with
+stdin closed, a timeout that kills the whole process group, and output capped; it needs roots.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import fnmatch
 import os
 import re
-import shutil
-import signal
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import _constants as C
-from ._logging import redact
-from .errors import ConfigError, ToolExecutionError
+
+# Re-exported: the command tool lives in its own module.
+from ._command_tool import command_tool
+from ._commands import path_candidates
+from ._paths import check_path_text, client_roots, denied_paths, inside, read_regular
+from .errors import ConfigError, InvalidRequestError, ToolExecutionError
 from .tools import Tool, tool
 
 __all__ = ["FileSandbox", "builtin_tools", "builtin_tools_from_config"]
 
-_SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
+
 _BINARY_SNIFF_BYTES = 8192
 
 
@@ -56,11 +62,16 @@ class FileSandbox:
     Args:
         roots: folders the tools may read; a mapping gives each root its label, a sequence
             labels each root by its folder name.
+        denied: places refused even inside a root (default :func:`poe_mcp._paths.denied_paths`).
     """
 
     def __init__(
-        self, roots: Sequence[str | os.PathLike[str]] | Mapping[str, str | os.PathLike[str]]
+        self,
+        roots: Sequence[str | os.PathLike[str]] | Mapping[str, str | os.PathLike[str]],
+        *,
+        denied: Sequence[Path] | None = None,
     ):
+        self.denied = tuple(denied) if denied is not None else denied_paths()
         items = roots.items() if isinstance(roots, Mapping) else ((None, r) for r in roots)
         self.roots: dict[str, Path] = {}
         for label, raw in items:
@@ -87,8 +98,10 @@ class FileSandbox:
             ToolExecutionError: the path is absolute, names no root, or leaves its root.
         """
         text = (path or ".").strip() or "."
-        if "\x00" in text:
-            raise ToolExecutionError("path contains a NUL byte")
+        try:
+            check_path_text(text)
+        except InvalidRequestError as exc:
+            raise ToolExecutionError(exc.message) from None
         if text.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", text):
             raise ToolExecutionError(
                 f"absolute paths are not allowed ({path!r}); give a path relative to "
@@ -116,7 +129,67 @@ class FileSandbox:
                 f"{path!r} leads outside the allowed folder (through '..' or a symbolic link); "
                 "access refused"
             )
+        reason = self.refusal(real)
+        if reason is not None:
+            raise ToolExecutionError(f"{path!r} {reason}; access refused")
         return label, real
+
+    def refusal(self, real: Path) -> str | None:
+        """Why the real path ``real`` may not be used, or None (roots, protected places, and
+        the MCP client's roots when it declared some)."""
+        if not inside(real, self.roots.values()):
+            return "leads outside the allowed folder"
+        if inside(real, self.denied):
+            return (
+                "is in a protected location (poe-mcp's own configuration or data, /proc, /sys "
+                "or /dev)"
+            )
+        if any(
+            ".git" in real.relative_to(r).parts for r in self.roots.values() if inside(real, [r])
+        ):
+            return "is inside a .git folder (a repository's own files are not open to tools)"
+        declared = client_roots.get()
+        if declared is not None and not inside(real, declared):
+            return "is outside the roots your MCP client declared"
+        return None
+
+    def walkable(self, folder: Path) -> bool:
+        """Whether a search may enter ``folder`` (a real path under a root)."""
+        if inside(folder, self.denied):
+            return False
+        declared = client_roots.get()
+        if declared is None:
+            return True
+        return inside(folder, declared) or any(root.is_relative_to(folder) for root in declared)
+
+    def check_argument(self, arg: str, cwd: Path) -> None:
+        """Refuse a command argument that could name a path outside the allowed places.
+
+        Raises:
+            ToolExecutionError: naming the argument and why.
+        """
+        if "\x00" in arg:
+            raise ToolExecutionError("a command argument contains a NUL byte")
+        for candidate in path_candidates(arg):
+            if candidate.startswith("~"):
+                raise ToolExecutionError(
+                    f"argument {arg!r}: '~' is not expanded; give a path relative to the root"
+                )
+            real = Path(os.path.realpath(cwd / candidate))
+            reason = self.refusal(real) or self.holds_protected(real) or _special(real)
+            if reason is not None:
+                raise ToolExecutionError(f"argument {arg!r} {reason}; access refused")
+
+    def holds_protected(self, real: Path) -> str | None:
+        """Why a command may not work on the folder ``real``: it contains a protected place
+        (a recursive program there would read poe-mcp's own files), else None."""
+        for place in self.denied:
+            if place != real and place.is_relative_to(real) and inside(place, self.roots.values()):
+                return (
+                    "contains poe-mcp's own configuration or data (they are inside this root); "
+                    "work in a folder that does not contain them"
+                )
+        return None
 
     def display(self, label: str, real: Path) -> str:
         """The path as the model should see it (relative, never a host path)."""
@@ -135,18 +208,42 @@ def _is_binary(head: bytes) -> bool:
     return b"\x00" in head[:_BINARY_SNIFF_BYTES]
 
 
-def _read_capped(real: Path, cap: int) -> tuple[bytes, int]:
-    """Read at most ``cap`` bytes of a regular file without following a final symlink."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+def _read_capped(real: Path, cap: int, shown: str) -> tuple[bytes, int]:
+    """Read at most ``cap`` bytes of a regular file: never a FIFO, device or socket, never
+    blocking, never through a final symlink (:func:`poe_mcp._paths.read_regular`)."""
     try:
-        fd = os.open(real, flags)
+        return read_regular(real, cap)
+    except FileNotFoundError:
+        raise ToolExecutionError(f"{shown!r} does not exist") from None
+    except IsADirectoryError:
+        raise ToolExecutionError(f"{shown!r} is a folder: use list_directory") from None
+    except InvalidRequestError as exc:
+        raise ToolExecutionError(f"{shown!r} is {exc.message}") from None
     except OSError as exc:
-        raise ToolExecutionError(f"cannot open file: {exc.strerror}") from exc
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ToolExecutionError("not a regular file")
-        return fh.read(cap), info.st_size
+        raise ToolExecutionError(f"cannot open {shown!r}: {exc.strerror}") from None
+
+
+def _special(real: Path) -> str | None:
+    """Why a command may not be given ``real``: a FIFO, socket or device (opening one can block
+    the command until it times out), else None."""
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return "is a named pipe, socket or device (only regular files and folders)"
+
+
+def _entry_note(entry: os.DirEntry[str]) -> str:
+    info = entry.stat(follow_symlinks=False)
+    if stat.S_ISREG(info.st_mode):
+        return f"{info.st_size} bytes"
+    if stat.S_ISFIFO(info.st_mode):
+        return "named pipe: not readable"
+    if stat.S_ISSOCK(info.st_mode):
+        return "socket: not readable"
+    return "device or special file: not readable"
 
 
 def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -> list[Tool]:
@@ -167,9 +264,7 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
         if found is None:
             raise ToolExecutionError("give a file path, not the list of roots")
         _label, real = found
-        if real.is_dir():
-            raise ToolExecutionError(f"{path!r} is a folder: use list_directory")
-        data, size = _read_capped(real, max_read_bytes)
+        data, size = _read_capped(real, max_read_bytes, path)
         if _is_binary(data):
             return f"[binary file, {size} bytes: not shown]"
         text = data.decode("utf-8", errors="replace")
@@ -201,7 +296,7 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
             elif entry.is_dir(follow_symlinks=False):
                 lines.append(f"{entry.name}/")
             else:
-                lines.append(f"{entry.name} ({entry.stat(follow_symlinks=False).st_size} bytes)")
+                lines.append(f"{entry.name} ({_entry_note(entry)})")
         if len(entries) > C.LIST_DIRECTORY_CAP:
             lines.append(f"[{len(entries) - C.LIST_DIRECTORY_CAP} more entries not shown]")
         return "\n".join(lines) if lines else "(empty folder)"
@@ -220,17 +315,24 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
         results: list[str] = []
         examined = 0
         for label, top in scopes:
-            # followlinks=False: a linked folder could lead out of the root.
+            # followlinks=False: a linked folder could lead out of the root. Paths under a
+            # real root reached without following links are real paths themselves.
             for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-                dirnames.sort()
+                here = Path(dirpath)
+                dirnames[:] = sorted(d for d in dirnames if sandbox.walkable(here / d))
                 for name in sorted(filenames):
                     if len(results) >= C.SEARCH_MAX_MATCHES or examined >= C.SEARCH_MAX_FILES:
                         results.append("[limit reached: narrow the search]")
                         return "\n".join(results)
                     if not fnmatch.fnmatch(name, pattern):
                         continue
-                    full = Path(dirpath) / name
-                    if full.is_symlink():
+                    full = here / name
+                    try:
+                        mode = os.lstat(full).st_mode
+                    except OSError:
+                        continue
+                    # Links, FIFOs, sockets and devices are skipped: only regular files.
+                    if not stat.S_ISREG(mode) or sandbox.refusal(full) is not None:
                         continue
                     examined += 1
                     shown = sandbox.display(label, full)
@@ -249,7 +351,7 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
 
 def _grep(full: Path, needle: str, shown: str, cap: int) -> list[str]:
     try:
-        data, _ = _read_capped(full, cap)
+        data, _ = _read_capped(full, cap, shown)
     except ToolExecutionError:
         return []
     if _is_binary(data):
@@ -263,125 +365,6 @@ def _grep(full: Path, needle: str, shown: str, cap: int) -> list[str]:
     return hits
 
 
-def command_tool(
-    commands: Sequence[str],
-    *,
-    sandbox: FileSandbox | None = None,
-    timeout: float = C.COMMAND_TIMEOUT_S,
-    output_cap: int = C.COMMAND_OUTPUT_CAP,
-) -> Tool:
-    """``run_command`` limited to the allow-listed ``commands`` (names on PATH or absolute paths).
-
-    Raises:
-        ConfigError: the allow-list is empty or names a program that cannot be found.
-    """
-    allowed: dict[str, str] = {}
-    for name in commands:
-        found = shutil.which(name)
-        if found is None:
-            raise ConfigError(f"run_command: allow-listed program {name!r} was not found on PATH")
-        allowed[name] = found
-    if not allowed:
-        raise ConfigError("run_command needs at least one allow-listed program")
-    names = ", ".join(allowed)
-
-    async def run_command(program: str, args: list[str] | None = None, cwd: str = ".") -> str:
-        """Run an allowed program (no shell) and return its exit code and output.
-
-        Args:
-            program: one of: {names}.
-            args: the arguments, one list item each (no shell quoting or pipes).
-            cwd: the working folder, relative to the root folder.
-        """
-        exe = allowed.get(program)
-        if exe is None:
-            raise ToolExecutionError(f"program {program!r} is not allowed; allowed: {names}")
-        workdir: Path | None = None
-        if sandbox is not None:
-            found = sandbox.resolve(cwd)
-            if found is None or not found[1].is_dir():
-                raise ToolExecutionError(f"cwd {cwd!r} is not a folder")
-            workdir = found[1]
-        return await _run(exe, list(args or []), workdir, timeout, output_cap)
-
-    run_command.__doc__ = (run_command.__doc__ or "").replace("{names}", names)
-    made = Tool.from_function(run_command, timeout=timeout + C.COMMAND_GRACE_S)
-    made.parameters["properties"]["program"]["enum"] = list(allowed)  # models pick from a list best
-    return made
-
-
-async def _run(exe: str, args: list[str], cwd: Path | None, limit_s: float, cap: int) -> str:
-    env = {k: v for k, v in os.environ.items() if not _SECRET_ENV.search(k)}
-    proc = await asyncio.create_subprocess_exec(
-        exe,
-        *args,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,  # its own process group, so a timeout kills its children too
-    )
-    out = _Capped(cap)
-    err = _Capped(cap)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    timed_out = False
-    try:
-        await asyncio.wait_for(
-            asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr), proc.wait()), limit_s
-        )
-    except TimeoutError:
-        timed_out = True
-    finally:
-        # Also reached when the agent cancels the call: never leave the program running.
-        if proc.returncode is None:
-            _kill_group(proc.pid)
-            await proc.wait()
-    if timed_out:
-        raise ToolExecutionError(
-            f"{Path(exe).name} timed out after {limit_s:g} s and was killed.\n"
-            + _render(None, out, err)
-        )
-    return _render(proc.returncode, out, err)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-class _Capped:
-    """Keeps the first ``cap`` bytes of a stream and counts the rest (draining keeps the child
-    from blocking on a full pipe)."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.data = bytearray()
-        self.total = 0
-
-    async def drain(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(65536):
-            self.total += len(chunk)
-            room = self.cap - len(self.data)
-            if room > 0:
-                self.data += chunk[:room]
-
-    def text(self) -> str:
-        body = redact(self.data.decode("utf-8", errors="replace"))
-        if self.total > len(self.data):
-            body += f"\n[output truncated: {self.total} bytes, the first {len(self.data)} shown]"
-        return body
-
-
-def _render(code: int | None, out: _Capped, err: _Capped) -> str:
-    parts = [] if code is None else [f"exit code: {code}"]
-    parts.append("stdout:\n" + (out.text() or "(empty)"))
-    if err.total:
-        parts.append("stderr:\n" + err.text())
-    return "\n".join(parts)
-
-
 def builtin_tools(
     roots: Sequence[str | os.PathLike[str]] | Mapping[str, str | os.PathLike[str]] = (),
     *,
@@ -389,6 +372,8 @@ def builtin_tools(
     command_timeout: float = C.COMMAND_TIMEOUT_S,
     output_cap: int = C.COMMAND_OUTPUT_CAP,
     max_read_bytes: int = C.FILE_READ_CAP,
+    denied: Sequence[Path] | None = None,
+    kernel_sandbox: bool = True,
 ) -> list[Tool]:
     """The built-in tools for the given roots and command allow-list (both opt-in).
 
@@ -399,18 +384,33 @@ def builtin_tools(
         command_timeout: seconds a command may run before its process group is killed.
         output_cap: bytes of stdout and of stderr kept per command.
         max_read_bytes: bytes read_file returns and search_files examines per file.
+        denied: places refused even inside a root (default
+            :func:`poe_mcp._paths.denied_paths`).
+        kernel_sandbox: also confine commands with Landlock where the kernel has it.
     """
-    sandbox = FileSandbox(roots) if roots else None
+    sandbox = FileSandbox(roots, denied=denied) if roots else None
     made = file_tools(sandbox, max_read_bytes=max_read_bytes) if sandbox else []
     if commands is not None:
         made.append(
-            command_tool(commands, sandbox=sandbox, timeout=command_timeout, output_cap=output_cap)
+            command_tool(
+                commands,
+                sandbox=sandbox,
+                timeout=command_timeout,
+                output_cap=output_cap,
+                kernel_sandbox=kernel_sandbox,
+            )
         )
     return made
 
 
-def builtin_tools_from_config(section: Mapping[str, Any]) -> list[Tool]:
+def builtin_tools_from_config(
+    section: Mapping[str, Any], *, denied: Sequence[Path] | None = None
+) -> list[Tool]:
     """The built-in tools described by the ``[tools]`` table of ``config.toml`` (see above).
+
+    Args:
+        section: the ``[tools]`` table.
+        denied: places refused even inside a root (the server passes its store and dirs).
 
     Raises:
         ConfigError: a value has the wrong type or a root/program does not exist.
@@ -423,6 +423,9 @@ def builtin_tools_from_config(section: Mapping[str, Any]) -> list[Tool]:
         isinstance(commands, list) and all(isinstance(c, str) for c in commands)
     ):
         raise ConfigError("[tools] commands must be a list of program names")
+    kernel_sandbox = section.get("sandbox_commands", True)
+    if not isinstance(kernel_sandbox, bool):
+        raise ConfigError("[tools] sandbox_commands must be true or false")
     try:
         return builtin_tools(
             roots,
@@ -430,6 +433,8 @@ def builtin_tools_from_config(section: Mapping[str, Any]) -> list[Tool]:
             command_timeout=float(section.get("command_timeout_s", C.COMMAND_TIMEOUT_S)),
             output_cap=int(section.get("output_cap_bytes", C.COMMAND_OUTPUT_CAP)),
             max_read_bytes=int(section.get("max_read_bytes", C.FILE_READ_CAP)),
+            denied=denied,
+            kernel_sandbox=kernel_sandbox,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[tools] has a value of the wrong type: {exc}") from exc

@@ -27,7 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _constants as C
+from ._model_ids import model_family, same_model
 from ._model_info import ModelInfo, ModelParameter, Price, parse_price_overrides
+from ._openai_models import OPENAI_MODELS
+from ._openai_models import api_item as openai_api_item
+from ._openai_models import price_table as openai_price_table
 from .errors import (
     InvalidRequestError,
     NetworkError,
@@ -183,8 +187,7 @@ class Catalog:
         self.ttl_s = ttl_s
         prices: dict[str, Price] = {}
         if provider == "openai":
-            builtin = {name: list(p) for name, p in C.OPENAI_PRICES_PER_MTOK.items()}
-            prices.update(parse_price_overrides(builtin))
+            prices.update(parse_price_overrides(openai_price_table()))
         prices.update(parse_price_overrides(price_overrides or {}))
         self._prices = prices
         self.source: CatalogSource | None = None
@@ -265,10 +268,10 @@ class Catalog:
             items, fetched_at = _openai_builtin(), None
             reason += "; using the built-in list of OpenAI models"
         else:
+            env = "POE_BASE_URL" if self.provider == "poe" else "OPENAI_BASE_URL"
             raise NetworkError(
                 f"The model list could not be fetched ({exc}) and no copy is cached yet. Check "
-                "the network and the base URL (POE_BASE_URL), or try everything offline with the "
-                "simulator: poe-mcp serve --simulate"
+                f"the network and the base URL ({env})."
             ) from exc
         log.warning("%s; serving the %s list", reason, "cached" if fetched_at else "built-in")
         self._install(items, "offline", fetched_at=fetched_at, valid_until=retry_at)
@@ -392,9 +395,10 @@ class Catalog:
     def _unknown(self, name: str, query: str | None = None) -> NotFoundError:
         found = self.suggestions(query or name)
         message = f"Unknown model {name!r}."
-        if found:
+        if found:  # one hint: the likely names, else where the list is
             message += f" Did you mean: {', '.join(found)}?"
-        message += " `poe-mcp models` lists the available models."
+        else:
+            message += " `poe-mcp models` lists the available models."
         return NotFoundError(message, metadata={"model": name, "suggestions": found})
 
     async def search(
@@ -404,6 +408,7 @@ class Catalog:
         modality: str | None = None,
         supports_tools: bool | None = None,
         input_modality: str | None = None,
+        all_kinds: bool = False,
     ) -> list[ModelInfo]:
         """Models matching every given filter.
 
@@ -412,10 +417,15 @@ class Catalog:
             modality: what the model produces (``text``, ``image``, ``video``, ``audio``).
             supports_tools: only models with (True) or without (False) function calling.
             input_modality: what the model accepts (``image`` for vision models).
+            all_kinds: also models known not to chat (OpenAI's embedding, speech,
+                transcription, image, moderation and instruct models); by default only models
+                that chat, or whose kind is unknown, are listed.
         """
         words = (query or "").lower().split()
         found: list[ModelInfo] = []
         for m in await self.models():
+            if not all_kinds and m.kind not in (None, "chat"):
+                continue
             text = f"{m.id} {m.provider or ''} {m.description}".lower()
             if any(w not in text for w in words):
                 continue
@@ -438,6 +448,29 @@ class Catalog:
         """
         info = model if isinstance(model, ModelInfo) else await self._find_quietly(model)
         return None if info is None else info.cost(usage)
+
+    async def answer_cost(self, requested: str, answered: str, usage: Usage) -> float | None:
+        """USD of a call that asked for ``requested`` and was answered by ``answered``.
+
+        Priced by the answering model when its price is known; else, when it is a dated
+        snapshot or alias of the requested one (``gpt-4o`` answered by ``gpt-4o-2024-08-06``,
+        see :mod:`poe_mcp._model_ids`), by the requested model or its family. Another model
+        altogether, or no price anywhere, stays None (unknown, never 0).
+        """
+        info = await self._find_quietly(answered) if answered else None
+        if info is not None and info.price_known:
+            return info.cost(usage)
+        if answered and not same_model(answered, requested):
+            return None
+        for name in dict.fromkeys((requested, model_family(requested))):
+            info = await self._find_quietly(name)
+            if info is not None and info.price_known:
+                return info.cost(usage)
+            price = self._prices.get(name.lower())  # a [prices] entry the list does not carry
+            if price is not None and price.known:
+                exact = price.cost(usage)
+                return None if exact is None else float(exact)
+        return None
 
     async def context_window(self, model: str) -> int:
         """The model's context window in tokens, or the default when the catalog does not say."""
@@ -503,7 +536,5 @@ def _check_value(model_id: str, param: ModelParameter, value: Any) -> None:
 
 
 def _openai_builtin() -> list[dict[str, Any]]:
-    """OpenAI models we know prices for, shaped like ``/v1/models`` items."""
-    return [
-        {"id": name, "object": "model", "owned_by": "openai"} for name in C.OPENAI_PRICES_PER_MTOK
-    ]
+    """OpenAI's models from the table in ``_openai_models``, shaped like ``/v1/models`` items."""
+    return [openai_api_item(m) for m in OPENAI_MODELS]

@@ -13,12 +13,20 @@ Every hook but the backend is optional, so the library works with none of them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
+from . import _constants as C
+from ._call_tags import current_tags
+from ._capabilities import check_input
+from ._events import EventHook, acquire_with_notice, emit, retry_event, truncated_event
+from ._fallback import call_options, chat_plan, needs_plan, stream_plan
+from ._honour import honour
+from ._logbook import record_exchange
 from ._logging import RedactingFilter, redact, register_secret
 from ._messages import (
     AttachmentSource,
@@ -26,14 +34,16 @@ from ._messages import (
     build_request,
     estimate_input_tokens,
     last_user_text,
+    stream_options_param,
 )
+from ._redact import StreamScrubber
 from ._retry import retry_delay
+from ._sanitize import check_request_size, clean_text
 from .backends import Backend, BackendOptions, ChatRequest, create_backend
 from .config import Settings, resolve_api_key
-from ._call_tags import current_tags
-from .errors import IncompleteStreamError, NetworkError, PoeError
+from .errors import IncompleteStreamError, NetworkError, PoeError, StoreError, add_hint
 from .ratelimit import RateLimiter, key_id, shared_limiter
-from .types import ChatResult, Delta, Usage
+from .types import ChatResult, Delta, ReasoningEffort, Usage
 
 if TYPE_CHECKING:
     from ._model import AsyncModel
@@ -72,6 +82,9 @@ class AsyncPoeClient:
         budget: a :class:`~poe_mcp.budget.BudgetGuard`; None builds one from the
             ``[budgets]`` settings when limits are set; False checks nothing.
         entry_point: ``library``, ``cli`` or ``mcp`` (recorded in the ledger).
+        on_event: called with a :class:`~poe_mcp._events.ClientEvent` when the client waits
+            for a rate-limit slot, retries, or an answer is cut at ``max_tokens`` (settable
+            later as ``client.on_event``).
 
     Raises:
         AuthError: no API key anywhere (the message says where to put one).
@@ -94,6 +107,7 @@ class AsyncPoeClient:
         limiter: RateLimiter | None = None,
         budget: BudgetGuard | Literal[False] | None = None,
         entry_point: str = "library",
+        on_event: EventHook | None = None,
     ) -> None:
         if settings is None:
             settings = Settings.load(provider=provider, base_url=base_url, backend=backend)
@@ -107,6 +121,9 @@ class AsyncPoeClient:
         self.timeout = float(timeout if timeout is not None else settings.timeout_s)
         self.max_retries = int(max_retries if max_retries is not None else settings.max_retries)
         self.entry_point = entry_point
+        self.on_event = on_event
+        self._simulated_seen = False  # a response came from the built-in simulator
+        self._store_failure: str | None = None
 
         key = resolve_api_key(settings.provider, api_key)
         register_secret(key)
@@ -148,7 +165,7 @@ class AsyncPoeClient:
         name = name or self.backend
         backend = self._backends.get(name)
         if backend is None:
-            backend = self._backends[name] = create_backend(name, self._options)
+            backend = self._backends[name] = honour(create_backend(name, self._options))
         return backend
 
     @property
@@ -174,6 +191,7 @@ class AsyncPoeClient:
                 store = await store
         except (PoeError, ImportError, OSError) as exc:
             logger.warning("usage ledger unavailable, calls are not recorded: %s", exc)
+            self._store_failure = str(exc)
             self._store_arg = False
             return None
         self._store, self._owns_store = store, True
@@ -202,6 +220,13 @@ class AsyncPoeClient:
 
             limits = BudgetLimits.from_settings(self.settings)
             store = await self._get_store() if limits.active else None
+            if store is None and limits.active and self._store_failure:
+                # Budgets that silently stop applying are worse than a refusal.
+                raise StoreError(
+                    f"budgets are set ([budgets] / POE_MCP_BUDGET_*) but the usage ledger "
+                    f"they count cannot be opened: {self._store_failure}. Fix the store "
+                    "(POE_MCP_STORE, store in config.toml) or remove the budgets."
+                )
             if store is None:  # no limits, or no ledger to count what was spent
                 self._budget_off = True
                 return None
@@ -217,31 +242,29 @@ class AsyncPoeClient:
                 session_id=session_id,
                 model=request.model,
                 estimated_input_tokens=estimate_input_tokens(request.messages),
+                simulated=self._simulated_seen,
             )
 
     async def _retrying(self, attempt: int, exc: PoeError) -> bool:
         """Wait before the next attempt and return True, or return False to give up."""
         _scrub(exc)
+        add_hint(exc, self.provider, self.base_url)  # the provider's own key/billing page
         delay = retry_delay(exc, attempt, self.max_retries)
         if delay is None:
             return False
-        logger.info(
-            "%s (%s); retry %d/%d in %.2f s",
-            exc.kind,
-            exc.status,
-            attempt + 1,
-            self.max_retries,
-            delay,
-        )
+        emit(self.on_event, retry_event(exc, attempt + 1, self.max_retries, delay))
         await asyncio.sleep(delay)
         return True
 
-    async def _cost(self, model: str, usage: Usage) -> float | None:
+    async def _cost(self, model: str, usage: Usage, requested: str | None = None) -> float | None:
         catalog = self.catalog
         if catalog is None:
             return None
         try:
-            cost = await catalog.cost(model, usage)
+            if requested is None:
+                cost = await catalog.cost(model, usage)
+            else:  # a dated snapshot (gpt-4o-2024-08-06) is priced as the model asked for
+                cost = await catalog.answer_cost(requested, model, usage)
         except PoeError as exc:
             logger.debug("no price for %s: %s", model, exc)
             return None
@@ -281,9 +304,15 @@ class AsyncPoeClient:
             if result is not None
             else getattr(error, "request_id", None),
             entry_point=self.entry_point,
-            prompt=last_user_text(request.messages) if self.settings.log_prompts else None,
+            prompt=redact(clean_text(last_user_text(request.messages)))
+            if self.settings.log_prompts
+            else None,
             tier=tags.tier,
             run_id=tags.run_id,
+            reasoning_tokens=usage.reasoning_tokens,
+            cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            simulated=result.simulated if result is not None else self._simulated_seen,
         )
         try:
             await store.usage.record(record)
@@ -293,11 +322,24 @@ class AsyncPoeClient:
     async def _finish(
         self, result: ChatResult, request: ChatRequest, session_id: str | None, started: float
     ) -> ChatResult:
+        _clean_result(result)
+        self._simulated_seen = self._simulated_seen or result.simulated
+        if result.finish_reason == "length":
+            emit(self.on_event, truncated_event(result, request.params.get("max_tokens")))
         result.session_id = session_id
-        result.cost = await self._cost(result.model, result.usage)
+        result.cost = await self._cost(result.model, result.usage, request.model)
         result.latency_s = time.perf_counter() - started
         await self._record(
             request, result.backend, session_id=session_id, started=started, result=result
+        )
+        await record_exchange(
+            await self._get_store(),
+            self.settings,
+            entry_point=self.entry_point,
+            provider=self.provider,
+            messages=request.messages,
+            result=result,
+            session_id=session_id,
         )
         return result
 
@@ -321,6 +363,10 @@ class AsyncPoeClient:
         session_id: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - per attempt, passed to the backend
         backend: str | None = None,
+        response_format: Any = None,
+        stream_options: Mapping[str, Any] | None = None,
+        fallbacks: Sequence[str] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
     ) -> ChatResult:
         """Send one chat request and return the whole answer.
 
@@ -336,11 +382,25 @@ class AsyncPoeClient:
             session_id: the conversation this call belongs to (recorded, returned).
             timeout: seconds for this call (each attempt).
             backend: ``openai`` or ``legacy`` for this call only.
+            response_format: ``{"type": "json_object" | "json_schema", ...}`` or a pydantic model
+                class: the answer is validated into ``result.parsed`` (:mod:`poe_mcp.structured`).
+            stream_options: only for :meth:`stream` (refused here, as OpenAI refuses it).
+            fallbacks: models to try in turn when ``model`` fails with a rate limit (after
+                retries), 5xx, overload, moderation or a too-small context window; None uses
+                ``[fallbacks]`` of config.toml, ``()`` none. ``result.attempts`` tells the story.
+            reasoning_effort: ``low``/``medium``/``high`` or a token budget, mapped to what the
+                model takes (see :mod:`poe_mcp._reasoning`); ``result.notes`` says how.
 
         Raises:
             PoeError: one of its subclasses (see :mod:`poe_mcp.errors`).
         """
+        if needs_plan(self.settings, model, fallbacks, reasoning_effort):  # first: locals() = args
+            options = call_options(locals())
+            return await chat_plan(
+                self, model, messages_or_prompt, options, fallbacks, reasoning_effort
+            )
         started = time.perf_counter()
+        model = await self.resolve_model(model)
         request = build_request(
             model,
             messages_or_prompt,
@@ -356,13 +416,33 @@ class AsyncPoeClient:
             extra=extra,
             timeout=timeout,
         )
+        await check_input(self.catalog, request.model, request.messages)
+        if stream_options is not None:
+            stream_options_param(stream_options, None)  # raises: not a streamed call
+        if response_format is not None:
+            from .structured import chat_structured
+
+            return await chat_structured(
+                self, request, response_format, backend, session_id, started
+            )
+        return await self._send(request, backend, session_id, started)
+
+    async def _send(
+        self, request: ChatRequest, backend: str | None, session_id: str | None, started: float
+    ) -> ChatResult:
+        """One request through the policy: budget, rate limit, retries, cost, ledger."""
         impl = self._backend(backend)
+        check_request_size(request.messages, impl.name)
         attempt = 0
         try:
             await self._check_budget(request, session_id)
             while True:
                 if self._limiter is not None:
-                    await self._limiter.acquire(self.key_id)
+                    await acquire_with_notice(
+                        lambda: self._limiter.acquire(self.key_id),  # type: ignore[union-attr]
+                        self.on_event,
+                        request.model,
+                    )
                 try:
                     result = await impl.chat(request)
                     break
@@ -396,14 +476,30 @@ class AsyncPoeClient:
         session_id: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - per attempt, passed to the backend
         backend: str | None = None,
+        response_format: Any = None,
+        stream_options: Mapping[str, Any] | None = None,
+        fallbacks: Sequence[str] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
     ) -> AsyncIterator[Delta]:
         """Stream the answer: deltas with text / tool-call fragments, then one with ``result``.
 
-        Same arguments as :meth:`chat`. The request is retried only until the first delta
-        arrives; a stream that breaks later, or ends without a finish reason, raises
-        ``IncompleteStreamError`` whose ``partial_text`` keeps what arrived.
+        Same arguments as :meth:`chat`; ``stream_options`` is ``{"include_usage": bool}`` (REST
+        only). With ``response_format`` the answer is validated whole, so it arrives in one
+        piece (then the result, ``parsed`` set). The request is retried only until the first
+        delta arrives; a stream that breaks later, or ends without a finish reason, raises
+        ``IncompleteStreamError`` whose ``partial_text`` keeps what arrived. With ``fallbacks``
+        the next model is tried only until the first delta.
         """
+        if needs_plan(self.settings, model, fallbacks, reasoning_effort):  # first: locals() = args
+            options = call_options(locals())
+            plan = stream_plan(
+                self, model, messages_or_prompt, options, fallbacks, reasoning_effort
+            )
+            async for item in plan:
+                yield item
+            return
         started = time.perf_counter()
+        model = await self.resolve_model(model)
         request = build_request(
             model,
             messages_or_prompt,
@@ -419,7 +515,20 @@ class AsyncPoeClient:
             extra=extra,
             timeout=timeout,
         )
+        await check_input(self.catalog, request.model, request.messages)
         impl = self._backend(backend)
+        check_request_size(request.messages, impl.name)
+        if stream_options is not None:
+            request.params["stream_options"] = stream_options_param(stream_options, impl.name)
+        if response_format is not None:  # validated whole: one piece, then the result
+            from .structured import chat_structured
+
+            result = await chat_structured(
+                self, request, response_format, backend, session_id, started
+            )
+            yield Delta(text=result.text)
+            yield Delta(result=result)
+            return
         text = ""
         started_streaming = False
         try:
@@ -427,7 +536,11 @@ class AsyncPoeClient:
             attempt = 0
             while True:
                 if self._limiter is not None:
-                    await self._limiter.acquire(self.key_id)
+                    await acquire_with_notice(
+                        lambda: self._limiter.acquire(self.key_id),  # type: ignore[union-attr]
+                        self.on_event,
+                        request.model,
+                    )
                 source = impl.stream(request)
                 try:
                     first = await anext(source, None)
@@ -445,15 +558,30 @@ class AsyncPoeClient:
                         raise
                     attempt += 1
             started_streaming = True
+            # Keys are scrubbed as the text streams; a tail that may be the start of one
+            # waits for the next delta (see _redact.StreamScrubber).
+            scrubber = StreamScrubber()
+            paused = time.perf_counter()
             try:
                 delta: Delta | None = first
                 while delta is not None:
                     if delta.result is not None:
+                        tail = scrubber.flush()
+                        if tail:
+                            text += tail
+                            yield Delta(text=tail)
                         result = await self._finish(delta.result, request, session_id, started)
                         yield Delta(result=result)
                         return
-                    text = delta.text if delta.replace else text + delta.text
-                    yield delta
+                    shown = scrubber.feed(clean_text(delta.text), replace=delta.replace)
+                    text = shown if delta.replace else text + shown
+                    if shown or delta.replace or delta.tool_calls or delta.reasoning:
+                        yield _scrubbed_delta(delta, shown)
+                    if time.perf_counter() - paused >= C.LOOP_YIELD_INTERVAL_S:
+                        # A long answer arriving in big reads would otherwise hold the event
+                        # loop (other requests, /health) for as long as one read takes.
+                        await asyncio.sleep(0)
+                        paused = time.perf_counter()
                     delta = await anext(source, None)
                 raise IncompleteStreamError("the stream ended without a result")
             finally:
@@ -478,6 +606,17 @@ class AsyncPoeClient:
                 request, impl.name, session_id=session_id, started=started, error=exc
             )
             raise
+
+    async def resolve_model(self, name: str) -> str:
+        """The model id to send for ``name``: ``[aliases]`` and built-in short names
+        (``claude``, ``gpt``...) resolved, provider prefixes checked (see :mod:`poe_mcp._aliases`).
+
+        Raises:
+            NotFoundError / InvalidRequestError: a prefixed name that cannot be resolved.
+        """
+        from ._aliases import resolve_model
+
+        return await resolve_model(name, settings=self.settings, catalog=self.catalog)
 
     async def list_models(self) -> list[dict[str, Any]]:
         """The provider's models as raw ``/v1/models`` items (see ``poe_mcp.catalog``)."""
@@ -596,11 +735,50 @@ class AsyncPoeClient:
 
 
 def _scrub(exc: PoeError) -> None:
-    """Make sure a provider that echoed the key does not put it in our error text."""
+    """Make sure a provider that echoed the key does not put it in our error text (nor in
+    the partial answer an incomplete stream keeps)."""
     cleaned = redact(exc.message)
     if cleaned != exc.message:
         exc.message = cleaned
         exc.args = (cleaned,)
+    if isinstance(exc, IncompleteStreamError) and exc.partial_text:
+        exc.partial_text = redact(clean_text(exc.partial_text))
+
+
+def _clean_result(result: ChatResult) -> None:
+    """An answer as the caller and every store get it: no key or bearer token, no lone
+    surrogate (which UTF-8 stores and the MCP wire refuse)."""
+    result.text = redact(clean_text(result.text))
+    if result.reasoning:
+        result.reasoning = redact(clean_text(result.reasoning))
+    result.model = clean_text(result.model)
+    if result.finish_reason is not None:
+        result.finish_reason = clean_text(result.finish_reason)
+    if result.request_id is not None:
+        result.request_id = clean_text(result.request_id)
+    if result.tool_calls:
+        result.tool_calls = tuple(
+            dataclasses.replace(
+                call,
+                name=redact(clean_text(call.name)),
+                arguments=redact(clean_text(call.arguments)),
+            )
+            for call in result.tool_calls
+        )
+
+
+def _scrubbed_delta(delta: Delta, shown: str) -> Delta:
+    """``delta`` with its text replaced by the scrubbed ``shown`` and its tool-call
+    fragments scrubbed (each fragment on its own)."""
+    fragments = delta.tool_calls
+    if fragments:
+        fragments = tuple(
+            dataclasses.replace(f, arguments=redact(clean_text(f.arguments))) for f in fragments
+        )
+    reasoning = redact(clean_text(delta.reasoning)) if delta.reasoning else ""
+    if shown == delta.text and fragments == delta.tool_calls and reasoning == delta.reasoning:
+        return delta
+    return dataclasses.replace(delta, text=shown, tool_calls=fragments, reasoning=reasoning)
 
 
 async def _aclose(source: AsyncIterator[Delta]) -> None:

@@ -13,11 +13,13 @@ JSON ``{"error": {"code", "type", "message", "metadata"}}``::
     ├── RequestTimeoutError    kind=timeout           408  request timed out (retried)
     ├── InvalidRequestError    kind=invalid_request   400  bad parameters
     ├── NotFoundError          kind=not_found         404  unknown model or endpoint
+    │   └── SessionNotFoundError                      404  unknown or expired session_id
     ├── ModerationError        kind=moderation        403  refused by moderation
     ├── TooLargeError          kind=too_large         413  request or attachment too large
     ├── UpstreamError          kind=upstream          5xx  the provider failed (retried)
     ├── OverloadedError        kind=overloaded        529  the provider is overloaded (retried)
     ├── IncompleteStreamError  kind=incomplete_stream -    stream broke / ended unfinished
+    ├── InvalidResponseError   kind=invalid_response  -    structured output that fails its schema
     ├── MediaError             kind=media             -    a media bot gave no usable file
     ├── ToolExecutionError     kind=tool              -    a tool in the agent loop failed
     ├── StoreError             kind=store             503  the session/usage store is unreachable
@@ -29,10 +31,14 @@ Map HTTP answers with :func:`error_from_response`; it is the only place status c
 from __future__ import annotations
 
 import email.utils
+import html
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
+
+from . import _constants as C
 
 __all__ = [
     "AuthError",
@@ -40,6 +46,7 @@ __all__ = [
     "ConfigError",
     "IncompleteStreamError",
     "InvalidRequestError",
+    "InvalidResponseError",
     "MediaError",
     "ModerationError",
     "NetworkError",
@@ -49,12 +56,15 @@ __all__ = [
     "QuotaError",
     "RateLimitError",
     "RequestTimeoutError",
+    "SessionNotFoundError",
     "StoreError",
     "TooLargeError",
     "ToolExecutionError",
     "UpstreamError",
+    "add_hint",
     "error_from_response",
     "parse_retry_after",
+    "summarise_body_text",
 ]
 
 
@@ -68,12 +78,15 @@ class PoeError(Exception):
         retry_after: seconds the provider asked us to wait, when it said.
         code: the provider's own error code (int or str), when it gave one.
         metadata: extra fields for the JSON rendering.
+        retryable: whether sending the request again could succeed; the class decides, and
+            one error can say no (``retryable=False``) when its cause cannot change, such as
+            an answer that breaks the protocol or a 200 whose body is an error.
     """
 
     kind: ClassVar[str] = "error"
     error_type: ClassVar[str] = "api_error"
     default_status: ClassVar[int | None] = None
-    retryable: ClassVar[bool] = False
+    retryable: bool = False
 
     def __init__(
         self,
@@ -84,6 +97,7 @@ class PoeError(Exception):
         retry_after: float | None = None,
         code: int | str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -92,6 +106,8 @@ class PoeError(Exception):
         self.retry_after = retry_after
         self.code = code
         self.metadata: dict[str, Any] = dict(metadata or {})
+        if retryable is not None:
+            self.retryable = retryable
 
     def __str__(self) -> str:
         if self.request_id:
@@ -173,6 +189,23 @@ class NotFoundError(PoeError):
     default_status = 404
 
 
+class SessionNotFoundError(NotFoundError):
+    """A ``session_id`` that names no live conversation (never existed, expired or mistyped).
+
+    Never a fresh conversation under that id: omit the id (or pass ``"new"``) to start one.
+    """
+
+    def __init__(self, session_id: str, *, ttl_s: float | None = None) -> None:
+        idle = f" (conversations expire after {ttl_s:g} s idle)" if ttl_s else ""
+        super().__init__(
+            f"session {session_id!r} does not exist or has expired{idle}. To start a new "
+            'conversation, leave the session id out or give "new"; the live ones are listed '
+            "by list_sessions (MCP) and `poe-mcp sessions list`.",
+            metadata={"session_id": session_id, "reason": "unknown_or_expired_session"},
+        )
+        self.session_id = session_id
+
+
 class ModerationError(PoeError):
     kind = "moderation"
     error_type = "moderation_error"
@@ -213,6 +246,29 @@ class IncompleteStreamError(PoeError):
         super().__init__(message, **kwargs)
         self.partial_text = partial_text
 
+    def to_dict(self) -> dict[str, Any]:
+        """The error body, with the text that arrived before the break (``partial_text``)."""
+        data = super().to_dict()
+        if self.partial_text:
+            data["error"]["metadata"]["partial_text"] = self.partial_text
+        return data
+
+
+class InvalidResponseError(PoeError):
+    """A structured answer (``response_format``) that is not valid JSON or fails its schema,
+    after the repair round.
+
+    ``raw_text`` keeps the model's last answer as it came; ``metadata["errors"]`` lists what
+    the validator found.
+    """
+
+    kind = "invalid_response"
+    error_type = "invalid_response_error"
+
+    def __init__(self, message: str, *, raw_text: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.raw_text = raw_text
+
 
 class MediaError(PoeError):
     kind = "media"
@@ -242,8 +298,10 @@ _BY_STATUS: dict[int, type[PoeError]] = {
     403: ModerationError,
     404: NotFoundError,
     408: RequestTimeoutError,
+    409: UpstreamError,  # a conflicting request in flight (OpenAI's lock timeout): try again
     413: TooLargeError,
     422: InvalidRequestError,
+    425: UpstreamError,  # too early: the server asks for the request again later
     429: RateLimitError,
     500: UpstreamError,
     502: UpstreamError,
@@ -252,14 +310,82 @@ _BY_STATUS: dict[int, type[PoeError]] = {
     529: OverloadedError,
 }
 
-_HINTS: dict[type[PoeError], str] = {
-    AuthError: "Check the API key (Poe keys: https://poe.com/api_key; run `poe-mcp doctor`).",
-    BalanceError: (
-        "Your Poe points are spent: add points at https://poe.com/api_key or wait for the "
-        "monthly refresh."
-    ),
-    QuotaError: "The account's quota is used up: check the provider's billing page.",
+# Error codes (OpenAI's ``code``, Poe's ``type``, the bot protocol's ``error_type``) that decide
+# the kind whatever the status says: OpenAI answers 400 for a spent billing limit, an oversized
+# context and a policy refusal, and an older Poe page documents 400 for an unknown model.
+_BY_CODE: dict[str, type[PoeError]] = {
+    "invalid_api_key": AuthError,
+    "authentication_error": AuthError,
+    "permission_error": AuthError,
+    "account_deactivated": AuthError,
+    "access_terminated": AuthError,
+    "insufficient_quota": QuotaError,
+    "billing_hard_limit_reached": QuotaError,
+    "billing_not_active": QuotaError,
+    "insufficient_credits": BalanceError,
+    "insufficient_fund": BalanceError,
+    "rate_limit_exceeded": RateLimitError,
+    "rate_limit_error": RateLimitError,
+    "model_not_found": NotFoundError,
+    "not_found_error": NotFoundError,
+    "context_length_exceeded": TooLargeError,
+    "request_too_large": TooLargeError,
+    "user_message_too_long": TooLargeError,
+    "content_policy_violation": ModerationError,
+    "content_filter": ModerationError,
+    "moderation_error": ModerationError,
+    "overloaded_error": OverloadedError,
 }
+
+# What to do about an error, per provider: (words that mean the message already says it, hint).
+# One hint per message, naming the provider's own page; {base_url} is the configured URL.
+_KEY_HINTS: dict[str, tuple[str, str]] = {
+    "poe": ("poe.com/api_key", "Check POE_API_KEY: your key is at https://poe.com/api_key."),
+    "openai": (
+        "platform.openai.com",
+        "Check OPENAI_API_KEY: your keys are at https://platform.openai.com/api-keys.",
+    ),
+    "compatible": ("{base_url}", "Check the API key configured for {base_url}."),
+}
+_BILLING_HINTS: dict[str, tuple[str, str]] = {
+    "poe": (
+        "poe.com/api_key",
+        "Add points at https://poe.com/api_key or wait for the monthly refresh.",
+    ),
+    "openai": (
+        "platform.openai.com",
+        "Check the plan and billing at https://platform.openai.com/settings/organization/billing.",
+    ),
+    "compatible": ("{base_url}", "Check your plan with the provider at {base_url}."),
+}
+_HINTS_BY_KIND: dict[str, dict[str, tuple[str, str]]] = {
+    "auth": _KEY_HINTS,
+    "balance": _BILLING_HINTS,
+    "quota": _BILLING_HINTS,
+}
+
+
+def add_hint(exc: PoeError, provider: str | None, base_url: str | None = None) -> PoeError:
+    """Add the provider's one hint to ``exc`` (once; never when the message already says it).
+
+    Keys and billing have a page of their own at each provider: Poe's for Poe, OpenAI's for
+    OpenAI, and the configured base URL for any other compatible provider (never Poe's page).
+    A local budget refusal (``quota`` raised here, not by a provider) gets none.
+
+    Returns:
+        ``exc``, for ``raise add_hint(...)``.
+    """
+    hints = _HINTS_BY_KIND.get(exc.kind)
+    if hints is None or provider is None or "used" in exc.metadata:  # "used": a budget's
+        return exc
+    marker, hint = hints.get(provider, hints["compatible"])
+    where = base_url or "the provider's base URL"
+    marker, hint = marker.format(base_url=where), hint.format(base_url=where)
+    if marker.lower() in exc.message.lower() or hint in exc.message:
+        return exc
+    exc.message = f"{exc.message.rstrip()} {hint}"
+    exc.args = (exc.message,)
+    return exc
 
 
 def parse_retry_after(
@@ -289,20 +415,50 @@ def parse_retry_after(
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+_HTML_START = re.compile(r"^\s*(<!doctype html|<html|<head|<body|<\?xml)", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<(title|h1)[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def summarise_body_text(body: str, status: int | None = None) -> str:
+    """A provider's non-JSON answer as one short line: its own words, trimmed.
+
+    An HTML page (a CDN's 502/503/504 page, a proxy's login page) is never shown raw: it
+    becomes ``HTTP <status>: <its title>`` (``<title>``, else the first ``<h1>``).
+    """
+    text = body.strip()
+    if _HTML_START.match(text) or (text.startswith("<") and "</" in text[:2000]):
+        found = _HTML_TITLE.search(text)
+        title = " ".join(_TAG.sub(" ", found.group(2)).split()) if found else ""
+        title = html.unescape(title)[: C.ERROR_QUOTE_CHARS] or "an HTML error page"
+        return f"HTTP {status}: {title}" if status else f"an HTML page: {title}"
+    text = " ".join(text.split())
+    if len(text) > C.ERROR_QUOTE_CHARS:
+        text = text[: C.ERROR_QUOTE_CHARS] + "..."
+    return text
+
+
 def error_from_response(
     status: int,
     body: Any = None,
     headers: Mapping[str, str] | None = None,
     *,
     request_id: str | None = None,
+    provider: str | None = None,
+    base_url: str | None = None,
 ) -> PoeError:
     """Turn an HTTP error answer (Poe or OpenAI format) into the right :class:`PoeError`.
+
+    The provider's error code (``code``, or ``type``) decides the kind where it names one
+    (see ``_BY_CODE``); otherwise the status does.
 
     Args:
         status: the HTTP status code.
         body: the parsed JSON body, or its text, or None.
         headers: response headers (for ``x-request-id`` and ``Retry-After``).
         request_id: the request id when the caller already has it.
+        provider / base_url: who answered; with them the error gets that provider's hint
+            (see :func:`add_hint`; the client adds it otherwise).
     """
     error: Mapping[str, Any] = {}
     if isinstance(body, Mapping):
@@ -312,7 +468,7 @@ def error_from_response(
         elif isinstance(inner, str):
             error = {"message": inner}
     elif isinstance(body, str) and body.strip():
-        error = {"message": body.strip()[:500]}
+        error = {"message": summarise_body_text(body, status)}
 
     code = error.get("code")
     err_type = str(error.get("type") or "")
@@ -321,11 +477,15 @@ def error_from_response(
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     request_id = request_id or lowered.get("x-request-id")
 
-    if code == "insufficient_quota" or err_type == "insufficient_quota":
-        cls: type[PoeError] = QuotaError
+    by_code = _BY_CODE.get(code.lower()) if isinstance(code, str) else None
+    cls: type[PoeError]
+    if by_code is not None:
+        cls = by_code
+    elif err_type.lower() in _BY_CODE:
+        cls = _BY_CODE[err_type.lower()]
     elif status == 403 and "permission" in err_type:
         cls = AuthError
-    elif status == 402 or err_type == "insufficient_credits":
+    elif status == 402:
         cls = BalanceError
     elif status in _BY_STATUS:
         cls = _BY_STATUS[status]
@@ -334,10 +494,7 @@ def error_from_response(
     else:
         cls = InvalidRequestError
 
-    hint = _HINTS.get(cls)
-    if hint and hint not in message:
-        message = f"{message} {hint}"
-    return cls(
+    found = cls(
         message,
         status=status,
         request_id=request_id,
@@ -345,3 +502,4 @@ def error_from_response(
         code=code if isinstance(code, (int, str)) else None,
         metadata=metadata if isinstance(metadata, Mapping) else None,
     )
+    return add_hint(found, provider, base_url) if provider else found

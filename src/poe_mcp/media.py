@@ -11,7 +11,8 @@ content type from the header and from the file's magic bytes), and only then ren
 final name, so a failed or refused download never leaves a partial file behind.
 
 Settings (``[media]`` in ``config.toml``): ``dir``, ``timeout_s``, ``max_bytes``,
-``progress_interval_s``, ``image_model``, ``video_model``, ``audio_model``.
+``progress_interval_s``, ``image_model``, ``video_model``, ``audio_model``, ``download_policy``
+(where downloads may connect: :mod:`poe_mcp._netpolicy`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from . import _constants as C
+from ._capabilities import check_output
 from ._media_files import (
     EXT_TYPES,
     MEDIA_KINDS,
@@ -44,8 +46,12 @@ from ._media_files import (
     sniff_media_type,
     url_ext,
 )
+from ._media_inline import data_uri_type, is_data_uri, save_data_uri
+from ._media_sidecar import label_files
+from ._netpolicy import DownloadPolicy
+from ._retry import accepted_timeout, no_retry_once_accepted
 from .config import Settings
-from .errors import ConfigError, InvalidRequestError, MediaError, PoeError
+from .errors import ConfigError, InvalidRequestError, MediaError, PoeError, RequestTimeoutError
 from .types import Attachment, MediaKind, MediaResult
 
 if TYPE_CHECKING:
@@ -245,6 +251,8 @@ def link_kind(link: MediaLink) -> str | None:
     declared = kind_of_type(link.media_type)
     if declared is not None:
         return declared
+    if is_data_uri(link.url):
+        return kind_of_type(data_uri_type(link.url))
     ext = url_ext(link.url)
     if ext in EXT_TYPES:
         return EXT_TYPES[ext].split("/", 1)[0]
@@ -383,11 +391,12 @@ async def _download_all(
     max_bytes: int,
     timeout: float,  # noqa: ASYNC109 - httpx2's read/connect timeouts
     reporter: _Reporter,
+    policy: DownloadPolicy | None = None,
 ) -> list[SavedFile]:
     """Download every picked link; a vouched-for link that fails is an error."""
     saved: list[SavedFile] = []
     skipped: list[PoeError] = []
-    async with new_http(timeout) as http:
+    async with new_http(timeout, policy) as http:
         for number, (link, vouched) in enumerate(picked, 1):
             label = f"downloading the {kind}" + (
                 f" {number}/{len(picked)}" if len(picked) > 1 else ""
@@ -398,6 +407,12 @@ async def _download_all(
 
             await reporter.say(label)
             try:
+                if is_data_uri(link.url):  # the file is in the reply itself: decode, never fetch
+                    saved.append(
+                        await save_data_uri(link.url, kind, directory, model=model,
+                                            max_bytes=max_bytes)
+                    )  # fmt: skip
+                    continue
                 saved.append(
                     await download_media(
                         link.url, kind, directory, model=model, max_bytes=max_bytes,
@@ -416,6 +431,14 @@ async def _download_all(
     return saved
 
 
+def _final_urls(saved: list[SavedFile], paths: Iterable[os.PathLike[str] | str]) -> tuple[str, ...]:
+    """Where each file came from; a file that was inline (a data URI) is known by its path."""
+    return tuple(
+        Path(path).as_uri() if is_data_uri(s.url) or s.url.startswith("file:") else s.url
+        for s, path in zip(saved, paths, strict=True)
+    )
+
+
 async def generate_media(
     client: AsyncPoeClient,
     kind: MediaKind,
@@ -430,6 +453,7 @@ async def generate_media(
     on_progress: ProgressCallback | None = None,
     progress_interval: float | None = None,
     backend: str | None = None,
+    download_policy: str | None = None,
 ) -> MediaResult:
     """Ask a media bot for an image, a video or audio, and save what it makes.
 
@@ -454,6 +478,10 @@ async def generate_media(
         progress_interval: seconds (default ``[media] progress_interval_s``, else 5).
         backend: ``openai`` (REST) or ``legacy`` (bot protocol, whose ``file`` events arrive
             as attachments) for this call; default the client's.
+        download_policy: ``public`` (connect only to public addresses, checked after DNS and
+            on every redirect; the provider's own origin stays allowed), ``any``, or ``auto``
+            (``any`` outside a server); default ``POE_MCP_DOWNLOAD_POLICY``, else ``[media]
+            download_policy``, else ``auto`` (see :mod:`poe_mcp._netpolicy`).
 
     Returns:
         A :class:`~poe_mcp.types.MediaResult`; ``media_type`` is the first file's type and
@@ -471,7 +499,8 @@ async def generate_media(
     if not prompt or not prompt.strip():
         raise InvalidRequestError(f"the prompt is empty: describe the {kind} to make")
     config = MediaConfig.from_settings(client.settings)
-    model = model or config.default_model(kind)
+    policy = DownloadPolicy.build(download_policy, client.settings)
+    model = await client.resolve_model(model or config.default_model(kind))
     bot_params = dict(params or {})
     limit = max_bytes if max_bytes is not None else config.max_bytes
     wait_s = timeout if timeout is not None else config.timeout_s
@@ -479,12 +508,27 @@ async def generate_media(
     started = time.perf_counter()
 
     info = await _model_info(client, model, bot_params)
+    await check_output(client.catalog, info, kind)  # a stated "makes something else": unsent
     reporter = _Reporter(on_progress, progress_interval or config.progress_interval_s)
     async with reporter.running(f"asking {model} for {article(kind)}"):
         reporter.note(f"waiting for {model} to make the {kind}")
-        result = await client.chat(
-            model, prompt, extra=bot_params or None, timeout=wait_s, backend=backend
-        )
+        try:
+            # A bot that timed out after taking the request may still be working (and be paid
+            # for): sending it again could charge twice, so such a timeout is not retried.
+            with no_retry_once_accepted():
+                result = await client.chat(
+                    model, prompt, extra=bot_params or None, timeout=wait_s, backend=backend
+                )
+        except RequestTimeoutError as exc:
+            if accepted_timeout(exc):
+                exc.message += (
+                    f" The {kind} request was not sent again: {model} had accepted it and may "
+                    "still be working, and a second request could be charged twice. Raise the "
+                    "timeout ([media] timeout_s) to wait longer."
+                )
+                exc.args = (exc.message,)
+                exc.metadata["not_retried"] = "accepted media request"
+            raise
         links = extract_media(result.text, result.attachments)
         picked = _pick(links, kind)
         if not picked:
@@ -492,17 +536,22 @@ async def generate_media(
         saved: list[SavedFile] = []
         if download:
             saved = await _download_all(
-                picked, kind, directory, result.model, limit, wait_s, reporter
+                picked, kind, directory, result.model, limit, wait_s, reporter, policy
             )
             await reporter.say(f"saved {len(saved)} file(s), {sum(s.size_bytes for s in saved)} B")
 
     first = picked[0][0]
     guessed = first.media_type or EXT_TYPES.get(url_ext(first.url))
+    # the prompt's slug in each name, and a JSON sidecar (prompt, model, parameters, cost)
+    paths = label_files(
+        [s.path for s in saved], prompt=prompt, model=result.model, kind=kind,
+        params=bot_params, cost=result.cost, urls=[s.url for s in saved],
+    )  # fmt: skip
     return MediaResult(
         kind=kind,
         model=result.model,
-        urls=tuple(s.url for s in saved) if saved else tuple(link.url for link, _ in picked),
-        paths=tuple(str(s.path) for s in saved),
+        urls=_final_urls(saved, paths) if saved else tuple(link.url for link, _ in picked),
+        paths=tuple(str(p) for p in paths),
         media_type=saved[0].media_type if saved else guessed,
         size_bytes=sum(s.size_bytes for s in saved) if saved else None,
         text=result.text,

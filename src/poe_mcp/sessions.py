@@ -18,10 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _constants as C
-from .errors import InvalidRequestError, TooLargeError
-from .store.base import Message, SessionInfo, SessionStore
+from .errors import InvalidRequestError, SessionNotFoundError, TooLargeError
+from .store.base import Message, Session, SessionInfo, SessionStore
 
-__all__ = ["Conversations", "Turn", "estimate_tokens", "new_session_id", "validate_session_id"]
+__all__ = [
+    "Conversations",
+    "Turn",
+    "estimate_tokens",
+    "is_new_session",
+    "new_session_id",
+    "validate_session_id",
+]
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
@@ -31,13 +38,18 @@ def new_session_id() -> str:
     return str(uuid.uuid4())
 
 
+def is_new_session(session_id: str | None) -> bool:
+    """True when ``session_id`` asks for a new conversation: None, empty, or ``"new"``."""
+    return session_id is None or session_id.strip().lower() in ("", C.NEW_SESSION)
+
+
 def validate_session_id(session_id: str) -> str:
     """Return ``session_id`` stripped, or raise ``invalid_request`` when it is unusable."""
     value = session_id.strip()
     if not value or len(value) > C.SESSION_ID_MAX_LEN or not _SESSION_ID.match(value):
         raise InvalidRequestError(
             f"session_id must be 1-{C.SESSION_ID_MAX_LEN} characters of letters, digits, '.', '_', "
-            "':' or '-' (omit it to start a new conversation)"
+            "':' or '-' (omit it, or pass \"new\", to start a new conversation)"
         )
     return value
 
@@ -141,7 +153,9 @@ class Conversations:
         """Build the messages for one turn.
 
         Args:
-            session_id: the conversation to continue; None starts a new one with a fresh UUID.
+            session_id: the conversation to continue; None (or ``"new"``) starts a new one
+                with a fresh UUID. An id that names no live conversation is an error, never
+                a fresh conversation under that id.
             user_message: the new OpenAI-format user message.
             system: a system prompt. Stored with a new conversation; on a later turn a different
                 one is added to the history (the model sees when the instructions changed).
@@ -150,10 +164,11 @@ class Conversations:
 
         Raises:
             InvalidRequestError: the session id is malformed.
+            SessionNotFoundError: the session does not exist or has expired.
             TooLargeError: the new message (with the system prompt) alone exceeds the window.
         """
-        sid = validate_session_id(session_id) if session_id else new_session_id()
-        stored = await self.store.get(sid) if session_id else None
+        stored = await self.load(session_id)
+        sid = stored.id if stored is not None else new_session_id()
         history: list[Message] = list(stored.messages) if stored else []
 
         new_messages: list[Message] = []
@@ -173,6 +188,22 @@ class Conversations:
             history_messages=len(sent_history),
             trimmed_messages=trimmed,
         )
+
+    async def load(self, session_id: str | None) -> Session | None:
+        """The live conversation ``session_id`` names; None for a new one (None or ``"new"``).
+
+        Raises:
+            InvalidRequestError: the session id is malformed.
+            SessionNotFoundError: the session does not exist or has expired.
+        """
+        if is_new_session(session_id):
+            return None
+        assert session_id is not None
+        sid = validate_session_id(session_id)
+        stored = await self.store.get(sid)
+        if stored is None:
+            raise SessionNotFoundError(sid, ttl_s=self.ttl_s)
+        return stored
 
     async def commit(
         self,

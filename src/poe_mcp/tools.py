@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from . import _constants as C
+from ._tool_schemas import check_parameters_schema
 from .errors import ConfigError, InvalidRequestError, ToolExecutionError
 
 __all__ = ["Tool", "ToolRegistry", "format_tool_result", "tool"]
@@ -72,12 +73,15 @@ class Tool:
         description: what the tool does, for the model.
         parameters: the JSON schema of the arguments (an ``object`` schema).
         timeout: seconds one call may take; None means the agent's ``tool_timeout``.
+        mutating: True when a call changes something outside the conversation (writes a file,
+            runs a command); the orchestrator's step mode asks before each such call.
     """
 
     name: str
     description: str
     parameters: dict[str, Any]
     timeout: float | None = None
+    mutating: bool = False
     func: ToolFunc | None = field(default=None, repr=False)
     _validator: Validator | None = field(default=None, repr=False)
     _runner: Runner | None = field(default=None, repr=False)
@@ -142,10 +146,7 @@ class Tool:
                 "'description': ..., 'parameters': {...}}}"
             )
         params = spec.get("parameters") or {"type": "object", "properties": {}}
-        if not isinstance(params, Mapping):
-            raise InvalidRequestError(
-                f"tool {spec['name']!r}: 'parameters' must be a JSON schema object"
-            )
+        check_parameters_schema(params, f"tool {spec['name']!r} parameters")
         try:
             return cls(
                 name=spec["name"],
@@ -410,7 +411,7 @@ def _schema_validator(name: str, schema: dict[str, Any]) -> Validator:
     def validate(arguments: dict[str, Any]) -> dict[str, Any]:
         nonlocal checker
         if checker is None:
-            import jsonschema  # type: ignore[import-untyped]
+            import jsonschema
 
             try:
                 cls = jsonschema.validators.validator_for(schema)

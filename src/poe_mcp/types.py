@@ -6,23 +6,35 @@ Plain dataclasses: cheap to build on the hot path, easy to serialise with ``to_d
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from ._constants import USAGE_TOKENS_MAX
+from ._money import usd_repr
 from .errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from ._messages import AttachmentSource
 
 __all__ = [
     "Attachment",
+    "Attempt",
+    "ChatOptions",
     "ChatResult",
     "Delta",
     "MediaKind",
     "MediaResult",
+    "ReasoningEffort",
     "ToolCall",
     "ToolCallDelta",
     "Usage",
 ]
 
 MediaKind = Literal["image", "video", "audio"]
+# How hard a model should think: a level, or a budget of reasoning tokens (0 = none).
+ReasoningEffort = Literal["low", "medium", "high"] | int
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +42,18 @@ class Usage:
     """Token counts of one call (or a sum of calls).
 
     ``estimated`` is True when the provider reported no counts and we estimated them
-    (Poe's bot protocol reports none).
+    (Poe's bot protocol reports none). The details are parts of the two counts, as OpenAI
+    reports them: ``reasoning_tokens`` are output tokens the model spent thinking,
+    ``cached_tokens`` input tokens read from the provider's prompt cache and
+    ``cache_write_tokens`` input tokens written to it (0 when the provider does not say).
     """
 
     input_tokens: int = 0
     output_tokens: int = 0
     estimated: bool = False
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -46,7 +64,18 @@ class Usage:
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.estimated or other.estimated,
+            self.reasoning_tokens + other.reasoning_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
+
+    def details(self) -> dict[str, int]:
+        """The token details, keyed like the ledger's columns."""
+        return {
+            "reasoning_tokens": self.reasoning_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,7 +83,49 @@ class Usage:
             "output_tokens": self.output_tokens,
             "total_tokens": self.total_tokens,
             "estimated": self.estimated,
+            **self.details(),
         }
+
+    @classmethod
+    def from_openai(cls, raw: Any) -> Usage | None:
+        """Counts from an OpenAI-format ``usage`` object, or None when it has none.
+
+        Reads ``completion_tokens_details.reasoning_tokens`` and
+        ``prompt_tokens_details.cached_tokens`` (and the cache-write count some providers add
+        there, or Anthropic's ``cache_read_input_tokens`` / ``cache_creation_input_tokens``).
+        """
+        if not isinstance(raw, Mapping) or raw.get("prompt_tokens") is None:
+            return None
+        from ._sanitize import usage_counts
+
+        counts = usage_counts(raw)
+        if counts is None:  # impossible counts (junk, negative, absurd): unknown, not 0
+            return None
+        prompt = raw.get("prompt_tokens_details")
+        prompt = prompt if isinstance(prompt, Mapping) else {}
+        completion = raw.get("completion_tokens_details")
+        completion = completion if isinstance(completion, Mapping) else {}
+        return cls(
+            counts[0],
+            counts[1],
+            reasoning_tokens=_count(completion.get("reasoning_tokens")),
+            cached_tokens=_count(prompt.get("cached_tokens", raw.get("cache_read_input_tokens"))),
+            cache_write_tokens=_count(
+                prompt.get(
+                    "cache_write_tokens",
+                    prompt.get("cache_creation_tokens", raw.get("cache_creation_input_tokens")),
+                )
+            ),
+        )
+
+
+def _count(value: Any) -> int:
+    """A token count from a provider: a non-negative int, else 0 (null, missing, junk)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if isinstance(value, float) and not math.isfinite(value):  # JSON's NaN / Infinity
+        return 0
+    return min(max(0, int(value)), USAGE_TOKENS_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +182,35 @@ class Attachment:
         return {"url": self.url, "content_type": self.content_type, "name": self.name}
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One model of a fallback chain, as it went.
+
+    Attributes:
+        model: the model tried (as asked for).
+        outcome: ``ok`` (it answered), ``skipped`` (it failed in a way another model may not,
+            so the next one was tried) or ``failed`` (the chain stopped here).
+        error_kind: the error's kind (``overloaded``, ``rate_limit``...), when it failed.
+        message: the error's message, when it failed.
+        latency_s: wall time spent on this model, retries included.
+    """
+
+    model: str
+    outcome: Literal["ok", "skipped", "failed"]
+    error_kind: str | None = None
+    message: str | None = None
+    latency_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "outcome": self.outcome,
+            "error_kind": self.error_kind,
+            "message": self.message,
+            "latency_s": round(self.latency_s, 6),
+        }
+
+
 @dataclass(slots=True)
 class ChatResult:
     """The outcome of one chat call.
@@ -128,6 +228,17 @@ class ChatResult:
         provider / backend: where the call went.
         session_id: the conversation it belongs to, when there is one.
         simulated: True when the answer came from the built-in simulator.
+        parsed: with ``response_format``: the answer parsed and validated against the schema
+            (an instance of the pydantic model when one was given), else None.
+        attempts: with fallbacks: every model tried, in order, and why the ones before the
+            answering model were skipped (empty when no fallback chain was used).
+        notes: how the request was adapted for the model (e.g. the reasoning effort mapped
+            to its ``thinking_budget``, or an answer cut at ``max_tokens`` by poe-mcp on a
+            backend without it), for the caller to see.
+        reasoning: the model's thinking, when the provider sent it apart from the answer
+            (thinking parts, ``reasoning_content``); never part of ``text``.
+        finish_inferred: True when the provider gave no finish reason and ``finish_reason``
+            was inferred (a stream that ended cleanly with ``[DONE]``).
     """
 
     text: str
@@ -143,10 +254,20 @@ class ChatResult:
     backend: str = "openai"
     session_id: str | None = None
     simulated: bool = False
+    parsed: Any = None
+    attempts: tuple[Attempt, ...] = ()
+    notes: tuple[str, ...] = ()
+    reasoning: str = ""
+    finish_inferred: bool = False
+
+    __repr__ = usd_repr
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["usage"] = self.usage.to_dict()
+        dump = getattr(self.parsed, "model_dump", None)  # a pydantic model: its JSON form
+        if callable(dump):
+            data["parsed"] = dump(mode="json")
         return data
 
 
@@ -155,7 +276,8 @@ class Delta:
     """One item of ``client.stream(...)``.
 
     Items carry text and/or tool-call fragments; ``replace`` means the text so far is replaced
-    (the bot protocol's ``replace_response``). The last item has ``result`` set to the assembled
+    (the bot protocol's ``replace_response``). ``reasoning`` is thinking the provider streamed
+    apart from the answer. The last item has ``result`` set to the assembled
     :class:`ChatResult`, usage included.
     """
 
@@ -163,6 +285,7 @@ class Delta:
     tool_calls: tuple[ToolCallDelta, ...] = ()
     replace: bool = False
     result: ChatResult | None = None
+    reasoning: str = ""
 
 
 @dataclass(slots=True)
@@ -186,7 +309,37 @@ class MediaResult:
     latency_s: float = 0.0
     simulated: bool = False
 
+    __repr__ = usd_repr
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["usage"] = self.usage.to_dict()
         return data
+
+
+class ChatOptions(TypedDict, total=False):
+    """The keyword options of one chat call, shared by every typed entry point.
+
+    ``AsyncPoeClient.chat``/``stream`` spell them out; ``PoeClient``, the model-bound objects
+    (``client.model(...)``) and :class:`~poe_mcp.conversation.Conversation` take them as
+    ``**options: Unpack[ChatOptions]``, so the sync and async twins type-check the same calls.
+    A test keeps this list equal to ``AsyncPoeClient.chat``'s keywords.
+    """
+
+    system: str | None
+    temperature: float | None
+    max_tokens: int | None
+    top_p: float | None
+    stop: str | Sequence[str] | None
+    tools: Sequence[Mapping[str, Any]] | None
+    tool_choice: str | Mapping[str, Any] | None
+    parallel_tool_calls: bool | None
+    attachments: Iterable[AttachmentSource] | None
+    extra: Mapping[str, Any] | None
+    session_id: str | None
+    timeout: float | None
+    backend: str | None
+    response_format: Any
+    stream_options: Mapping[str, Any] | None
+    fallbacks: Sequence[str] | None
+    reasoning_effort: ReasoningEffort | None

@@ -81,7 +81,7 @@ async def test_daily_limits_count_today_only(tmp_path: Path) -> None:
         assert err.metadata["used"] == 600
 
         await store.usage.record(spent(0, 0.45))
-        with pytest.raises(QuotaError, match=r"\$1\.0500 of \$1\.0000") as info:
+        with pytest.raises(QuotaError, match=r"\$1\.05 of \$1\.00") as info:
             await guard.check(session_id=None, model="m")
         assert info.value.metadata["limit"] == "daily_usd"
         assert "00:00 UTC" in str(info.value)
@@ -100,7 +100,7 @@ async def test_session_limit_and_unknown_prices_named(tmp_path: Path) -> None:
     with pytest.raises(QuotaError) as info:
         await guard.check(session_id="s1", model="m")
     text = str(info.value)
-    assert "Session budget reached: $0.3000 of $0.2500 used in session s1" in text
+    assert "Session budget reached: $0.30 of $0.25 used in session s1" in text
     assert "1 calls of unknown price are not included" in text
     assert "start a new session" in text
     assert "POE_MCP_BUDGET_SESSION_USD" in text
@@ -116,7 +116,7 @@ async def test_the_estimate_is_priced_by_the_catalog(catalog_sim: Simulator) -> 
         guard = BudgetGuard(store.usage, BudgetLimits(daily_usd=1.0), catalog=catalog)
         # Claude-Sonnet-4 input: $3 per million tokens; 3,000 tokens = $0.009 (fits)
         await guard.check(session_id=None, model="Claude-Sonnet-4", estimated_input_tokens=3000)
-        with pytest.raises(QuotaError, match=r"about \$0\.0150 more"):
+        with pytest.raises(QuotaError, match=r"about \$0\.015 more"):
             await guard.check(session_id=None, model="Claude-Sonnet-4", estimated_input_tokens=5000)
         # an unknown price cannot be estimated, so it does not block
         await guard.check(session_id=None, model="Assistant", estimated_input_tokens=10**6)

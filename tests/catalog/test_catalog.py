@@ -15,6 +15,7 @@ from poe_mcp.client import AsyncPoeClient
 from poe_mcp.config import Settings
 from poe_mcp.errors import InvalidRequestError, NetworkError, NotFoundError
 from poe_mcp.simulator import Simulator
+from poe_mcp.simulator._catalog import CATALOG as SIM_CATALOG
 from poe_mcp.types import Usage
 
 
@@ -57,7 +58,7 @@ async def test_every_field_is_parsed(sim_client: AsyncPoeClient) -> None:
     assert (assistant.input_price, assistant.output_price) == (None, None)
 
     listed = await catalog.models()
-    assert len(listed) == 11
+    assert len(listed) == len(SIM_CATALOG)
     assert catalog.source == "live"
     assert catalog.stale is False
 
@@ -206,11 +207,11 @@ async def test_disk_cache_then_refresh(
     assert calls == 1  # in memory within the TTL
     assert first.source == "live"
     saved = json.loads(cache.read_text())
-    assert len(saved["data"]) == 11
+    assert len(saved["data"]) == len(SIM_CATALOG)
 
     # another process (a new catalog) reads the disk cache and does not touch the network
     second = Catalog(dead_client.list_models, cache_path=cache)
-    assert len(await second.models()) == 11
+    assert len(await second.models()) == len(SIM_CATALOG)
     assert second.source == "cache"
     assert second.stale is False
 
@@ -226,7 +227,7 @@ async def test_offline_fallback_to_an_expired_cache(
     await Catalog(sim_client.list_models, cache_path=cache).models()
     offline = Catalog(dead_client.list_models, cache_path=cache, ttl_s=0)
     models = await offline.models()
-    assert len(models) == 11
+    assert len(models) == len(SIM_CATALOG)
     assert offline.source == "offline"
     assert offline.stale is True
     assert "could not be fetched" in (offline.offline_reason or "")
@@ -275,7 +276,7 @@ async def test_corrupt_cache_is_ignored(sim_client: AsyncPoeClient, tmp_path: Pa
     cache = tmp_path / "models.json"
     cache.write_text("{not json")
     catalog = Catalog(sim_client.list_models, cache_path=cache)
-    assert len(await catalog.models()) == 11
+    assert len(await catalog.models()) == len(SIM_CATALOG)
     assert catalog.source == "live"
     assert json.loads(cache.read_text())["provider"] == "poe"  # rewritten whole
 
@@ -299,7 +300,8 @@ async def test_from_settings_reads_prices_and_caches_per_base_url(
 def test_model_info_from_a_minimal_item() -> None:
     info = ModelInfo.from_api({"id": "some-model", "object": "model", "owned_by": "acme"})
     assert info.input_modalities == ("text",)
-    assert info.supports_tools is False
+    assert info.supports_tools is None  # unknown, not absent: only a stated no refuses
+    assert info.capability("tools") == "unknown"
     assert info.parameters is None  # nothing declared: nothing can be checked
     assert info.cost(Usage(1, 1)) is None
     item = {"id": "m", "context_window": 4096, "pricing": {"prompt": "0.1", "completion": None}}

@@ -19,6 +19,7 @@ from poe_mcp.client import AsyncPoeClient
 from poe_mcp.config import Settings
 from poe_mcp.errors import AuthError, NotFoundError
 from poe_mcp.simulator import Simulator
+from poe_mcp.simulator._catalog import CATALOG as SIM_CATALOG
 from poe_mcp.store import open_store
 
 
@@ -78,7 +79,7 @@ def test_models_cache_refresh_and_offline(tmp_path: Path) -> None:
     listed = json.loads(result.stdout)
     assert listed["source"] == "offline"
     assert listed["stale"] is False  # fetched moments ago, just unreachable now
-    assert len(listed["models"]) == 11
+    assert len(listed["models"]) == len(SIM_CATALOG)
 
 
 def test_models_unreachable_without_cache_is_a_clear_error(tmp_path: Path, closed_url: str) -> None:

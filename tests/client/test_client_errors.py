@@ -153,7 +153,7 @@ async def test_slow_answer_is_a_timeout_and_retried(
             await once.chat("GPT-4.1", "hello", timeout=0.3)
 
 
-async def test_malformed_json_is_an_upstream_error(fresh_sim: Simulator) -> None:
+async def test_malformed_json_is_an_upstream_error_and_not_retried(fresh_sim: Simulator) -> None:
     fresh_sim.add_fault("malformed", times=2)
     async with AsyncPoeClient(
         KEY, base_url=fresh_sim.base_url, store=False, catalog=False, rpm=0, max_retries=1
@@ -161,4 +161,5 @@ async def test_malformed_json_is_an_upstream_error(fresh_sim: Simulator) -> None
         with pytest.raises(E.UpstreamError) as info:
             await client.chat("GPT-4.1", "hello")
     assert "malformed" in str(info.value)
-    assert len(model_calls(fresh_sim)) == 2  # retried once, like any upstream failure
+    assert not info.value.retryable
+    assert len(model_calls(fresh_sim)) == 1  # a 200 we cannot read will not change: not retried

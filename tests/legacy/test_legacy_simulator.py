@@ -328,9 +328,14 @@ async def test_a_cut_stream_is_retried_in_chat_and_incomplete_in_stream(
         assert seen
         assert caught.value.partial_text == "".join(seen)
 
+        # An answer that breaks the protocol is not retried: the same request gets it again.
+        fresh_sim.clear_requests()
         fresh_sim.add_fault("malformed")
-        result = await client.chat("GPT-4.1", "garbled")
-        assert 'You said: "garbled"' in result.text
+        with pytest.raises(UpstreamError, match="breaks the bot protocol") as broken:
+            await client.chat("GPT-4.1", "garbled")
+        assert not broken.value.retryable
+        queries = [c for c in bot_calls(fresh_sim) if (c["body"] or {}).get("type") == "query"]
+        assert len(queries) == 1  # (fastapi_poe reports the bad event to the bot: not a query)
 
 
 async def test_list_models_comes_from_the_rest_catalog(fresh_sim: Simulator) -> None:

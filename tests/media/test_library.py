@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import struct
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from poe_mcp.errors import InvalidRequestError, MediaError, TooLargeError
 from poe_mcp.media import generate_media
 from poe_mcp.simulator import Simulator
 
-from .conftest import KEY, files_in, write_config
+from .conftest import KEY, EdgeServer, files_in, write_config
 
 
 def mvhd_duration_s(mp4: bytes) -> float:
@@ -31,8 +32,13 @@ async def test_image_is_a_real_png_saved_in_the_media_dir(
     result = await generate_media(client, "image", "a red fox in the snow")
     (path,) = map(Path, result.paths)
     assert path.parent == poe_home / "media"
-    assert path.name.startswith("GPT-Image-1-")
+    assert path.name.startswith("a-red-fox-in-the-snow-GPT-Image-1-")  # the prompt's slug
     assert path.suffix == ".png"
+    sidecar = json.loads(path.with_name(path.name + ".json").read_text())
+    assert sidecar["prompt"] == "a red fox in the snow"
+    assert (sidecar["model"], sidecar["kind"]) == ("GPT-Image-1", "image")
+    assert result.cost is not None
+    assert sidecar["cost_usd"] == result.cost
     with Image.open(path) as img:
         img.load()
         assert img.format == "PNG"
@@ -104,21 +110,34 @@ async def test_undeclared_parameter_is_refused_before_calling(
 
 
 async def test_a_reply_without_media_quotes_the_bot_and_saves_nothing(
-    client: AsyncPoeClient, tmp_path: Path
+    edge: EdgeServer, edge_client: AsyncPoeClient, tmp_path: Path
 ) -> None:
+    edge.reply = "I cannot draw, but here is a poem about a cat."
     with pytest.raises(MediaError) as info:
         await generate_media(
-            client, "image", "draw a cat", model="GPT-4.1", output_dir=tmp_path / "out"
+            edge_client, "image", "draw a cat", model="Edge-Bot", output_dir=tmp_path / "out"
         )
     message = str(info.value)
-    assert 'It said: "You said: "draw a cat"' in message
-    assert "GPT-4.1 makes text only: use GPT-Image-1" in message
+    assert 'It said: "I cannot draw, but here is a poem about a cat."' in message
     assert info.value.kind == "media"
     assert files_in(tmp_path / "out") == []
 
 
+async def test_a_text_model_is_refused_before_anything_is_sent(
+    client: AsyncPoeClient, simulator: Simulator, tmp_path: Path
+) -> None:
+    simulator.clear_requests()
+    with pytest.raises(InvalidRequestError) as info:
+        await generate_media(
+            client, "image", "draw a cat", model="GPT-4.1", output_dir=tmp_path / "out"
+        )
+    assert "GPT-4.1 makes text, not image: nothing was sent or charged" in str(info.value)
+    assert "Models that make image: GPT-Image-1" in str(info.value)
+    assert [r for r in simulator.requests() if r["path"] == "/v1/chat/completions"] == []
+
+
 async def test_the_wrong_kind_of_bot_is_a_clear_error(client: AsyncPoeClient) -> None:
-    with pytest.raises(MediaError, match="Veo-3 answered without an image: its reply links to"):
+    with pytest.raises(InvalidRequestError, match="Veo-3 makes video, not image"):
         await generate_media(client, "image", "waves", model="Veo-3")
 
 

@@ -140,8 +140,8 @@ async def test_errors_are_tool_errors_with_their_kind(
     assert error_json(bad)["metadata"]["kind"] == "invalid_request"
     assert "Parameters it accepts: aspect, quality" in blocks(bad, TextContent)[0].text
     err = error_json(text_bot)
-    assert err["metadata"]["kind"] == "media"
-    assert 'You said: "a cat"' in err["message"]
+    assert err["metadata"]["kind"] == "invalid_request"  # refused before anything was sent
+    assert "GPT-4.1 makes text, not image" in err["message"]
     assert error_json(empty)["metadata"]["kind"] == "invalid_request"
 
 
@@ -228,5 +228,9 @@ async def test_http_server_generates_audio_with_a_url_link(tmp_path: Path) -> No
     assert not result.is_error
     links = [b.uri for b in blocks(result, ResourceLink)]
     data = result.structured_content
-    assert links == [Path(data["paths"][0]).as_uri(), data["urls"][0]]
+    # A remote client gets what it can open: the MCP resource and this server's download URL,
+    # never a file:// path on the server or the (in-process, gone) simulator's URL.
+    name = Path(data["paths"][0]).name
+    assert links == [f"poe://media/{name}", f"{url.rsplit('/', 1)[0]}/media/{name}"]
+    assert data["urls"] == [links[1]]
     assert Path(data["paths"][0]).read_bytes()[:4] == b"RIFF"

@@ -6,3 +6,4 @@ from .redis_testlib import reuse_scenarios
 
 reuse_scenarios(globals(), "store/test_sessions.py")
 reuse_scenarios(globals(), "store/test_ledger.py")
+reuse_scenarios(globals(), "store/test_logs.py")

@@ -88,7 +88,7 @@ def test_serve_help_documents_every_knob() -> None:
 def test_install_print_and_write(client: str, tmp_path: Path, poe_home: Path) -> None:
     printed = CliRunner().invoke(cli, ["install", client, "--print", "--tools", "chat"])
     assert printed.exit_code == 0, printed.output
-    entry = json.loads(printed.output.split("\n\n# or:")[0])["mcpServers"]["poe"]
+    entry = json.loads(printed.stdout.split("\n\n# or:")[0])["mcpServers"]["poe"]
     assert entry["args"] == ["serve", "--tools", "chat"]
     assert entry["command"].endswith("poe-mcp")
 

@@ -72,13 +72,13 @@ async def test_session_history_is_sent_and_system_prompt_kept(server: Any, mode:
     assert data["history_messages"] == 3
 
 
-async def test_unknown_session_id_starts_a_conversation_under_that_id(server: Any) -> None:
+async def test_unknown_session_id_is_an_error_not_a_new_conversation(server: Any) -> None:
     async with Client(server) as client:
         result = await client.call_tool(
             "ask_poe", {"bot": "GPT-4.1", "prompt": "hi", "session_id": "my-chat-1"}
         )
-    assert result.structured_content["session_id"] == "my-chat-1"
-    assert result.structured_content["new_session"] is True
+    assert error_json(result)["metadata"]["kind"] == "not_found"
+    assert "session 'my-chat-1' does not exist or has expired" in error_json(result)["message"]
 
 
 async def test_session_expires_after_idle_ttl(make_runtime: Callable[..., ServerRuntime]) -> None:
@@ -91,9 +91,8 @@ async def test_session_expires_after_idle_ttl(make_runtime: Callable[..., Server
             "ask_poe", {"bot": "GPT-4.1", "prompt": "two", "session_id": sid}
         )
         listed = await client.call_tool("list_sessions", {})
-    assert again.structured_content["new_session"] is True
-    assert "received 1 messages" in again.structured_content["text"]
-    assert [s["id"] for s in listed.structured_content["sessions"]] == [sid]
+    assert "has expired" in error_json(again)["message"]  # never a silent fresh start
+    assert listed.structured_content["sessions"] == []
 
 
 async def test_list_and_clear_sessions(server: Any) -> None:
@@ -179,7 +178,11 @@ async def test_ask_poe_sends_thinking_budget(server: Any, simulator: Simulator) 
         assert rest_calls[-1]["body"]["thinking_budget"] == 512
 
 
-async def test_attachment_really_arrives(server: Any, tmp_path: Path) -> None:
+async def test_attachment_really_arrives(
+    make_runtime: Callable[..., ServerRuntime], tmp_path: Path
+) -> None:
+    # Attachments are read only inside [tools] roots (tests/security covers the refusals).
+    server = build_server(make_runtime(file={"tools": {"roots": [str(tmp_path)]}}))
     image = tmp_path / "dot.png"
     image.write_bytes(PNG_1x1)
     note = tmp_path / "note.txt"
@@ -200,7 +203,10 @@ async def test_attachment_really_arrives(server: Any, tmp_path: Path) -> None:
     assert "text/plain" in text
 
 
-async def test_missing_attachment_is_a_clear_error(server: Any, tmp_path: Path) -> None:
+async def test_missing_attachment_is_a_clear_error(
+    make_runtime: Callable[..., ServerRuntime], tmp_path: Path
+) -> None:
+    server = build_server(make_runtime(file={"tools": {"roots": [str(tmp_path)]}}))
     async with Client(server) as client:
         result = await client.call_tool(
             "ask_with_attachment",

@@ -192,10 +192,11 @@ def test_http_on_loopback_generates_and_prints_a_token(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert any("bearer token for this run" in line for line in lines), lines
+    assert any("bearer token (new, in " in line for line in lines), lines
 
 
-def test_serve_without_key_needs_simulate_if_no_key(tmp_path: Path) -> None:
+def test_serve_without_key_starts_and_says_so(tmp_path: Path) -> None:
+    # It starts (tools answer with the auth error; see tests/silent) instead of exiting.
     out = subprocess.run(
         [POE_MCP, "serve"],
         env=subprocess_env(tmp_path),
@@ -204,8 +205,8 @@ def test_serve_without_key_needs_simulate_if_no_key(tmp_path: Path) -> None:
         timeout=30,
         input="",
     )
-    assert out.returncode == 1
-    assert "No API key" in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert "no API key found" in out.stderr
     fallback = subprocess.run(
         [sys.executable, "-m", "poe_mcp", "serve", "--simulate-if-no-key"],
         env=subprocess_env(tmp_path),

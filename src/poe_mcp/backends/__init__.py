@@ -60,6 +60,10 @@ class ChatRequest:
             ``stop``, ``tools``, ``tool_choice``, ``parallel_tool_calls``); absent when unset.
         extra: bot parameters (thinking budget, aspect ratio...), sent as extra body fields.
         timeout_s: this call's timeout, or None for the backend's default.
+        text_format: structured output through the Responses API (``POST /v1/responses``
+            with ``text.format``), used on Poe, whose chat completions ignore
+            ``response_format``; None for chat completions. Only the REST backend sends it
+            (see :mod:`poe_mcp.structured`, which picks the way).
     """
 
     model: str
@@ -67,6 +71,7 @@ class ChatRequest:
     params: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] | None = None
     timeout_s: float | None = None
+    text_format: dict[str, Any] | None = None
 
 
 class Backend(Protocol):

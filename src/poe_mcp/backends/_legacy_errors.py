@@ -14,7 +14,7 @@ Three sources, one function each:
     user_message_too_long        TooLargeError       (413) shorten the message
     user_caused_error            InvalidRequestError (400) a bad parameter or request
     privacy_authorization_error  ModerationError     (403) see below
-    none / unknown               UpstreamError when allow_retry, else InvalidRequestError
+    none / unknown               UpstreamError (not retried when allow_retry is false)
 
 ``privacy_authorization_error`` is a refusal of *what was asked* (content or an attachment the
 bot may not access), not of the credentials: the request was authenticated and the bot had
@@ -41,6 +41,7 @@ from ..errors import (
     TooLargeError,
     UpstreamError,
 )
+from ._wire_errors import protocol_error
 
 __all__ = ["error_event", "incomplete", "map_exception"]
 
@@ -77,7 +78,9 @@ def error_event(
     text = str(data.get("text") or "").strip() or f"{bot} reported an error"
     cls = _BY_ERROR_TYPE.get(str(error_type)) if error_type else None
     if cls is None:
-        cls = UpstreamError if allow_retry else InvalidRequestError
+        # The REST API reports the same failure as an upstream error; allow_retry says
+        # whether sending it again can help.
+        cls = UpstreamError
     message = f"{bot}: {text}"
     hint, marker = _HINTS.get(cls, ("", ""))
     if hint and marker not in message:
@@ -87,7 +90,13 @@ def error_event(
         metadata["error_type"] = error_type
     if partial_text:
         metadata["partial_chars"] = len(partial_text)
-    return cls(message, request_id=request_id, code=error_type or None, metadata=metadata)
+    return cls(
+        message,
+        request_id=request_id,
+        code=error_type or None,
+        metadata=metadata,
+        retryable=None if allow_retry else False,
+    )
 
 
 def _event_payload(message: str) -> dict[str, Any] | None:
@@ -109,6 +118,11 @@ def map_exception(
 ) -> PoeError:
     """Translate what ``fastapi_poe`` / ``httpx`` raised into our error tree.
 
+    Call it inside the ``except`` block: an exception that is no transport, protocol or
+    ``fastapi_poe`` failure (a ``TypeError`` in our own code, say) is re-raised as it is, never
+    turned into a retryable upstream error. Answers that break the protocol (not JSON, wrong
+    shapes) are upstream errors that are not retried: the same request gets the same answer.
+
     Args:
         exc: the exception.
         bot: the bot name (for messages and error events).
@@ -118,6 +132,7 @@ def map_exception(
     import fastapi_poe as fp
     import httpx
     import httpx_sse
+    import pydantic
     from fastapi_poe.client import AttachmentUploadError
 
     if isinstance(exc, PoeError):
@@ -131,14 +146,16 @@ def map_exception(
         payload = _event_payload(message)
         if payload is not None:
             return error_event(payload, bot=bot, request_id=request_id)
-        return UpstreamError(
-            f"{bot} sent an answer that breaks the bot protocol: {redact(message)[:300]}",
-            request_id=request_id,
-            metadata={"backend": "legacy"},
-        )
+        return _protocol(bot, redact(message), request_id)
+    if isinstance(exc, (ValueError, pydantic.ValidationError)):  # JSON or shapes fastapi_poe read
+        return _protocol(bot, f"{type(exc).__name__}: {redact(str(exc))}", request_id)
     if isinstance(exc, httpx.TimeoutException):
         return RequestTimeoutError(
-            f"no answer from {where} within the timeout", status=None, request_id=request_id
+            f"no answer from {where} within the timeout",
+            status=None,
+            request_id=request_id,
+            # accepted: the request reached the bot (a media bot may still be working)
+            metadata={"accepted": not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))},
         )
     if isinstance(exc, httpx.RemoteProtocolError):
         return NetworkError(
@@ -155,10 +172,19 @@ def map_exception(
         )
     if isinstance(exc, AttachmentUploadError):
         return UpstreamError(f"the upload failed: {redact(str(exc))[:300]}", request_id=request_id)
-    logger.debug("unexpected error from fastapi_poe", exc_info=exc)
-    return UpstreamError(
-        f"unexpected error talking to {where}: {type(exc).__name__}", request_id=request_id
+    if isinstance(exc, httpx.HTTPError):
+        return NetworkError(
+            f"talking to {where} failed: {type(exc).__name__}", request_id=request_id
+        )
+    raise exc  # not a wire failure: our own bug, which must propagate
+
+
+def _protocol(bot: str, detail: str, request_id: str | None) -> PoeError:
+    error = protocol_error(
+        f"{bot} sent an answer that breaks the bot protocol: {detail[:300]}", request_id=request_id
     )
+    error.metadata["backend"] = "legacy"
+    return error
 
 
 def incomplete(bot: str, text: str, request_id: str | None) -> IncompleteStreamError:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import logging
@@ -176,9 +177,11 @@ def _file_ref(part: Mapping[str, Any], max_bytes: int) -> FileRef | None:
         url = spec.get("url") if isinstance(spec, Mapping) else spec
         if not isinstance(url, str) or not url:
             raise InvalidRequestError("an image_url part has no url")
+        given = spec.get("filename") if isinstance(spec, Mapping) else None  # attachment_part's
+        name = str(given) if given else None
         if url.startswith("data:"):
-            return decode_data_uri(url, None, "image", max_bytes)
-        return FileRef(name=_url_name(url, "image"), media_type="image/*", url=url)
+            return decode_data_uri(url, name, "image", max_bytes)
+        return FileRef(name=name or _url_name(url, "image"), media_type="image/*", url=url)
     if kind == "file":
         spec = _mapping(part.get("file"))
         filename = spec.get("filename")
@@ -346,6 +349,28 @@ def tool_definitions(tools: Sequence[Mapping[str, Any]]) -> list[fp.ToolDefiniti
     return out
 
 
+@functools.cache
+def _lean_query_class() -> type[fp.QueryRequest]:
+    """``QueryRequest`` with a constant-size ``repr``.
+
+    ``fastapi_poe``'s client puts ``repr(request)`` (``BotMessage.full_prompt``) into every
+    message it yields, one per streamed event: with the whole conversation in the request,
+    a 1 MB prompt answered in 60,000 events cost minutes of CPU on the event loop (quadratic
+    in the prompt's size). Nothing reads ``full_prompt`` here, so the request we hand to
+    ``fastapi_poe`` says only how many messages it holds; its fields, validation and wire
+    form (``model_dump``) are the parent's.
+    """
+    import fastapi_poe as fp
+
+    class LeanQueryRequest(fp.QueryRequest):
+        def __repr__(self) -> str:
+            return f"QueryRequest(<{len(self.query)} messages>)"
+
+        __str__ = __repr__
+
+    return LeanQueryRequest
+
+
 def build_query(
     plan: Plan, request: ChatRequest, attachments: Mapping[str, fp.Attachment]
 ) -> fp.QueryRequest:
@@ -396,7 +421,7 @@ def build_query(
             extra["tool_results"] = [
                 fp.ToolResultDefinition(role="tool", **result) for result in plan.tool_results
             ]
-        return fp.QueryRequest(
+        return _lean_query_class()(
             query=query,
             user_id="",
             conversation_id="",

@@ -24,9 +24,10 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -34,16 +35,21 @@ from .. import _constants as C
 from ..errors import (
     ConfigError,
     IncompleteStreamError,
+    NetworkError,
     PoeError,
     RequestTimeoutError,
     UpstreamError,
     error_from_response,
 )
-from ..types import Attachment, ChatResult, Delta, ToolCall, ToolCallDelta, Usage
+from ..types import Attachment, ChatResult, Delta, ToolCall, Usage
 from . import BackendOptions, ChatRequest
+from ._chat_wire import StreamReader
 from ._legacy_errors import incomplete, map_exception
 from ._legacy_messages import Plan, build_query, plan_request, tool_definitions
 from ._legacy_upload import Uploader
+from ._shapes import provider_messages
+from ._sse import is_event_stream
+from ._wire_errors import error_from_body, protocol_error
 
 if TYPE_CHECKING:
     import fastapi_poe as fp
@@ -105,6 +111,7 @@ class _Call:
     request_id: str | None = None
     simulated: bool = False
     unfinished: bool = False
+    answered: bool = False  # the event stream began (a 200 with its headers)
 
     def on_error(self, exc: Exception, message: str) -> None:
         # Replaces fastapi_poe's default, which prints to stdout (an MCP stdio stream).
@@ -182,9 +189,19 @@ class LegacyBackend:
     async def _on_response(self, response: httpx.Response) -> None:
         headers = response.headers
         if response.is_success:
-            if "text/event-stream" in headers.get("content-type", ""):
+            content_type = headers.get("content-type")
+            if is_event_stream(content_type):
                 self._note_headers(headers)
-            return
+                return
+            if _request_type(response.request) != "query":
+                return
+            # A query answered with something else than an event stream: an error sent as a
+            # success (text or JSON), or a page from a proxy. The provider's words, classified.
+            self._note_headers(headers)
+            raw = await response.aread()
+            raise error_from_body(
+                response.status_code, raw, content_type, headers=headers
+            ) or protocol_error(f"{response.url} answered a query with an empty body")
         if _request_type(response.request) in _SIDE_REQUESTS:
             # fastapi_poe's own error reports: their answer must not replace the real outcome.
             return
@@ -207,6 +224,7 @@ class LegacyBackend:
         if call is not None:
             call.request_id = headers.get("x-request-id")
             call.simulated = _SIMULATOR_HEADER in headers
+            call.answered = True
 
     # --- chat ------------------------------------------------------------------------------
 
@@ -218,8 +236,8 @@ class LegacyBackend:
                     return delta.result
         except IncompleteStreamError as exc:
             # Nothing reached the caller, so the request is as safe to send again as a dropped
-            # connection: say so with a retryable kind.
-            raise UpstreamError(
+            # connection, and the REST backend reports a body cut short as exactly that.
+            raise NetworkError(
                 exc.message, request_id=exc.request_id, metadata={"backend": self.name}
             ) from exc
         finally:
@@ -235,10 +253,11 @@ class LegacyBackend:
         ``request.timeout_s`` bounds the wait for each event (like an HTTP read timeout),
         uploads included; without it the session's timeouts apply.
         """
-        import fastapi_poe as fp
+        from fastapi_poe.client import stream_request_base
 
         bot = request.model
-        plan = plan_request(request)
+        # Tool-call ids we made unique go back to the provider as it wrote them.
+        plan = plan_request(replace(request, messages=provider_messages(request.messages)))
         files = plan.files
         try:
             async with asyncio.timeout(request.timeout_s):
@@ -258,7 +277,9 @@ class LegacyBackend:
         call = _Call()
         _CURRENT.set(call)
         where = f"{self.bot_base_url}{bot}"
-        source = fp.stream_request(
+        # stream_request_base, not stream_request: with tools, the latter assembles tool calls
+        # by index itself (and drops finish reasons); ours follows the rules of ``_shapes``.
+        source = stream_request_base(
             query,
             quote(bot, safe=""),
             self._options.api_key,
@@ -270,8 +291,14 @@ class LegacyBackend:
             base_url=self.bot_base_url,
         )
         state = _Assembly()
+        paused = time.perf_counter()
         try:
             while True:
+                if time.perf_counter() - paused >= C.LOOP_YIELD_INTERVAL_S:
+                    # Events already read arrive without a pause: a long answer would hold
+                    # the event loop (other requests, /health) for a whole read's worth.
+                    await asyncio.sleep(0)
+                    paused = time.perf_counter()
                 try:
                     async with asyncio.timeout(request.timeout_s):
                         message = await anext(source, None)
@@ -284,9 +311,17 @@ class LegacyBackend:
                 except PoeError:
                     raise
                 except Exception as exc:
-                    raise map_exception(
-                        exc, bot=bot, where=where, request_id=call.request_id
-                    ) from exc
+                    error = map_exception(exc, bot=bot, where=where, request_id=call.request_id)
+                    if call.answered and isinstance(error, NetworkError):
+                        # The connection broke inside the answer's stream: as on REST, that
+                        # is a stream cut short (with what arrived), not a failure to connect.
+                        raise IncompleteStreamError(
+                            f"the connection to {where} broke during the answer",
+                            partial_text=state.text,
+                            request_id=call.request_id,
+                            metadata={"backend": self.name},
+                        ) from exc
+                    raise error from exc
                 if message is None:
                     break
                 delta = state.add(message)
@@ -315,6 +350,8 @@ class LegacyBackend:
             provider=self._options.provider,
             backend=self.name,
             simulated=call.simulated,
+            reasoning=state.reasoning,
+            finish_inferred=state.finish is None,
         )
 
     # --- the rest of the Backend protocol --------------------------------------------------
@@ -346,10 +383,9 @@ class _Assembly:
     """The answer so far: text (``replace_response`` aware), tool calls, files, finish."""
 
     def __init__(self) -> None:
-        self.text = ""
+        self._parts: list[str] = []  # joined once at the end: += on an attribute is quadratic
         self.files: list[Attachment] = []
-        self.finish: str | None = None
-        self._calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
+        self._reader = StreamReader()  # json events: OpenAI chunks, read as on REST
 
     def add(self, message: fp.PartialResponse) -> Delta | None:
         """Take one ``fastapi_poe`` message; return the delta to show, if any."""
@@ -362,57 +398,43 @@ class _Assembly:
             self.files.append(Attachment(found.url, found.content_type or None, found.name))
             return None
         if message.tool_calls:
-            return Delta(tool_calls=self._fragments([c.model_dump() for c in message.tool_calls]))
+            raw = [c.model_dump() for c in message.tool_calls]
+            return self._chunk({"choices": [{"delta": {"tool_calls": raw}}]})
         if message.data is not None:
             return self._chunk(message.data)
         if message.is_replace_response:
-            self.text = message.text
+            self._parts = [message.text]
             return Delta(text=message.text, replace=True)
         if message.text:
-            self.text += message.text
+            self._parts.append(message.text)
             return Delta(text=message.text)
         return None
 
-    def _chunk(self, data: Mapping[str, Any]) -> Delta | None:
-        # A raw ``json`` event (OpenAI chat.completion.chunk) that fastapi_poe passed through.
-        text = ""
-        fragments: tuple[ToolCallDelta, ...] = ()
-        for choice in data.get("choices") or ():
-            if not isinstance(choice, Mapping):
-                continue
-            if choice.get("finish_reason"):
-                self.finish = str(choice["finish_reason"])
-            delta = choice.get("delta") or {}
-            text += str(delta.get("content") or "")
-            fragments += self._fragments(delta.get("tool_calls") or ())
-        self.text += text
-        return Delta(text=text, tool_calls=fragments) if text or fragments else None
+    @property
+    def text(self) -> str:
+        """The answer's text so far."""
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
 
-    def _fragments(self, raw: Any) -> tuple[ToolCallDelta, ...]:
-        out = []
-        for position, item in enumerate(raw):
-            if not isinstance(item, Mapping):
-                continue
-            index = item.get("index")
-            index = position if index is None else int(index)
-            function = item.get("function") or {}
-            call_id, name = item.get("id"), function.get("name")
-            arguments = str(function.get("arguments") or "")
-            entry = self._calls.setdefault(index, ["", "", ""])
-            if call_id:
-                entry[0] = str(call_id)
-            if name:
-                entry[1] = str(name)
-            entry[2] += arguments
-            out.append(ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments))
-        return tuple(out)
+    @property
+    def finish(self) -> str | None:
+        return self._reader.finish_reason
+
+    @property
+    def reasoning(self) -> str:
+        return self._reader.reasoning
+
+    def _chunk(self, data: Any) -> Delta | None:
+        # A raw ``json`` event (OpenAI chat.completion.chunk): the same shapes and tool-call
+        # assembly rules as the REST backend (see ``_shapes``).
+        delta = self._reader.feed_chunk(data)
+        if delta is not None and delta.text:
+            self._parts.append(delta.text)
+        return delta
 
     def tool_calls(self) -> tuple[ToolCall, ...]:
-        return tuple(
-            ToolCall(id=entry[0] or f"call_{index}", name=entry[1], arguments=entry[2] or "{}")
-            for index, entry in sorted(self._calls.items())
-            if entry[1]
-        )
+        return self._reader.tool_calls()
 
 
 def _request_type(request: httpx.Request) -> str | None:

@@ -16,19 +16,30 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _constants as C
 from .._logging import redact
-from .._messages import estimate_input_tokens
+from .._messages import estimate_input_tokens, wire_messages
 from ..errors import (
-    IncompleteStreamError,
     NetworkError,
     PoeError,
     RequestTimeoutError,
     UpstreamError,
     error_from_response,
 )
-from ..types import ChatResult, Delta, ToolCall, ToolCallDelta, Usage
+from ..types import ChatResult, Delta, ToolCallDelta, Usage
 from . import BackendOptions, ChatRequest
+from ._chat_wire import Completion, StreamReader, parse_completion
+from ._optional import (
+    omit_remembered,
+    rejected_field,
+    remember_rejection,
+    stream_options_mode,
+)
+from ._shapes import provider_messages
+from ._sse import Event, is_event_stream, sse_events, sse_events_from_text
+from ._wire_errors import error_from_body, normalise_error_body, protocol_error
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from openai import AsyncOpenAI
 
 __all__ = ["OpenAICompatBackend", "map_sdk_error"]
@@ -74,7 +85,9 @@ class OpenAICompatBackend:
         return sdk
 
     def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages}
+        # Tool-call ids we made unique go back to the provider as it wrote them.
+        messages = provider_messages(wire_messages(request.messages))  # no private keys
+        kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
         kwargs.update(request.params)
         if request.extra:
             kwargs["extra_body"] = request.extra
@@ -93,43 +106,62 @@ class OpenAICompatBackend:
         return headers.get("x-request-id"), _SIMULATOR_HEADER in headers
 
     async def chat(self, request: ChatRequest) -> ChatResult:
+        if request.text_format is not None:  # structured output on Poe: the Responses API
+            from ._responses import responses_chat
+
+            return await responses_chat(self, request)
+        kwargs = self._kwargs(request)
+        ours = {"parallel_tool_calls"}  # the agent's default: true is every provider's default
+        raw = await self._create(
+            self._client().chat.completions.with_raw_response.create, kwargs, ours
+        )
+        request_id, simulated = self._note_headers(raw.headers)
         try:
-            raw = await self._client().chat.completions.with_raw_response.create(
-                **self._kwargs(request)
-            )
             content = raw.content
         except Exception as exc:
             raise map_sdk_error(exc, self._options.base_url) from exc
-        request_id, simulated = self._note_headers(raw.headers)
-        try:
-            data = json.loads(content)
-        except ValueError:
-            raise UpstreamError(
-                "the provider answered with malformed JSON", request_id=request_id
-            ) from None
-        if not isinstance(data, dict) or not data.get("choices"):
-            raise _body_error(data, request_id)
-        choice = data["choices"][0]
-        message = choice.get("message") or {}
-        text = message.get("content") or ""
-        tool_calls = tuple(
-            ToolCall(
-                id=str(call.get("id") or f"call_{i}"),
-                name=str((call.get("function") or {}).get("name") or ""),
-                arguments=(call.get("function") or {}).get("arguments") or "{}",
-            )
-            for i, call in enumerate(message.get("tool_calls") or ())
-        )
+        content_type = raw.headers.get("content-type")
+        if is_event_stream(content_type) or _looks_like_sse(content):
+            answer = await _read_sse_body(content, request_id)  # a server that always streams
+        else:
+            answer = _read_completion(content, content_type, request_id)
+        return self._result(request, answer, request_id, simulated)
+
+    async def _create(
+        self, create: Callable[..., Awaitable[Any]], kwargs: dict[str, Any], ours: set[str]
+    ) -> Any:
+        """Send, leaving out optional fields this base URL refused before; when the provider
+        refuses one of ``ours`` by name now, remember that and send once more without it."""
+        base = self._options.base_url
+        omit_remembered(base, kwargs, keep=frozenset(kwargs.keys() - ours))
+        for attempt in range(2):
+            try:
+                return await create(**kwargs)
+            except Exception as exc:
+                error = map_sdk_error(exc, base)
+                field = rejected_field(error, kwargs) if attempt == 0 else None
+                if field is None or field not in ours:
+                    raise error from exc
+                logger.warning("%s refuses %s; sending without it from now on", base, field)
+                remember_rejection(base, field)
+                del kwargs[field]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _result(
+        self, request: ChatRequest, answer: Completion, request_id: str | None, simulated: bool
+    ) -> ChatResult:
         return ChatResult(
-            text=text,
-            model=data.get("model") or request.model,
-            finish_reason=choice.get("finish_reason"),
-            usage=_usage(data.get("usage"), request, text),
-            request_id=request_id or data.get("id"),
-            tool_calls=tool_calls,
+            text=answer.text,
+            model=answer.model or request.model,
+            finish_reason=answer.finish_reason,
+            usage=_usage(answer.usage, request, answer.text),
+            request_id=request_id or answer.response_id,
+            tool_calls=answer.tool_calls,
             provider=self._options.provider,
             backend=self.name,
             simulated=simulated,
+            reasoning=answer.reasoning,
+            finish_inferred=answer.finish_inferred,
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
@@ -137,52 +169,42 @@ class OpenAICompatBackend:
 
         kwargs = self._kwargs(request)
         kwargs["stream"] = True
-        kwargs["stream_options"] = {"include_usage": True}
-        try:
-            manager = self._client().chat.completions.with_streaming_response.create(**kwargs)
-            response = await manager.__aenter__()
-        except Exception as exc:
-            raise map_sdk_error(exc, self._options.base_url) from exc
+        ours = {"parallel_tool_calls"}
+        mode = stream_options_mode(self._options.settings.file)
+        if "stream_options" not in kwargs and mode != "off":
+            kwargs["stream_options"] = {"include_usage": True}
+            if mode == "auto":
+                ours.add("stream_options")
+
+        async def open_stream(**kw: Any) -> tuple[Any, Any]:
+            manager = self._client().chat.completions.with_streaming_response.create(**kw)
+            return manager, await manager.__aenter__()
+
+        manager, response = await self._create(open_stream, kwargs, ours)
         request_id, simulated = self._note_headers(response.headers)
-        parts: list[str] = []
-        calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
-        finish: str | None = None
-        usage_data: Any = None
-        model = request.model
-        event = ""
+        reader = StreamReader(request_id=request_id)
+        http = response.http_response
+        answer: Completion | None = None
         try:
-            async for line in response.http_response.aiter_lines():
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                    continue
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
-                    break
-                try:
-                    chunk = json.loads(payload)
-                except ValueError:
-                    raise UpstreamError(
-                        "the provider sent a malformed stream chunk", request_id=request_id
-                    ) from None
-                if not isinstance(chunk, dict):
-                    continue
-                if "error" in chunk or event == "error":
-                    raise _stream_error(chunk, request_id)
-                model = chunk.get("model") or model
-                if chunk.get("usage"):
-                    usage_data = chunk["usage"]
-                for choice in chunk.get("choices") or ():
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-                    delta = choice.get("delta") or {}
-                    text = delta.get("content") or ""
-                    fragments = _tool_fragments(delta.get("tool_calls"), calls)
-                    if text or fragments:
-                        if text:
-                            parts.append(text)
-                        yield Delta(text=text, tool_calls=fragments)
+            content_type = http.headers.get("content-type")
+            events: AsyncIterator[Event] | None = None
+            if is_event_stream(content_type):
+                events = sse_events(http)
+            else:
+                # Not an event stream: an error body, SSE under another type, or a whole
+                # answer from a server that ignores stream=true.
+                body = await http.aread()
+                if _looks_like_sse(body):
+                    events = sse_events_from_text(body.decode("utf-8", "replace"))
+                else:
+                    answer = _read_completion(body, content_type, request_id)
+            if events is not None:
+                async for name, data in events:
+                    delta = reader.feed(name, data)
+                    if delta is not None:
+                        yield delta
+                    if reader.done:
+                        break
         except PoeError:
             raise
         except httpx2.TimeoutException as exc:
@@ -196,30 +218,15 @@ class OpenAICompatBackend:
             ) from exc
         finally:
             await manager.__aexit__(None, None, None)
-        text = "".join(parts)
-        if finish is None:
-            raise IncompleteStreamError(
-                "the stream ended without a finish reason (the answer may be cut short)",
-                partial_text=text,
-                request_id=request_id,
+        if answer is not None:
+            fragments = tuple(
+                ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(answer.tool_calls)
             )
-        tool_calls = tuple(
-            ToolCall(id=entry[0] or f"call_{index}", name=entry[1], arguments=entry[2] or "{}")
-            for index, entry in sorted(calls.items())
-        )
-        yield Delta(
-            result=ChatResult(
-                text=text,
-                model=model,
-                finish_reason=finish,
-                usage=_usage(usage_data, request, text),
-                request_id=request_id,
-                tool_calls=tool_calls,
-                provider=self._options.provider,
-                backend=self.name,
-                simulated=simulated,
-            )
-        )
+            if answer.text or answer.reasoning or fragments:
+                yield Delta(text=answer.text, tool_calls=fragments, reasoning=answer.reasoning)
+        else:
+            answer = reader.completion()
+        yield Delta(result=self._result(request, answer, request_id, simulated))
 
     async def list_models(self) -> list[dict[str, Any]]:
         try:
@@ -243,29 +250,44 @@ class OpenAICompatBackend:
             self._sdk = None
 
 
-def _tool_fragments(raw: Any, calls: dict[int, list[str]]) -> tuple[ToolCallDelta, ...]:
-    if not raw:
-        return ()
-    fragments = []
-    for position, item in enumerate(raw):
-        index = item.get("index", position)
-        function = item.get("function") or {}
-        call_id = item.get("id")
-        name = function.get("name")
-        arguments = function.get("arguments") or ""
-        entry = calls.setdefault(index, ["", "", ""])
-        if call_id:
-            entry[0] = call_id
-        if name:
-            entry[1] = name
-        entry[2] += arguments
-        fragments.append(ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments))
-    return tuple(fragments)
+def _looks_like_sse(body: bytes) -> bool:
+    return body.lstrip().startswith((b"data:", b"event:", b":", b"id:", b"retry:"))
+
+
+async def _read_sse_body(body: bytes, request_id: str | None) -> Completion:
+    """A whole event stream already read (the answer to a request that did not stream)."""
+    reader = StreamReader(request_id=request_id)
+    async for name, data in sse_events_from_text(body.decode("utf-8", "replace")):
+        reader.feed(name, data)
+        if reader.done:
+            break
+    return reader.completion()
+
+
+def _read_completion(body: bytes, content_type: str | None, request_id: str | None) -> Completion:
+    """A whole answer's body: the completion, or the error it holds (classified)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        text = body.decode("utf-8", "replace").strip()
+        if text[:1] in ("{", "["):
+            shown = (
+                text if len(text) <= C.ERROR_QUOTE_CHARS else text[: C.ERROR_QUOTE_CHARS] + "..."
+            )
+            raise protocol_error(
+                f"the provider answered with malformed JSON: {shown}", request_id=request_id
+            ) from None
+        found = error_from_body(200, body, content_type, request_id=request_id)
+        raise found or protocol_error(
+            "the provider answered with an empty body", request_id=request_id
+        ) from None
+    return parse_completion(data, request_id=request_id)
 
 
 def _usage(raw: Any, request: ChatRequest, text: str) -> Usage:
-    if isinstance(raw, dict) and raw.get("prompt_tokens") is not None:
-        return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+    reported = Usage.from_openai(raw)  # with reasoning and cached-token details when given
+    if reported is not None:
+        return reported
     # No counts from the provider: estimate so the ledger stays complete, and say so.
     return Usage(
         estimate_input_tokens(request.messages) + 1,
@@ -274,21 +296,13 @@ def _usage(raw: Any, request: ChatRequest, text: str) -> Usage:
     )
 
 
-def _body_error(data: Any, request_id: str | None) -> PoeError:
-    if isinstance(data, dict) and "error" in data:
-        return _stream_error(data, request_id)
-    return UpstreamError("the provider's answer has no choices", request_id=request_id)
-
-
-def _stream_error(chunk: dict[str, Any], request_id: str | None) -> PoeError:
-    error = chunk.get("error", chunk)
-    code = error.get("code") if isinstance(error, dict) else None
-    status = code if isinstance(code, int) and 400 <= code < 600 else 500
-    return error_from_response(status, chunk, request_id=request_id)
-
-
 def map_sdk_error(exc: BaseException, base_url: str = "") -> PoeError:
-    """Translate an ``openai`` SDK (or ``httpx2``) exception into our error tree."""
+    """Translate an ``openai`` SDK (or ``httpx2``) exception into our error tree.
+
+    Call it inside the ``except`` block: anything that is neither an SDK nor a transport error
+    (a ``TypeError`` in our own code, say) is re-raised as it is, never turned into a
+    retryable upstream error.
+    """
     if isinstance(exc, PoeError):
         return exc
     import httpx2
@@ -297,15 +311,26 @@ def map_sdk_error(exc: BaseException, base_url: str = "") -> PoeError:
     if isinstance(exc, openai.APIStatusError):
         headers = exc.response.headers
         return error_from_response(
-            exc.status_code, exc.body, headers, request_id=headers.get("x-request-id")
+            exc.status_code,
+            normalise_error_body(exc.body),
+            headers,
+            request_id=headers.get("x-request-id"),
         )
     if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)):
-        return RequestTimeoutError(f"no answer from {base_url} within the timeout", status=None)
+        chain = (exc, exc.__cause__, exc.__context__)
+        connecting = any(isinstance(e, (httpx2.ConnectTimeout, httpx2.PoolTimeout)) for e in chain)
+        return RequestTimeoutError(
+            f"no answer from {base_url} within the timeout",
+            status=None,
+            # accepted: the request reached the provider (a media bot may still be working)
+            metadata={"accepted": not connecting},
+        )
     if isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
         cause = exc.__cause__ or exc.__context__
         detail = f": {redact(str(cause))}" if cause else ""
         return NetworkError(f"cannot reach {base_url}{detail}")
     if isinstance(exc, openai.APIError):
         return UpstreamError(redact(exc.message), status=None)
-    logger.debug("unexpected error from the openai SDK", exc_info=exc)
-    return UpstreamError(f"unexpected error talking to {base_url}: {type(exc).__name__}")
+    if isinstance(exc, (httpx2.HTTPError, httpx2.StreamError)):
+        return NetworkError(f"talking to {base_url} failed: {type(exc).__name__}")
+    raise exc  # not a wire failure: our own bug, which must propagate

@@ -21,10 +21,14 @@ from ..errors import PoeError
 _COMMANDS: dict[str, tuple[str, str]] = {
     "audio": ("media", "audio"),
     "chat": ("chat", "chat"),
+    "compare": ("compare", "compare"),
+    "completion": ("completion", "completion"),
     "doctor": ("doctor", "doctor"),
     "image": ("media", "image"),
     "install": ("install", "install"),
+    "logs": ("logs", "logs"),
     "models": ("models", "models"),
+    "orchestrate": ("orchestrate", "orchestrate"),
     "serve": ("serve", "serve"),
     "sessions": ("sessions", "sessions"),
     "simulator": ("simulator", "simulator"),
@@ -49,7 +53,34 @@ class _LazyGroup(click.Group):
             return None
         command = getattr(importlib.import_module(f"{__name__}.{mod}"), attr)
         assert isinstance(command, click.Command)
+        _accept_verbose(command)
         return command
+
+
+def _more_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if value:
+        from .._logging import setup_logging
+
+        root = ctx.find_root().params.get("verbose") or 0
+        setup_logging(logging.WARNING - 10 * (root + value))
+
+
+def _accept_verbose(command: click.Command) -> None:
+    """Let ``-v`` come after the subcommand too (``poe-mcp chat -v ...``), at every level."""
+    if not any("--verbose" in getattr(p, "opts", ()) for p in command.params):
+        command.params.append(
+            click.Option(
+                ["-v", "--verbose"],
+                count=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_more_verbose,
+                help="More log output on stderr (-vv for debug).",
+            )
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_verbose(sub)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,7 +108,9 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show()
         sys.exit(exc.exit_code)
     except PoeError as exc:
-        click.echo(f"error ({exc.kind}): {exc}", err=True)
+        from ._term import fail
+
+        click.echo(f"{fail(f'error ({exc.kind}):')} {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

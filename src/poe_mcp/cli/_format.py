@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from .._money import format_usd
+
 __all__ = ["ago", "money", "table", "utc"]
 
 
@@ -28,13 +30,9 @@ def table(
 
 
 def money(usd: float | None, unknown_calls: int = 0) -> str:
-    """``$0.0123``, with calls of unknown price flagged beside it (never folded in as $0)."""
-    if usd is None or (unknown_calls and usd == 0):
-        text = "unknown"
-    elif usd == 0 or usd >= 0.01:
-        text = f"${usd:.4f}"
-    else:
-        text = f"${usd:.6f}"  # single calls often cost fractions of a cent
+    """:func:`~poe_mcp._money.format_usd`, with calls of unknown price flagged beside it (never
+    folded in as $0)."""
+    text = "unknown" if unknown_calls and usd == 0 else format_usd(usd)
     if unknown_calls:
         text += f" + {unknown_calls} unpriced" if text != "unknown" else f" ({unknown_calls} calls)"
     return text

@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from ..config import Settings, resolve_api_key
+from ..config import Settings, key_env, resolve_api_key
 from ..errors import PoeError
 
 __all__ = ["doctor", "run_checks"]
 
 
 def _key_source(provider: str) -> str | None:
-    env = "OPENAI_API_KEY" if provider in ("openai", "compatible") else "POE_API_KEY"
+    env = key_env(provider)
     if os.environ.get(env):
         return f"environment ({env})"
     try:
@@ -28,27 +28,23 @@ def _key_source(provider: str) -> str | None:
 async def run_checks(settings: Settings) -> list[dict[str, Any]]:
     """Each check as ``{"name", "ok", "detail"}``; never raises, never shows the key."""
     from .._logging import redact
-    from ..server.runtime import redact_url
+    from .._redact import redact_url
 
-    checks: list[dict[str, Any]] = [
-        {
-            "name": "config",
-            "ok": True,
-            "detail": f"provider {settings.provider}, base URL {settings.effective_base_url}, "
-            f"backend {settings.backend}, data dir {settings.home}, config dir "
-            f"{settings.config_dir}",
-        }
-    ]
+    from ._doctor_settings import check, config_file_check, settings_checks
+
+    base_url = redact_url(settings.effective_base_url)  # no user:password from the URL
+    checks: list[dict[str, Any]] = [config_file_check(settings.config_dir, None)]
+    checks += settings_checks(settings)
     source = _key_source(settings.provider)
+    env, section = key_env(settings.provider), settings.provider
     checks.append(
         {
             "name": "api_key",
             "ok": source is not None,
             "detail": f"found in {source}"
             if source
-            else "missing: export POE_API_KEY=... or put it in "
-            f"{settings.config_dir / 'credentials.toml'} under [poe] api_key "
-            "(or try `poe-mcp serve --simulate`)",
+            else f"missing: export {env}=... or put it in "
+            f"{settings.config_dir / 'credentials.toml'} under [{section}] api_key",
         }
     )
 
@@ -64,7 +60,9 @@ async def run_checks(settings: Settings) -> list[dict[str, Any]]:
         checks.append({"name": "store", "ok": False, "detail": f"{store_url}: {exc}"})
 
     if source is None:
-        checks.append({"name": "api", "ok": False, "detail": "skipped: no API key"})
+        checks.append(check("api", "skip", "skipped: no API key"))
+        if settings.provider == "poe":
+            checks.append(check("key_valid", "skip", "skipped: no API key"))
         return checks
     from ..client import AsyncPoeClient
 
@@ -75,7 +73,7 @@ async def run_checks(settings: Settings) -> list[dict[str, Any]]:
                 {
                     "name": "api",
                     "ok": True,
-                    "detail": f"{settings.effective_base_url} answered with {len(models)} models",
+                    "detail": f"{base_url} answered with {len(models)} models",
                 }
             )
         except PoeError as exc:
@@ -94,20 +92,38 @@ async def run_checks(settings: Settings) -> list[dict[str, Any]]:
     return checks
 
 
+_LATER = ("api_key", "store", "api")
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def doctor(as_json: bool) -> None:
-    """Check the configuration, the API key (presence only), the API and the store."""
+    """Check the configuration, the API key (presence only), the API and the store.
+
+    Shows the config file and whether it loaded, then every setting in effect (store, media
+    dir, budgets, rpm, session TTL, exposed tools, aliases, MCP servers and whether their
+    commands exist). Checks that cannot run are SKIP, not FAIL; exit 1 on any FAIL.
+    """
     import anyio
 
-    settings = Settings.load()
-    checks = anyio.run(run_checks, settings)
-    ok = all(c["ok"] for c in checks)
+    from ..config import config_dir
+    from ._doctor_settings import check, config_file_check
+
+    try:
+        settings = Settings.load()
+    except PoeError as exc:  # the file (or the environment) is not valid: say so, skip the rest
+        checks = [config_file_check(config_dir(), exc)]
+        checks += [check(n, "skip", "skipped: the settings did not load") for n in _LATER]
+    else:
+        checks = anyio.run(run_checks, settings)
+    for c in checks:
+        c.setdefault("status", "ok" if c["ok"] else "fail")
+    ok = all(c["status"] != "fail" for c in checks)
     if as_json:
         click.echo(json.dumps({"ok": ok, "checks": checks}, indent=2))
     else:
         for c in checks:
-            mark = "ok  " if c["ok"] else "FAIL"
+            mark = {"ok": "ok  ", "fail": "FAIL", "skip": "SKIP"}[c["status"]]
             click.echo(f"[{mark}] {c['name']}: {c['detail']}")
     if not ok:
         raise SystemExit(1)

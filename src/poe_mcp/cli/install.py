@@ -42,6 +42,52 @@ def client_config_path(client: str) -> Path:
     raise ConfigError(f"unknown client {client!r}: use one of {', '.join(_CLIENTS)}")
 
 
+def _visible_env() -> dict[str, str] | None:
+    """Settings the server must share with this shell: the config and data dirs when moved.
+
+    A desktop client starts servers without the shell's environment; without these the server
+    would read another credentials.toml and store. Never the key.
+    """
+    env = {n: os.environ[n] for n in ("POE_MCP_CONFIG_DIR", "POE_MCP_HOME") if os.environ.get(n)}
+    return env or None
+
+
+def key_visibility(client: str, simulated: bool) -> tuple[bool, str]:
+    """Whether the server ``client`` starts will find an API key, and what to say about it."""
+    import tomllib
+
+    from ..config import Settings, config_dir, key_env
+
+    if simulated:
+        return True, "The server answers from the offline simulator when no key is configured."
+    provider = Settings.load().provider
+    env_name = key_env(provider)
+    creds = config_dir() / "credentials.toml"
+    try:
+        table = tomllib.loads(creds.read_text(encoding="utf-8")).get(provider, {})
+    except (OSError, tomllib.TOMLDecodeError):
+        table = {}
+    if isinstance(table, dict) and table.get("api_key"):
+        return True, f"The server reads the API key from {creds} (`poe-mcp doctor` checks it)."
+    put_it = f'put it in {creds}:\n    [{provider}]\n    api_key = "..."'
+    if os.environ.get(env_name):
+        if client == "claude-code":
+            return True, (
+                f"The server sees {env_name} when Claude Code is started from a shell that has "
+                f"it; to be independent of the shell, {put_it}"
+            )
+        return False, (
+            f"{env_name} is set in this shell only: {client} starts servers without your "
+            f"shell's environment, so the server would have no key. {put_it[0].upper()}"
+            f"{put_it[1:]}"
+        )
+    return False, (
+        f"no API key found ({env_name} or {creds}): the server will start, but every tool "
+        f"that calls the API will answer with where to put one. {put_it[0].upper()}{put_it[1:]} "
+        "(or install with --simulate-if-no-key to try the offline simulator meanwhile)"
+    )
+
+
 def _command() -> str:
     found = shutil.which("poe-mcp")
     if found:
@@ -94,6 +140,9 @@ def _merge(path: Path, name: str, entry: dict[str, Any]) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write this file instead of the client's default one.",
 )
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print what was written (or would be) as JSON."
+)
 def install(
     client: str,
     print_only: bool,
@@ -102,16 +151,41 @@ def install(
     simulate: bool,
     simulate_if_no_key: bool,
     config_path: Path | None,
+    as_json: bool,
 ) -> None:
-    """Add poe-mcp to Claude Desktop, Claude Code or Cursor (or print the entry with --print)."""
+    """Add poe-mcp to Claude Desktop, Claude Code or Cursor (or print the entry with --print).
+
+    Checks first that --tools names real tools, and that the server the client starts will
+    find an API key: a key exported only in a shell is invisible to a desktop client, so the
+    key belongs in credentials.toml (the entry never holds it).
+    """
+    from ..server.registry import select_tools
+
     args: list[str] = []
     if tools_spec:
+        select_tools(tools_spec)  # ConfigError (with "did you mean") before anything is written
         args += ["--tools", tools_spec]
     if simulate:
         args.append("--simulate")
     if simulate_if_no_key:
         args.append("--simulate-if-no-key")
-    entry = server_entry(client, args)
+    entry = server_entry(client, args, _visible_env())
+    key_ok, key_note = key_visibility(client, simulate or simulate_if_no_key)
+    if not key_ok:
+        click.echo(f"warning: {key_note}", err=True)
+    if as_json:
+        path = None if print_only else config_path or client_config_path(client)
+        if path is not None:
+            _merge(path, name, entry)
+        payload = {
+            "client": client,
+            "name": name,
+            "entry": entry,
+            "written": str(path) if path else None,
+            "key": {"visible": key_ok, "note": key_note},
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
     if print_only:
         click.echo(json.dumps({"mcpServers": {name: entry}}, indent=2))
         if client == "claude-code":
@@ -122,4 +196,4 @@ def install(
     path = config_path or client_config_path(client)
     _merge(path, name, entry)
     click.echo(f"Added MCP server {name!r} to {path}. Restart {client} to load it.")
-    click.echo("The API key is read from POE_API_KEY or credentials.toml (`poe-mcp doctor`).")
+    click.echo(key_note if key_ok else "Fix the key as warned above, then restart the client.")

@@ -15,6 +15,8 @@ from typing import Any
 import click
 
 from .. import _constants as C
+from .._events import ClientEvent
+from .._money import format_usd
 from ..types import MediaKind
 from .chat import parse_params
 
@@ -51,6 +53,13 @@ class _Display:
         else:
             click.echo(text, err=True)
 
+    def event(self, event: ClientEvent) -> None:
+        """A wait or a retry of the client: its own line, even without -v."""
+        if self.open_line:
+            click.echo("", err=True)
+            self.open_line = False
+        click.echo(f"poe-mcp: {event.message}", err=True)
+
     def close(self) -> None:
         if self.open_line:
             click.echo("", err=True)
@@ -64,27 +73,46 @@ async def _run(kind: MediaKind, prompt: str, options: dict[str, Any], quiet: boo
 
     settings = Settings.load(provider=options.pop("provider"), base_url=options.pop("base_url"))
     as_json = options.pop("as_json")
+    open_it = options.pop("open_it")
     display = _Display(quiet)
     try:
-        async with AsyncPoeClient(settings=settings, entry_point="cli") as client:
+        async with AsyncPoeClient(
+            settings=settings, entry_point="cli", on_event=None if quiet else display.event
+        ) as client:
             result = await generate_media(client, kind, prompt, on_progress=display, **options)
     finally:
         display.close()
+    if open_it and (result.paths or result.urls):
+        _open(result.paths[0] if result.paths else result.urls[0])
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
     for line in result.paths or result.urls:
         click.echo(line)
     if not quiet:
-        cost = "unknown" if result.cost is None else f"${result.cost:.4f}"
+        cost = format_usd(result.cost)
         click.echo(f"{result.model} · {result.media_type} · cost {cost}", err=True)
+
+
+def _open(target: str) -> None:
+    """Show the file in the system's viewer (xdg-open, open, start); say so when none works."""
+    from ._term import notice
+
+    try:
+        code = click.launch(target)
+    except OSError as exc:  # no opener installed
+        code, reason = 1, exc.strerror
+    else:
+        reason = f"exit status {code}"
+    if code != 0:
+        notice(f"could not open {target} ({reason})")
 
 
 def _command(kind: MediaKind) -> click.Command:
     @click.command(
         name=kind,
         help=f"Make {_WHAT[kind]} with a Poe {kind} bot and print the saved file's path. "
-        "PROMPT '-' reads standard input.\n\n\b\nExample:\n  {_EXAMPLES[kind]}",
+        f"PROMPT '-' reads standard input.\n\n\b\nExample:\n  {_EXAMPLES[kind]}",
     )
     @click.argument("prompt")
     @click.option("-m", "--model", help=f"The bot [default: {_DEFAULTS[kind]}; config [media]].")
@@ -103,6 +131,9 @@ def _command(kind: MediaKind) -> click.Command:
     @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
     @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
     @click.option(
+        "--open", "open_it", is_flag=True, help="Open the saved file in the system's viewer."
+    )
+    @click.option(
         "--backend", type=click.Choice(["openai", "legacy"]), help="REST API or bot protocol."
     )
     @click.option("--provider", type=click.Choice(["poe", "openai", "compatible"]))
@@ -117,6 +148,7 @@ def _command(kind: MediaKind) -> click.Command:
         timeout: float | None,
         as_json: bool,
         quiet: bool,
+        open_it: bool,
         backend: str | None,
         provider: str | None,
         base_url: str | None,
@@ -131,6 +163,7 @@ def _command(kind: MediaKind) -> click.Command:
             "max_bytes": max_bytes,
             "timeout": timeout,
             "as_json": as_json,
+            "open_it": open_it,
             "backend": backend,
             "provider": provider,
             "base_url": base_url,

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .. import _constants as C
+from .._redact import redact_url
 from ..config import Settings, resolve_api_key
 from ..errors import AuthError, ConfigError
 
@@ -20,6 +21,11 @@ SIMULATED_API_KEY = "simulated-key"  # the simulator accepts any key not startin
 def _notice(message: str) -> None:
     # stdout belongs to the stdio transport: every human message goes to stderr.
     click.echo(f"poe-mcp: {message}", err=True)
+
+
+def simulator_store_url(settings: Settings) -> str:
+    """Where ``--simulate`` keeps sessions and usage: a SQLite file of its own in the data dir."""
+    return f"sqlite:///{settings.home / 'simulator' / 'poe-mcp.db'}"
 
 
 def _start_simulator() -> Any:
@@ -63,7 +69,8 @@ def _start_simulator() -> Any:
     "tools_spec",
     envvar="POE_MCP_TOOLS",
     help="Comma-separated tools or groups to expose (chat, sessions, models, info, agent, "
-    "media, all) [env POE_MCP_TOOLS; config [server] tools]. Default: all.",
+    "media, all) [env POE_MCP_TOOLS; config [server] tools]. Default: all. The multi group "
+    "(compare_models, consensus) is off unless named: --tools all,multi.",
 )
 @click.option(
     "--store",
@@ -73,7 +80,9 @@ def _start_simulator() -> Any:
 @click.option(
     "--simulate",
     is_flag=True,
-    help="Answer from the built-in offline Poe simulator (no key needed; every answer says so).",
+    help="Answer from the built-in offline Poe simulator (no key needed; every answer says so). "
+    "Simulated sessions and usage are kept apart from real ones, on disk in "
+    "<data dir>/simulator/poe-mcp.db (unless --store / POE_MCP_STORE names a store).",
 )
 @click.option(
     "--simulate-if-no-key",
@@ -98,6 +107,82 @@ def _start_simulator() -> Any:
     "[env POE_MCP_SESSION_TTL].",
 )
 @click.option("--rpm", type=int, help="Client-side requests per minute (default 500).")
+@click.option(
+    "--download-policy",
+    type=click.Choice(list(C.DOWNLOAD_POLICIES)),
+    help="Where media downloads may connect: public (refuse loopback, private, link-local and "
+    "other non-public addresses, checked after DNS and on every redirect; the provider's own "
+    "host stays allowed), any, or auto (public when --host is not loopback, else any) "
+    "[env POE_MCP_DOWNLOAD_POLICY; config [media] download_policy]. Default: auto.",
+)
+@click.option(
+    "--api-key",
+    "api_key_option",
+    help="API key of the chosen provider, instead of POE_API_KEY / OPENAI_API_KEY / "
+    "POE_MCP_COMPATIBLE_API_KEY or credentials.toml (other users can see command lines: "
+    "prefer those).",
+)
+@click.option(
+    "--header-timeout",
+    type=float,
+    help=f"HTTP: seconds for a request's headers to arrive, else 408 and closed "
+    f"(default {C.HTTP_HEADER_TIMEOUT_S:g}) [config [server] header_timeout_s].",
+)
+@click.option(
+    "--body-timeout",
+    type=float,
+    help=f"HTTP: seconds for a request's body to arrive (default {C.HTTP_BODY_TIMEOUT_S:g}) "
+    "[config [server] body_timeout_s].",
+)
+@click.option(
+    "--keep-alive",
+    type=float,
+    help=f"HTTP: seconds an idle keep-alive connection stays open (default "
+    f"{C.HTTP_KEEP_ALIVE_S:g}) [config [server] keep_alive_s].",
+)
+@click.option(
+    "--max-connections",
+    type=int,
+    help=f"HTTP: open connections at most; more get 503 (default {C.HTTP_MAX_CONNECTIONS}) "
+    "[config [server] max_connections].",
+)
+@click.option(
+    "--max-body-bytes",
+    type=int,
+    help=f"HTTP: largest request body; larger gets 413 (default {C.HTTP_MAX_BODY_BYTES}) "
+    "[config [server] max_body_bytes].",
+)
+@click.option(
+    "--mcp-session-idle",
+    type=float,
+    help=f"HTTP: seconds after which an MCP session with no request ends (default "
+    f"{C.MCP_SESSION_IDLE_S:g}) [config [server] mcp_session_idle_s].",
+)
+@click.option(
+    "--max-mcp-sessions",
+    type=int,
+    help=f"HTTP: open MCP sessions at most; a new one beyond gets 503 (default "
+    f"{C.MCP_MAX_SESSIONS}) [config [server] max_mcp_sessions].",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False),
+    help="Append the server's log to this file instead of standard error.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text or as one JSON object each. Over HTTP every tool call logs one line "
+    "(tool, outcome, model, tokens, cost, latency; the prompt only with POE_MCP_LOG_PROMPTS).",
+)
+@click.option(
+    "--new-token",
+    is_flag=True,
+    help="HTTP on loopback without --token: make a new bearer token instead of reusing the one "
+    "kept in the data dir (<data dir>/http-token, mode 0600).",
+)
 def serve(
     transport: str,
     host: str,
@@ -115,8 +200,23 @@ def serve(
     base_url: str | None,
     session_ttl: float | None,
     rpm: int | None,
+    download_policy: str | None,
+    api_key_option: str | None,
+    header_timeout: float | None,
+    body_timeout: float | None,
+    keep_alive: float | None,
+    max_connections: int | None,
+    max_body_bytes: int | None,
+    mcp_session_idle: float | None,
+    max_mcp_sessions: int | None,
+    log_file: str | None,
+    log_format: str,
+    new_token: bool,
 ) -> None:
     """Run the MCP server (stdio by default; --transport http for /mcp, /health, /metrics)."""
+    from ._serve_extras import configure_logging
+
+    configure_logging(transport=transport, log_file=log_file, log_format=log_format)
     import anyio
 
     from ..server.registry import select_tools
@@ -136,10 +236,20 @@ def serve(
     api_key: str | None = None
     if not simulate:
         try:
-            api_key = resolve_api_key(settings.provider)
+            api_key = resolve_api_key(settings.provider, api_key_option)
         except AuthError:
             if not simulate_if_no_key:
-                raise
+                # Start anyway: the client then shows each tool's actionable auth error
+                # instead of "connection closed" (a server that exits says nothing there).
+                _notice(
+                    f"no API key found for provider {settings.provider!r}: the server starts, "
+                    "and tools that call the API answer with where to put one (`poe-mcp "
+                    "doctor` checks it). A key exported only in a shell is invisible to a "
+                    "desktop client: put it in credentials.toml or the client's env."
+                )
+            else:
+                simulate = True
+        if simulate and api_key is None:
             _notice(
                 "no API key found (POE_API_KEY or credentials.toml): serving the built-in "
                 "SIMULATOR; answers are not from real models. `poe-mcp doctor` shows where to "
@@ -152,13 +262,26 @@ def serve(
         simulator = _start_simulator()
         settings = settings.with_(provider="poe", base_url=simulator.base_url)
         if store is None and not os.environ.get("POE_MCP_STORE"):
-            # Simulated calls must not mix with real ones in the user's usage ledger.
-            settings = settings.with_(store="memory://")
+            # Simulated sessions and usage live apart from real ones, on disk, so a client
+            # that starts the server per call still continues its conversations.
+            settings = settings.with_(store=simulator_store_url(settings))
         api_key = SIMULATED_API_KEY
-        _notice(f"simulator running at {simulator.base_url}")
+        _notice(
+            f"simulator running at {simulator.base_url}; simulated sessions and usage are kept "
+            f"in {redact_url(settings.store_url)}, apart from real ones"
+        )
+
+    from .._netpolicy import server_download_policy
 
     runtime = ServerRuntime(
-        settings, api_key=api_key, simulated=simulate, tools=tools, transport=transport
+        settings,
+        api_key=api_key,
+        simulated=simulate,
+        tools=tools,
+        transport=transport,
+        download_policy=server_download_policy(
+            settings, download_policy, transport=transport, host=host
+        ),
     )
     if simulator is not None:
         runtime.add_closer(simulator.stop)
@@ -169,10 +292,32 @@ def serve(
 
             anyio.run(serve_stdio, runtime)
         else:
+            from ..server._limits import HttpLimits
             from ..server.http import HttpOptions, resolve_token, serve_http
 
+            limits = HttpLimits.from_config(
+                server_cfg,
+                header_timeout_s=header_timeout,
+                body_timeout_s=body_timeout,
+                keep_alive_s=keep_alive,
+                max_connections=max_connections,
+                max_body_bytes=max_body_bytes,
+                mcp_session_idle_s=mcp_session_idle,
+                max_mcp_sessions=max_mcp_sessions,
+            )
+            from ..server.http import is_loopback
+            from ._serve_extras import TOKEN_FILE, announce, client_lines, stored_token
+
+            kept: Any = None
+            made = False
+            if token is None and not no_auth and is_loopback(host):
+                token, made = stored_token(settings.home, new=new_token)
+                kept = settings.home / TOKEN_FILE
             bearer, generated = resolve_token(host, token, no_auth=no_auth)
-            options = HttpOptions(host, port, bearer, allowed_host, allowed_origin)
+            shown = f"[{host}]" if ":" in host else host
+            url = f"http://{shown}:{port}{C.HTTP_MCP_PATH}" if port else None
+            announce(client_lines(url, bearer if kept else None, path=kept, made=made))
+            options = HttpOptions(host, port, bearer, allowed_host, allowed_origin, limits)
 
             async def main() -> None:
                 await serve_http(runtime, options, generated_token=generated)

@@ -20,12 +20,22 @@ _store_option = click.option(
 
 @click.group(invoke_without_command=True)
 @_store_option
+@click.option(
+    "--simulated",
+    is_flag=True,
+    help="The sessions of `serve --simulate` (kept apart, in <data dir>/simulator/poe-mcp.db).",
+)
 @click.pass_context
-def sessions(ctx: click.Context, store_url: str | None) -> None:
+def sessions(ctx: click.Context, store_url: str | None, simulated: bool) -> None:
     """Conversations kept for `poe-mcp chat --session` and the MCP tools (default: list).
 
     Sessions expire after the configured idle time (POE_MCP_SESSION_TTL, 60 minutes by default).
     """
+    if simulated and store_url is None:
+        from ..config import Settings
+        from .serve import simulator_store_url
+
+        store_url = simulator_store_url(Settings.load())
     ctx.obj = store_url
     if ctx.invoked_subcommand is None:
         ctx.invoke(list_sessions, store_url=store_url)
@@ -82,16 +92,22 @@ def show(ctx: click.Context, session_id: str, as_json: bool, store_url: str | No
 
 @sessions.command("clear")
 @click.argument("session_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @_store_option
 @click.pass_context
-def clear(ctx: click.Context, session_id: str, store_url: str | None) -> None:
+def clear(ctx: click.Context, session_id: str, as_json: bool, store_url: str | None) -> None:
     """Forget SESSION_ID."""
     deleted = asyncio.run(
         _with_store(store_url or ctx.obj, lambda s: s.sessions.delete(session_id))
     )
     if not deleted:
         raise NotFoundError(f"no live session {session_id!r} to clear")
-    click.echo(f"cleared session {session_id}")
+    if as_json:
+        click.echo(json.dumps({"cleared": session_id}))
+        return
+    from ._term import ok, symbol
+
+    click.echo(ok(f"{symbol('ok')} cleared session {session_id}"))
 
 
 async def _with_store(store_url: str | None, action: Any) -> Any:

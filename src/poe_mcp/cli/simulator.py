@@ -66,8 +66,20 @@ GET /sim/requests, POST /sim/reset.
     "--points", default=C.SIM_INITIAL_POINTS, show_default=True, type=click.IntRange(min=0),
     help="Starting point balance of every key (keys starting with 'broke' start at 0).",
 )  # fmt: skip
+@click.option(
+    "--provider", type=click.Choice(list(C.SIM_PROVIDERS)), default="poe", show_default=True,
+    help="Whose API to play. openai: OpenAI's plain model list (chat and non-chat models), "
+    "dated model ids in answers, OpenAI's error bodies and codes ('broke' keys get 429 "
+    "insufficient_quota).",
+)  # fmt: skip
 def simulator(
-    host: str, port: int, rpm: int, latency_ms: float, media_delay_s: float, points: int
+    host: str,
+    port: int,
+    rpm: int,
+    latency_ms: float,
+    media_delay_s: float,
+    points: int,
+    provider: str,
 ) -> None:
     from ..simulator import Simulator
 
@@ -78,9 +90,19 @@ def simulator(
         latency_ms=latency_ms,
         media_delay_s=media_delay_s,
         initial_points=points,
+        provider=provider,
     )
 
     def ready() -> None:
+        if provider == "openai":
+            click.echo(
+                f"OpenAI simulator listening on {sim.url}\n"
+                f"  OpenAI clients: base_url={sim.base_url}  api_key=<any, e.g. test-key>\n"
+                f"  poe-mcp:        --provider openai --base-url {sim.base_url} "
+                "(OPENAI_API_KEY=test-key)\n"
+                f"  rpm={rpm}, latency {latency_ms:g} ms. Ctrl-C stops."
+            )
+            return
         click.echo(
             f"Poe simulator listening on {sim.url}\n"
             f"  OpenAI clients: base_url={sim.base_url}  api_key=<any, e.g. test-key>\n"

@@ -61,13 +61,33 @@ def parse_since(value: str, now: float | None = None) -> float:
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
 @click.option("--balance", is_flag=True, help="Also show the Poe account's point balance.")
 @click.option("--store", "store_url", help="Store URL (default: POE_MCP_STORE or the data dir).")
+@click.option(
+    "--include-simulated",
+    is_flag=True,
+    help="Also count calls the built-in simulator answered (by default only real calls count).",
+)
+@click.option(
+    "--simulated",
+    "simulated_only",
+    is_flag=True,
+    help="Only simulated calls, from the store `serve --simulate` uses "
+    "(<data dir>/simulator/poe-mcp.db unless --store names one).",
+)
 def usage(
-    since: str | None, by: str, recent: int, as_json: bool, balance: bool, store_url: str | None
+    since: str | None,
+    by: str,
+    recent: int,
+    as_json: bool,
+    balance: bool,
+    store_url: str | None,
+    include_simulated: bool,
+    simulated_only: bool,
 ) -> None:
     """Totals and a breakdown of every recorded call (library, CLI and MCP server).
 
     Calls whose price is unknown are counted and flagged ("+ N unpriced"), never added as $0.
-    Days are UTC days.
+    Days are UTC days. Calls the built-in simulator answered are recorded as simulated and left
+    out unless --include-simulated (or --simulated for them alone).
 
     \b
     Examples:
@@ -76,7 +96,10 @@ def usage(
       poe-mcp usage --balance
     """
     start = parse_since(since) if since else None
-    asyncio.run(_run(start, by, recent, as_json, balance, store_url))
+    if include_simulated and simulated_only:
+        raise click.UsageError("--include-simulated and --simulated exclude each other")
+    world: bool | None = True if simulated_only else None if include_simulated else False
+    asyncio.run(_run(start, by, recent, as_json, balance, store_url, world))
 
 
 async def _run(
@@ -86,16 +109,24 @@ async def _run(
     as_json: bool,
     balance: bool,
     store_url: str | None,
+    simulated: bool | None = False,
 ) -> None:
     from ..config import Settings
     from ..store import open_store
 
     settings = Settings.load(store=store_url)
+    if simulated and store_url is None:
+        from .serve import simulator_store_url
+
+        settings = settings.with_(store=simulator_store_url(settings))
     store = open_store(settings.store_url)
     try:
-        totals = await store.usage.totals(since=since)
-        groups = await store.usage.breakdown(by, since=since)
-        calls = await store.usage.recent(recent) if recent > 0 else []
+        totals = await store.usage.totals(since=since, simulated=simulated)
+        groups = await store.usage.breakdown(by, since=since, simulated=simulated)
+        calls = await store.usage.recent(recent, simulated=simulated) if recent > 0 else []
+        left_out = (
+            await store.usage.totals(since=since, simulated=True) if simulated is False else None
+        )
     finally:
         await store.aclose()
     points = await _balance(settings) if balance else None
@@ -106,6 +137,7 @@ async def _run(
             "totals": asdict(totals),
             "by": by,
             "groups": [{"key": g.key, **asdict(g.totals)} for g in groups],
+            "simulated": {True: "only", False: "excluded", None: "included"}[simulated],
         }
         if recent > 0:
             payload["recent"] = [asdict(r) for r in calls]
@@ -114,6 +146,12 @@ async def _run(
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     click.echo(_report(since, totals, by, groups))
+    if left_out is not None and left_out.calls:
+        click.echo(
+            f"({_calls(left_out.calls)} answered by the simulator not counted; "
+            "--include-simulated adds them)",
+            err=True,
+        )
     if calls:
         click.echo("\n" + _recent_table(calls))
     if balance:
@@ -149,8 +187,15 @@ def _report(since: float | None, totals: UsageTotals, by: str, groups: list[Usag
         )
     if totals.estimated_calls:
         lines.append(f"  {_calls(totals.estimated_calls)} with estimated token counts")
+    if totals.cached_tokens or totals.reasoning_tokens:
+        lines.append(
+            f"  of these, {totals.cached_tokens:,} input tokens came from the prompt cache and "
+            f"{totals.reasoning_tokens:,} output tokens were reasoning"
+        )
     if not groups:
         return "\n".join([*lines, "", "no calls recorded"])
+    # The cache and reasoning columns appear once any call reported such tokens.
+    details = any(g.totals.cached_tokens or g.totals.reasoning_tokens for g in groups)
     rows = [
         [
             g.key,
@@ -158,12 +203,23 @@ def _report(since: float | None, totals: UsageTotals, by: str, groups: list[Usag
             f"{g.totals.errors:,}",
             f"{g.totals.input_tokens:,}",
             f"{g.totals.output_tokens:,}",
+            *([f"{g.totals.cached_tokens:,}", f"{g.totals.reasoning_tokens:,}"] * details),
             money(g.totals.cost, g.totals.unknown_cost_calls),
         ]
         for g in groups
     ]
-    headers = [by.upper(), "CALLS", "FAILED", "TOKENS IN", "TOKENS OUT", "COST"]
-    return "\n".join([*lines, "", table(headers, rows, right={1, 2, 3, 4})])
+    headers = [by.upper(), "CALLS", "FAILED", "TOKENS IN", "TOKENS OUT"]
+    headers += ["CACHED IN", "REASONING"] * details + ["COST"]
+    right = {1, 2, 3, 4, 5, 6} if details else {1, 2, 3, 4}
+    return "\n".join([*lines, "", table(headers, rows, right=right)])
+
+
+def _details(record: Any) -> str:
+    """`` [cached, reasoning]`` token counts of one call, when it had any."""
+    cached, reasoning = record.cached_tokens, record.reasoning_tokens
+    if not (cached or reasoning):
+        return ""
+    return f" [{cached:,} cached, {reasoning:,} reasoning]"
 
 
 def _calls(n: int) -> str:
@@ -178,7 +234,7 @@ def _recent_table(calls: list[Any]) -> str:
             utc(r.ts),
             r.model,
             r.outcome if r.outcome == "ok" else f"error:{r.error_kind}",
-            f"{r.input_tokens:,}/{r.output_tokens:,}{'~' if r.estimated else ''}",
+            f"{r.input_tokens:,}/{r.output_tokens:,}{'~' if r.estimated else ''}{_details(r)}",
             money(r.cost),
             f"{r.latency_s:.2f}s",
             r.entry_point,

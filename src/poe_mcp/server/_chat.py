@@ -6,10 +6,12 @@ a session), so they agree on history, progress, metrics and the shape of the ans
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mcp_types import CallToolResult, TextContent
 
+from .._money import format_usd
 from ..errors import IncompleteStreamError, NotFoundError, PoeError
 from ._progress import progress
 from .runtime import ServerRuntime
@@ -20,13 +22,16 @@ if TYPE_CHECKING:
     from ..store.base import Message
     from ..types import ChatResult
 
-__all__ = ["answer_text", "run_turn", "with_suggestions"]
+__all__ = ["answer_text", "chain_facts", "run_turn", "with_suggestions"]
 
 
-def answer_text(result: AskResult) -> str:
-    """The answer for the calling model, with a footer it needs to continue the conversation."""
+def answer_text(result: AskResult, more: Sequence[str] = ()) -> str:
+    """The answer for the calling model, with a footer it needs to continue the conversation.
+
+    ``more`` adds facts to the footer (fallbacks taken, how the request was adapted).
+    """
     usage = result.usage
-    cost = "unknown" if result.cost is None else f"${result.cost:.6f}"
+    cost = format_usd(result.cost)
     estimated = " (estimated)" if usage.estimated else ""
     facts = [
         f"session_id: {result.session_id}",
@@ -36,6 +41,7 @@ def answer_text(result: AskResult) -> str:
     ]
     if result.finish_reason and result.finish_reason != "stop":
         facts.append(f"finish_reason: {result.finish_reason}")
+    facts.extend(more)
     if result.simulated:
         facts.append("SIMULATED (offline Poe simulator, not a real model)")
     return f"{result.text}\n\n---\n[{' · '.join(facts)}]"
@@ -65,7 +71,8 @@ async def run_turn(
         system: a system prompt.
         backend: ``openai`` (REST) or ``legacy`` (bot protocol).
         stream: stream upstream and report the partial text as progress.
-        options: standard chat parameters (temperature, max_tokens, top_p, stop).
+        options: chat parameters (temperature, max_tokens, top_p, stop, response_format,
+            stream_options): passed to the client as they are.
         extra: bot parameters.
     """
     options = {k: v for k, v in (options or {}).items() if v is not None}
@@ -110,12 +117,29 @@ async def run_turn(
         simulated=runtime.simulated or result.simulated,
         history_messages=turn.history_messages,
         new_session=turn.is_new,
+        parsed=result.parsed,
     )
+    structured = out.model_dump(mode="json")
+    more = chain_facts(result)
+    if result.attempts:  # beside the declared fields: tools/list stays small
+        structured["attempts"] = [a.to_dict() for a in result.attempts]
+    if result.notes:
+        structured["notes"] = list(result.notes)
     return CallToolResult(
-        content=[TextContent(type="text", text=answer_text(out))],
-        structured_content=out.model_dump(mode="json"),
+        content=[TextContent(type="text", text=answer_text(out, more))],
+        structured_content=structured,
         _meta={"poe-mcp/simulated": out.simulated},
     )
+
+
+def chain_facts(result: ChatResult) -> list[str]:
+    """Footer facts for a fallback chain (who was skipped and why) and the result's notes."""
+    facts: list[str] = []
+    skipped = [f"{a.model} ({a.error_kind})" for a in result.attempts if a.outcome == "skipped"]
+    if skipped:
+        facts.append(f"fell back from {', '.join(skipped)} to {result.model}")
+    facts.extend(result.notes)
+    return facts
 
 
 async def _call(

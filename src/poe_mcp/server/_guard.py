@@ -19,6 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from .._logging import redact
 from ..errors import InvalidRequestError, PoeError
+from ._calllog import begin, finish
 from .runtime import ServerRuntime
 
 __all__ = ["guarded", "render_error", "validation_error_text"]
@@ -53,6 +54,7 @@ def guarded(
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             started = time.perf_counter()
             outcome, kind = "ok", None
+            call = begin(name)
             try:
                 return await fn(*args, **kwargs)
             except PoeError as exc:
@@ -74,7 +76,11 @@ def guarded(
                 )
                 raise ToolError(render_error(internal)) from None
             finally:
-                runtime.metrics.tool_call(name, outcome, time.perf_counter() - started, kind)
+                latency = time.perf_counter() - started
+                runtime.metrics.tool_call(name, outcome, latency, kind)
+                finish(
+                    runtime, call, outcome=outcome, kind=kind, latency_s=latency, arguments=kwargs
+                )
 
         return wrapper
 

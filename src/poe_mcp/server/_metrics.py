@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 
 from .. import _constants as C
+from ._calllog import note_usage
 
 __all__ = ["Metrics"]
 
@@ -72,6 +73,7 @@ class Metrics:
 
     def usage(self, model: str, input_tokens: int, output_tokens: int, cost: float | None) -> None:
         """Add the tokens and cost of one answered call; an unknown cost is counted apart."""
+        note_usage(model, input_tokens, output_tokens, cost)  # for the per-call log line
         with self._lock:
             self._tokens[(model, "input")] += input_tokens
             self._tokens[(model, "output")] += output_tokens
@@ -130,8 +132,8 @@ class Metrics:
                 out.append(f"poe_mcp_tokens_total{labels} {n}")
 
             family("poe_mcp_cost_usd_total", "counter", "USD spent, over calls of known price.")
-            for model, usd in sorted(self._cost.items()):
-                out.append(f"poe_mcp_cost_usd_total{_labels((('model', model),))} {usd:.8f}")
+            for model, usd in sorted(self._cost.items()):  # repr: full precision, never 0.0000
+                out.append(f"poe_mcp_cost_usd_total{_labels((('model', model),))} {usd!r}")
 
             family(
                 "poe_mcp_unknown_cost_calls_total",

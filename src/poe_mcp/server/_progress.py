@@ -60,6 +60,10 @@ class Progress:
             else:
                 await self._send(f"{self._label}: waiting for the answer ({elapsed} s)")
 
+    async def step(self, message: str) -> None:
+        """Report one step of a multi-part call (e.g. a model of a comparison that answered)."""
+        await self._send(message)
+
     async def text(self, partial: str) -> None:
         """Report the partial answer, at most every ``STREAM_PROGRESS_MIN_INTERVAL_S``."""
         first = self._partial is None

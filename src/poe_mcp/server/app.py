@@ -12,8 +12,11 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from .. import __version__
+from .._sanitize import for_output
 from ._guard import validation_error_text
+from .prompts import register_prompts
 from .registry import ToolRegistry
+from .resources import PoeServer
 from .runtime import ServerRuntime
 
 __all__ = ["SERVER_NAME", "build_server"]
@@ -42,7 +45,8 @@ def _pydantic_detail(text: str) -> str:
 
 
 class _Observe:
-    """Middleware: counts requests and gives bad-argument errors the common error format."""
+    """Middleware: counts requests, gives bad-argument errors the common error format, and
+    scrubs every result."""
 
     def __init__(self, runtime: ServerRuntime) -> None:
         self.runtime = runtime
@@ -61,6 +65,11 @@ class _Observe:
             self.runtime.metrics.request(ctx.method, outcome)
         if ctx.method == "tools/call" and isinstance(result, dict) and result.get("isError"):
             result = self._rewrite_validation(result, started)
+        if isinstance(result, dict):
+            # The last net for every result (tools, resources, prompts): no active key or
+            # bearer token, whatever a model, a file or a tool put in it.
+            cleaned: dict[str, Any] = for_output(result)
+            return cleaned
         return result
 
     def _rewrite_validation(self, result: dict[str, Any], started: float) -> dict[str, Any]:
@@ -95,7 +104,7 @@ def build_server(
     registry = ToolRegistry(runtime, runtime.tools)
     tools = registry.load()
     runtime.tools = [t.name for t in tools]
-    server: MCPServer[Any] = MCPServer(
+    server: MCPServer[Any] = PoeServer(  # + resources (catalog, media); see resources.py
         SERVER_NAME,
         title="Poe models",
         version=__version__,
@@ -105,5 +114,7 @@ def build_server(
         log_level="WARNING",
         token_verifier=token_verifier,
         auth=auth,
+        runtime=runtime,
     )
+    register_prompts(server, runtime)
     return server

@@ -4,11 +4,14 @@ Security rules:
 
 - A bearer token is required. Off loopback the server refuses to start without one; on loopback
   it generates one and prints it (unless ``--no-auth``, which is refused off loopback too).
-- Host and Origin headers are checked on every request and every bind address, which blocks DNS
-  rebinding from a browser. Loopback names are always allowed; a non-loopback bind also allows
-  its own address and this machine's names, plus whatever ``--allowed-host`` /
-  ``--allowed-origin`` add.
-- ``/health`` answers without a token (liveness probes); ``/metrics`` needs the token.
+- Host and Origin headers are parsed and checked on every request and every bind address
+  (``_hostcheck``), which blocks DNS rebinding from a browser. Loopback names are always
+  allowed; a non-loopback bind also allows its own address and this machine's names, plus
+  whatever ``--allowed-host`` / ``--allowed-origin`` add.
+- ``/health`` answers without a token (liveness probes) and shows no paths; ``/metrics`` and
+  ``/media/<file>`` (saved media, see ``resources.py``) need the token.
+- Slow or greedy clients meet deadlines and caps (``_limits``): headers, body, keep-alive,
+  connections, body size, MCP session idle time and count.
 """
 
 from __future__ import annotations
@@ -26,21 +29,24 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from .. import _constants as C
 from .._logging import register_secret
 from ..errors import ConfigError
-from .runtime import ServerRuntime, redact_url
+from ._hostcheck import HostOriginGuard, HostRules
+from ._limits import BodyDeadline, HttpLimits, protocol_class
+from .resources import media_download
+from .runtime import ServerRuntime
 
 __all__ = [
     "HttpOptions",
     "StaticTokenVerifier",
+    "allowed_names",
     "build_http_app",
+    "host_rules",
     "is_loopback",
     "resolve_token",
-    "security_settings",
     "serve_http",
 ]
 
@@ -101,10 +107,8 @@ class StaticTokenVerifier:
         return None
 
 
-def security_settings(
-    host: str, extra_hosts: Sequence[str] = (), extra_origins: Sequence[str] = ()
-) -> TransportSecuritySettings:
-    """Allowed Host and Origin values for a server bound to ``host``."""
+def allowed_names(host: str, extra_hosts: Sequence[str] = ()) -> list[str]:
+    """Host names a server bound to ``host`` answers to (any port)."""
     names: list[str] = list(_LOOPBACK_NAMES)
     if not is_loopback(host):
         wildcard = host in ("0.0.0.0", "::", "")
@@ -114,40 +118,21 @@ def security_settings(
             if name and name not in names:
                 names.append(name)
     names.extend(h for h in extra_hosts if h not in names)
-    hosts = [pattern for name in names for pattern in (name, f"{name}:*")]
-    origins = [f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https")
-               for port in ("", ":*")]  # fmt: skip
-    origins.extend(extra_origins)
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
-    )
+    return names
 
 
-class _HostOriginGuard:
-    """Applies the Host/Origin rules to every path (the SDK checks only ``/mcp``)."""
+def host_rules(
+    host: str, extra_hosts: Sequence[str] = (), extra_origins: Sequence[str] = ()
+) -> HostRules:
+    """The Host and Origin rules of a server bound to ``host``.
 
-    def __init__(self, app: ASGIApp, settings: TransportSecuritySettings) -> None:
-        from mcp.server.transport_security import TransportSecurityMiddleware
-
-        self.app = app
-        self.check = TransportSecurityMiddleware(settings)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            request = Request(scope)
-            host = request.headers.get("host")
-            origin = request.headers.get("origin")
-            if not self.check._validate_host(host):
-                await PlainTextResponse("Invalid Host header", status_code=421)(
-                    scope, receive, send
-                )
-                return
-            if not self.check._validate_origin(origin):
-                await PlainTextResponse("Invalid Origin header", status_code=403)(
-                    scope, receive, send
-                )
-                return
-        await self.app(scope, receive, send)
+    Raises:
+        ConfigError: an ``--allowed-host`` / ``--allowed-origin`` value that does not parse.
+    """
+    try:
+        return HostRules(allowed_names(host, extra_hosts), extra_origins)
+    except ValueError as exc:
+        raise ConfigError(f"{exc} (see --allowed-host / --allowed-origin)") from None
 
 
 class HttpOptions:
@@ -157,6 +142,7 @@ class HttpOptions:
         host / port: the bind address (port 0 picks a free port).
         token: the bearer token, or None for no auth (loopback only).
         allowed_hosts / allowed_origins: extra Host and Origin values to accept.
+        limits: deadlines and caps against slow or greedy clients.
     """
 
     def __init__(
@@ -166,12 +152,14 @@ class HttpOptions:
         token: str | None = None,
         allowed_hosts: Sequence[str] = (),
         allowed_origins: Sequence[str] = (),
+        limits: HttpLimits | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.token = token
         self.allowed_hosts = list(allowed_hosts)
         self.allowed_origins = list(allowed_origins)
+        self.limits = limits or HttpLimits()
 
 
 def _bearer_ok(request: Request, token: str | None) -> bool:
@@ -210,7 +198,9 @@ def build_http_app(runtime: ServerRuntime, options: HttpOptions) -> Starlette:
             "transport": "http",
             "simulated": runtime.simulated,
             "provider": runtime.settings.provider,
-            "store": {"ok": bool(store.get("ok")), "url": redact_url(runtime.settings.store_url)},
+            # No URL or path here (no token needed): authenticated callers see the store's
+            # location in get_server_info.
+            "store": {"ok": bool(store.get("ok")), "backend": _store_kind(runtime)},
             "tools": len(runtime.tools),
             "uptime_s": round(runtime.metrics.uptime_s(), 3),
         }
@@ -229,12 +219,31 @@ def build_http_app(runtime: ServerRuntime, options: HttpOptions) -> Starlette:
 
     server.custom_route(C.HTTP_HEALTH_PATH, methods=["GET"])(health)
     server.custom_route(C.HTTP_METRICS_PATH, methods=["GET"])(metrics)
-    sec = security_settings(options.host, options.allowed_hosts, options.allowed_origins)
+    # Saved media for remote clients, behind the token (resources.media_download).
+    media = media_download(runtime, options.token)
+    server.custom_route(f"{C.HTTP_MEDIA_PATH}/{{name}}", methods=["GET"])(media)
+    rules = host_rules(options.host, options.allowed_hosts, options.allowed_origins)
+    limits = options.limits
     app = server.streamable_http_app(
-        streamable_http_path=C.HTTP_MCP_PATH, transport_security=sec, host=options.host
+        streamable_http_path=C.HTTP_MCP_PATH,
+        # HostOriginGuard checks every path by parsing; the SDK's own check compares
+        # prefixes ("127.0.0.1:*" let "127.0.0.1:8000@evil.com" through), so it is off.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        host=options.host,
+        max_request_body_size=limits.max_body_bytes,
+        session_idle_timeout=limits.mcp_session_idle_s,
+        max_sessions=limits.max_mcp_sessions,
     )
-    app.add_middleware(_HostOriginGuard, settings=sec)
+    # The last added runs first: Host/Origin before anything reads the body.
+    app.add_middleware(
+        BodyDeadline, timeout_s=limits.body_timeout_s, max_bytes=limits.max_body_bytes
+    )
+    app.add_middleware(HostOriginGuard, rules=rules)
     return app
+
+
+def _store_kind(runtime: ServerRuntime) -> str:
+    return runtime.settings.store_url.partition(":")[0] or "unknown"
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -277,7 +286,17 @@ async def serve_http(
         )
     elif options.token is None:
         print("poe-mcp: authentication is OFF (--no-auth, loopback only)", file=sys.stderr)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    limits = options.limits
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        http=protocol_class(limits),
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=max(1, round(limits.keep_alive_s)),
+        backlog=C.HTTP_BACKLOG,
+    )
     server = uvicorn.Server(config)
     try:
         await server.serve(sockets=[sock])

@@ -17,16 +17,20 @@ from mcp.server.mcpserver.tools import Tool
 from mcp_types import ToolAnnotations
 
 from ..errors import ConfigError
+from ._arguments import StrictTool
 from ._guard import guarded
+from ._sizes import bound_schema
 from .runtime import ServerRuntime
 
 __all__ = [
+    "OPTIONAL_GROUPS",
     "TOOL_GROUPS",
     "TOOL_MODULES",
     "ToolRegistry",
     "available_tools",
     "compact_output_schema",
     "compact_schema",
+    "installed_tools",
     "select_tools",
 ]
 
@@ -45,6 +49,12 @@ TOOL_MODULES: dict[str, str] = {
     "list_available_models_v2": "tools_info",
     "get_usage": "tools_info",
     "get_server_info": "tools_info",
+    "orchestrate": "tools_orchestra",
+    "get_run": "tools_orchestra",
+    "resume_run": "tools_orchestra",
+    "cancel_run": "tools_orchestra",
+    "compare_models": "tools_multi",
+    "consensus": "tools_multi",
 }
 
 # Shorthands accepted by --tools.
@@ -55,17 +65,29 @@ TOOL_GROUPS: dict[str, tuple[str, ...]] = {
     "info": ("get_usage", "get_server_info"),
     "agent": ("ask_poe_with_tools",),
     "media": ("generate_image", "generate_video", "generate_audio"),
+    "orchestra": ("orchestrate", "get_run", "resume_run", "cancel_run"),
+    "multi": ("compare_models", "consensus"),
 }
+
+# Groups that are off unless named (`--tools all,multi`): each tool's schema sits in the calling
+# model's context on every tools/list, so the default set stays small.
+OPTIONAL_GROUPS: tuple[str, ...] = ("multi",)
+_OPTIONAL = frozenset(name for group in OPTIONAL_GROUPS for name in TOOL_GROUPS[group])
 
 
 def _module_present(module: str) -> bool:
     return importlib.util.find_spec(f"{__package__}.{module}") is not None
 
 
-def available_tools() -> list[str]:
-    """Tools whose module is installed, in registry order."""
+def installed_tools() -> list[str]:
+    """Tools whose module is installed, in registry order (optional groups included)."""
     present = {m for m in set(TOOL_MODULES.values()) if _module_present(m)}
     return [name for name, module in TOOL_MODULES.items() if module in present]
+
+
+def available_tools() -> list[str]:
+    """The default selection (and ``all``): installed tools outside :data:`OPTIONAL_GROUPS`."""
+    return [name for name in installed_tools() if name not in _OPTIONAL]
 
 
 def select_tools(spec: str | Iterable[str] | None) -> list[str]:
@@ -79,18 +101,25 @@ def select_tools(spec: str | Iterable[str] | None) -> list[str]:
         return available
     items = [spec] if isinstance(spec, str) else list(spec)
     words = [w.strip() for item in items for w in item.split(",") if w.strip()]
-    if not words or "all" in words:
+    if not words:
         return available
-    chosen: list[str] = []
+    installed = installed_tools()
+    # "all" is every default tool; optional groups join only when named (all,multi).
+    chosen: list[str] = list(available) if "all" in words else []
     for word in words:
+        if word == "all":
+            continue
         names = TOOL_GROUPS.get(word, (word,))
         for name in names:
             if name not in TOOL_MODULES:
+                from .._suggest import did_you_mean
+
+                hint = did_you_mean(name, [*TOOL_MODULES, *TOOL_GROUPS])
                 raise ConfigError(
-                    f"unknown tool {name!r} in --tools: choose from {', '.join(available)}, "
-                    f"the groups {', '.join(TOOL_GROUPS)}, or all"
+                    f"unknown tool {name!r} in --tools.{hint} Choose from "
+                    f"{', '.join(available)}, the groups {', '.join(TOOL_GROUPS)}, or all"
                 )
-            if name not in available:
+            if name not in installed:
                 if word in TOOL_GROUPS:
                     continue  # a group names tools that later versions add
                 raise ConfigError(f"tool {name!r} is not available in this version of poe-mcp")
@@ -98,7 +127,7 @@ def select_tools(spec: str | Iterable[str] | None) -> list[str]:
                 chosen.append(name)
     if not chosen:
         raise ConfigError("--tools selects no available tool")
-    return [name for name in available if name in chosen]
+    return [name for name in installed if name in chosen]
 
 
 def compact_schema(schema: Any, *, optional_not_null: bool = False) -> Any:
@@ -119,6 +148,8 @@ def compact_schema(schema: Any, *, optional_not_null: bool = False) -> Any:
     schema.pop("title", None)
     if schema.get("default", 0) is None:
         del schema["default"]
+    if schema.get("additionalProperties") is True:  # JSON Schema's default: says nothing
+        del schema["additionalProperties"]
     required = set(schema.get("required") or ())
     for name, prop in (schema.get("properties") or {}).items():
         options = prop.get("anyOf") if isinstance(prop, dict) else None
@@ -127,6 +158,8 @@ def compact_schema(schema: Any, *, optional_not_null: bool = False) -> Any:
             if len(rest) == 1 and len(options) == 2 and isinstance(rest[0], dict):
                 del prop["anyOf"]
                 prop.update({k: v for k, v in rest[0].items() if k not in prop})
+            elif len(rest) < len(options):
+                prop["anyOf"] = rest
         compact_schema(prop)
     for sub in (schema.get("$defs") or {}).values():
         compact_schema(sub)
@@ -158,6 +191,14 @@ def compact_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
         if "properties" in prop:
             for key in ("properties", "required", "additionalProperties"):
                 prop.pop(key, None)
+        options = prop.get("anyOf")
+        if isinstance(options, list) and all(
+            isinstance(o, dict) and set(o) == {"type"} and isinstance(o["type"], str)
+            for o in options
+        ):
+            # {"anyOf": [{"type": "number"}, {"type": "null"}]} says {"type": ["number", "null"]}
+            del prop["anyOf"]
+            prop["type"] = [o["type"] for o in options]
     compact_schema(schema)
     return schema
 
@@ -191,19 +232,22 @@ class ToolRegistry:
         tool_name = name or fn.__name__
         if tool_name not in self.wanted:
             return
-        tool = Tool.from_function(
+        tool = StrictTool.from_function(
             guarded(self.runtime, tool_name)(fn),
             name=tool_name,
             title=title,
             description=description,
             annotations=ToolAnnotations(
-                read_only_hint=read_only,
+                read_only_hint=read_only or None,  # false is the spec's default
                 destructive_hint=None if read_only else destructive,
                 idempotent_hint=idempotent or None,
                 open_world_hint=open_world,
             ),
         )
         compact_schema(tool.parameters, optional_not_null=True)
+        bound_schema(tool.parameters)  # every string has a maxLength (see _sizes)
+        # Unknown arguments are refused (see _arguments), and the schema says so.
+        tool.parameters["additionalProperties"] = False
         if tool.fn_metadata.output_schema is not None:
             compact_output_schema(tool.fn_metadata.output_schema)
         self.tools.append(tool)
@@ -215,4 +259,15 @@ class ToolRegistry:
             register(self)
         order = {name: i for i, name in enumerate(TOOL_MODULES)}
         self.tools.sort(key=lambda t: order.get(t.name, len(order)))
+        takers: dict[str, list[str]] = {}
+        for tool in self.tools:
+            for arg in tool.parameters.get("properties") or {}:
+                takers.setdefault(arg, []).append(tool.name)
+        for tool in self.tools:
+            if isinstance(tool, StrictTool):
+                elsewhere = {a: [t for t in ts if t != tool.name] for a, ts in takers.items()}
+                tool.configure({a: ts for a, ts in elsewhere.items() if ts}, self._refused)
         return self.tools
+
+    def _refused(self, tool: str) -> None:
+        self.runtime.metrics.tool_call(tool, "error", 0.0, "invalid_request")

@@ -37,13 +37,9 @@ COMPAT_BACKEND = "legacy"
 
 def redact_url(url: str) -> str:
     """A store or base URL without its password (``redis://:secret@host`` -> ``redis://***@host``)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    return f"{scheme}://{authority}{slash}{path}"
+    from .._redact import redact_url as redact
+
+    return redact(url)
 
 
 @dataclass
@@ -56,6 +52,8 @@ class ServerRuntime:
         simulated: True when answers come from the built-in simulator.
         tools: names of the tools exposed.
         transport: ``stdio`` or ``http``.
+        download_policy: where media downloads may connect: ``public`` or ``any``, as
+            ``poe-mcp serve`` resolved it; None = the configured setting (``_netpolicy``).
     """
 
     settings: Settings
@@ -63,6 +61,7 @@ class ServerRuntime:
     simulated: bool = False
     tools: list[str] = field(default_factory=list)
     transport: str = "stdio"
+    download_policy: str | None = None
     metrics: Metrics = field(default_factory=Metrics)
     _client: AsyncPoeClient | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)

@@ -28,6 +28,9 @@ class UsageOut(_Compact):
     output_tokens: int
     total_tokens: int
     estimated: bool = False
+    reasoning_tokens: int = 0  # part of output_tokens
+    cached_tokens: int = 0  # part of input_tokens, read from the prompt cache
+    cache_write_tokens: int = 0
 
 
 class AskResult(_Compact):
@@ -43,6 +46,7 @@ class AskResult(_Compact):
     simulated: bool
     history_messages: int
     new_session: bool
+    parsed: Any = None  # with response_format: the validated JSON value
 
 
 class SessionOut(_Compact):
@@ -88,6 +92,8 @@ class UsageTotalsOut(_Compact):
     cost: float
     unknown_cost_calls: int
     estimated_calls: int
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
 
 
 class UsageGroupOut(_Compact):
@@ -115,3 +121,26 @@ class ServerInfo(_Compact):
     rate_limit: dict[str, Any]
     balance_points: int | None = None
     transport: str
+
+
+class CompareOut(_Compact):
+    # answers: one per model, in order: model, ok, text, usage, cost, latency_s, error
+    answers: list[dict[str, Any]]
+    usage: dict[str, Any]
+    cost: float | None
+    wall_s: float
+    failed: list[str]
+    simulated: bool
+
+
+class ConsensusOut(_Compact):
+    # steps: each panel answer (with its stance), then the synthesis, each with its cost
+    question: str
+    verdict: str
+    synthesizer: str
+    ok: bool
+    steps: list[dict[str, Any]]
+    usage: dict[str, Any]
+    cost: float | None
+    wall_s: float
+    simulated: bool

@@ -37,9 +37,12 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import _constants as C
+from .._money import format_usd
+from .._tool_schemas import check_tool_definitions
 from ..errors import ConfigError, InvalidRequestError, NotFoundError
 from ._chat import with_suggestions
 from ._progress import progress
+from ._roots import ClientRoots, declared_roots
 from .registry import ToolRegistry
 from .runtime import ServerRuntime
 from .schemas import UsageOut
@@ -55,7 +58,8 @@ __all__ = ["AgentAnswer", "register"]
 # test keeps the whole list under 12,000), so the parameters are left almost undescribed.
 _DESCRIPTION = (
     "Let a Poe model call tools. Server-configured ones run here; yours (OpenAI format) come back "
-    "as pending_tool_calls: run them, call again with session_id and tool_results {id: result}."
+    "as pending_tool_calls: run them, call again with session_id and tool_results {id: result} "
+    "(or OpenAI's [{tool_call_id, content}])."
 )
 
 # Why the loop stopped, as a finish reason: pending client calls read as "tool_calls".
@@ -82,6 +86,7 @@ class AgentAnswer(BaseModel):
     finish_reason: str
     pending_tool_calls: list[dict[str, Any]]
     trace: list[dict[str, Any]]
+    simulated: bool
 
 
 class _ServerTools:
@@ -102,11 +107,13 @@ class _ServerTools:
         return self._tools
 
     async def _build(self) -> list[Tool]:
+        from .._paths import denied_paths
         from ..builtin_tools import builtin_tools_from_config
         from ..mcp_tools import MCPToolset, mcp_servers_from_config
 
         settings = self.runtime.settings
-        made = builtin_tools_from_config(settings.section("tools"))
+        # The server's own store and dirs are refused even when a root contains them.
+        made = builtin_tools_from_config(settings.section("tools"), denied=denied_paths(settings))
         specs = mcp_servers_from_config(settings.section("mcp_servers"))
         if not specs:
             return made
@@ -148,33 +155,41 @@ def register(reg: ToolRegistry) -> None:
     remembered = _Definitions()
 
     async def ask_poe_with_tools(
-        bot: str,
+        bot: Annotated[str, Field(min_length=1, max_length=C.TOOL_BOT_MAX_CHARS)],
         ctx: Context,
-        prompt: str | None = None,
+        prompt: Annotated[str | None, Field(max_length=C.TOOL_PROMPT_MAX_CHARS)] = None,
         tools: list[dict[str, Any]] | None = None,
-        tool_choice: Annotated[str, Field(description="auto|none|required|a tool name")] = "auto",
+        tool_choice: Annotated[
+            str,
+            Field(max_length=C.TOOL_NAME_MAX_CHARS, description="auto|none|required|a tool name"),
+        ] = "auto",
         parallel_tool_calls: bool = True,
-        session_id: str | None = None,
+        session_id: Annotated[str | None, Field(max_length=C.SESSION_ID_MAX_LEN)] = None,
         max_turns: Annotated[int | None, Field(ge=1, le=C.AGENT_MAX_TURNS_LIMIT)] = None,
-        tool_results: dict[str, Any] | None = None,
-        system: str | None = None,
+        tool_results: dict[str, Any] | list[dict[str, Any]] | None = None,
+        system: Annotated[str | None, Field(max_length=C.TOOL_SYSTEM_MAX_CHARS)] = None,
+        max_tokens: Annotated[int | None, Field(ge=1, le=C.MAX_OUTPUT_TOKENS)] = None,
+        temperature: Annotated[float | None, Field(ge=0, le=2)] = None,
+        client_roots: ClientRoots = None,
     ) -> Annotated[CallToolResult, AgentAnswer]:
+        from .._paths import using_client_roots
         from ..agent import Agent
-        from ..sessions import validate_session_id
+        from ..sessions import is_new_session, validate_session_id
         from ..tools import Tool
 
         continuing = tool_results is not None
         _check_request(bot, prompt, tools, session_id, continuing)
-        sid = validate_session_id(session_id) if session_id else None
+        sid = None if is_new_session(session_id) else validate_session_id(str(session_id))
+        if continuing and sid is None:
+            raise InvalidRequestError(
+                "tool_results needs the session_id the pending_tool_calls came with"
+            )
+        tool_results = _results_by_id(tool_results)
         conversations = await runtime.conversations()
         history: list[dict[str, Any]] = []
         if sid is not None and continuing:
-            stored = await conversations.store.get(sid)
-            if stored is None:
-                raise InvalidRequestError(
-                    f"session {sid} does not exist or has expired: start again with a prompt"
-                )
-            history = list(stored.messages)
+            stored = await conversations.load(sid)  # SessionNotFoundError when gone
+            history = list(stored.messages) if stored is not None else []
 
         own = await server_tools.get()
         own_names = {t.name for t in own}
@@ -212,11 +227,18 @@ def register(reg: ToolRegistry) -> None:
             max_turns=max_turns or C.AGENT_MAX_TURNS,
             parallel=parallel_tool_calls,
             tool_choice=_choice(tool_choice),
-            options={"session_id": sid, "backend": runtime.backend_for(True, compat=False)},
+            options={
+                "session_id": sid,
+                "backend": runtime.backend_for(True, compat=False),
+                **({"max_tokens": max_tokens} if max_tokens is not None else {}),
+                **({"temperature": temperature} if temperature is not None else {}),
+            },
         )
         try:
-            async with progress(ctx, bot):
-                result = await agent.run(messages, tool_results=tool_results)
+            # The file tools and run_command stay inside the client's roots too, if it has some.
+            with using_client_roots(declared_roots(client_roots)):
+                async with progress(ctx, bot):
+                    result = await agent.run(messages, tool_results=tool_results)
         except NotFoundError as exc:
             raise await with_suggestions(runtime, bot, exc) from None
 
@@ -230,16 +252,16 @@ def register(reg: ToolRegistry) -> None:
         runtime.metrics.usage(
             result.model, result.usage.input_tokens, result.usage.output_tokens, result.cost
         )
-        out = _answer(result, sid)
+        out = _answer(result, sid, simulated=runtime.simulated or result.simulated)
         return CallToolResult(
             content=[
                 TextContent(
                     type="text",
-                    text=_text(out, result.turns, runtime.simulated, server_tools.failures),
+                    text=_text(out, result.turns, out.simulated, server_tools.failures),
                 )
             ],
             structured_content=out.model_dump(mode="json"),
-            _meta={"poe-mcp/simulated": runtime.simulated},
+            _meta={"poe-mcp/simulated": out.simulated},
         )
 
     commands = runtime.settings.file.get("tools", {})
@@ -278,12 +300,37 @@ def _check_request(
         raise InvalidRequestError(
             f"{len(tools)} tools given; at most {C.AGENT_CLIENT_TOOLS_MAX} per call"
         )
-    for index, definition in enumerate(tools):
-        if not isinstance(definition, dict):
+    check_tool_definitions(tools)  # JSON Schema checked here, not by the provider later
+
+
+def _results_by_id(
+    results: dict[str, Any] | list[dict[str, Any]] | None,
+) -> dict[str, Any] | None:
+    """``tool_results`` as ``{call id: result}``, from either accepted form.
+
+    The OpenAI way (``[{"tool_call_id", "content"}]``, as ``role: tool`` messages carry them;
+    ``output`` as in the Assistants API) is turned into the mapping; anything else is refused.
+    """
+    if results is None or isinstance(results, dict):
+        return results
+    by_id: dict[str, Any] = {}
+    for index, item in enumerate(results):
+        call_id = item.get("tool_call_id", item.get("id"))
+        if not isinstance(call_id, str) or not call_id:
             raise InvalidRequestError(
-                f"tools[{index}] must be an object: {{'type': 'function', 'function': "
-                "{'name': ..., 'description': ..., 'parameters': {...}}}"
+                f"tool_results[{index}] has no tool_call_id: give "
+                '[{"tool_call_id": "call_...", "content": "..."}] or {"call_...": "..."}'
             )
+        extra = sorted(set(item) - {"tool_call_id", "id", "content", "output", "role", "name"})
+        if extra:
+            raise InvalidRequestError(
+                f"tool_results[{index}] has unknown key(s) {', '.join(extra)}: give "
+                "tool_call_id and content"
+            )
+        if call_id in by_id:
+            raise InvalidRequestError(f"tool_results has two results for {call_id}")
+        by_id[call_id] = item.get("content", item.get("output", ""))
+    return by_id
 
 
 def _choice(tool_choice: str) -> Literal["auto", "none", "required"] | dict[str, Any]:
@@ -331,7 +378,7 @@ def _pending(arguments: str) -> Any:
         return arguments  # as the model sent it: the caller decides what to do with it
 
 
-def _answer(result: AgentResult, session_id: str) -> AgentAnswer:
+def _answer(result: AgentResult, session_id: str, *, simulated: bool) -> AgentAnswer:
     return AgentAnswer(
         text=result.text,
         model=result.model,
@@ -344,6 +391,7 @@ def _answer(result: AgentResult, session_id: str) -> AgentAnswer:
             for c in result.pending_tool_calls
         ],
         trace=[t.to_dict() for t in result.trace],
+        simulated=simulated,
     )
 
 
@@ -379,7 +427,7 @@ def _text(out: AgentAnswer, turns: int, simulated: bool, failures: Mapping[str, 
     for name, reason in failures.items():
         lines.append(f"(MCP server {name!r} is unavailable: {_quote(reason)})")
     usage = out.usage
-    cost = "unknown" if out.cost is None else f"${out.cost:.6f}"
+    cost = format_usd(out.cost)
     facts = [
         f"session_id: {out.session_id}",
         f"model: {out.model}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
@@ -10,6 +10,7 @@ from pydantic import Field
 
 from .. import _constants as C
 from ._chat import run_turn
+from ._roots import ClientRoots
 from .registry import ToolRegistry
 from .schemas import AskResult
 
@@ -17,15 +18,21 @@ __all__ = ["register"]
 
 Bot = Annotated[
     str,
-    Field(min_length=1, max_length=200, description="Poe model, e.g. Claude-Sonnet-4, GPT-4.1"),
+    Field(
+        min_length=1, max_length=C.TOOL_BOT_MAX_CHARS, description="Poe model, e.g. Claude-Sonnet-4"
+    ),
 ]
-Prompt = Annotated[str, Field(min_length=1)]
+Prompt = Annotated[str, Field(min_length=1, max_length=C.TOOL_PROMPT_MAX_CHARS)]
+System = Annotated[str | None, Field(max_length=C.TOOL_SYSTEM_MAX_CHARS)]
+Path = Annotated[str, Field(min_length=1, max_length=C.TOOL_PATH_MAX_CHARS)]
+StopText = Annotated[str, Field(max_length=C.TOOL_STOP_MAX_CHARS)]
 SessionId = Annotated[
     str | None,
-    Field(max_length=C.SESSION_ID_MAX_LEN, description="continue a conversation; omit for new"),
+    Field(max_length=C.SESSION_ID_MAX_LEN, description="to continue; omit for new"),
 ]
-UseOpenAI = Annotated[bool, Field(description="REST API instead of the bot protocol")]
+UseOpenAI = Annotated[bool, Field(description="REST API, not bot protocol")]
 Answer = Annotated[CallToolResult, AskResult]
+Effort = Literal["low", "medium", "high"]
 
 _ASK = (
     "Ask a Poe model (Claude, GPT, Gemini, Grok, Llama...) and get its answer. Use for a second "
@@ -33,12 +40,14 @@ _ASK = (
 )
 _ATTACH = (
     "Like ask_poe, with local files (images, PDFs, text, audio) sent as real attachments. Use when "
-    "the model must see a file; give absolute paths."
+    "the model must see a file; give absolute paths inside the server's configured roots."
 )
 _V2 = (
     "Ask a Poe model with full control: system prompt, sampling, stop, bot params (e.g. "
     '{"thinking_budget":2048}, {"web_search":true}). stream=true reports partial text as progress.'
 )
+
+_FORMAT = 'OpenAI shape: {"type":"json_object"|"json_schema",...}; validated into parsed'
 
 
 def register(reg: ToolRegistry) -> None:
@@ -69,16 +78,17 @@ def register(reg: ToolRegistry) -> None:
     async def ask_with_attachment(
         bot: Bot,
         prompt: Prompt,
-        attachment_paths: Annotated[list[str], Field(min_length=1, max_length=C.MAX_ATTACHMENTS)],
+        attachment_paths: Annotated[list[Path], Field(min_length=1, max_length=C.MAX_ATTACHMENTS)],
         ctx: Context,
         session_id: SessionId = None,
         use_openai_client: UseOpenAI = False,
+        client_roots: ClientRoots = None,
     ) -> Answer:
-        # Imported on first use: it pulls in the backends, which start-up does not need.
-        from .._messages import attachment_part
+        # Only inside [tools] roots and the client's roots; never poe-mcp's own files.
+        from ._attachments import attachment_parts
 
         parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
-        parts.extend(attachment_part(path) for path in attachment_paths)
+        parts.extend(await attachment_parts(runtime.settings, attachment_paths, client_roots))
         return await run_turn(
             runtime,
             ctx,
@@ -93,14 +103,24 @@ def register(reg: ToolRegistry) -> None:
         prompt: Prompt,
         ctx: Context,
         session_id: SessionId = None,
-        system: str | None = None,
+        system: System = None,
         max_tokens: Annotated[int | None, Field(ge=1, le=C.MAX_OUTPUT_TOKENS)] = None,
         temperature: Annotated[float | None, Field(ge=0, le=2)] = None,
         top_p: Annotated[float | None, Field(ge=0, le=1)] = None,
-        stop: Annotated[list[str] | None, Field(max_length=C.MAX_STOP_SEQUENCES)] = None,
+        stop: Annotated[list[StopText] | None, Field(max_length=C.MAX_STOP_SEQUENCES)] = None,
         stream: bool = False,
         params: Annotated[dict[str, Any] | None, Field(description="bot parameters")] = None,
         use_openai_client: bool = True,
+        response_format: Annotated[dict[str, Any] | None, Field(description=_FORMAT)] = None,
+        stream_options: Annotated[
+            dict[str, bool] | None, Field(description="include_usage; with stream")
+        ] = None,
+        fallbacks: Annotated[
+            list[str] | None, Field(max_length=C.FALLBACKS_MAX, description="tried if bot fails")
+        ] = None,
+        reasoning_effort: Annotated[
+            Effort | Annotated[int, Field(ge=0)] | None, Field(description="or a token budget")
+        ] = None,
     ) -> Answer:
         return await run_turn(
             runtime,
@@ -112,7 +132,9 @@ def register(reg: ToolRegistry) -> None:
             backend=runtime.backend_for(use_openai_client, compat=False),
             stream=stream,
             options={"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
-                     "stop": stop},
+                     "stop": stop, "response_format": response_format,
+                     "stream_options": stream_options, "fallbacks": fallbacks,
+                     "reasoning_effort": reasoning_effort},
             extra=params,
         )  # fmt: skip
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from .. import __version__
 from .. import _constants as C
+from .._money import format_usd
 from .registry import ToolRegistry
 from .runtime import redact_url
 from .schemas import (
@@ -23,7 +24,7 @@ from .schemas import (
 
 if TYPE_CHECKING:
     from .._model_info import ModelInfo
-    from ..store.base import UsageTotals
+    from ..store.base import Store, UsageTotals
 
 __all__ = ["register"]
 
@@ -58,12 +59,16 @@ def _model_line(m: ModelOut) -> str:
         bits.append(f"makes {outs}")
     if m.supports_tools:
         bits.append("tools")
+    elif m.supports_tools is None:
+        bits.append("tools unknown")
     if m.context_window:
         bits.append(f"{m.context_window // 1000}k ctx")
     if m.input_usd_per_mtok is not None or m.output_usd_per_mtok is not None:
-        bits.append(f"${m.input_usd_per_mtok}/${m.output_usd_per_mtok} per Mtok")
+        bits.append(
+            f"{format_usd(m.input_usd_per_mtok)}/{format_usd(m.output_usd_per_mtok)} per Mtok"
+        )
     elif m.usd_per_request is not None:
-        bits.append(f"${m.usd_per_request}/call")
+        bits.append(f"{format_usd(m.usd_per_request)}/call")
     else:
         bits.append("price unknown")
     return "- " + ", ".join(bits)
@@ -78,15 +83,36 @@ def _totals(t: UsageTotals) -> UsageTotalsOut:
         cost=t.cost,
         unknown_cost_calls=t.unknown_cost_calls,
         estimated_calls=t.estimated_calls,
+        reasoning_tokens=t.reasoning_tokens,
+        cached_tokens=t.cached_tokens,
     )
 
 
 def _totals_line(t: UsageTotalsOut) -> str:
     unknown = f" + {t.unknown_cost_calls} call(s) of unknown price" if t.unknown_cost_calls else ""
+    details = [f"{t.cached_tokens} cached in"] if t.cached_tokens else []
+    details += [f"{t.reasoning_tokens} reasoning out"] if t.reasoning_tokens else []
+    of_which = f" (of which {', '.join(details)})" if details else ""
     return (
         f"{t.calls} call(s), {t.errors} error(s), {t.input_tokens} in / {t.output_tokens} out "
-        f"tokens, ${t.cost:.6f}{unknown}"
+        f"tokens{of_which}, {format_usd(t.cost)}{unknown}"
     )
+
+
+_MISSING_KEY = (
+    "MISSING: tools that call the API fail until one is set. Put POE_API_KEY in this MCP "
+    "client's server entry (env) or in credentials.toml (`poe-mcp doctor` shows where), then "
+    "restart the server"
+)
+
+
+async def _check_session(store: Store, session_id: str, ttl_s: float) -> None:
+    """No call recorded for ``session_id``: a live session is fine, anything else an error."""
+    from ..errors import SessionNotFoundError
+
+    everything = await store.usage.totals(session_id=session_id)
+    if everything.calls == 0 and await store.sessions.get(session_id) is None:
+        raise SessionNotFoundError(session_id, ttl_s=ttl_s)
 
 
 def register(reg: ToolRegistry) -> None:
@@ -123,20 +149,34 @@ def register(reg: ToolRegistry) -> None:
         since_hours: Annotated[float | None, Field(gt=0, le=24 * 366)] = None,
         by: GroupBy | None = None,
         session_id: Annotated[str | None, Field(max_length=C.SESSION_ID_MAX_LEN)] = None,
+        include_simulated: bool = False,
     ) -> Annotated[CallToolResult, UsageResult]:
-        ledger = (await runtime.store()).usage
+        store = await runtime.store()
+        ledger = store.usage
         since = time.time() - since_hours * 3600 if since_hours else None
-        totals = _totals(await ledger.totals(since=since, session_id=session_id))
+        # This server's own kind of call (real, or simulated under --simulate) unless asked.
+        world = None if include_simulated else runtime.simulated
+        raw = await ledger.totals(since=since, session_id=session_id, simulated=world)
+        if session_id and raw.calls == 0:
+            await _check_session(store, session_id, runtime.settings.session_ttl_s)
+        totals = _totals(raw)
         groups: list[UsageGroupOut] = []
         if by is not None:
             groups = [
                 UsageGroupOut(key=g.key, totals=_totals(g.totals))
-                for g in await ledger.breakdown(by, since=since)
+                for g in await ledger.breakdown(by, since=since, simulated=world)
             ]
         scope = f"session {session_id}" if session_id else "all calls"
         window = f" in the last {since_hours:g} h" if since_hours else ""
         lines = [f"Usage ({scope}{window}): {_totals_line(totals)}"]
         lines += [f"- {g.key}: {_totals_line(g.totals)}" for g in groups]
+        if world is not None:
+            other = await ledger.totals(since=since, session_id=session_id, simulated=not world)
+            if other.calls:
+                what = "real" if world else "simulated"
+                lines.append(
+                    f"({other.calls} {what} call(s) not counted; include_simulated=true adds them)"
+                )
         out = UsageResult(totals=totals, groups=groups, since=since)
         return CallToolResult(
             content=[TextContent(type="text", text="\n".join(lines))],
@@ -169,7 +209,7 @@ def register(reg: ToolRegistry) -> None:
         text = (
             f"poe-mcp {info.version} over {info.transport}{sim}\n"
             f"provider {info.provider} ({info.base_url}), backend {info.backend}, "
-            f"API key {'configured' if info.api_key_configured else 'MISSING'}\n"
+            f"API key {'configured' if info.api_key_configured else _MISSING_KEY}\n"
             f"store {store['url']} ({'ok' if store.get('ok') else 'NOT OK'}), "
             f"sessions expire after {info.session_ttl_s:g} s idle\n"
             f"tools: {', '.join(info.tools)}"

@@ -17,7 +17,9 @@ from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, 
 from pydantic import BaseModel, Field
 
 from .. import _constants as C
+from .._money import format_usd
 from .registry import ToolRegistry
+from .resources import MEDIA_PREFIX, media_directory, media_uri
 from .runtime import ServerRuntime
 from .schemas import UsageOut
 
@@ -26,26 +28,32 @@ if TYPE_CHECKING:
 
 __all__ = ["MediaOut", "register"]
 
-Prompt = Annotated[str, Field(min_length=1)]
+Prompt = Annotated[str, Field(min_length=1, max_length=C.TOOL_MEDIA_PROMPT_MAX_CHARS)]
 Params = Annotated[dict[str, Any] | None, Field(description="bot parameters")]
 ImageModel = Annotated[
-    str | None, Field(max_length=200, description=f"default {C.DEFAULT_IMAGE_MODEL}")
+    str | None,
+    Field(max_length=C.TOOL_BOT_MAX_CHARS, description=f"default {C.DEFAULT_IMAGE_MODEL}"),
 ]
 VideoModel = Annotated[
-    str | None, Field(max_length=200, description=f"default {C.DEFAULT_VIDEO_MODEL}")
+    str | None,
+    Field(max_length=C.TOOL_BOT_MAX_CHARS, description=f"default {C.DEFAULT_VIDEO_MODEL}"),
 ]
 AudioModel = Annotated[
-    str | None, Field(max_length=200, description=f"default {C.DEFAULT_AUDIO_MODEL}")
+    str | None,
+    Field(max_length=C.TOOL_BOT_MAX_CHARS, description=f"default {C.DEFAULT_AUDIO_MODEL}"),
 ]
 
 
 class MediaOut(BaseModel):
     # No docstring: it would be sent as the schema's description on every tools/list.
-    # ``paths`` are on the server's machine; ``urls`` are the provider's.
+    # paths: on the server's machine. resources: poe://media/<file> (resources/read). urls:
+    # where a client fetches each file: over HTTP this server's /media/<file> (bearer token),
+    # else the provider's, or the resources when that was the in-process simulator.
 
     model: str
     paths: list[str]
     urls: list[str]
+    resources: list[str]
     media_type: str | None
     size_bytes: int | None
     cost: float | None
@@ -63,15 +71,55 @@ def _size(n: int | None) -> str:
     return f"{n} bytes" if n < 10_000 else f"{n / 1_000_000:.2f} MB"
 
 
-def _summary(result: MediaResult, out: MediaOut) -> str:
-    lines = [f"Saved the {result.kind} to {path}" for path in result.paths] or [
-        f"The {result.kind} is at {url} (not downloaded)" for url in result.urls
-    ]
-    lines.append(f"URL: {' '.join(result.urls)}")
+def _base_url(ctx: Context) -> str | None:
+    """This server's URL as the client reached it (HTTP only; the Host header is checked)."""
+    try:
+        request = getattr(ctx.request_context, "request", None)
+    except ValueError:
+        return None
+    base = getattr(request, "base_url", None)
+    return str(base).rstrip("/") if base else None
+
+
+def _links(
+    runtime: ServerRuntime, ctx: Context, result: MediaResult
+) -> tuple[list[str], list[str]]:
+    """(urls, resources) for the saved files: see MediaOut."""
+    directory = media_directory(runtime.settings)
+    resources = [uri for p in result.paths if (uri := media_uri(p, directory))]
+    if runtime.transport == "http":
+        base = _base_url(ctx)
+        names = [uri[len(MEDIA_PREFIX) :] for uri in resources]
+        downloads = [f"{base}{C.HTTP_MEDIA_PATH}/{name}" for name in names] if base else []
+        # A remote client cannot reach an in-process simulator's URLs at all.
+        return downloads or ([] if runtime.simulated else list(result.urls)), resources
+    if runtime.simulated and resources:
+        return resources, resources  # the in-process simulator's URLs die with this server
+    return list(result.urls), resources
+
+
+def _summary(result: MediaResult, out: MediaOut, transport: str) -> str:
+    if transport == "http" and out.resources:
+        fetch = [u for u in out.urls if u not in out.resources]
+        lines = [
+            f"Saved the {result.kind} as {uri} (resources/read gives the bytes)"
+            for uri in out.resources
+        ]
+        if fetch:
+            lines.append(f"Download (send the bearer token): {' '.join(fetch)}")
+    else:
+        lines = [
+            f"Saved the {result.kind} to {path}" + (f" ({uri})" if uri else "")
+            for path, uri in zip(
+                result.paths, out.resources or [""] * len(result.paths), strict=False
+            )
+        ] or [f"The {result.kind} is at {url} (not downloaded)" for url in out.urls]
+        if out.urls and out.urls != out.resources:
+            lines.append(f"URL: {' '.join(out.urls)}")
     facts = [
         f"model: {result.model}",
         f"{result.media_type or 'type unknown'}, {_size(result.size_bytes)}",
-        "cost: unknown" if result.cost is None else f"cost: ${result.cost:.4f}",
+        f"cost: {format_usd(result.cost)}",
     ]
     if out.simulated:
         facts.append("SIMULATED (offline Poe simulator, not a real model)")
@@ -79,8 +127,19 @@ def _summary(result: MediaResult, out: MediaOut) -> str:
     return "\n".join(lines)
 
 
+def _link(uri: str, name: str, result: MediaResult, size: int | None = None) -> ResourceLink:
+    return ResourceLink(
+        type="resource_link",
+        uri=uri,
+        name=name,
+        title=f"{result.kind} by {result.model}",
+        mime_type=result.media_type,
+        size=size,
+    )
+
+
 async def _content(result: MediaResult, out: MediaOut, transport: str) -> list[ContentBlock]:
-    blocks: list[ContentBlock] = [TextContent(type="text", text=_summary(result, out))]
+    blocks: list[ContentBlock] = [TextContent(type="text", text=_summary(result, out, transport))]
     if out.inline:
         data = await anyio.Path(result.paths[0]).read_bytes()
         blocks.append(
@@ -90,28 +149,18 @@ async def _content(result: MediaResult, out: MediaOut, transport: str) -> list[C
                 mime_type=result.media_type or "image/png",
             )
         )
+    one = result.size_bytes if len(result.paths) == 1 else None
+    if transport == "http":
+        # A client on another machine cannot open the server's files: the resources it can
+        # read over MCP, and the download URLs with its token.
+        for uri in [*out.resources, *(u for u in out.urls if u not in out.resources)]:
+            blocks.append(_link(uri, uri.rsplit("/", 1)[-1] or result.kind, result, one))
+        return blocks
     for path in result.paths:
-        blocks.append(
-            ResourceLink(
-                type="resource_link",
-                uri=Path(path).as_uri(),
-                name=Path(path).name,
-                title=f"{result.kind} by {result.model}",
-                mime_type=result.media_type,
-                size=result.size_bytes if len(result.paths) == 1 else None,
-            )
-        )
-    # A client on another machine cannot open the server's files; the provider's URL it can.
-    if transport == "http" or not result.paths:
-        for url in result.urls:
-            blocks.append(
-                ResourceLink(
-                    type="resource_link",
-                    uri=url,
-                    name=url.rsplit("/", 1)[-1] or result.kind,
-                    mime_type=result.media_type,
-                )
-            )
+        blocks.append(_link(Path(path).as_uri(), Path(path).name, result, one))
+    if not result.paths:
+        for url in out.urls:
+            blocks.append(_link(url, url.rsplit("/", 1)[-1] or result.kind, result))
     return blocks
 
 
@@ -135,7 +184,8 @@ async def _generate(
         await ctx.report_progress(count, None, f"{message} ({int(elapsed)} s)")
 
     result = await generate_media(client, kind, prompt, model=model, params=params,
-                                  on_progress=report)  # fmt: skip
+                                  on_progress=report,
+                                  download_policy=runtime.download_policy)  # fmt: skip
     runtime.metrics.usage(
         result.model, result.usage.input_tokens, result.usage.output_tokens, result.cost
     )
@@ -145,16 +195,18 @@ async def _generate(
         and (result.media_type or "").startswith("image/")
         and (result.size_bytes or 0) <= C.INLINE_IMAGE_MAX_BYTES
     )
+    urls, resources = _links(runtime, ctx, result)
     out = MediaOut(
         model=result.model,
         paths=list(result.paths),
-        urls=list(result.urls),
+        urls=urls,
+        resources=resources,
         media_type=result.media_type,
         size_bytes=result.size_bytes,
         cost=result.cost,
         usage=UsageOut(**result.usage.to_dict()),
         inline=inline,
-        simulated=runtime.simulated,
+        simulated=runtime.simulated or result.simulated,
     )
     return CallToolResult(
         content=await _content(result, out, runtime.transport),
@@ -191,25 +243,25 @@ def register(reg: ToolRegistry) -> None:
     ) -> Generated:
         return await _generate(runtime, ctx, "audio", prompt, model, params)
 
-    saved = "Returns the saved file's path and URL"
+    saved = "returns it as a resource and a URL"
     reg.add(
         generate_image,
         title="Generate an image",
-        description=f"Make an image with a Poe image bot. {saved}, and the image when small. "
-        'params e.g. {"aspect":"16:9","quality":"high"}.',
+        description=f"Make an image with a Poe image bot; {saved} (small ones inline too). "
+        'params e.g. {"aspect":"16:9"}.',
         open_world=True,
     )
     reg.add(
         generate_video,
         title="Generate a video",
-        description=f"Make a video with a Poe video bot (takes minutes). {saved}. "
-        'params e.g. {"duration":8,"aspect":"9:16"}.',
+        description=f"Make a video with a Poe video bot (takes minutes); {saved}. "
+        'params e.g. {"duration":8}.',
         open_world=True,
     )
     reg.add(
         generate_audio,
         title="Generate audio",
-        description=f"Make speech or audio with a Poe audio bot. {saved}. "
-        'params e.g. {"voice":"Adam","format":"wav"}.',
+        description=f"Make speech or audio with a Poe audio bot; {saved}. "
+        'params e.g. {"voice":"Adam"}.',
         open_world=True,
     )

@@ -64,7 +64,10 @@ from typing import Any
 from .. import _constants as C
 from ..errors import InvalidRequestError
 from ._catalog import ModelSpec, validate_params
+from ._multi import bot_params, panel_lines, with_reasoning
+from ._orchestra import is_worker, orchestra_reply, worker_report
 from .media import generate
+from .structured import json_answer, requested_format
 
 __all__ = [
     "AttachmentInfo",
@@ -89,6 +92,8 @@ _ARG_ERROR = re.compile(r"^\s*(?:Error:\s*)?Invalid arguments for ([A-Za-z0-9_-]
 class SimUsage:
     prompt_tokens: int
     completion_tokens: int
+    reasoning_tokens: int = 0  # part of completion_tokens (see _multi)
+    cached_tokens: int = 0  # part of prompt_tokens
 
     @property
     def total_tokens(self) -> int:
@@ -117,6 +122,7 @@ class Reply:
     usage: SimUsage
     tool_calls: tuple[SimToolCall, ...] = ()
     media: tuple[MediaRef, ...] = ()
+    reasoning: str = ""  # sent as reasoning_content (see _multi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +192,7 @@ def describe_attachment(
     if kind == "image_url":
         raw = part.get("image_url")
         url = raw.get("url") if isinstance(raw, Mapping) else raw
+        name = raw.get("filename") if isinstance(raw, Mapping) else None  # bot protocol uploads
     elif kind == "file":
         raw = part.get("file") or {}
         name = raw.get("filename")
@@ -486,14 +493,19 @@ def respond(
     params: Mapping[str, Any] | None = None,
     store_media: StoreMedia | None = None,
     resolve_url: ResolveUrl | None = None,
+    response_format: Any = None,
 ) -> Reply:
     """The simulated model's answer to ``messages``; see the module docstring for the rules.
+
+    ``response_format`` is the format the endpoint honours (chat completions' in OpenAI mode,
+    ``text.format`` on ``/v1/responses``); an instruction in a system message asks too. Either
+    way the answer is JSON (``structured.py``).
 
     Raises:
         InvalidRequestError: tools for a model without tool support, an unknown forced tool,
             an undeclared or out-of-schema bot parameter, or undecodable attachment data.
     """
-    resolved = validate_params(model, params)
+    resolved = validate_params(model, bot_params(model, params))
     if tools and not model.tools:
         raise InvalidRequestError(
             f"{model.id} does not support tools (function calling). Use a model whose "
@@ -532,6 +544,16 @@ def respond(
         completion = sum(count_tokens(c.name + c.arguments) for c in calls)
         return Reply("", "tool_calls", SimUsage(prompt_tokens, completion), calls)
 
+    if is_worker(messages):  # an orchestration worker's final report
+        text = worker_report(messages, _tool_results(messages))
+        return Reply(text, "stop", SimUsage(prompt_tokens, count_tokens(text)))
+
+    asked = requested_format(messages, response_format)
+    if asked is not None:  # JSON asked for; orchestration tiers answer with their own plans
+        text = orchestra_reply(messages, asked) or json_answer(model, messages, asked)
+        text, finish = _apply_limits(text, max_tokens, stops)
+        return Reply(text, finish, SimUsage(prompt_tokens, count_tokens(text)))
+
     system = any(m.get("role") in ("system", "developer") for m in messages)
     lines = [
         f'You said: "{last_user}"',
@@ -552,5 +574,7 @@ def respond(
     results = _tool_results(messages)
     if results:
         lines.append("Tool results: " + "; ".join(results))
+    lines += panel_lines(model, messages, last_user)  # stances and syntheses (see _multi)
     text, finish = _apply_limits("\n".join(lines), max_tokens, stops)
-    return Reply(text, finish, SimUsage(prompt_tokens, count_tokens(text)))
+    reply = Reply(text, finish, SimUsage(prompt_tokens, count_tokens(text)))
+    return with_reasoning(model, params, messages, reply, _prompt_tokens)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import InvalidRequestError, NotFoundError
+from .quirks import listing
 
 __all__ = ["CATALOG", "ModelKind", "ModelSpec", "ParamSpec", "find_model", "validate_params"]
 
@@ -53,7 +54,11 @@ class ModelSpec:
         prompt_price / completion_price: USD per token as strings, None when unknown.
         request_price: USD per request (media bots), None when not priced per request.
         priced: False for the model whose whole ``pricing`` is null.
+        cache_read_price / cache_write_price: USD per cached input token read / written, as
+            strings; None when not listed (the model then reports no cached tokens).
         parameters: declared bot parameters.
+        endpoints: the API paths that serve it (``supported_endpoints``); the models with
+            ``/v1/responses`` get structured output there (``text.format``).
     """
 
     id: str
@@ -70,7 +75,11 @@ class ModelSpec:
     completion_price: str | None = None
     request_price: str | None = None
     priced: bool = True
+    cache_read_price: str | None = None
+    cache_write_price: str | None = None
     parameters: tuple[ParamSpec, ...] = field(default=())
+    endpoints: tuple[str, ...] = ("/v1/chat/completions",)
+    quirks: tuple[str, ...] = ()  # how it deviates from Poe's wire format (see quirks.py)
 
     @property
     def is_media(self) -> bool:
@@ -108,10 +117,10 @@ class ModelSpec:
                 "completion": self.completion_price,
                 "request": self.request_price,
                 "image": None,
-                "input_cache_read": None,
-                "input_cache_write": None,
+                "input_cache_read": self.cache_read_price,
+                "input_cache_write": self.cache_write_price,
             }
-        return {
+        item = {
             "id": self.id,
             "object": "model",
             "created": _CREATED_MS,
@@ -131,9 +140,13 @@ class ModelSpec:
             "reasoning": {"supported": self.reasoning} if self.kind == "text" else None,
             "web_search": self.web_search,
             "parameters": [p.to_dict() for p in self.parameters],
-            "supported_endpoints": ["/v1/chat/completions"],
+            "supported_endpoints": list(self.endpoints),
         }
+        return listing(item, self.quirks) if self.quirks else item
 
+
+# Models Poe also serves through its Responses API (structured output with text.format).
+_WITH_RESPONSES = ("/v1/chat/completions", "/v1/responses")
 
 _THINKING = ParamSpec(
     "thinking_budget",
@@ -156,30 +169,42 @@ CATALOG: tuple[ModelSpec, ...] = (
         "Claude-Opus-4.1", "text", "Anthropic", "Anthropic's most capable model.",
         tools=True, vision=True, reasoning=True, web_search=True,
         prompt_price="0.000015", completion_price="0.000075",
-        parameters=(_THINKING, _WEB_SEARCH),
+        cache_read_price="0.0000015", cache_write_price="0.00001875",
+        parameters=(_THINKING, _WEB_SEARCH), endpoints=_WITH_RESPONSES,
     ),
     ModelSpec(
         "Claude-Sonnet-4", "text", "Anthropic", "Fast, capable Claude model.",
         tools=True, vision=True, reasoning=True, web_search=True,
         prompt_price="0.000003", completion_price="0.000015",
-        parameters=(_THINKING, _WEB_SEARCH),
+        parameters=(_THINKING, _WEB_SEARCH), endpoints=_WITH_RESPONSES,
     ),
     ModelSpec(
         "GPT-4.1", "text", "OpenAI", "OpenAI's flagship non-reasoning model.",
         context_window=1_047_576, max_output_tokens=32_768, tools=True, vision=True,
-        prompt_price="0.000002", completion_price="0.000008",
+        prompt_price="0.000002", completion_price="0.000008", endpoints=_WITH_RESPONSES,
+    ),
+    ModelSpec(
+        "GPT-5-mini", "text", "OpenAI", "Fast, cheap reasoning model (poe-mcp's default model).",
+        context_window=400_000, max_output_tokens=128_000, tools=True, vision=True,
+        reasoning=True, prompt_price="0.00000025", completion_price="0.000002",
+        cache_read_price="0.000000025", endpoints=_WITH_RESPONSES,
     ),
     ModelSpec(
         "GPT-4o-mini", "text", "OpenAI", "Small, cheap OpenAI model.",
         context_window=128_000, max_output_tokens=16_384, tools=True, vision=True,
-        prompt_price="0.00000015", completion_price="0.0000006",
+        prompt_price="0.00000015", completion_price="0.0000006", endpoints=_WITH_RESPONSES,
+    ),
+    ModelSpec(
+        "o3", "text", "OpenAI", "OpenAI's reasoning model (the short name earlier servers used).",
+        context_window=200_000, max_output_tokens=100_000, tools=True, vision=True,
+        reasoning=True, prompt_price="0.000002", completion_price="0.000008",
     ),
     ModelSpec(
         "Gemini-2.5-Pro", "text", "Google", "Google's reasoning model.",
         context_window=1_048_576, max_output_tokens=65_536, tools=True, vision=True,
         reasoning=True, web_search=True,
         prompt_price="0.00000125", completion_price="0.00001",
-        parameters=(_THINKING, _WEB_SEARCH),
+        cache_read_price="0.00000031", parameters=(_THINKING, _WEB_SEARCH),
     ),
     ModelSpec(
         "Grok-4", "text", "xAI", "xAI's reasoning model.",
@@ -191,6 +216,16 @@ CATALOG: tuple[ModelSpec, ...] = (
         "Llama-3.1-405B", "text", "Meta", "Open-weights model without function calling.",
         context_window=128_000, max_output_tokens=4096,
         prompt_price="0.000003", completion_price="0.000003",
+    ),
+    # Two models served the way other OpenAI-compatible providers serve theirs (quirks.py):
+    ModelSpec(
+        "Local-Llama-3.1", "text", "Meta", "A local model listed without capabilities.",
+        context_window=128_000, tools=True, priced=False, quirks=("plain_listing",),
+    ),
+    ModelSpec(
+        "Mistral-Large", "text", "Mistral", "Answers with its dated snapshot id.",
+        context_window=128_000, tools=True,
+        prompt_price="0.000002", completion_price="0.000006", quirks=("dated_id",),
     ),
     ModelSpec(
         "Assistant", "text", "Poe", "Poe's general assistant; its price is not published.",

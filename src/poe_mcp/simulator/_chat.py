@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from .. import _constants as C
 from ..errors import InvalidRequestError, PoeError
+from . import quirks
 from ._behaviour import Reply, respond
 from ._http import (
     SIM_HEADER,
@@ -32,8 +33,10 @@ from ._http import (
     header_names,
     new_request_id,
 )
+from ._multi import usage_json
 from ._state import RateInfo, SimState
 from .faults import Fault
+from .structured import spoil
 
 __all__ = ["chat_completions"]
 
@@ -133,6 +136,8 @@ def _completion(rid: str, model: str, reply: Reply) -> dict[str, Any]:
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in reply.tool_calls
         ]
+    if reply.reasoning:
+        message["reasoning_content"] = reply.reasoning
     return {
         "id": f"chatcmpl-{rid}",
         "object": "chat.completion",
@@ -141,11 +146,7 @@ def _completion(rid: str, model: str, reply: Reply) -> dict[str, Any]:
         "choices": [
             {"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}
         ],
-        "usage": {
-            "prompt_tokens": reply.usage.prompt_tokens,
-            "completion_tokens": reply.usage.completion_tokens,
-            "total_tokens": reply.usage.total_tokens,
-        },
+        "usage": usage_json(reply.usage),
     }
 
 
@@ -168,6 +169,8 @@ def _stream_events(rid: str, model: str, reply: Reply, include_usage: bool) -> I
         return f'data: {head}"choices":[{dumps(choice).decode()}]{usage_tail}\n\n'.encode()
 
     yield chunk({"role": "assistant", "content": ""})
+    for piece in _split(reply.reasoning, C.SIM_STREAM_CHUNK_CHARS):
+        yield chunk({"reasoning_content": piece})
     for piece in _split(reply.text, C.SIM_STREAM_CHUNK_CHARS):
         yield chunk({"content": piece})
     # Like real providers, several calls interleave: every call's id and name first, then the
@@ -183,11 +186,7 @@ def _stream_events(rid: str, model: str, reply: Reply, include_usage: bool) -> I
                 yield chunk({"tool_calls": [delta]})
     yield chunk({}, reply.finish_reason)
     if include_usage:
-        usage = {
-            "prompt_tokens": reply.usage.prompt_tokens,
-            "completion_tokens": reply.usage.completion_tokens,
-            "total_tokens": reply.usage.total_tokens,
-        }
+        usage = usage_json(reply.usage)
         yield f'data: {head}"choices":[],"usage":{dumps(usage).decode()}}}\n\n'.encode()
     yield b"data: [DONE]\n\n"
 
@@ -285,6 +284,8 @@ async def chat_completions(request: Request) -> Response:
             params=_bot_params(body, legacy),
             store_media=state.add_media,
             resolve_url=state.resolve_url,
+            # OpenAI honours response_format; Poe's chat completions ignore it (REFERENCE.md)
+            response_format=body.get("response_format") if state.provider == "openai" else None,
         )
     except PoeError as exc:
         if rate is None:
@@ -292,18 +293,32 @@ async def chat_completions(request: Request) -> Response:
         entry["status"] = exc.status
         return error_response(exc, rid, headers)
 
+    if fault is not None and fault.kind == "invalid_json":
+        reply = spoil(reply)
+    active = quirks.active_quirks(model.quirks, fault)  # other providers' wire shapes
+    forced = quirks.refusal(active, body, fault.status if fault else 502, headers)
+    if forced is not None:
+        entry["status"] = forced.status_code
+        return forced
     state.charge(key, model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
     entry["status"] = 200
+    quirky = quirks.rest_response(
+        active, rid=rid, model=state.answered_id(model, model_name), reply=reply, body=body,
+        headers=headers, resolve=state.resolve_url,
+    )  # fmt: skip
+    if quirky is not None:
+        return quirky
     if not stream:
-        payload = dumps(_completion(rid, model.id, reply))
+        payload = dumps(_completion(rid, state.answered_id(model, model_name), reply))
         if fault is not None and fault.kind == "cut":
             return RawResponse([payload[: len(payload) // 2]], headers=headers, cut=True,
                                content_length=len(payload))  # fmt: skip
         return Response(payload, 200, headers=headers, media_type="application/json")
     options = body.get("stream_options") or {}
     include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
-    events = _stream_events(rid, model.id, reply, include_usage)
+    events = _stream_events(rid, state.answered_id(model, model_name), reply, include_usage)
     if fault is not None and fault.kind in ("cut", "stream_error"):
         events = _faulty_stream(events, fault)
     headers["cache-control"] = "no-cache"
-    return RawResponse(events, headers=headers, media_type="text/event-stream")
+    slow = fault.chunk_delay_s if fault is not None and fault.kind == "delay" else 0.0
+    return RawResponse(events, headers=headers, media_type="text/event-stream", piece_delay_s=slow)

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import PoeError
 from ._state import SimState
@@ -98,6 +98,7 @@ class RawResponse(Response):
         cut: close the connection instead of finishing the body.
         content_length: announce this length (a cut non-stream body announces the full one).
         drop: close the connection before sending anything.
+        piece_delay_s: wait this long before each piece (a slow stream).
     """
 
     def __init__(
@@ -110,6 +111,7 @@ class RawResponse(Response):
         cut: bool = False,
         content_length: int | None = None,
         drop: bool = False,
+        piece_delay_s: float = 0.0,
     ) -> None:
         self.status_code = status_code
         self.media_type = media_type
@@ -117,6 +119,7 @@ class RawResponse(Response):
         self._pieces = pieces
         self._cut = cut
         self._drop = drop
+        self._piece_delay_s = piece_delay_s
         self.init_headers(headers)  # before setting body: no content-length unless asked
         self.body = b""
         if content_length is not None:
@@ -131,6 +134,8 @@ class RawResponse(Response):
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
         for piece in self._pieces:
+            if self._piece_delay_s:
+                await asyncio.sleep(self._piece_delay_s)
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         if self._cut:
             await drop_connection(scope)
@@ -141,7 +146,9 @@ class RawResponse(Response):
 def transport_middleware(app: ASGIApp, state: SimState) -> ASGIApp:
     """Wrap the app so handlers can reach uvicorn's transport (for dropped-connection faults).
 
-    Also ends requests cancelled by the simulator's own shutdown quietly instead of logging them.
+    Also ends requests cancelled by the simulator's own shutdown quietly instead of logging them,
+    and marks every answer (REST, bot protocol, uploads, media files) with ``x-poe-simulator``,
+    so clients reached by URL know the answer is simulated as surely as ``--simulate`` does.
     """
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
@@ -150,9 +157,24 @@ def transport_middleware(app: ASGIApp, state: SimState) -> ASGIApp:
             if transport is not None:
                 scope[_TRANSPORT_KEY] = transport
         try:
-            await app(scope, receive, send)
+            await app(scope, receive, _marked(send) if scope["type"] == "http" else send)
         except asyncio.CancelledError:
             if not state.stopping:
                 raise
 
     return wrapped
+
+
+def _marked(send: Send) -> Send:
+    """``send`` adding the simulator's header to the response start when it is missing."""
+    name, value = next(iter(SIM_HEADER.items()))
+    raw = (name.encode(), value.encode())
+
+    async def marked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers") or ())
+            if not any(k.lower() == raw[0] for k, _ in headers):
+                message = {**message, "headers": [*headers, raw]}
+        await send(message)
+
+    return marked

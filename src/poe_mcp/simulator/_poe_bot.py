@@ -57,9 +57,11 @@ from starlette.types import ASGIApp
 
 from .. import _constants as C
 from ..errors import InvalidRequestError
+from . import quirks
 from ._behaviour import Reply, count_tokens, respond
 from ._state import SimState
 from .faults import Fault
+from .structured import spoil
 
 if TYPE_CHECKING:
     import fastapi_poe as fp
@@ -167,7 +169,8 @@ def _openai_messages(
                 if not att.url.startswith("data:") and state.resolve_url(att.url) is None:
                     raise _Unreachable(att.url)
                 if att.content_type.startswith("image/"):
-                    parts.append({"type": "image_url", "image_url": {"url": att.url}})
+                    image = {"url": att.url, "filename": att.name}
+                    parts.append({"type": "image_url", "image_url": image})
                 else:
                     parts.append({"type": "file", "file": {"filename": att.name, "url": att.url}})
             content = parts
@@ -227,6 +230,9 @@ def _chunk(call: BotCall, delta: Mapping[str, Any], finish: str | None = None) -
 def _json_events(call: BotCall, reply: Reply) -> list[ServerSentEvent]:
     from sse_starlette import ServerSentEvent
 
+    if call.fault is not None and call.fault.kind == "quirk":  # other providers' tool-call shapes
+        quirky = quirks.bot_json_chunks(reply, call.fault.quirks, lambda *a: _chunk(call, *a))
+        return [ServerSentEvent(data=json.dumps(c), event="json") for c in quirky]
     chunks = [_chunk(call, {"role": "assistant", "content": ""})]
     for piece in _split(reply.text):
         chunks.append(_chunk(call, {"content": piece}))
@@ -305,8 +311,15 @@ async def _answer(
     except InvalidRequestError as exc:
         yield refuse("user_caused_error", exc.message)
         return
+    if call.fault is not None and call.fault.kind == "invalid_json":
+        reply = spoil(reply)
     state.charge(call.key, model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
 
+    if reply.media and call.fault is not None and "inline_media" in call.fault.quirks:
+        yield fp.PartialResponse(
+            text=quirks.inline_media_text(reply, state.resolve_url).text, is_replace_response=True
+        )
+        return
     if reply.media:
         for media in reply.media:
             yield bot.file_event(url=media.url, content_type=media.mime, name=media.name)

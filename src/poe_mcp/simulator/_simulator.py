@@ -39,6 +39,9 @@ class Simulator:
         latency_ms: added to every API answer.
         media_delay_s: how long media bots (image, video, audio) take; slept asynchronously.
         initial_points: starting point balance of every ordinary key.
+        provider: ``poe`` (default), or ``openai`` to answer as OpenAI's API does: its plain
+            model list (chat and non-chat models), dated model ids in answers, its error bodies
+            (see ``poe_mcp.simulator.openai_mode``).
 
     Attributes:
         state: the shared :class:`SimState` (balances, faults, request log, files).
@@ -53,14 +56,21 @@ class Simulator:
         latency_ms: float = 0.0,
         media_delay_s: float = C.SIM_MEDIA_DELAY_S,
         initial_points: int = C.SIM_INITIAL_POINTS,
+        provider: str = "poe",
     ) -> None:
+        if provider not in C.SIM_PROVIDERS:
+            raise ConfigError(
+                f"the simulator plays {' or '.join(C.SIM_PROVIDERS)}, not {provider!r}"
+            )
         self.host = host
         self._requested_port = port
+        self.provider = provider
         self.state = SimState(
             rpm=rpm,
             latency_ms=latency_ms,
             media_delay_s=media_delay_s,
             initial_points=initial_points,
+            provider=provider,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -262,4 +272,5 @@ class Simulator:
 
     def __repr__(self) -> str:
         running = "running" if self._thread is not None else "stopped"
-        return f"Simulator({self.url}, {running})"
+        mode = ", provider=openai" if self.provider == "openai" else ""
+        return f"Simulator({self.url}{mode}, {running})"

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from .. import _constants as C
 from ..errors import AuthError, BalanceError, RateLimitError
+from . import openai_mode, quirks
 from ._catalog import CATALOG, ModelSpec, find_model
 from .faults import Fault
 
@@ -105,6 +106,7 @@ class SimState:
         media_delay_s: how long media bots take (servers sleep asynchronously).
         initial_points: starting balance of every ordinary key.
         clock: monotonic clock; injectable so the rate window can be tested without waiting.
+        provider: ``poe``, or ``openai`` for OpenAI's models, ids and errors (``openai_mode.py``).
     """
 
     def __init__(
@@ -115,7 +117,9 @@ class SimState:
         media_delay_s: float = C.SIM_MEDIA_DELAY_S,
         initial_points: int = C.SIM_INITIAL_POINTS,
         clock: Callable[[], float] = time.monotonic,
+        provider: str = "poe",
     ) -> None:
+        self.provider = provider
         self.rpm = rpm
         self.latency_ms = latency_ms
         self.media_delay_s = media_delay_s
@@ -135,10 +139,29 @@ class SimState:
         self._uploads: dict[str, StoredFile] = {}
 
     # --- models ----------------------------------------------------------------------------
-    @staticmethod
-    def find_model(name: str | None) -> ModelSpec:
+    def find_model(self, name: str | None) -> ModelSpec:
         """The model called ``name`` in any case; NotFoundError (404) names close matches."""
+        if self.provider == "openai":
+            return openai_mode.find_chat_model(name)
         return find_model(name)
+
+    def answered_id(self, model: ModelSpec, requested: str | None) -> str:
+        """The model id an answer carries (OpenAI answers with dated snapshot ids)."""
+        if self.provider == "openai":
+            return openai_mode.answered_id(model, requested)
+        return quirks.answered_id(model.id, model.quirks) or model.id
+
+    def models_body(self) -> dict[str, Any]:
+        """The ``GET /v1/models`` body."""
+        if self.provider == "openai":
+            return openai_mode.models_body()
+        return {"object": "list", "data": [m.to_openai() for m in self.catalog]}
+
+    def model_item(self, name: str) -> dict[str, Any]:
+        """The ``GET /v1/models/<id>`` body; NotFoundError for an unknown model."""
+        if self.provider == "openai":
+            return openai_mode.model_item(name)
+        return self.find_model(name).to_openai()
 
     # --- keys and points -------------------------------------------------------------------
     def _account(self, key: str) -> _Account:
@@ -155,6 +178,9 @@ class SimState:
             AuthError: missing or invalid key.
             BalanceError: the key's points are spent (``need_points`` only).
         """
+        if self.provider == "openai":
+            openai_mode.check_key(key, need_points)
+            return
         if not key:
             raise AuthError("Missing API key. Send 'Authorization: Bearer <POE_API_KEY>'.")
         if key.startswith("invalid"):
@@ -276,6 +302,8 @@ class SimState:
         with self._lock:
             for i, fault in enumerate(self._faults):
                 if fault.matches(path, model):
+                    if fault.times == 0:  # every matching request until cleared
+                        return fault
                     fault.times -= 1
                     if fault.times <= 0:
                         del self._faults[i]

@@ -5,6 +5,7 @@ Routes:
 =================================== =========================================================
 ``GET  /v1/models``                 the catalogue (no auth), ``/v1/models/<id>`` one model
 ``POST /v1/chat/completions``       chat, JSON or SSE (see ``_chat.py``)
+``POST /v1/responses``              structured output with ``text.format`` (``responses.py``)
 ``GET  /usage/current_balance``     ``{"current_point_balance": int}``
 ``GET  /usage/points_history``      ``?limit=1..100&starting_after=<query_id>``
 ``GET  /media/<id>.<ext>``          files made by media bots
@@ -31,6 +32,7 @@ from starlette.types import ASGIApp
 
 from .. import _constants as C
 from ..errors import InvalidRequestError, NotFoundError, PoeError
+from . import openai_mode
 from ._chat import chat_completions
 from ._http import (
     RawResponse,
@@ -45,6 +47,7 @@ from ._http import (
 from ._state import SimState
 from .bot import bot_routes
 from .faults import parse_faults
+from .responses import RESPONSES_PATH, responses
 
 __all__ = ["build_app"]
 
@@ -92,8 +95,7 @@ async def list_models(request: Request) -> Response:
     if forced is not None:
         return forced
     entry["status"] = 200
-    body = {"object": "list", "data": [m.to_openai() for m in _sim(request).catalog]}
-    return _json(body, headers=_headers(request, rid))
+    return _json(_sim(request).models_body(), headers=_headers(request, rid))
 
 
 async def get_model(request: Request) -> Response:
@@ -104,12 +106,12 @@ async def get_model(request: Request) -> Response:
     if forced is not None:
         return forced
     try:
-        model = _sim(request).find_model(name)
+        item = _sim(request).model_item(name)
     except PoeError as exc:
         entry["status"] = exc.status
         return error_response(exc, rid, _headers(request, rid))
     entry["status"] = 200
-    return _json(model.to_openai(), headers=_headers(request, rid))
+    return _json(item, headers=_headers(request, rid))
 
 
 async def _account(request: Request, rid: str) -> tuple[str, dict[str, Any]] | Response:
@@ -239,6 +241,7 @@ def build_app(state: SimState) -> ASGIApp:
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route(RESPONSES_PATH, responses, methods=["POST"]),
         Route("/usage/current_balance", current_balance, methods=["GET"]),
         Route("/usage/points_history", points_history, methods=["GET"]),
         Route("/media/{name}", get_media, methods=["GET"]),
@@ -250,4 +253,6 @@ def build_app(state: SimState) -> ASGIApp:
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _not_found})
     app.state.sim = state
+    if state.provider == "openai":
+        return transport_middleware(openai_mode.wrap(app), state)
     return transport_middleware(app, state)

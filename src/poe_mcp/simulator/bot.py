@@ -39,6 +39,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import AuthError, InvalidRequestError, PoeError
+from . import quirks
 from ._http import (
     RawResponse,
     bearer_key,
@@ -166,7 +167,7 @@ class BotEndpoint:
                 await asyncio.sleep(fault.delay_s)
             else:
                 rate = state.rate_info(bearer_key(request)).headers()
-                forced = _fault_response(fault, {**headers, **rate})
+                forced = _fault_response(fault, {**headers, **rate}, name)
                 if forced is not None:
                     raise _Refused(forced, None if fault.kind == "drop" else forced.status_code)
         key = _bearer(request)
@@ -291,10 +292,12 @@ def _validate_query(body: Mapping[str, Any]) -> None:
         raise InvalidRequestError("'query' must hold at least one message")
 
 
-def _fault_response(fault: Fault, headers: dict[str, str]) -> Response | None:
+def _fault_response(fault: Fault, headers: dict[str, str], bot: str) -> Response | None:
     """The answer a fault forces before the bot runs, or None when the bot must run."""
     if fault.kind == "drop":
         return RawResponse((), drop=True)
+    if fault.kind == "quirk":  # a 200 that is an error (text or JSON); other quirks: in the bot
+        return quirks.text_refusal(fault.quirks, bot, headers)
     if fault.kind == "status":
         return Response(
             json.dumps(fault.error_body()),

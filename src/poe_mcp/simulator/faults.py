@@ -1,16 +1,18 @@
 """Scripted faults: outcomes queued for the next requests (``POST /sim/faults``).
 
 A fault is consumed by the first request it matches. By default a fault matches model calls
-(``POST /v1/chat/completions`` and ``POST /bot/<name>``); ``path`` narrows it to requests whose
-path starts with that prefix (``"*"`` matches every request except ``/sim/`` and ``/media/``),
-and ``model`` to one model. ``times`` repeats it.
+(``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /bot/<name>``); ``path``
+narrows it to requests whose path starts with that prefix (``"*"`` matches every request except
+``/sim/`` and ``/media/``), and ``model`` to one model. ``times`` repeats it; ``times: 0``
+strikes every matching request until the faults are cleared.
 
 Kinds:
 
 =============== ===============================================================================
 ``status``      answer ``status`` with Poe's error body (``error_type``, ``message``) and, when
                 given, ``Retry-After: <retry_after>`` / ``retry-after-ms: <retry_after_ms>``
-``delay``       wait ``delay_s`` seconds, then answer normally
+``delay``       wait ``delay_s`` seconds, then answer normally; a stream also waits
+                ``chunk_delay_s`` before each chunk (a slow model, e.g. to test cancelling)
 ``drop``        close the connection without any answer
 ``cut``         stream: send ``after_chunks`` chunks, then close (no finish, no ``[DONE]``);
                 non-stream requests: close the connection after a truncated body
@@ -18,6 +20,10 @@ Kinds:
 ``stream_error`` stream: send ``after_chunks`` chunks, then an ``error`` event
                 (``error_type``, ``message``, ``allow_retry``); non-stream requests: a status
                 error as for ``status``
+``invalid_json`` answer 200 normally, but with text that is not valid JSON (prose, then the
+                answer cut in half): exercises a client's structured-output repair
+``quirk``       answer the way some other provider would: ``quirks`` names the shapes (SSE
+                framing, tool-call indexes, content parts, error bodies...); see ``quirks.py``
 =============== ===============================================================================
 
 JSON shape (one object, a list of them, or ``{"faults": [...]}``)::
@@ -29,15 +35,20 @@ JSON shape (one object, a list of them, or ``{"faults": [...]}``)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ..errors import InvalidRequestError
+from .quirks import check_quirks
 
 __all__ = ["DEFAULT_ERROR_TYPES", "FAULT_KINDS", "Fault", "FaultKind", "parse_faults"]
 
-FaultKind = Literal["status", "delay", "drop", "cut", "malformed", "stream_error"]
-FAULT_KINDS: tuple[str, ...] = ("status", "delay", "drop", "cut", "malformed", "stream_error")
+FaultKind = Literal[
+    "status", "delay", "drop", "cut", "malformed", "stream_error", "invalid_json", "quirk"
+]  # fmt: skip
+FAULT_KINDS: tuple[str, ...] = (
+    "status", "delay", "drop", "cut", "malformed", "stream_error", "invalid_json", "quirk"
+)  # fmt: skip
 
 DEFAULT_ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error",
@@ -55,7 +66,7 @@ DEFAULT_ERROR_TYPES: dict[int, str] = {
     529: "overloaded_error",
 }
 
-_MODEL_CALL_PREFIXES = ("/v1/chat/completions", "/bot/")
+_MODEL_CALL_PREFIXES = ("/v1/chat/completions", "/v1/responses", "/bot/")
 
 
 @dataclass(slots=True)
@@ -70,11 +81,13 @@ class Fault:
         retry_after: seconds for the ``Retry-After`` header, when set.
         retry_after_ms: milliseconds for the ``retry-after-ms`` header, when set.
         delay_s: seconds to wait for ``delay``.
+        chunk_delay_s: seconds a ``delay`` stream waits before each chunk.
         after_chunks: chunks sent before ``cut`` / ``stream_error`` strikes.
         allow_retry: ``allow_retry`` of the bot-protocol ``error`` event.
         path: path prefix the fault applies to (None: model calls; ``"*"``: everything).
         model: model id the fault applies to (any case), None for any.
         times: how many matching requests it strikes.
+        quirks: for ``quirk``: the provider quirks to answer with (``quirks.QUIRKS``).
     """
 
     kind: FaultKind = "status"
@@ -84,11 +97,13 @@ class Fault:
     retry_after: float | None = None
     retry_after_ms: int | None = None
     delay_s: float = 0.0
+    chunk_delay_s: float = 0.0
     after_chunks: int = 1
     allow_retry: bool = True
     path: str | None = None
     model: str | None = None
     times: int = 1
+    quirks: list[str] = field(default_factory=list)
 
     @property
     def resolved_error_type(self) -> str:
@@ -156,10 +171,15 @@ def _one(raw: Any) -> Fault:
         fault.times = int(fault.times)
         fault.after_chunks = int(fault.after_chunks)
         fault.delay_s = float(fault.delay_s)
+        fault.chunk_delay_s = float(fault.chunk_delay_s)
+        fault.quirks = check_quirks(fault.quirks)
     except (TypeError, ValueError) as exc:
         raise InvalidRequestError(f"bad fault {dict(raw)!r}: {exc}") from exc
-    if fault.times < 1 or fault.after_chunks < 0 or fault.delay_s < 0:
-        raise InvalidRequestError("fault times must be >= 1, after_chunks and delay_s >= 0")
+    if fault.times < 0 or fault.after_chunks < 0 or fault.delay_s < 0 or fault.chunk_delay_s < 0:
+        raise InvalidRequestError(
+            "fault times must be >= 0 (0: until cleared), after_chunks, delay_s and "
+            "chunk_delay_s >= 0"
+        )
     if not 400 <= fault.status <= 599:
         raise InvalidRequestError(f"fault status must be 400..599, got {fault.status}")
     return fault

@@ -7,10 +7,12 @@ aggregates here, so the rules (unknown prices flagged, never added as 0) live in
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Iterable
 from typing import Any
 
+from .._sanitize import for_storage
 from ..errors import InvalidRequestError
 from .base import GroupBy, Message, UsageGroup, UsageRecord, UsageTotals
 
@@ -24,6 +26,8 @@ __all__ = [
     "day_key",
     "group_key",
     "sort_groups",
+    "storable_messages",
+    "storable_record",
 ]
 
 GROUPS = ("model", "session", "day", "provider", "tier", "entry_point")
@@ -51,12 +55,14 @@ def group_key(record: UsageRecord, by: GroupBy) -> str:
 
 def aggregate(records: Iterable[UsageRecord]) -> UsageTotals:
     """Totals over ``records``: cost sums known prices only; unknown ones are counted apart."""
-    calls = errors = tokens_in = tokens_out = unknown = estimated = 0
+    calls = errors = tokens_in = tokens_out = unknown = estimated = reasoning = cached = 0
     cost = 0.0
     for r in records:
         calls += 1
         tokens_in += r.input_tokens
         tokens_out += r.output_tokens
+        reasoning += r.reasoning_tokens
+        cached += r.cached_tokens
         if r.outcome == "error":
             errors += 1
         if r.cost is not None:
@@ -73,6 +79,8 @@ def aggregate(records: Iterable[UsageRecord]) -> UsageTotals:
         cost=cost,
         unknown_cost_calls=unknown,
         estimated_calls=estimated,
+        reasoning_tokens=reasoning,
+        cached_tokens=cached,
     )
 
 
@@ -100,3 +108,22 @@ def copy_messages(messages: list[Message]) -> list[Message]:
 
 def count_user_turns(messages: Iterable[dict[str, Any]]) -> int:
     return sum(1 for m in messages if m.get("role") == "user")
+
+
+def storable_messages(messages: list[Message]) -> list[Message]:
+    """What every store keeps of a session's messages: no key or bearer token, no lone
+    surrogate (UTF-8 stores refuse them; the answer was paid for and must be kept)."""
+    return [for_storage(m) for m in messages]
+
+
+def storable_record(record: UsageRecord) -> UsageRecord:
+    """A ledger row with the same cleaning applied to its text fields (the prompt, when
+    prompt logging is on, and whatever a provider named the model or request)."""
+    changes: dict[str, Any] = {}
+    for item in dataclasses.fields(record):
+        value = getattr(record, item.name)
+        if isinstance(value, str):
+            cleaned = for_storage(value)
+            if cleaned != value:
+                changes[item.name] = cleaned
+    return dataclasses.replace(record, **changes) if changes else record

@@ -107,6 +107,65 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "usage_token_details",
+        "Reasoning models bill thinking as output and providers bill cached input at a lower "
+        "price: the ledger keeps both counts (parts of output_tokens / input_tokens, 0 when "
+        "the provider does not report them) so `usage` can show where tokens and money went.",
+        (
+            "ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE usage ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
+    Migration(
+        6,
+        "logs",
+        "Prompt and answer logs for `poe-mcp logs` (on by default for the CLI, off for MCP). "
+        "Kept apart from the usage ledger, which must stay small and fast on every call; the "
+        "FTS5 index is an external-content table kept in step by triggers, so the text is "
+        "stored once and searched without a scan.",
+        (
+            """CREATE TABLE logs (
+                id INTEGER PRIMARY KEY,
+                ts REAL NOT NULL,
+                model TEXT NOT NULL,
+                prompt TEXT NOT NULL,
+                response TEXT NOT NULL,
+                entry_point TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                session_id TEXT,
+                system TEXT,
+                attachments TEXT,
+                input_tokens INTEGER NOT NULL DEFAULT 0,
+                output_tokens INTEGER NOT NULL DEFAULT 0,
+                cost REAL,
+                latency_s REAL NOT NULL DEFAULT 0,
+                finish_reason TEXT,
+                request_id TEXT
+            )""",
+            "CREATE INDEX logs_ts ON logs (ts)",
+            "CREATE INDEX logs_session_ts ON logs (session_id, ts)",
+            "CREATE VIRTUAL TABLE logs_fts USING fts5("
+            "prompt, response, content='logs', content_rowid='id')",
+            "CREATE TRIGGER logs_after_insert AFTER INSERT ON logs BEGIN "
+            "INSERT INTO logs_fts (rowid, prompt, response) "
+            "VALUES (new.id, new.prompt, new.response); END",
+            "CREATE TRIGGER logs_after_delete AFTER DELETE ON logs BEGIN "
+            "INSERT INTO logs_fts (logs_fts, rowid, prompt, response) "
+            "VALUES ('delete', old.id, old.prompt, old.response); END",
+        ),
+    ),
+    Migration(
+        7,
+        "usage_simulated",
+        "Calls the built-in simulator answered (reached by URL, the README's offline setup) "
+        "were counted against real budgets and mixed into real usage. Each row now says "
+        "whether it was simulated, so budgets and `usage` count real calls unless asked; "
+        "rows written before this migration were real or unknown, and count as real.",
+        ("ALTER TABLE usage ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0",),
+    ),
 )
 
 

@@ -8,7 +8,12 @@ All of them implement these protocols with the same behaviour; ``open_store(url)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .._money import usd_repr
+
+if TYPE_CHECKING:
+    from ._logs import LogStore
 
 __all__ = [
     "RunInfo",
@@ -99,6 +104,12 @@ class UsageRecord:
     prompt: str | None = None
     tier: int | None = None  # orchestration tier (1-4) of the call, when it was part of a run
     run_id: str | None = None  # the orchestration run it belongs to
+    reasoning_tokens: int = 0  # of output_tokens, spent thinking (when the provider says)
+    cached_tokens: int = 0  # of input_tokens, read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of input_tokens, written to the provider's prompt cache
+    simulated: bool = False  # answered by the built-in simulator, not a real model
+
+    __repr__ = usd_repr
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +121,10 @@ class UsageTotals:
     cost: float = 0.0  # sum over calls whose price is known
     unknown_cost_calls: int = 0  # successful calls whose price is unknown (flagged, not added)
     estimated_calls: int = 0
+    reasoning_tokens: int = 0  # of output_tokens
+    cached_tokens: int = 0  # of input_tokens
+
+    __repr__ = usd_repr
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +134,13 @@ class UsageGroup:
 
 
 class UsageLedger(Protocol):
+    """Every call, recorded; queries keep real and simulated calls apart when asked.
+
+    ``simulated``: None counts every row, False only real calls, True only calls the built-in
+    simulator answered. Budgets, ``poe-mcp usage`` and ``get_usage`` count real calls unless
+    asked otherwise, so a simulator never spends a real budget.
+    """
+
     async def record(self, record: UsageRecord) -> None: ...
 
     async def totals(
@@ -127,13 +149,21 @@ class UsageLedger(Protocol):
         since: float | None = None,
         session_id: str | None = None,
         run_id: str | None = None,
+        simulated: bool | None = None,
     ) -> UsageTotals: ...
 
     async def breakdown(
-        self, by: GroupBy, *, since: float | None = None, run_id: str | None = None
+        self,
+        by: GroupBy,
+        *,
+        since: float | None = None,
+        run_id: str | None = None,
+        simulated: bool | None = None,
     ) -> list[UsageGroup]: ...
 
-    async def recent(self, limit: int = 50) -> list[UsageRecord]: ...
+    async def recent(
+        self, limit: int = 50, *, simulated: bool | None = None
+    ) -> list[UsageRecord]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,12 +194,13 @@ class RunStore(Protocol):
 
 
 class Store(Protocol):
-    """Sessions, the usage ledger and orchestration runs behind one URL, plus lifecycle."""
+    """Sessions, the usage ledger, orchestration runs and prompt logs behind one URL."""
 
     url: str
     sessions: SessionStore
     usage: UsageLedger
     runs: RunStore
+    logs: LogStore
 
     async def health(self) -> dict[str, Any]:
         """``{"ok": bool, "backend": "sqlite"|..., ...}``; never raises."""

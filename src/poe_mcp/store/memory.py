@@ -11,7 +11,15 @@ import time
 from typing import Any
 
 from .. import _constants as C
-from ._common import aggregate, breakdown, copy_messages, count_user_turns
+from ._common import (
+    aggregate,
+    breakdown,
+    copy_messages,
+    count_user_turns,
+    storable_messages,
+    storable_record,
+)
+from ._logs import LogStore, MemoryLogs
 from ._runs import MemoryRuns
 from .base import (
     GroupBy,
@@ -59,7 +67,7 @@ class MemorySessions:
         backend: str | None = None,
         ttl_s: float,
     ) -> Session:
-        added = copy_messages(messages)
+        added = copy_messages(storable_messages(messages))
         with self._lock:
             now = time.time()
             entry = self._live(session_id, now)
@@ -105,11 +113,16 @@ class MemoryLedger:
         self._lock = threading.Lock()
 
     async def record(self, record: UsageRecord) -> None:
+        record = storable_record(record)
         with self._lock:
             self._records.append(record)
 
     def _select(
-        self, since: float | None, session_id: str | None = None, run_id: str | None = None
+        self,
+        since: float | None,
+        session_id: str | None = None,
+        run_id: str | None = None,
+        simulated: bool | None = None,
     ) -> list[UsageRecord]:
         with self._lock:
             return [
@@ -118,6 +131,7 @@ class MemoryLedger:
                 if (since is None or r.ts >= since)
                 and (session_id is None or r.session_id == session_id)
                 and (run_id is None or r.run_id == run_id)
+                and (simulated is None or r.simulated == simulated)
             ]
 
     async def totals(
@@ -126,17 +140,26 @@ class MemoryLedger:
         since: float | None = None,
         session_id: str | None = None,
         run_id: str | None = None,
+        simulated: bool | None = None,
     ) -> UsageTotals:
-        return aggregate(self._select(since, session_id, run_id))
+        return aggregate(self._select(since, session_id, run_id, simulated))
 
     async def breakdown(
-        self, by: GroupBy, *, since: float | None = None, run_id: str | None = None
+        self,
+        by: GroupBy,
+        *,
+        since: float | None = None,
+        run_id: str | None = None,
+        simulated: bool | None = None,
     ) -> list[UsageGroup]:
-        return breakdown(self._select(since, run_id=run_id), by)
+        return breakdown(self._select(since, run_id=run_id, simulated=simulated), by)
 
-    async def recent(self, limit: int = C.USAGE_RECENT_LIMIT) -> list[UsageRecord]:
-        with self._lock:
-            return list(reversed(self._records[-limit:])) if limit > 0 else []
+    async def recent(
+        self, limit: int = C.USAGE_RECENT_LIMIT, *, simulated: bool | None = None
+    ) -> list[UsageRecord]:
+        if limit <= 0:
+            return []
+        return list(reversed(self._select(None, simulated=simulated)[-limit:]))
 
 
 class MemoryStore:
@@ -147,6 +170,7 @@ class MemoryStore:
         self.sessions: SessionStore = MemorySessions()
         self.usage: UsageLedger = MemoryLedger()
         self.runs: RunStore = MemoryRuns()
+        self.logs: LogStore = MemoryLogs()
 
     async def health(self) -> dict[str, Any]:
         return {"ok": True, "backend": "memory", "url": self.url}

@@ -33,7 +33,15 @@ from typing import TYPE_CHECKING, Any
 from .. import _constants as C
 from ..errors import InvalidRequestError, StoreError
 from . import _redis_scripts as lua
-from ._common import GROUPS, aggregate, breakdown, count_user_turns
+from ._common import (
+    GROUPS,
+    aggregate,
+    breakdown,
+    count_user_turns,
+    storable_messages,
+    storable_record,
+)
+from ._logs import LogStore, RedisLogs
 from ._redis_conn import RedisLink
 from ._runs import RedisRuns
 from .base import (
@@ -135,6 +143,7 @@ class RedisSessions:
         backend: str | None = None,
         ttl_s: float,
     ) -> Session:
+        messages = storable_messages(messages)
         try:
             payloads = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
         except (TypeError, ValueError) as exc:
@@ -217,6 +226,10 @@ def _decode(payload: str) -> UsageRecord:
     return UsageRecord(**json.loads(payload))
 
 
+def _only(records: list[UsageRecord], simulated: bool | None) -> list[UsageRecord]:
+    return records if simulated is None else [r for r in records if r.simulated == simulated]
+
+
 class RedisLedger:
     """The usage ledger in Redis: JSON records indexed by time and by arrival.
 
@@ -237,6 +250,7 @@ class RedisLedger:
         return len(self._pending)
 
     async def record(self, record: UsageRecord) -> None:
+        record = storable_record(record)
         payload = json.dumps(dataclasses.asdict(record), ensure_ascii=False)
         self._pending.append(_Pending(uuid.uuid4().hex, record.ts, payload))
         if len(self._pending) > C.USAGE_BUFFER_MAX:
@@ -305,8 +319,9 @@ class RedisLedger:
         since: float | None = None,
         session_id: str | None = None,
         run_id: str | None = None,
+        simulated: bool | None = None,
     ) -> UsageTotals:
-        records = await self._select(since)
+        records = _only(await self._select(since), simulated)
         if session_id is not None:
             records = [r for r in records if r.session_id == session_id]
         if run_id is not None:
@@ -314,21 +329,31 @@ class RedisLedger:
         return aggregate(records)
 
     async def breakdown(
-        self, by: GroupBy, *, since: float | None = None, run_id: str | None = None
+        self,
+        by: GroupBy,
+        *,
+        since: float | None = None,
+        run_id: str | None = None,
+        simulated: bool | None = None,
     ) -> list[UsageGroup]:
         if by not in GROUPS:
             raise InvalidRequestError(
                 f"cannot group usage by {by!r}: use one of {', '.join(GROUPS)}"
             )
-        records = await self._select(since)
+        records = _only(await self._select(since), simulated)
         if run_id is not None:
             records = [r for r in records if r.run_id == run_id]
         return breakdown(records, by)
 
-    async def recent(self, limit: int = C.USAGE_RECENT_LIMIT) -> list[UsageRecord]:
+    async def recent(
+        self, limit: int = C.USAGE_RECENT_LIMIT, *, simulated: bool | None = None
+    ) -> list[UsageRecord]:
         if limit <= 0:
             return []
         await self.flush()
+        if simulated is not None:  # rare (a filtered listing): scan and sort
+            records = _only(await self._select(None), simulated)
+            return sorted(records, key=lambda r: r.ts, reverse=True)[:limit]
 
         async def work(r: Redis) -> list[UsageRecord]:
             ids: Any = await r.zrevrange(self._keys.usage_by_order, 0, limit - 1)
@@ -362,6 +387,7 @@ class RedisStore:
         self.sessions: SessionStore = RedisSessions(self._link, keys, scripts)
         self.usage: UsageLedger = self._ledger
         self.runs: RunStore = RedisRuns(self._link, prefix)
+        self.logs: LogStore = RedisLogs(self._link, prefix)
 
     @property
     def link(self) -> RedisLink:

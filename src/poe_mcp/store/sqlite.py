@@ -30,7 +30,14 @@ from typing import Any, TypeVar
 
 from .. import _constants as C
 from ..errors import ConfigError, InvalidRequestError, StoreError
-from ._common import NO_SESSION, count_user_turns, sort_groups
+from ._common import (
+    NO_SESSION,
+    count_user_turns,
+    sort_groups,
+    storable_messages,
+    storable_record,
+)
+from ._logs import LogStore, SqliteLogs
 from ._migrations import apply_migrations, schema_version
 from ._runs import SqliteRuns
 from .base import (
@@ -190,6 +197,7 @@ class SqliteSessions:
         backend: str | None = None,
         ttl_s: float,
     ) -> Session:
+        messages = storable_messages(messages)
         try:
             payloads = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
         except (TypeError, ValueError) as exc:
@@ -273,7 +281,8 @@ _INSERT_USAGE = (
 _TOTALS = (
     "COUNT(*), COALESCE(SUM(outcome = 'error'), 0), COALESCE(SUM(input_tokens), 0), "
     "COALESCE(SUM(output_tokens), 0), TOTAL(cost), "
-    "COALESCE(SUM(outcome = 'ok' AND cost IS NULL), 0), COALESCE(SUM(estimated), 0)"
+    "COALESCE(SUM(outcome = 'ok' AND cost IS NULL), 0), COALESCE(SUM(estimated), 0), "
+    "COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cached_tokens), 0)"
 )
 _GROUP_KEYS: dict[str, str] = {
     "model": "model",
@@ -295,6 +304,8 @@ def _totals(row: Row) -> UsageTotals:
         cost=float(row[4]),
         unknown_cost_calls=int(row[5]),
         estimated_calls=int(row[6]),
+        reasoning_tokens=int(row[7]),
+        cached_tokens=int(row[8]),
     )
 
 
@@ -307,6 +318,7 @@ def _row(r: UsageRecord) -> Row:
 def _record(row: Row) -> UsageRecord:
     values = dict(zip(_USAGE_FIELDS, row, strict=True))
     values["estimated"] = bool(values["estimated"])
+    values["simulated"] = bool(values["simulated"])
     return UsageRecord(**values)
 
 
@@ -321,7 +333,7 @@ class SqliteLedger:
 
     async def record(self, record: UsageRecord) -> None:
         """Queue one call's row; the worker writes it before any query submitted later."""
-        row = _row(record)
+        row = _row(storable_record(record))
         with self._lock:
             self._pending.append(row)
             if self._scheduled:
@@ -356,8 +368,9 @@ class SqliteLedger:
         since: float | None = None,
         session_id: str | None = None,
         run_id: str | None = None,
+        simulated: bool | None = None,
     ) -> UsageTotals:
-        where, args = _where(since, session_id, run_id)
+        where, args = _where(since, session_id, run_id, simulated)
 
         def work(conn: Conn) -> UsageTotals:
             return _totals(conn.execute(f"SELECT {_TOTALS} FROM usage{where}", args).fetchone())  # noqa: S608
@@ -365,14 +378,19 @@ class SqliteLedger:
         return await self._db.run(work)
 
     async def breakdown(
-        self, by: GroupBy, *, since: float | None = None, run_id: str | None = None
+        self,
+        by: GroupBy,
+        *,
+        since: float | None = None,
+        run_id: str | None = None,
+        simulated: bool | None = None,
     ) -> list[UsageGroup]:
         key = _GROUP_KEYS.get(by)
         if key is None:
             raise InvalidRequestError(
                 f"cannot group usage by {by!r}: use one of {', '.join(_GROUP_KEYS)}"
             )
-        where, args = _where(since, None, run_id)
+        where, args = _where(since, None, run_id, simulated)
         sql = f"SELECT {key} AS k, {_TOTALS} FROM usage{where} GROUP BY k"  # noqa: S608
 
         def work(conn: Conn) -> list[UsageGroup]:
@@ -380,11 +398,15 @@ class SqliteLedger:
 
         return sort_groups(await self._db.run(work), by)
 
-    async def recent(self, limit: int = C.USAGE_RECENT_LIMIT) -> list[UsageRecord]:
+    async def recent(
+        self, limit: int = C.USAGE_RECENT_LIMIT, *, simulated: bool | None = None
+    ) -> list[UsageRecord]:
+        where, args = _where(None, None, None, simulated)
+
         def work(conn: Conn) -> list[UsageRecord]:
             rows = conn.execute(
-                f"SELECT {_USAGE_COLUMNS} FROM usage ORDER BY id DESC LIMIT ?",  # noqa: S608
-                (max(limit, 0),),
+                f"SELECT {_USAGE_COLUMNS} FROM usage{where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+                (*args, max(limit, 0)),
             ).fetchall()
             return [_record(r) for r in rows]
 
@@ -392,10 +414,16 @@ class SqliteLedger:
 
 
 def _where(
-    since: float | None, session_id: str | None, run_id: str | None = None
+    since: float | None,
+    session_id: str | None,
+    run_id: str | None = None,
+    simulated: bool | None = None,
 ) -> tuple[str, tuple[Any, ...]]:
     clauses: list[str] = []
     args: list[Any] = []
+    if simulated is not None:
+        clauses.append("simulated = ?")
+        args.append(int(simulated))
     if run_id is not None:
         clauses.append("run_id = ?")
         args.append(run_id)
@@ -419,6 +447,7 @@ class SqliteStore:
         self.sessions: SessionStore = SqliteSessions(self._db)
         self.usage: UsageLedger = self._ledger
         self.runs: RunStore = SqliteRuns(self._db)
+        self.logs: LogStore = SqliteLogs(self._db)
 
     async def health(self) -> dict[str, Any]:
         info: dict[str, Any] = {

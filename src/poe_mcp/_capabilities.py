@@ -1,0 +1,119 @@
+"""Checks before spending: a request the catalog says the model cannot serve is refused unsent.
+
+Only a stated "no" refuses. Capabilities are three-valued (``yes`` / ``no`` / ``unknown``, see
+:meth:`~poe_mcp.catalog.ModelInfo.capability`): a model whose list entry says nothing (OpenAI's
+bare ``/v1/models``, Ollama, vLLM...) is sent the request, and the provider has the last word.
+
+- an image in the messages for a model that states it takes no images;
+- ``generate_image`` / ``generate_video`` / ``generate_audio`` with a model whose stated output
+  is another kind (a text model, or a video bot asked for an image).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import InvalidRequestError, PoeError
+
+if TYPE_CHECKING:
+    from .catalog import Catalog, ModelInfo
+
+__all__ = ["check_input", "check_output", "image_parts", "output_capability"]
+
+log = logging.getLogger(__name__)
+
+Answer = Literal["yes", "no", "unknown"]
+
+
+def image_parts(messages: Sequence[Mapping[str, Any]]) -> int:
+    """How many image parts the messages carry (``image_url`` content parts)."""
+    count = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            count += sum(
+                1 for p in content if isinstance(p, Mapping) and p.get("type") == "image_url"
+            )
+    return count
+
+
+def _vision(info: ModelInfo) -> Answer:
+    capability = getattr(info, "capability", None)
+    if callable(capability):
+        answer: Answer = capability("vision")
+        return answer
+    return "unknown" if info.vision is None else "yes" if info.vision else "no"
+
+
+def output_capability(info: ModelInfo, kind: str) -> Answer:
+    """Whether ``info`` states that it makes ``kind`` (``text``, ``image``, ``video``, ``audio``).
+
+    Stated means the list entry has an ``architecture`` (Poe, OpenRouter) or the model is in a
+    maintained table (OpenAI's own models); otherwise the answer is ``unknown``.
+    """
+    stated = isinstance(info.raw.get("architecture"), Mapping) or getattr(info, "kind", None)
+    if not stated:
+        return "unknown"
+    return "yes" if kind in info.output_modalities else "no"
+
+
+async def _info(catalog: Catalog | None, model: str) -> ModelInfo | None:
+    if catalog is None:
+        return None
+    try:
+        return await catalog.find(model)
+    except PoeError as exc:
+        log.debug("catalog cannot tell about %s: %s", model, exc)
+        return None
+
+
+async def check_input(
+    catalog: Catalog | None, model: str, messages: Sequence[Mapping[str, Any]]
+) -> None:
+    """Refuse images for a model that states it takes none.
+
+    Raises:
+        InvalidRequestError: naming the model and models that take images.
+    """
+    images = image_parts(messages)
+    if not images:
+        return
+    info = await _info(catalog, model)
+    if info is None or _vision(info) != "no":
+        return
+    others = []
+    if catalog is not None:
+        try:
+            others = [m.id for m in await catalog.search(input_modality="image")][:3]
+        except PoeError:
+            others = []
+    hint = f" Models that take images: {', '.join(others)}." if others else ""
+    raise InvalidRequestError(
+        f"{info.id} does not take images (the model list says so), and {images} image(s) are "
+        f"attached: nothing was sent.{hint}",
+        metadata={"model": info.id, "capability": "vision", "suggestions": others},
+    )
+
+
+async def check_output(catalog: Catalog | None, info: ModelInfo | None, kind: str) -> None:
+    """Refuse a media call to a model that states it makes something else.
+
+    Raises:
+        InvalidRequestError: naming what the model makes and models that make ``kind``.
+    """
+    if info is None or output_capability(info, kind) != "no":
+        return
+    others = []
+    if catalog is not None:
+        try:
+            others = [m.id for m in await catalog.search(modality=kind)][:3]
+        except PoeError:
+            others = []
+    makes = "/".join(info.output_modalities) or "something else"
+    hint = f" Models that make {kind}: {', '.join(others)}." if others else ""
+    raise InvalidRequestError(
+        f"{info.id} makes {makes}, not {kind}: nothing was sent or charged.{hint}",
+        metadata={"model": info.id, "capability": f"output:{kind}", "suggestions": others},
+    )

@@ -1,0 +1,302 @@
+"""``config.toml`` validated whole when it is loaded: every key known, every value of its type.
+
+A wrong setting used to surface late and oddly: ``rpm = "fast"`` as a traceback in every
+command, a bad ``[prices]`` entry as a failed (but paid) chat, a bad ``store`` URL as a warning
+while budgets stopped applying, and a misspelt key not at all. :func:`check_config_file` runs in
+``Settings.load`` and raises one :class:`~poe_mcp.errors.ConfigError` that lists every problem,
+each naming the file, the key, what was expected and, for an unknown key, "did you mean".
+Values that look like secrets are never quoted (:func:`~poe_mcp._redact.describe_value`).
+
+The file's shape is the pydantic model :class:`ConfigFile` (``extra="forbid"`` everywhere, strict
+types: TOML has real integers, floats and booleans). Tables whose rules live with their feature
+are checked by that feature's own parser, called from here (``[budgets]``, ``[prices]``,
+``[tiers]``; ``[logs]`` and ``[fallbacks]`` in ``Settings.validate``).
+
+Adding a setting: add the field here (and read it where it takes effect); a key that is in the
+schema but read nowhere would be a silent one again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._redact import describe_value
+from ._suggest import suggest
+from .errors import ConfigError
+
+__all__ = ["ConfigFile", "check_config_file", "check_store_url", "known_keys"]
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ServerTable(_Table):
+    tools: str | list[str] | None = None
+    # HTTP limits (poe_mcp.server._limits.HttpLimits; each also a `serve` option)
+    header_timeout_s: PositiveFloat | None = None
+    body_timeout_s: PositiveFloat | None = None
+    keep_alive_s: PositiveFloat | None = None
+    max_connections: PositiveInt | None = None
+    max_body_bytes: PositiveInt | None = None
+    mcp_session_idle_s: PositiveFloat | None = None
+    max_mcp_sessions: PositiveInt | None = None
+
+
+class RateLimitTable(_Table):
+    burst: PositiveInt | None = None
+    max_wait_s: PositiveFloat | None = None
+
+
+class ToolsTable(_Table):
+    roots: list[str] | dict[str, str] | None = None
+    commands: list[str] | None = None
+    command_timeout_s: PositiveFloat | None = None
+    output_cap_bytes: PositiveInt | None = None
+    max_read_bytes: PositiveInt | None = None
+    sandbox_commands: bool | None = None
+
+
+class McpServerTable(_Table):
+    command: str | None = None
+    args: list[str] | None = None
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] | None = None
+    prefix: str | None = None
+    tools: list[str] | None = None
+    timeout_s: PositiveFloat | None = None
+
+
+class MediaTable(_Table):
+    dir: str | None = None
+    timeout_s: PositiveFloat | None = None
+    max_bytes: PositiveInt | None = None
+    progress_interval_s: PositiveFloat | None = None
+    image_model: str | None = None
+    video_model: str | None = None
+    audio_model: str | None = None
+    download_policy: str | None = None
+
+
+class ConfigFile(_Table):
+    """Every key ``config.toml`` may hold (see the README's Configuration section)."""
+
+    provider: Literal["poe", "openai", "compatible"] | None = None
+    base_url: str | None = None
+    backend: Literal["openai", "legacy"] | None = None
+    store: str | None = None
+    session_ttl_s: PositiveFloat | None = None
+    rpm: PositiveInt | None = None
+    timeout_s: PositiveFloat | None = None
+    log_prompts: bool | None = None
+    model: str | None = None
+    bot_base_url: str | None = None
+    upload_base_url: str | None = None
+    stream_options: Literal["auto", "on", "off"] | bool | None = None
+    server: ServerTable | None = None
+    rate_limit: RateLimitTable | None = None
+    budgets: dict[str, Any] | None = None
+    prices: dict[str, Any] | None = None
+    tools: ToolsTable | None = None
+    mcp_servers: dict[str, McpServerTable] | None = None
+    media: MediaTable | None = None
+    aliases: dict[str, str] | None = None
+    logs: dict[str, Any] | None = None
+    fallbacks: dict[str, Any] | None = None
+    tiers: dict[str, Any] | None = None
+
+
+_EXPECTED: dict[str, str] = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "list_type": "a list",
+    "greater_than": "greater than {gt}",
+    "greater_than_equal": "at least {ge}",
+    "literal_error": "one of {expected}",
+}
+
+
+def known_keys(path: tuple[str, ...] = ()) -> list[str]:
+    """The keys allowed at ``path`` (``()`` for the top level, ``("media",)`` for a table)."""
+    model: Any = ConfigFile
+    for part in path:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        sub = next(
+            (a for a in getattr(annotation, "__args__", (annotation,)) if _is_model(a)), None
+        )
+        if sub is None:
+            return []
+        model = sub
+    return list(model.model_fields)
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    # mcp_servers.<name>.<key>: the server name is part of the table's name
+    if len(parts) >= 3 and parts[0] == "mcp_servers":
+        return f"[mcp_servers.{parts[1]}] {'.'.join(parts[2:])}"
+    if len(parts) >= 2:
+        return f"[{parts[0]}] {'.'.join(parts[1:])}"
+    return parts[0] if parts else "(the file)"
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _clean_loc(error: Any) -> tuple[Any, ...]:
+    # pydantic adds the union member tried ("str", "list[str]") to the location: drop them
+    return tuple(
+        p for p in error["loc"] if not (isinstance(p, str) and ("[" in p or p in _TYPE_NAMES))
+    )
+
+
+def _problems(errors: list[Any], data: Mapping[str, Any]) -> list[str]:
+    """One line per key: a union's alternatives are joined (``a string or a list``)."""
+    expected: dict[tuple[Any, ...], list[str]] = {}
+    lines: list[str] = []
+    for error in errors:
+        loc = _clean_loc(error)
+        if error["type"] == "extra_forbidden":
+            lines.append(_problem(error, loc))
+            continue
+        ctx = error.get("ctx") or {}
+        text = _EXPECTED.get(error["type"], str(error["msg"]).lower()).format(**ctx)
+        expected.setdefault(loc, [])
+        if text not in expected[loc]:
+            expected[loc].append(text)
+    for loc, texts in expected.items():
+        given = describe_value(_lookup(data, loc))
+        lines.append(f"{_where(loc)} must be {' or '.join(texts)} (got {given})")
+    return lines
+
+
+def _problem(error: Any, loc: tuple[Any, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent, key = loc[:-1], str(loc[-1])
+        allowed = known_keys(tuple(str(p) for p in parent)) if len(parent) <= 1 else []
+        if parent and parent[0] == "mcp_servers":
+            allowed = list(McpServerTable.model_fields)
+        found = suggest(key, allowed)
+        where = _where(loc)
+        hint = f" (did you mean {' or '.join(repr(f) for f in found)}?)" if found else ""
+        known = f"; known: {', '.join(allowed)}" if allowed and not found else ""
+        if not parent and key.endswith("api_key"):
+            return (
+                f"{key} does not belong in config.toml: API keys go in the environment "
+                "(POE_API_KEY) or credentials.toml, which `poe-mcp doctor` names"
+            )
+        return f"unknown key {where}{hint}{known}"
+    return f"{_where(loc)}: {error['msg']}"
+
+
+_TYPE_NAMES = frozenset(
+    {"str", "int", "float", "bool", "dict", "list", "ServerTable", "RateLimitTable",
+     "ToolsTable", "McpServerTable", "MediaTable", "function-after", "literal"}
+)  # fmt: skip
+
+
+def check_store_url(url: str, where: str) -> None:
+    """A store URL of a known form: ``memory://``, ``sqlite:///path``, ``redis(s)://...``.
+
+    Raises:
+        ConfigError: naming ``where`` it came from and the forms that work.
+    """
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    ok = bool(sep) and (
+        scheme == "memory"
+        or (scheme == "sqlite" and rest.startswith("/") and len(rest) > 1)
+        or (scheme in ("redis", "rediss") and bool(rest))
+    )
+    if not ok:
+        from ._redact import redact_url
+
+        raise ConfigError(
+            f"{where} is not a store URL ({redact_url(url)!r}): use sqlite:///relative/path.db, "
+            "sqlite:////absolute/path.db, memory:// or redis://host:port/db"
+        )
+
+
+def _delegated(data: Mapping[str, Any]) -> list[tuple[str, Callable[[], Any]]]:
+    """Sections checked by their feature's own parser (each raises ConfigError)."""
+    checks: list[tuple[str, Callable[[], Any]]] = []
+    if isinstance(data.get("budgets"), Mapping):
+        from .budget import BudgetLimits
+
+        checks.append(("budgets", lambda: BudgetLimits.from_mapping(data["budgets"], {})))
+    if isinstance(data.get("prices"), Mapping):
+        from ._model_info import parse_price_overrides
+
+        checks.append(("prices", lambda: parse_price_overrides(data["prices"])))
+    if isinstance(data.get("tiers"), Mapping):
+        try:
+            from .orchestra._tiers import resolve_tiers
+        except ImportError:  # pragma: no cover - a build without the orchestrator
+            return checks
+        checks.append(("tiers", lambda: resolve_tiers(data["tiers"])))
+    if isinstance(data.get("mcp_servers"), Mapping):
+        from .mcp_tools import mcp_servers_from_config
+
+        checks.append(("mcp_servers", lambda: mcp_servers_from_config(data["mcp_servers"])))
+    return checks
+
+
+def check_config_file(data: Mapping[str, Any], path: Path) -> None:
+    """Validate a whole ``config.toml`` (its parsed content ``data``, read from ``path``).
+
+    Raises:
+        ConfigError: every problem found, one per line, naming ``path`` and each key.
+    """
+    if not data:
+        return
+    problems: list[str] = []
+    try:
+        ConfigFile.model_validate(dict(data))
+    except ValidationError as exc:
+        problems += _problems(list(exc.errors()), data)
+    if isinstance(data.get("store"), str):
+        try:
+            check_store_url(data["store"], "store")
+        except ConfigError as exc:
+            problems.append(exc.message)
+    for _section, check in _delegated(data):
+        try:
+            check()
+        except ConfigError as exc:
+            problems.append(exc.message.replace(" in config.toml", ""))
+        except (TypeError, ValueError, AttributeError):
+            pass  # a shape the schema above already reported
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in dict.fromkeys(problems))
+        raise ConfigError(
+            f"{path} is not valid:\n{listed}\n"
+            "Fix these keys (the README's Configuration section lists every one), or run "
+            "`poe-mcp doctor` to see what is in effect.",
+            metadata={"config_file": str(path), "problems": list(dict.fromkeys(problems))},
+        )

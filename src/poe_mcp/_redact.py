@@ -1,0 +1,213 @@
+"""The one scrubber: secrets never leave the process in answers, records, errors or logs.
+
+What it removes:
+
+- **registered secrets**: every API key in use (Poe, OpenAI, the ``compatible`` provider's) and
+  the HTTP bearer token, registered with :func:`register_secret` as soon as they are read;
+- **bearer tokens** of any origin (``Authorization: Bearer <token>``), by pattern.
+
+Where it runs (so that every entry point gets it): answers and streamed deltas in the client
+(``client.py``), stored messages and ledger rows in every store backend (``store/``), every MCP
+tool result (``server/app.py``), error texts and log records (``_logging.py``).
+
+A streamed answer can split a key across two deltas; :class:`StreamScrubber` holds back the
+shortest tail that could still become a secret, so no part of one is ever emitted.
+
+Also here: :func:`redact_url` (userinfo and secret query values out of URLs) and
+:func:`describe_value` (a value quoted in an error, masked when it looks like a secret).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+__all__ = [
+    "StreamScrubber",
+    "describe_value",
+    "looks_secret",
+    "redact",
+    "redact_url",
+    "register_secret",
+    "register_url_secrets",
+    "scrub_obj",
+]
+
+REDACTED = "[redacted]"
+_MIN_SECRET_LEN = 6  # shorter strings would redact ordinary words
+_BEARER_MIN_TOKEN = 16  # "Bearer YOUR_TOKEN" in documentation is not a credential
+_HOLDBACK_MAX = 1024  # a "Bearer ..." run longer than this is emitted (already masked)
+_ALPHABET = r"A-Za-z0-9._~+/=\-"
+
+_secrets: set[str] = set()
+_ordered: tuple[str, ...] = ()  # longest first, so a secret containing another goes whole
+_lock = threading.Lock()
+
+_BEARER = re.compile(rf"(?i)\b(bearer)(\s+)[{_ALPHABET}]{{{_BEARER_MIN_TOKEN},}}")
+# A tail that may still grow into "Bearer <token>": a prefix of the word, or the word and
+# whatever token characters follow it.
+_BEARER_TAIL = re.compile(rf"(?i)(?:\bb(?:e(?:a(?:r(?:e(?:r(?:\s+[{_ALPHABET}]*)?)?)?)?)?)?)\Z")
+_SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|pwd|auth|sig|credential)")
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that it never reaches an answer, a record, an error or a log."""
+    global _ordered
+    if value and len(value) >= _MIN_SECRET_LEN and value not in _secrets:
+        with _lock:
+            _secrets.add(value)
+            _ordered = tuple(sorted(_secrets, key=len, reverse=True))
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret and bearer token replaced by ``[redacted]``."""
+    for secret in _ordered:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    if "earer" in text or "EARER" in text:
+        text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    return text
+
+
+def scrub_obj(value: Any) -> Any:
+    """A copy of a JSON-like value (dicts, lists, strings) with :func:`redact` applied to
+    every string, keys included; other values are returned as they are."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {scrub_obj(k): scrub_obj(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_obj(v) for v in value]
+    return value
+
+
+def _secret_tail(text: str) -> int:
+    """Length of the longest tail of ``text`` that could be the start of a secret."""
+    longest = 0
+    for secret in _ordered:
+        limit = min(len(secret) - 1, len(text))
+        # Candidates start where the secret's first character appears in the tail.
+        start = len(text) - limit
+        first = secret[0]
+        at = text.find(first, start)
+        while at != -1:
+            size = len(text) - at
+            if size > longest and secret.startswith(text[at:]):
+                longest = size
+                break  # earlier positions give longer tails; later ones cannot beat this
+            at = text.find(first, at + 1)
+    match = _BEARER_TAIL.search(text)
+    if match is not None and match.end() > match.start():
+        longest = max(longest, len(text) - match.start())
+    return min(longest, _HOLDBACK_MAX)
+
+
+class StreamScrubber:
+    """Scrubs a text that arrives in pieces (streamed deltas).
+
+    :meth:`feed` returns what can be shown now; a tail that could still turn into a secret
+    is kept until the next piece says otherwise, or until :meth:`flush`.
+    """
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, text: str, *, replace: bool = False) -> str:
+        """Take the next piece (``replace``: it replaces everything so far) and return the
+        scrubbed text to emit (for a replacement: the new text's safe beginning)."""
+        buffer = text if replace else self._held + text
+        if not _ordered and "b" not in buffer and "B" not in buffer:
+            self._held = ""
+            return buffer
+        keep = _secret_tail(buffer)
+        self._held = buffer[len(buffer) - keep :] if keep else ""
+        return redact(buffer[: len(buffer) - keep])
+
+    def flush(self) -> str:
+        """Whatever is still held, scrubbed (call when the stream ends)."""
+        held, self._held = self._held, ""
+        return redact(held)
+
+
+def looks_secret(value: object) -> bool:
+    """Whether a value quoted in a message could be a credential (a long token-like string).
+
+    Registered secrets always count; otherwise: 16+ characters without spaces, made of token
+    characters, with letters and digits mixed, that is not a path or a URL.
+    """
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if any(secret in text for secret in _ordered):
+        return True
+    if len(text) < 16 or "://" in text or text[0] in "/~.\\":
+        return False
+    if not re.fullmatch(rf"[{_ALPHABET}]+", text):
+        return False
+    return bool(re.search(r"[A-Za-z]", text)) and bool(re.search(r"[0-9]", text))
+
+
+def describe_value(value: object) -> str:
+    """How to quote a user's value in an error: its repr, or, when it looks like a secret,
+    its type, length and a masked preview (``<str of 51 characters: 'sk-a…'>``)."""
+    if looks_secret(value):
+        text = str(value).strip()
+        preview = "" if any(s in text for s in _ordered) else text[:4]
+        return f"<{type(value).__name__} of {len(text)} characters: '{preview}…' (masked)>"
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its user and password (``https://u:p@host`` -> ``https://***@host``),
+    with secret-looking query values masked, and with registered secrets removed."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return redact(url)
+    userinfo = _userinfo(url)  # ends at the authority's last '@'; a password may hold a '/'
+    if userinfo is not None:
+        rest = "***@" + rest[len(userinfo) + 1 :]
+    head, qmark, query = rest.partition("?")
+    if qmark:
+        fragment = ""
+        if "#" in query:
+            query, fragment = query.split("#", 1)
+            fragment = "#" + fragment
+        pairs = []
+        for pair in query.split("&"):
+            name, eq, val = pair.partition("=")
+            if eq and (_SECRET_NAME.search(name) or looks_secret(val)):
+                val = "***"
+            pairs.append(f"{name}{eq}{val}")
+        rest = f"{head}?{'&'.join(pairs)}{fragment}"
+    return redact(f"{scheme}://{rest}")
+
+
+def _userinfo(url: str) -> str | None:
+    _scheme, sep, rest = url.partition("://")
+    if not sep:
+        return None
+    end = min((i for i in (rest.find("?"), rest.find("#")) if i != -1), default=len(rest))
+    at = rest.rfind("@", 0, end)
+    if at == -1:
+        return None
+    before = rest[:at]
+    slash, colon = before.find("/"), before.find(":")
+    return before if slash == -1 or (colon != -1 and colon < slash) else None
+
+
+def register_url_secrets(url: str | None) -> None:
+    """Register the password (and user:password) of a URL, and its secret-looking query
+    values, so that error texts quoting the URL never show them."""
+    if not url:
+        return
+    userinfo = _userinfo(url)
+    if userinfo:
+        register_secret(userinfo)
+        register_secret(userinfo.partition(":")[2])
+    query = url.partition("?")[2].partition("#")[0]
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        if eq and (_SECRET_NAME.search(name) or looks_secret(value)):
+            register_secret(value)

@@ -1,0 +1,69 @@
+"""Colours and symbols on a terminal; plain text when redirected or when ``NO_COLOR`` is set.
+
+``NO_COLOR`` (https://no-color.org): present and not empty turns every colour off. Symbols fall
+back to ASCII when the stream cannot encode them. ``rich`` (the interactive chat) follows the same
+variable by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, Any
+
+import click
+
+__all__ = ["color_on", "dim", "fail", "is_terminal", "notice", "ok", "symbol", "warn"]
+
+_SYMBOLS = {"ok": ("✓", "ok"), "fail": ("✗", "x"), "warn": ("⚠", "!"), "dot": ("·", "-")}
+
+
+def is_terminal(stream: IO[Any] | None = None) -> bool:
+    """Whether ``stream`` (default stderr) is an interactive terminal."""
+    stream = sys.stderr if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def color_on(stream: IO[Any] | None = None) -> bool:
+    """Colours only on a terminal, and never with ``NO_COLOR`` set."""
+    return not os.environ.get("NO_COLOR") and is_terminal(stream)
+
+
+def symbol(name: str, stream: IO[Any] | None = None) -> str:
+    """``✓ ✗ ⚠ ·`` where the stream can encode them, else ASCII."""
+    fancy, plain = _SYMBOLS[name]
+    encoding = getattr(sys.stderr if stream is None else stream, "encoding", None) or "ascii"
+    try:
+        fancy.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return plain
+    return fancy
+
+
+def _style(text: str, err: bool, **styles: Any) -> str:
+    stream = sys.stderr if err else sys.stdout
+    return click.style(text, **styles) if color_on(stream) else text
+
+
+def ok(text: str, *, err: bool = False) -> str:
+    return _style(text, err, fg="green")
+
+
+def fail(text: str, *, err: bool = True) -> str:
+    return _style(text, err, fg="red", bold=True)
+
+
+def warn(text: str, *, err: bool = True) -> str:
+    return _style(text, err, fg="yellow")
+
+
+def dim(text: str, *, err: bool = True) -> str:
+    return _style(text, err, dim=True)
+
+
+def notice(message: str) -> None:
+    """A warning line on stderr (``⚠ message``), yellow on a terminal."""
+    click.echo(warn(f"{symbol('warn')} {message}"), err=True)

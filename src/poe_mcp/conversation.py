@@ -1,0 +1,208 @@
+"""A conversation with a model, kept in the session store: one turn is one unit.
+
+::
+
+    conversation = Conversation()                      # a new session on the first ask
+    result = await conversation.ask(client, "Claude-Sonnet-4", "Write a haiku")
+    result = await conversation.ask(client, "GPT-4.1", "Now in French")   # same history
+    async for delta in conversation.stream(client, "GPT-4.1", "Shorter"):
+        ...                                            # the last delta carries the result
+    await conversation.reset()                         # forget it; the next ask starts afresh
+
+Each turn loads the history, fits it to the model's context window (the catalog's figure, the
+system prompt kept), calls the model and stores the user message with the answer, in that order
+and only once the answer is complete: a failed or cancelled call (Ctrl-C, a broken stream) leaves
+the stored conversation exactly as it was. What is stored is the answer the client assembled
+(``ChatResult.text``), so the bot protocol's ``replace`` events can never leave a stale prefix in
+the history. The policy lives in :class:`~poe_mcp.sessions.Conversations`; this class binds it
+to one session and one store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Unpack
+
+from . import _constants as C
+from .errors import PoeError
+from .sessions import Conversations, Turn, is_new_session, validate_session_id
+
+if TYPE_CHECKING:
+    from .client import AsyncPoeClient
+    from .store.base import Message, SessionStore, Store
+    from .types import ChatOptions, ChatResult, Delta
+
+__all__ = ["Conversation", "UserInput"]
+
+# A turn's user input: a prompt, or one OpenAI-format user message (content parts may hold
+# bytes and paths, sent as attachments).
+UserInput = str | Mapping[str, Any]
+
+
+class Conversation:
+    """One stored conversation, continued turn by turn with any model.
+
+    Args:
+        session_id: the conversation to continue; None (or ``"new"``) starts a new one (its
+            id, a UUID, is set by the first :meth:`ask`). An id that does not exist, or has
+            expired, is an error at the next turn (``SessionNotFoundError``), never a silent
+            fresh start.
+        store: where the history lives: a ``Store`` (its ``sessions``) or a ``SessionStore``.
+            None uses the client's store (the ``POE_MCP_STORE`` one, SQLite by default), or an
+            in-memory one when the client keeps none (``store=False``).
+        system: a system prompt for every turn (a per-call ``system=`` replaces it).
+        ttl_s: idle seconds before the conversation expires (default: the settings').
+    """
+
+    def __init__(
+        self,
+        session_id: str | None = None,
+        *,
+        store: Store | SessionStore | None = None,
+        system: str | None = None,
+        ttl_s: float | None = None,
+    ) -> None:
+        self._session_id = None if is_new_session(session_id) else session_id
+        if self._session_id is not None:
+            self._session_id = validate_session_id(self._session_id)
+        self._store_arg = store
+        self._conversations: Conversations | None = None
+        self.system = system
+        self._ttl_s = ttl_s
+
+    def __repr__(self) -> str:
+        return f"Conversation(session_id={self._session_id!r})"
+
+    @property
+    def session_id(self) -> str | None:
+        """The session's id; None until the first turn of a new conversation."""
+        return self._session_id
+
+    async def _bind(self, client: AsyncPoeClient | None) -> Conversations:
+        if self._conversations is not None:
+            return self._conversations
+        sessions: Any = self._store_arg
+        if sessions is not None and hasattr(sessions, "sessions"):
+            sessions = sessions.sessions
+        if sessions is None and client is not None:
+            store = await client.get_store()
+            sessions = store.sessions if store is not None else None
+        if sessions is None:
+            from .store.memory import MemoryStore
+
+            sessions = MemoryStore().sessions
+        ttl = self._ttl_s
+        if ttl is None:
+            ttl = client.settings.session_ttl_s if client is not None else float(C.SESSION_TTL_S)
+        self._conversations = Conversations(sessions, ttl_s=ttl)
+        return self._conversations
+
+    async def _prepare(
+        self,
+        client: AsyncPoeClient,
+        model: str,
+        message: UserInput,
+        options: dict[str, Any],
+    ) -> tuple[Conversations, Turn, dict[str, Any]]:
+        from ._messages import build_messages
+
+        conversations = await self._bind(client)
+        system = options.pop("system", None)
+        system = self.system if system is None else system
+        attachments = options.pop("attachments", None)
+        source: Any = message if isinstance(message, str) else [dict(message)]
+        user: Message = build_messages(source, attachments=attachments)[-1]
+        if user.get("role") != "user":
+            from .errors import InvalidRequestError
+
+            raise InvalidRequestError("a conversation turn takes a prompt or a user message")
+        turn = await conversations.prepare(
+            self._session_id,
+            user,
+            system=system,
+            context_window=await _context_window(client, model),
+            max_output_tokens=options.get("max_tokens"),
+        )
+        options.pop("session_id", None)
+        return conversations, turn, {**options, "session_id": turn.session_id}
+
+    async def _commit(self, conversations: Conversations, turn: Turn, result: ChatResult) -> None:
+        await conversations.commit(
+            turn,
+            {"role": "assistant", "content": result.text},
+            model=result.model,
+            backend=result.backend,
+        )
+        self._session_id = turn.session_id
+
+    async def ask(
+        self,
+        client: AsyncPoeClient,
+        model: str,
+        message: UserInput,
+        **options: Unpack[ChatOptions],
+    ) -> ChatResult:
+        """One turn: load, fit to ``model``'s context window, call, store; the answer.
+
+        Args:
+            client: the client that sends the request (and, by default, holds the store).
+            model: the model for this turn (each turn may use another one).
+            message: the prompt, or a user message (content parts, attachments).
+            **options: chat options (``system``, ``temperature``, ``max_tokens``,
+                ``attachments``...), as :meth:`AsyncPoeClient.chat`.
+
+        Raises:
+            SessionNotFoundError: the session does not exist (any more).
+            TooLargeError: the message alone does not fit the model's context window.
+            PoeError: what the call raised; nothing is stored then.
+        """
+        conversations, turn, call = await self._prepare(client, model, message, dict(options))
+        result = await client.chat(model, turn.messages, **call)
+        await self._commit(conversations, turn, result)
+        return result
+
+    async def stream(
+        self,
+        client: AsyncPoeClient,
+        model: str,
+        message: UserInput,
+        **options: Unpack[ChatOptions],
+    ) -> AsyncIterator[Delta]:
+        """Like :meth:`ask`, streamed: deltas, then one whose ``result`` is the whole answer.
+
+        The turn is stored before the last delta is yielded; a stream abandoned or broken
+        before it stores nothing. Render the text from ``delta.replace``-aware accumulation
+        or simply from the final ``result.text``.
+        """
+        conversations, turn, call = await self._prepare(client, model, message, dict(options))
+        async for delta in client.stream(model, turn.messages, **call):
+            if delta.result is not None:
+                await self._commit(conversations, turn, delta.result)
+            yield delta
+
+    async def history(self, client: AsyncPoeClient | None = None) -> list[Message]:
+        """The stored messages (system prompts, questions, answers), oldest first."""
+        if self._session_id is None:
+            return []
+        conversations = await self._bind(client)
+        session = await conversations.store.get(self._session_id)
+        return list(session.messages) if session is not None else []
+
+    async def reset(self, client: AsyncPoeClient | None = None) -> None:
+        """Forget the stored conversation; the next turn starts a new one (a new id)."""
+        if self._session_id is not None:
+            conversations = await self._bind(client)
+            await conversations.clear(self._session_id)
+        self._session_id = None
+
+
+async def _context_window(client: AsyncPoeClient, model: str) -> int:
+    """The model's window from the client's catalog; the default when unknown or unreachable."""
+    catalog = client.catalog
+    if catalog is None:
+        return C.DEFAULT_CONTEXT_WINDOW
+    try:
+        return await catalog.context_window(model)
+    except PoeError:
+        # An unreachable catalog must not block the turn: the call itself gives the real error.
+        return C.DEFAULT_CONTEXT_WINDOW

@@ -1,0 +1,225 @@
+"""Tool arguments take effect or are refused: one check in front of every MCP tool.
+
+The SDK's ``MCPServer`` validates the arguments a tool declares and silently drops the rest, so
+``{"temprature": 0.5}`` or ``{"max_completion_tokens": 5}`` used to succeed with nothing reaching
+the wire. :class:`StrictTool` runs :func:`normalize_arguments` before the SDK sees a call:
+
+- a name the tool declares passes;
+- a name from the OpenAI API or an earlier Poe MCP server that *means* one of ours is mapped
+  (:data:`ARGUMENT_ALIASES`: ``max_completion_tokens`` -> ``max_tokens``, ``attachment_path`` ->
+  ``attachment_paths``, ...); giving both forms is refused;
+- a few old value forms are converted (:data:`VALUE_FORMS`: ``thinking={"budget_tokens": N}``,
+  ``stop="x"``);
+- anything else is refused with "did you mean", the arguments the tool takes, and which other
+  tool takes it when one does.
+
+Every tool's input schema says ``additionalProperties: false``, so clients that read schemas
+know the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
+from pydantic import PrivateAttr
+
+from .. import _constants as C
+from .._suggest import suggest
+from ..errors import InvalidRequestError
+from ._guard import render_error
+from ._sizes import check_arguments
+
+if TYPE_CHECKING:
+    from mcp.server.context import LifespanContextT, RequestT
+    from mcp.server.mcpserver.context import Context
+
+__all__ = [
+    "ARGUMENT_ALIASES",
+    "UNSUPPORTED_HINTS",
+    "VALUE_FORMS",
+    "Alias",
+    "StrictTool",
+    "normalize_arguments",
+]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _thinking_budget(value: Any) -> Any:
+    """``thinking`` as earlier servers (and Anthropic's API) sent it -> a token budget."""
+    if not isinstance(value, Mapping):
+        return value
+    allowed = {"budget_tokens", "type", "enabled"}
+    unknown = sorted(str(k) for k in value if k not in allowed)
+    if unknown:
+        raise InvalidRequestError(
+            f"thinking has unknown key(s) {', '.join(unknown)}: give a token budget "
+            '(thinking=2048) or {"budget_tokens": 2048}',
+            metadata={"param": "thinking"},
+        )
+    if value.get("type") == "disabled" or value.get("enabled") is False:
+        return None
+    if "budget_tokens" not in value:
+        raise InvalidRequestError(
+            'thinking needs budget_tokens: {"budget_tokens": 2048} (or simply thinking=2048)',
+            metadata={"param": "thinking"},
+        )
+    return value["budget_tokens"]
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """Another name for one of our arguments, with an optional value conversion."""
+
+    target: str
+    convert: Callable[[Any], Any] | None = None
+
+
+# name callers use -> our argument; applied only when the tool has the target (and not the name).
+ARGUMENT_ALIASES: dict[str, Alias] = {
+    # OpenAI chat completions
+    "max_completion_tokens": Alias("max_tokens"),
+    "model": Alias("bot"),
+    "system_prompt": Alias("system"),
+    "stop_sequences": Alias("stop", _as_list),
+    # earlier Poe MCP servers
+    "attachment_path": Alias("attachment_paths", _as_list),
+    "file_path": Alias("attachment_paths", _as_list),
+    "files": Alias("attachment_paths", _as_list),
+    "message": Alias("prompt"),
+    # OpenAI's Assistants API answers pending calls with tool_outputs
+    "tool_outputs": Alias("tool_results"),
+}
+
+# our argument -> conversion of forms that mean the same thing
+VALUE_FORMS: dict[str, Callable[[Any], Any]] = {
+    "thinking": _thinking_budget,
+    "stop": _as_list,
+}
+
+# Well-known names no tool takes, with the reason (instead of a bare "unknown").
+UNSUPPORTED_HINTS: dict[str, str] = {
+    "n": "one answer per call: call again for another",
+    "seed": "Poe's API does not support seed",
+    "presence_penalty": "Poe's API does not support presence_penalty",
+    "frequency_penalty": "Poe's API does not support frequency_penalty",
+    "logit_bias": "Poe's API does not support logit_bias",
+    "logprobs": "Poe's API does not return logprobs",
+    "top_logprobs": "Poe's API does not return logprobs",
+    "user": "Poe's API does not support user",
+    "messages": "send one prompt; pass session_id to continue a conversation",
+}
+
+
+def _short(name: str) -> str:
+    limit = C.ARGUMENT_NAME_MAX_CHARS
+    return name if len(name) <= limit else name[:limit] + "…"
+
+
+def _unknown_text(
+    tool: str, name: str, declared: list[str], elsewhere: Mapping[str, list[str]]
+) -> tuple[str, list[str]]:
+    """One unknown argument explained: suggestions, then why, then where it exists."""
+    found = suggest(
+        name, [*declared, *(a for a, al in ARGUMENT_ALIASES.items() if al.target in declared)]
+    )
+    text = f"unknown argument {_short(name)!r}"
+    if found:
+        text += " (did you mean " + " or ".join(repr(f) for f in found) + "?)"
+    elif name in UNSUPPORTED_HINTS:
+        text += f" ({UNSUPPORTED_HINTS[name]})"
+    elif name in elsewhere:
+        text += f" (taken by {', '.join(elsewhere[name])}, not by {tool})"
+    elif "params" in declared:
+        text += f" (a bot parameter? put it in params: {{{name!r}: ...}})"
+    return text, found
+
+
+def normalize_arguments(
+    tool: str,
+    schema: Mapping[str, Any],
+    arguments: Mapping[str, Any],
+    *,
+    elsewhere: Mapping[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The arguments the tool declares, aliases mapped and old value forms converted.
+
+    Args:
+        tool: the tool's name (for messages).
+        schema: its input schema (``properties`` names what it takes).
+        arguments: what the caller sent.
+        elsewhere: argument name -> other tools that take it (for the hint).
+
+    Raises:
+        InvalidRequestError: an unknown argument (with "did you mean"), or an argument given
+            under two names.
+    """
+    declared = list((schema.get("properties") or {}).keys())
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    unknown: list[str] = []
+    suggestions: dict[str, list[str]] = {}
+    for key, value in arguments.items():
+        name = key
+        if key not in declared:
+            alias = ARGUMENT_ALIASES.get(key)
+            if alias is None or alias.target not in declared:
+                text, found = _unknown_text(tool, key, declared, elsewhere or {})
+                problems.append(text)
+                unknown.append(_short(key))
+                suggestions[_short(key)] = found
+                continue
+            if alias.target in arguments:
+                problems.append(f"{key!r} and {alias.target!r} are the same argument: give one")
+                continue
+            name = alias.target
+            value = alias.convert(value) if alias.convert else value
+        form = VALUE_FORMS.get(name)
+        if form is not None:
+            value = form(value)
+        out[name] = value
+    if problems:
+        takes = ", ".join(declared) or "no arguments"
+        raise InvalidRequestError(
+            f"invalid arguments for {tool}: {'; '.join(problems)}. {tool} takes: {takes}. "
+            "Fix the arguments and call again.",
+            metadata={"unknown_arguments": unknown, "suggestions": suggestions},
+        )
+    return out
+
+
+class StrictTool(Tool):
+    """An SDK ``Tool`` that checks argument names (see the module docstring) before it runs."""
+
+    _elsewhere: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    _on_refused: Callable[[str], None] | None = PrivateAttr(default=None)
+
+    def configure(
+        self, elsewhere: dict[str, list[str]], on_refused: Callable[[str], None] | None
+    ) -> None:
+        """Where else each argument name exists, and what to call when a call is refused."""
+        self._elsewhere = elsewhere
+        self._on_refused = on_refused
+
+    async def run(
+        self,
+        arguments: dict[str, Any],
+        context: Context[LifespanContextT, RequestT],
+        convert_result: bool = False,
+    ) -> Any:
+        try:
+            check_arguments(self.name, self.parameters, arguments)  # sizes first: see _sizes
+            checked = normalize_arguments(
+                self.name, self.parameters, arguments, elsewhere=self._elsewhere
+            )
+        except InvalidRequestError as exc:
+            if self._on_refused is not None:
+                self._on_refused(self.name)
+            raise ToolError(render_error(exc)) from None
+        return await super().run(checked, context, convert_result=convert_result)

@@ -1,0 +1,61 @@
+"""Fixtures for compare, consensus, fallbacks, reasoning and token accounting.
+
+One simulator for the folder (its faults cleared around every test), a client with a memory
+ledger over it, and helpers to read what the simulator received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poe_mcp.client import AsyncPoeClient
+from poe_mcp.simulator import Simulator
+from poe_mcp.store import open_store
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""
+
+
+@pytest.fixture
+def sim(simulator: Simulator) -> Iterator[Simulator]:
+    """The shared simulator with no faults and an empty request log (faults cleared after)."""
+    simulator.clear_faults()
+    simulator.clear_requests()
+    yield simulator
+    simulator.clear_faults()
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[Any]:
+    opened: Any = open_store("memory://")
+    yield opened
+    await opened.aclose()
+
+
+@pytest.fixture
+async def client(sim: Simulator, api_key: str, store: Any) -> AsyncIterator[AsyncPoeClient]:
+    """A client with a memory ledger, the catalog on, one quick retry, no client rate limit."""
+    async with AsyncPoeClient(
+        api_key, base_url=sim.base_url, store=store, rpm=0, max_retries=1
+    ) as c:
+        yield c
+
+
+def chat_bodies(sim: Simulator) -> list[dict[str, Any]]:
+    """Bodies of the chat requests the simulator received, oldest first."""
+    return [
+        r["body"]
+        for r in sim.requests()
+        if r["path"] == "/v1/chat/completions" and isinstance(r["body"], dict)
+    ]
+
+
+def fail_model(sim: Simulator, model: str, status: int, **fields: Any) -> None:
+    """Make every request to ``model`` fail with ``status`` (retries come back at once)."""
+    sim.add_fault("status", status=status, model=model, times=50, retry_after_ms=1, **fields)

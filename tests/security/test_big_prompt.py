@@ -1,0 +1,101 @@
+"""A 1 MB prompt through either backend does not stall the server for other requests.
+
+``fastapi_poe`` builds ``repr(request)`` (the whole conversation) for every streamed event, so a
+1 MB prompt answered in 60,000 events cost minutes of CPU on the event loop, and ``/health``
+waited seconds. Real processes (simulator, server, this test) keep the measurement honest:
+``/health`` is pinged on its own connection while the big call runs, and compared with pings
+before it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .servers import McpHttp, Process, health_ms, start_server, start_simulator
+
+PROMPT = ("The quick brown fox jumps over the lazy dog. " * 22_300)[:1_000_000]
+MAX_DELAY_MS = 50.0
+
+
+@pytest.fixture(scope="module")
+def server_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    home = tmp_path_factory.mktemp("big")
+    sim, base_url = start_simulator(home)
+    server: Process | None = None
+    try:
+        server, port = start_server(home, base_url, "--no-auth")
+        yield port
+    finally:
+        if server is not None:
+            server.stop()
+        sim.stop()
+
+
+def _call(port: int, tool: str, prompt: str, out: dict[str, Any], done: threading.Event) -> None:
+    client = McpHttp(port)
+    try:
+        client.initialize()
+        message = {
+            "jsonrpc": "2.0",
+            "id": 99,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": {"bot": "GPT-4.1", "prompt": prompt}},
+        }
+        started = time.perf_counter()
+        out["status"], _, out["body"] = client.post(message)
+        out["seconds"] = time.perf_counter() - started
+    finally:
+        done.set()  # before any parsing: the pings below measure the server alone
+        client.close()
+
+
+def _answer_text(body: bytes) -> str:
+    for line in body.decode().splitlines():
+        if line.startswith("data:") and '"id":99' in line:
+            result = json.loads(line[5:])["result"]
+            assert not result.get("isError"), result["content"][0]["text"][:500]
+            return str(result["structuredContent"]["text"])
+    raise AssertionError(body[:300])
+
+
+@pytest.mark.parametrize(("tool", "backend"), [("ask_poe_v2", "openai"), ("ask_poe", "legacy")])
+def test_a_megabyte_prompt_does_not_delay_health(server_port: int, tool: str, backend: str) -> None:
+    warm: dict[str, Any] = {}
+    _call(server_port, tool, "warm up", warm, threading.Event())  # lazy imports, catalog
+    assert warm["status"] == 200
+
+    ping = http.client.HTTPConnection("127.0.0.1", server_port, timeout=30)
+    baseline = statistics.median(health_ms(ping) for _ in range(15))
+
+    out: dict[str, Any] = {}
+    done = threading.Event()
+    worker = threading.Thread(target=_call, args=(server_port, tool, PROMPT, out, done))
+    worker.start()
+    during: list[float] = []
+    while not done.is_set():
+        during.append(health_ms(ping))
+        time.sleep(0.005)
+    worker.join()
+    ping.close()
+
+    assert out["status"] == 200
+    text = _answer_text(out["body"])
+    assert PROMPT[:1000] in text and len(text) > len(PROMPT)
+    delays = sorted(ms - baseline for ms in during)
+    worst_typical = delays[int(len(delays) * 0.9)]
+    print(
+        f"\n{backend}: 1 MB prompt answered in {out['seconds']:.2f} s; /health baseline "
+        f"{baseline:.1f} ms; during the call: {len(during)} pings, median delay "
+        f"{statistics.median(delays):.1f} ms, p90 {worst_typical:.1f} ms, max {delays[-1]:.1f} ms"
+    )
+    assert len(during) >= 5
+    assert statistics.median(delays) < MAX_DELAY_MS
+    assert worst_typical < MAX_DELAY_MS
