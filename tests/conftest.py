@@ -33,6 +33,7 @@ def api_key() -> str:
 
 # Everything the user's environment could use to configure poe-mcp.
 CONFIG_ENV = (
+    "POE_MCP_DOWNLOAD_POLICY",
     "POE_API_KEY",
     "OPENAI_API_KEY",
     "POE_BASE_URL",

@@ -265,3 +265,26 @@ ORCH_APPROVAL_TIMEOUT_S = 300.0  # an unanswered step-mode question is a refusal
 COMMAND_PROBE_TIMEOUT_S = 5.0  # checking once that an allow-listed sed/gawk has --sandbox
 HTTP_TOKEN_MIN_CHARS = 32  # a stored token shorter than this (edited by hand?) is replaced
 TOOL_ARGUMENT_MAX_DEPTH = 32  # nesting of one tool argument (JSON Schema, bot params, results)
+
+# --- Web console and ledger rollups (issue 18) ------------------------------------------------
+# Upper edges (ms) of the latency histogram kept per hour in the ledger rollups; one more bucket
+# holds everything slower. Part of the stored format (SQLite migration 8 columns lat_0..lat_N,
+# Redis rollup arrays): changing them needs a new migration.
+ROLLUP_LATENCY_EDGES_MS = (
+    50, 100, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 7_500,
+    10_000, 15_000, 20_000, 30_000, 60_000, 120_000,
+)  # fmt: skip
+ROLLUP_BUCKET_S = 3600  # one rollup row per hour (UTC) and dimensions
+CONSOLE_PATH = "/console"  # where `serve --transport http` mounts the console
+CONSOLE_PORT = 8080  # `poe-mcp console` default port
+CONSOLE_SESSION_TTL_S = 12 * 60 * 60  # a console login lasts this long without a new login
+CONSOLE_SESSIONS_MAX = 256  # logins kept per process; the oldest is dropped beyond
+CONSOLE_LOGIN_FAILURES_MAX = 10  # wrong tokens per minute before logins pause (brute force)
+CONSOLE_LOGIN_WINDOW_S = 60.0
+CONSOLE_UPLOAD_MAX_BYTES = 20 * 1024 * 1024  # one attachment sent from the browser
+CONSOLE_ATTACHMENTS_MAX = 8  # attachments per message
+CONSOLE_TURNS_KEPT = 64  # streamed turns (running or just finished) remembered per process
+CONSOLE_MODELS_SHOWN = 500  # rows of the settings page's model table
+CONSOLE_DASHBOARD_RANGES_H = {"24h": 24, "7d": 24 * 7, "30d": 24 * 30}
+CONSOLE_RUN_EVENTS_KEPT = 200  # live events of one orchestration run shown on its page
+CONSOLE_SSE_PING_S = 15.0  # keep-alive comments on idle event streams

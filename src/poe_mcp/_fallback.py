@@ -60,7 +60,11 @@ def call_options(scope: Mapping[str, Any]) -> dict[str, Any]:
     ``ChatOptions`` is the one list of chat keywords, so the wrapped call forwards whatever the
     client's ``chat``/``stream`` accept without repeating their signatures.
     """
-    return {k: v for k, v in scope.items() if k in _OPTION_NAMES and v is not None}
+    found = dict(scope)
+    packed = scope.get("options")  # a ``**options: Unpack[ChatOptions]`` signature
+    if isinstance(packed, Mapping):
+        found.update(packed)
+    return {k: v for k, v in found.items() if k in _OPTION_NAMES and v is not None}
 
 
 def falls_back(exc: PoeError) -> bool:

@@ -25,6 +25,7 @@ from .types import MediaKind
 __all__ = ["data_uri_type", "is_data_uri", "save_data_uri"]
 
 _WHITESPACE = re.compile(r"\s+")
+_URL_SAFE = str.maketrans("-_", "+/")
 _SHOWN_CHARS = 40  # of a data URI quoted in messages
 
 
@@ -78,16 +79,15 @@ async def save_data_uri(
         approx = len(payload) * 3 // 4
         if approx > max_bytes + 3:  # refuse before decoding
             raise _too_large(_label(declared, approx), kind, max_bytes, approx)
+        # Padding is often left out, and some servers use the URL-safe alphabet.
+        padded = payload.translate(_URL_SAFE) + "=" * (-len(payload) % 4)
         try:
-            data = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+            data = base64.b64decode(padded, validate=True)
         except (binascii.Error, ValueError):
-            try:  # some servers use the URL-safe alphabet
-                data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-            except (binascii.Error, ValueError):
-                raise MediaError(
-                    f"the {kind} in the reply is a data URI whose base64 is not valid",
-                    metadata={"media_type": declared},
-                ) from None
+            raise MediaError(
+                f"the {kind} in the reply is a data URI whose base64 is not valid",
+                metadata={"media_type": declared},
+            ) from None
     else:
         if len(payload) > 3 * max_bytes + 3:
             raise _too_large(_label(declared, len(payload)), kind, max_bytes, None)

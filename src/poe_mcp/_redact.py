@@ -27,6 +27,7 @@ __all__ = [
     "StreamScrubber",
     "describe_value",
     "looks_secret",
+    "mask_secrets",
     "redact",
     "redact_url",
     "register_secret",
@@ -157,6 +158,17 @@ def describe_value(value: object) -> str:
         return f"<{type(value).__name__} of {len(text)} characters: '{preview}…' (masked)>"
     shown = repr(value)
     return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` (an error message quoting user input) with registered secrets redacted and
+    every secret-looking run masked (see :func:`looks_secret`)."""
+
+    def mask(match: re.Match[str]) -> str:
+        run = match.group()
+        return f"<{len(run)} characters, masked>" if looks_secret(run) else run
+
+    return re.sub(rf"[{_ALPHABET}]{{16,}}", mask, redact(text))
 
 
 def redact_url(url: str) -> str:

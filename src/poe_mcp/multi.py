@@ -309,8 +309,9 @@ async def _ask_all(
             result = await client.chat(model, messages, **options)
             answer = ModelAnswer(model, result, latency_s=result.latency_s, stance=stance)
         except PoeError as exc:
-            answer = ModelAnswer(model, error=exc, latency_s=time.perf_counter() - t0)
-            answer.stance = stance
+            answer = ModelAnswer(
+                model, error=exc, latency_s=time.perf_counter() - t0, stance=stance
+            )
         answers[index] = answer
         if on_answer is not None:
             pending = on_answer(answer)

@@ -164,7 +164,8 @@ async def test_a_missing_key_says_where_to_put_one(tmp_path: Path) -> None:
     message = str(info.value)
     assert "POE_API_KEY" in message
     assert "credentials.toml" in message
-    assert "[openai]" in message
+    assert "[poe]" in message  # the section of this provider's key
+    assert "https://poe.com/api_key" in message
 
 
 async def test_the_key_can_come_from_credentials_toml(fresh_sim: Simulator, tmp_path: Path) -> None:

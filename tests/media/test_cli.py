@@ -35,7 +35,7 @@ def test_image_prints_the_saved_path(simulator: Simulator, tmp_path: Path) -> No
         assert img.format == "PNG"
         assert img.size == (114, 64)
     assert "asking GPT-Image-1 for an image" in err
-    assert "cost $0.0400" in err
+    assert "cost $0.04" in err
 
 
 def test_video_json_and_audio_params(simulator: Simulator, poe_home: Path) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 from click.testing import CliRunner, Result
 
 from poe_mcp.cli import cli
-from poe_mcp.cli.compare import render_columns
-from poe_mcp.errors import AuthError, InvalidRequestError
+from poe_mcp.cli.compare import render_columns, render_rich
+from poe_mcp.errors import AuthError, InvalidRequestError, OverloadedError
 from poe_mcp.multi import Comparison, ModelAnswer
 from poe_mcp.simulator import Simulator
 from poe_mcp.types import ChatResult, Usage
@@ -118,6 +119,23 @@ def test_narrow_terminals_get_one_block_per_model() -> None:
     narrow = render_columns(table, 40)
     assert "== A (3 in / 4 out · $0.0010 · 0.00s)" in narrow
     assert "== B (3 in / 4 out · unknown · 0.00s)" in narrow
+
+
+def test_terminals_get_a_rich_table() -> None:
+    from rich.console import Console
+
+    answers = [
+        ModelAnswer("Model-A", ChatResult("first answer", "Model-A", usage=Usage(1, 2), cost=0.5)),
+        ModelAnswer("Model-B", error=OverloadedError("busy")),
+    ]
+    out = io.StringIO()
+    render_rich(Comparison(answers, 0.1), Console(file=out, width=100, color_system=None))
+    drawn = out.getvalue()
+    assert "Model-A" in drawn
+    assert "Model-B" in drawn
+    assert "FAILED (overloaded)" in drawn
+    assert "first answer" in drawn
+    assert "$0.50" in drawn
 
 
 def _chat(sim: Simulator, key: str, *args: str) -> Result:

@@ -167,7 +167,7 @@ async def test_fallbacks_from_config_toml(sim: Simulator, api_key: str, poe_home
         result = await client.chat("Claude-Opus-4.1", "configured", max_tokens=100)
         assert result.model == "Claude-Sonnet-4"
         sim.clear_requests()
-        with pytest.raises(PoeError, match="overloaded|Simulated"):
+        with pytest.raises(PoeError, match=r"overloaded|Simulated"):
             await client.chat("Claude-Opus-4.1", "no chain this time", fallbacks=[])
     assert set(_models(sim)) == {"Claude-Opus-4.1"}
 
@@ -185,3 +185,30 @@ def test_a_bad_fallbacks_table_is_a_config_error(poe_home: Path, text: str) -> N
     _config(poe_home, text)
     with pytest.raises(ConfigError, match="fallbacks"):
         Settings.load()
+
+
+async def test_every_option_reaches_the_fallback_model(
+    client: AsyncPoeClient, sim: Simulator
+) -> None:
+    fail_model(sim, "Grok-4", 503)
+    result = await client.chat(
+        "Grok-4",
+        "one two three",
+        fallbacks=["GPT-4.1"],
+        system="Be terse.",
+        temperature=0.2,
+        max_tokens=50,
+        top_p=0.9,
+        stop=["zzz"],
+        session_id="s-fallback",
+    )
+    body = chat_bodies(sim)[-1]
+    assert body["model"] == "GPT-4.1"
+    assert body["messages"][0] == {"role": "system", "content": "Be terse."}
+    assert (body["temperature"], body["max_tokens"], body["top_p"], body["stop"]) == (
+        0.2,
+        50,
+        0.9,
+        ["zzz"],
+    )
+    assert result.session_id == "s-fallback"

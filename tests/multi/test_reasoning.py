@@ -1,4 +1,4 @@
-"""One ``reasoning_effort``, mapped per model family from the catalog; refused where it cannot be."""
+"""One ``reasoning_effort``, mapped per model family from the catalog, refused where it can't."""
 
 from __future__ import annotations
 
@@ -57,12 +57,14 @@ async def test_reasoning_tokens_come_back_and_are_counted(
     assert plain.usage.reasoning_tokens == 0
     assert thought.usage.reasoning_tokens == 64
     assert thought.usage.output_tokens >= 64 + 1  # reasoning is part of the output tokens
+    assert "thinking, budget 24576" in thought.reasoning  # apart from the answer
+    assert "tokens of reasoning" not in thought.text
 
 
 async def test_a_model_that_cannot_reason_refuses_before_sending(
     client: AsyncPoeClient, sim: Simulator
 ) -> None:
-    with pytest.raises(InvalidRequestError, match="GPT-4.1 cannot reason") as caught:
+    with pytest.raises(InvalidRequestError, match=r"GPT-4\.1 cannot reason") as caught:
         await client.chat("GPT-4.1", "hi", reasoning_effort="high")
     assert "Claude" in caught.value.message  # it names reasoning models to use instead
     assert caught.value.metadata["reasoning"] is False

@@ -46,9 +46,10 @@ async def test_cached_and_reasoning_tokens_are_priced_from_the_catalog(
         + Decimal(price["completion"]) * usage.output_tokens  # reasoning is output
     )
     assert result.cost == float(exact)
-    full = Decimal(price["prompt"]) * usage.input_tokens + Decimal(
-        price["completion"]
-    ) * usage.output_tokens
+    full = (
+        Decimal(price["prompt"]) * usage.input_tokens
+        + Decimal(price["completion"]) * usage.output_tokens
+    )
     assert result.cost < float(full)
 
 

@@ -27,11 +27,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 SURROGATE_JSON = "lone \\ud800 here"  # what travels on the wire (valid JSON)
+SEEN_KEYS: list[str] = []  # every key the upstream was sent, in order (tests read it)
 
 
 def _key(request: Request) -> str:
     auth = request.headers.get("authorization", "")
-    return auth[7:] if auth.lower().startswith("bearer ") else auth
+    key = auth[7:] if auth.lower().startswith("bearer ") else auth
+    SEEN_KEYS.append(key)
+    return key
 
 
 def _last_user(messages: list[dict[str, Any]]) -> str:

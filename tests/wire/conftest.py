@@ -133,6 +133,19 @@ def error_json(result: Any) -> dict[str, Any]:
     return dict(json.loads(result.content[0].text.rsplit("\n", 1)[-1])["error"])
 
 
+async def drain(stream: AsyncIterator[Any], seen: list[str]) -> None:
+    """Read a stream to its end, keeping the text the caller saw (also when it fails)."""
+    async for delta in stream:
+        seen.append(delta.text)
+
+
+async def ask(client: Any, model: str, prompt: str, *, streamed: bool, **options: Any) -> Any:
+    """The result of one call, streamed or not."""
+    if streamed:
+        return (await collect(client.stream(model, prompt, **options)))[1]
+    return await client.chat(model, prompt, **options)
+
+
 async def collect(stream: AsyncIterator[Any]) -> tuple[list[Any], Any]:
     """Every delta of a stream, and the result of its last one."""
     deltas = [d async for d in stream]

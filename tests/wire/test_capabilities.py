@@ -58,7 +58,9 @@ def get_weather(city: str) -> str:
          "ollama-caps-yes", "ollama-caps-no", "lmstudio-tool-use", "caps-dict-no",
          "caps-dict-silent"],
 )  # fmt: skip
-def test_every_listing_shape_gives_yes_no_or_unknown(item: dict[str, Any], tools: bool | None) -> None:
+def test_every_listing_shape_gives_yes_no_or_unknown(
+    item: dict[str, Any], tools: bool | None
+) -> None:
     info = ModelInfo.from_api(item, provider="compatible")
     assert info.supports_tools is tools
     assert info.capability("tools") == {True: "yes", False: "no", None: "unknown"}[tools]
@@ -130,7 +132,8 @@ async def test_ask_poe_with_tools_over_mcp(
 ) -> None:
     async with Client(make_server(fresh.base_url)) as mcp:
         unknown = await mcp.call_tool(
-            "ask_poe_with_tools", {"bot": PLAIN, "prompt": "get_weather city=Pisa", "tools": [WEATHER]}
+            "ask_poe_with_tools",
+            {"bot": PLAIN, "prompt": "get_weather city=Pisa", "tools": [WEATHER]},
         )
         refused = await mcp.call_tool(
             "ask_poe_with_tools",

@@ -50,7 +50,9 @@ DATED = "Mistral-Large"  # the simulator's model that answers "mistral-large-202
         ("o3-mini", "o3", False),
     ],
 )
-def test_snapshots_and_aliases_name_the_same_model(answered: str, requested: str, same: bool) -> None:
+def test_snapshots_and_aliases_name_the_same_model(
+    answered: str, requested: str, same: bool
+) -> None:
     assert same_model(answered, requested) is same
     assert (model_family(answered) == model_family(requested)) is same
 
@@ -67,7 +69,8 @@ async def test_the_requested_models_price_applies_to_its_dated_answer(
     assert result.model == "mistral-large-2024-08-06"
     assert client.catalog is not None
     expected = await client.catalog.cost(DATED, result.usage)
-    assert expected is not None and expected > 0
+    assert expected is not None
+    assert expected > 0
     assert result.cost == pytest.approx(expected)
 
 
@@ -148,7 +151,8 @@ async def test_ask_poe_v2_shows_the_cost_of_a_dated_answer(
         result = await mcp.call_tool("ask_poe_v2", {"bot": DATED, "prompt": "what does it cost?"})
     data = result.structured_content
     assert data["model"] == "mistral-large-2024-08-06"
-    assert data["cost"] is not None and data["cost"] > 0
+    assert data["cost"] is not None
+    assert data["cost"] > 0
     assert "cost: unknown" not in result.content[0].text
 
 
@@ -161,4 +165,5 @@ def test_the_cli_prints_the_cost_of_a_dated_answer(fresh: Simulator) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["model"] == "mistral-large-2024-08-06"
-    assert data["cost"] is not None and data["cost"] > 0
+    assert data["cost"] is not None
+    assert data["cost"] > 0

@@ -27,7 +27,7 @@ from poe_mcp.errors import (
 )
 from poe_mcp.simulator import Simulator
 
-from .conftest import KEY, collect, error_json, upstream_calls
+from .conftest import KEY, collect, drain, error_json, upstream_calls
 from .standin import StandIn, chunk, completion
 
 
@@ -110,7 +110,8 @@ async def test_an_html_error_page_is_summarised_to_status_and_title(
         await client.chat("GPT-4.1", "hi")
     assert info.value.status == status
     assert info.value.message.startswith(f"HTTP {status}: {status} ")
-    assert "<" not in info.value.message and "cloudflare" not in info.value.message
+    assert "<" not in info.value.message
+    assert "cloudflare" not in info.value.message
     assert len(upstream_calls(fresh, "openai")) == 2  # a 5xx can pass: retried
 
 
@@ -141,9 +142,9 @@ async def test_an_in_band_error_after_text_keeps_the_text_and_the_words(
     fresh.add_fault("stream_error", after_chunks=3, message="the GPU fell over", allow_retry=False)
     seen: list[str] = []
     with pytest.raises(IncompleteStreamError) as info:
-        async for delta in make_client(fresh.base_url, backend=backend).stream("GPT-4.1", "hi"):
-            seen.append(delta.text)
-    assert seen and info.value.partial_text == "".join(seen)
+        await drain(make_client(fresh.base_url, backend=backend).stream("GPT-4.1", "hi"), seen)
+    assert seen
+    assert info.value.partial_text == "".join(seen)
     assert "the GPU fell over" in info.value.message
     assert info.value.to_dict()["error"]["metadata"]["partial_text"] == "".join(seen)
     assert len(upstream_calls(fresh, backend)) == 1

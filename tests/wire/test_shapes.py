@@ -83,9 +83,17 @@ async def test_streamed_parts_and_object_arguments(
     chunks = [
         chunk([{"type": "thinking", "thinking": "weather?"}]),
         chunk([{"type": "text", "text": "Checking. "}]),
-        chunk(None, tool_calls=[{"index": 0, "id": "c1", "type": "function",
-                                 "function": {"name": "get_weather",
-                                              "arguments": {"city": "Paris"}}}]),  # fmt: skip
+        chunk(
+            None,
+            tool_calls=[
+                {
+                    "index": 0,
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": {"city": "Paris"}},
+                }
+            ],
+        ),
         chunk(finish="tool_calls"),
     ]
     if backend == "openai":
@@ -209,7 +217,15 @@ def test_the_cli_prints_the_answer_without_the_thinking(fresh: Simulator) -> Non
     fresh.add_fault("quirk", quirks=["content_parts"])
     result = CliRunner().invoke(
         cli,
-        ["chat", "-m", "GPT-4.1", "parts on the shell", "--no-stream", "--base-url", fresh.base_url],
+        [
+            "chat",
+            "-m",
+            "GPT-4.1",
+            "parts on the shell",
+            "--no-stream",
+            "--base-url",
+            fresh.base_url,
+        ],
         env={"POE_API_KEY": KEY},
     )
     assert result.exit_code == 0, result.output

@@ -80,7 +80,7 @@ async def test_the_bot_protocol_reads_raw_separators_crlf_and_comments(
     ]
     standin.answer([e.encode() for e in events])
     client = make_client(standin.base_url, backend="legacy")
-    deltas, result = await collect(client.stream("MyBot", "hi"))
+    _deltas, result = await collect(client.stream("MyBot", "hi"))
     assert result.text == RAW
     assert [r["path"] for r in standin.calls()] == ["/bot/MyBot"]
 

@@ -20,7 +20,7 @@ from poe_mcp.cli import cli
 from poe_mcp.errors import IncompleteStreamError
 from poe_mcp.simulator import Simulator
 
-from .conftest import KEY, WEATHER, chat_calls, collect, error_json
+from .conftest import KEY, WEATHER, chat_calls, collect, drain, error_json
 from .standin import StandIn, chunk
 
 
@@ -61,8 +61,7 @@ async def test_a_stream_that_just_stops_keeps_its_partial_text(
         fresh.add_fault("cut", after_chunks=3)
     seen: list[str] = []
     with pytest.raises(IncompleteStreamError) as info:
-        async for delta in make_client(fresh.base_url, backend=backend).stream("GPT-4.1", "hi"):
-            seen.append(delta.text)
+        await drain(make_client(fresh.base_url, backend=backend).stream("GPT-4.1", "hi"), seen)
     assert "".join(seen)
     assert info.value.partial_text == "".join(seen)
     assert info.value.to_dict()["error"]["metadata"]["partial_text"] == "".join(seen)

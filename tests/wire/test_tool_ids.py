@@ -22,7 +22,9 @@ from .standin import StandIn, completion
 def _sent_results(request: dict[str, Any]) -> list[tuple[str, str]]:
     """(tool_call_id, content) of the tool messages a REST request carried."""
     return [
-        (m["tool_call_id"], m["content"]) for m in request["body"]["messages"] if m["role"] == "tool"
+        (m["tool_call_id"], m["content"])
+        for m in request["body"]["messages"]
+        if m["role"] == "tool"
     ]
 
 
@@ -106,7 +108,7 @@ async def test_the_agent_answers_each_call_and_sends_the_providers_ids_back(
         ("call_0#2", "get_time", "noon in Rome"),
     ]
     assert result.stopped_reason == "final"
-    first, second = upstream_calls(fresh, "openai")
+    _first, second = upstream_calls(fresh, "openai")
     # each result reached the provider once, in order, under the id the provider chose
     assert _sent_call_ids(second) == ["call_0", "call_0"]
     assert _sent_results(second) == [("call_0", "rain in Paris"), ("call_0", "noon in Rome")]
@@ -120,12 +122,14 @@ async def test_the_bot_protocol_gets_the_providers_ids_back(
     asked = await client.chat("GPT-4.1", TWO_CALLS, tools=[WEATHER, CLOCK])
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": TWO_CALLS},
-        {"role": "assistant", "content": None, "tool_calls": [c.to_openai() for c in asked.tool_calls]},
+        {"role": "assistant", "content": None,
+         "tool_calls": [c.to_openai() for c in asked.tool_calls]},
         *({"role": "tool", "tool_call_id": c.id, "content": f"result {n}"}
           for n, c in enumerate(asked.tool_calls)),
     ]  # fmt: skip
     answer = await client.chat("GPT-4.1", messages, tools=[WEATHER, CLOCK])
-    assert "result 0" in answer.text and "result 1" in answer.text
+    assert "result 0" in answer.text
+    assert "result 1" in answer.text
     second = upstream_calls(fresh, "legacy")[-1]["body"]
     assert [c["id"] for c in second["tool_calls"]] == ["call_0", "call_0"]
     assert [(r["tool_call_id"], r["content"]) for r in second["tool_results"]] == [

@@ -105,6 +105,11 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        from .._redact import mask_secrets
+
+        # click quotes the bad value ("'sk-...' is not a valid integer"): a key pasted into
+        # the wrong option must not be printed back.
+        exc.message = mask_secrets(exc.message)
         exc.show()
         sys.exit(exc.exit_code)
     except PoeError as exc:

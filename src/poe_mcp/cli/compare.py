@@ -24,7 +24,7 @@ from .chat import parse_params
 if TYPE_CHECKING:
     from ..multi import Comparison, Consensus, ModelAnswer
 
-__all__ = ["compare", "parse_effort", "render_columns"]
+__all__ = ["compare", "parse_effort", "render_columns", "render_rich"]
 
 _STANCES = ("for", "against", "neutral")
 
@@ -90,7 +90,8 @@ def render_columns(table: Comparison, width: int) -> str:
     return "\n".join(rows)
 
 
-def _render_rich(table: Comparison) -> None:
+def render_rich(table: Comparison, console: Any = None) -> None:
+    """The answers as a ``rich`` table, one column per model (on a terminal)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -99,7 +100,7 @@ def _render_rich(table: Comparison) -> None:
         style = "red" if answer.error is not None else None
         grid.add_column(f"{_title(answer)}\n{_facts(answer)}", header_style=style, ratio=1)
     grid.add_row(*[_body(a) for a in table.answers])
-    Console().print(grid)
+    (console or Console()).print(grid)
 
 
 def _summary(table: Comparison) -> str:
@@ -118,7 +119,7 @@ def _print(result: Comparison | Consensus, as_json: bool, fancy: bool) -> None:
         return
     panel = result.panel if isinstance(result, Consensus) else result
     if fancy:
-        _render_rich(panel)
+        render_rich(panel)
     else:
         width = shutil.get_terminal_size((C.COMPARE_COLUMN_MIN_CHARS * 4, 24)).columns
         click.echo(render_columns(panel, width))

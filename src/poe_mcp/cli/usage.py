@@ -52,7 +52,7 @@ def parse_since(value: str, now: float | None = None) -> float:
 @click.option("--since", help="Only calls since: 30m, 24h, 7d, 2w, today, or an ISO date (UTC).")
 @click.option(
     "--by",
-    type=click.Choice(["model", "session", "day", "provider"]),
+    type=click.Choice(["model", "session", "day", "provider", "tier", "entry_point"]),
     default="model",
     show_default=True,
     help="Break the totals down by this.",

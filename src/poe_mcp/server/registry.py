@@ -71,7 +71,7 @@ TOOL_GROUPS: dict[str, tuple[str, ...]] = {
 
 # Groups that are off unless named (`--tools all,multi`): each tool's schema sits in the calling
 # model's context on every tools/list, so the default set stays small.
-OPTIONAL_GROUPS: tuple[str, ...] = ("multi",)
+OPTIONAL_GROUPS: tuple[str, ...] = ("multi", "orchestra")
 _OPTIONAL = frozenset(name for group in OPTIONAL_GROUPS for name in TOOL_GROUPS[group])
 
 
@@ -188,6 +188,9 @@ def compact_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
         items = prop.get("items")
         if isinstance(items, dict) and ("$ref" in items or "properties" in items):
             prop["items"] = {"type": "object"}
+        items = prop.get("items")
+        if prop.get("type") == "array" and isinstance(items, dict) and set(items) == {"type"}:
+            del prop["items"]  # lists of ids, paths, records: the name says what is in them
         if "properties" in prop:
             for key in ("properties", "required", "additionalProperties"):
                 prop.pop(key, None)

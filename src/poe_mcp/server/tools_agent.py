@@ -57,9 +57,9 @@ __all__ = ["AgentAnswer", "register"]
 # Every character here is in the calling assistant's context on each tools/list (the server's
 # test keeps the whole list under 12,000), so the parameters are left almost undescribed.
 _DESCRIPTION = (
-    "Let a Poe model call tools. Server-configured ones run here; yours (OpenAI format) come back "
-    "as pending_tool_calls: run them, call again with session_id and tool_results {id: result} "
-    "(or OpenAI's [{tool_call_id, content}])."
+    "A Poe model with tools. The server's run here; yours (OpenAI format) come back as "
+    "pending_tool_calls: run them, call again with session_id and tool_results ({id: result} "
+    "or [{tool_call_id, content}])."
 )
 
 # Why the loop stopped, as a finish reason: pending client calls read as "tool_calls".

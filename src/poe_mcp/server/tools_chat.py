@@ -35,16 +35,16 @@ Answer = Annotated[CallToolResult, AskResult]
 Effort = Literal["low", "medium", "high"]
 
 _ASK = (
-    "Ask a Poe model (Claude, GPT, Gemini, Grok, Llama...) and get its answer. Use for a second "
-    "opinion or a model you lack. Pass the returned session_id to continue the conversation."
+    "Ask a Poe model (Claude, GPT, Gemini, Grok, Llama...): a second opinion, or a model you "
+    "lack. Pass the returned session_id to continue."
 )
 _ATTACH = (
-    "Like ask_poe, with local files (images, PDFs, text, audio) sent as real attachments. Use when "
-    "the model must see a file; give absolute paths inside the server's configured roots."
+    "Like ask_poe, with local files (images, PDFs, text, audio) attached; absolute paths inside "
+    "the server's configured roots."
 )
 _V2 = (
-    "Ask a Poe model with full control: system prompt, sampling, stop, bot params (e.g. "
-    '{"thinking_budget":2048}, {"web_search":true}). stream=true reports partial text as progress.'
+    'ask_poe with every option: system, sampling, stop, bot params (e.g. {"web_search":true}); '
+    "stream=true reports partial text as progress."
 )
 
 _FORMAT = 'OpenAI shape: {"type":"json_object"|"json_schema",...}; validated into parsed'

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 Modality = Literal["text", "image", "video", "audio"]
-GroupBy = Literal["model", "session", "day", "provider"]
+GroupBy = Literal["model", "session", "day", "provider", "tier", "entry_point"]
 
 
 def _per_mtok(price: float | None) -> float | None:
@@ -231,16 +231,14 @@ def register(reg: ToolRegistry) -> None:
     reg.add(
         list_available_models_v2,
         title="Find Poe models",
-        description="Search models by words, output kind (text/image/video/audio) or tool "
-        "support, to pick a bot for ask_poe.",
+        description="Search models by words, output kind or tool support, to pick a bot.",
         read_only=True,
         open_world=True,
     )
     reg.add(
         get_usage,
         title="Usage and cost",
-        description="Calls, tokens and USD spent through poe-mcp, in total or by "
-        "model/session/day/provider.",
+        description="Calls, tokens and USD spent through poe-mcp, in total or grouped (by).",
         read_only=True,
     )
     reg.add(

@@ -7,7 +7,7 @@ Lua numbers into integers.
 
 from __future__ import annotations
 
-__all__ = ["APPEND", "LIST_SESSIONS", "RATE_TAKE", "RECORD_USAGE"]
+__all__ = ["APPEND", "LIST_SESSIONS", "RATE_TAKE"]
 
 # KEYS: meta hash, message list, session index (zset id -> expires_at), write mark
 # ARGV: session id, ttl ms, '=model' or '' (keep), '=backend' or '', user turns, mark ttl ms,
@@ -52,16 +52,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
-# KEYS: records hash (id -> JSON), ts index zset, order index zset, sequence counter
-# ARGV: record id, ts, JSON. HSETNX makes a retried write a no-op.
-RECORD_USAGE = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 1 then
-  local n = redis.call('INCR', KEYS[4])
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-  redis.call('ZADD', KEYS[3], n, ARGV[1])
-end
-return 1
-"""
+# The ledger write (RECORD_USAGE) lives with the rollups it also updates: _rollup_redis.py.
 
 # GCRA (the token bucket as one "theoretical arrival time" per key), taking a slot only when
 # the request may go now; nothing is reserved ahead, so late wakers are still spaced out.

@@ -14,6 +14,7 @@ from .._money import usd_repr
 
 if TYPE_CHECKING:
     from ._logs import LogStore
+    from ._rollup import Bucket, RollupBy, RollupGroup
 
 __all__ = [
     "RunInfo",
@@ -164,6 +165,20 @@ class UsageLedger(Protocol):
     async def recent(
         self, limit: int = 50, *, simulated: bool | None = None
     ) -> list[UsageRecord]: ...
+
+    async def rollup(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket | None = None,
+        by: RollupBy | None = None,
+        simulated: bool | None = None,
+    ) -> list[RollupGroup]:
+        """Sums per hour or day (``bucket``) and dimension (``by``) from the hourly rollups
+        kept on write (``store._rollup``): time grows with the range, not the ledger. Whole
+        hours: ``since`` counts from the start of its hour; ``until`` is exclusive."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from .. import _constants as C
+from . import _rollup
 from ._common import (
     aggregate,
     breakdown,
@@ -110,12 +111,33 @@ class MemoryLedger:
 
     def __init__(self) -> None:
         self._records: list[UsageRecord] = []
+        self._cells: dict[_rollup.Cell, list[float]] = {}  # hourly rollups (store._rollup)
         self._lock = threading.Lock()
 
     async def record(self, record: UsageRecord) -> None:
         record = storable_record(record)
+        cell, values = _rollup.cell_of(record)
         with self._lock:
             self._records.append(record)
+            current = self._cells.setdefault(cell, [0.0] * len(values))
+            for i, v in enumerate(values):
+                current[i] += v
+
+    async def rollup(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: _rollup.Bucket | None = None,
+        by: _rollup.RollupBy | None = None,
+        simulated: bool | None = None,
+    ) -> list[_rollup.RollupGroup]:
+        """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
+        with self._lock:
+            cells = [(k, list(v)) for k, v in self._cells.items()]
+        return _rollup.summarise(
+            cells, since=since, until=until, bucket=bucket, by=by, simulated=simulated
+        )
 
     def _select(
         self,

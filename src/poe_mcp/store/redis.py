@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 from .. import _constants as C
 from ..errors import InvalidRequestError, StoreError
 from . import _redis_scripts as lua
+from . import _rollup
+from . import _rollup_redis as rollup_redis
 from ._common import (
     GROUPS,
     aggregate,
@@ -74,7 +76,8 @@ class _Scripts:
     def __init__(self, client: Redis) -> None:
         self.append: AsyncScript = client.register_script(lua.APPEND)
         self.list_sessions: AsyncScript = client.register_script(lua.LIST_SESSIONS)
-        self.record_usage: AsyncScript = client.register_script(lua.RECORD_USAGE)
+        # The ledger write that also adds to the hourly rollups (store._rollup_redis).
+        self.record_usage: AsyncScript = client.register_script(rollup_redis.RECORD_USAGE)
 
 
 class _Keys:
@@ -85,6 +88,7 @@ class _Keys:
         self.usage_by_ts = f"{prefix}usage:by-ts"
         self.usage_by_order = f"{prefix}usage:by-order"
         self.usage_seq = f"{prefix}usage:seq"
+        self.rollups = rollup_redis.RollupKeys(prefix)
 
     def meta(self, session_id: str) -> str:
         return f"{self.prefix}session:{session_id}"
@@ -220,6 +224,7 @@ class _Pending:
     op_id: str
     ts: float
     payload: str
+    cell: tuple[int, str, str]  # hour, field, values of its rollup cell
 
 
 def _decode(payload: str) -> UsageRecord:
@@ -252,7 +257,8 @@ class RedisLedger:
     async def record(self, record: UsageRecord) -> None:
         record = storable_record(record)
         payload = json.dumps(dataclasses.asdict(record), ensure_ascii=False)
-        self._pending.append(_Pending(uuid.uuid4().hex, record.ts, payload))
+        cell = rollup_redis.cell_args(record)
+        self._pending.append(_Pending(uuid.uuid4().hex, record.ts, payload, cell))
         if len(self._pending) > C.USAGE_BUFFER_MAX:
             del self._pending[: len(self._pending) - C.USAGE_BUFFER_MAX]
         if self._lock.locked():
@@ -279,8 +285,11 @@ class RedisLedger:
                 item = self._pending[0]
 
                 async def work(r: Redis, item: _Pending = item) -> None:
+                    hour, field, values = item.cell
                     await self._scripts.record_usage(
-                        keys=keys, args=[item.op_id, repr(item.ts), item.payload], client=r
+                        keys=[*keys, self._keys.rollups.hours, self._keys.rollups.hour(hour)],
+                        args=[item.op_id, repr(item.ts), item.payload, hour, field, values],
+                        client=r,
                     )
 
                 await self._link.run("recording usage", work)
@@ -344,6 +353,28 @@ class RedisLedger:
         if run_id is not None:
             records = [r for r in records if r.run_id == run_id]
         return breakdown(records, by)
+
+    async def rollup(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: _rollup.Bucket | None = None,
+        by: _rollup.RollupBy | None = None,
+        simulated: bool | None = None,
+    ) -> list[_rollup.RollupGroup]:
+        """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
+        _rollup.check_query(by, bucket)
+        await self.flush()
+        keys = self._keys.rollups
+
+        async def work(r: Redis) -> list[tuple[_rollup.Cell, list[float]]]:
+            return await rollup_redis.read_cells(r, keys, since, until)
+
+        cells = await self._link.run("reading the usage rollups", work)
+        return _rollup.summarise(
+            cells, since=since, until=until, bucket=bucket, by=by, simulated=simulated
+        )
 
     async def recent(
         self, limit: int = C.USAGE_RECENT_LIMIT, *, simulated: bool | None = None

@@ -33,10 +33,12 @@ from ..errors import ConfigError, InvalidRequestError, StoreError
 from ._common import (
     NO_SESSION,
     count_user_turns,
+    day_key,
     sort_groups,
     storable_messages,
     storable_record,
 )
+from . import _rollup
 from ._logs import LogStore, SqliteLogs
 from ._migrations import apply_migrations, schema_version
 from ._runs import SqliteRuns
@@ -292,6 +294,7 @@ _GROUP_KEYS: dict[str, str] = {
     "tier": "COALESCE(CAST(tier AS TEXT), '(none)')",
     "entry_point": "entry_point",
 }
+_UPSERT_ROLLUP = _rollup.sqlite_upsert()
 Row = tuple[Any, ...]
 
 
@@ -354,6 +357,9 @@ class SqliteLedger:
             try:
                 with _write(conn):
                     conn.executemany(_INSERT_USAGE, chunk)
+                    # The hourly rollups change in the same transaction: never out of step.
+                    cells = _rollup.fold(_record(row) for row in chunk)
+                    conn.executemany(_UPSERT_ROLLUP, _rollup.upsert_rows(cells))
             except sqlite3.Error as exc:
                 unwritten = rows[start:]
                 with self._lock:  # keep them for the next flush, newest first to go if over cap
@@ -370,10 +376,32 @@ class SqliteLedger:
         run_id: str | None = None,
         simulated: bool | None = None,
     ) -> UsageTotals:
+        if session_id is None and run_id is None and _whole_hours(since):
+            groups = await self.rollup(since=since, simulated=simulated)
+            return groups[0].totals if groups else UsageTotals()
         where, args = _where(since, session_id, run_id, simulated)
 
         def work(conn: Conn) -> UsageTotals:
             return _totals(conn.execute(f"SELECT {_TOTALS} FROM usage{where}", args).fetchone())  # noqa: S608
+
+        return await self._db.run(work)
+
+    async def rollup(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: _rollup.Bucket | None = None,
+        by: _rollup.RollupBy | None = None,
+        simulated: bool | None = None,
+    ) -> list[_rollup.RollupGroup]:
+        """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
+        sql, args = _rollup.sqlite_query(
+            since=since, until=until, bucket=bucket, by=by, simulated=simulated
+        )
+
+        def work(conn: Conn) -> list[_rollup.RollupGroup]:
+            return _rollup.from_sql_rows(conn.execute(sql, args))
 
         return await self._db.run(work)
 
@@ -390,6 +418,12 @@ class SqliteLedger:
             raise InvalidRequestError(
                 f"cannot group usage by {by!r}: use one of {', '.join(_GROUP_KEYS)}"
             )
+        if run_id is None and by in _ROLLUP_GROUPS and _whole_hours(since):
+            if by == "day":
+                days = await self.rollup(since=since, bucket="day", simulated=simulated)
+                return [UsageGroup(day_key(g.start or 0.0), g.totals) for g in days]
+            groups = await self.rollup(since=since, by=_ROLLUP_GROUPS[by], simulated=simulated)
+            return sort_groups([UsageGroup(g.key or "", g.totals) for g in groups], by)
         where, args = _where(since, None, run_id, simulated)
         sql = f"SELECT {key} AS k, {_TOTALS} FROM usage{where} GROUP BY k"  # noqa: S608
 
@@ -411,6 +445,21 @@ class SqliteLedger:
             return [_record(r) for r in rows]
 
         return await self._db.run(work)
+
+
+# Breakdowns the hourly rollups answer (by session, and per run, need the raw rows).
+_ROLLUP_GROUPS: dict[str, _rollup.RollupBy] = {
+    "model": "model",
+    "provider": "provider",
+    "tier": "tier",
+    "entry_point": "entry_point",
+    "day": "model",  # any: days are buckets
+}
+
+
+def _whole_hours(since: float | None) -> bool:
+    """Whether a query from ``since`` can be answered from hourly rollups exactly."""
+    return since is None or since % C.ROLLUP_BUCKET_S == 0
 
 
 def _where(
