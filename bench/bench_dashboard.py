@@ -175,6 +175,10 @@ async def _sqlite_section(n: int, records: list[Any], since: float, runs: int) -
     return rows
 
 
+# Stores one folded cell as the ledger script would leave it (MessagePack of the sums).
+_ADD_CELL = "redis.call('HSET', KEYS[1], ARGV[1], cmsgpack.pack(cjson.decode(ARGV[2])))"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -185,7 +189,7 @@ async def _redis_section(
     url: str, n: int, records: list[Any], since: float, runs: int
 ) -> list[Row]:
     from poe_mcp.store import _rollup
-    from poe_mcp.store._rollup_redis import RollupKeys
+    from poe_mcp.store._rollup_redis import RollupKeys, field_of
     from poe_mcp.store.redis import RedisStore
 
     section = f"dashboard queries, {n:,} ledger rows (Redis)"
@@ -196,10 +200,10 @@ async def _redis_section(
     async def write(r: Any) -> None:
         await r.flushdb()
         async with r.pipeline(transaction=False) as pipe:
-            for (hour, dims), values in cells.items():
-                field = json.dumps(list(dims), separators=(",", ":"))
+            for (hour, dim, value, sim), values in cells.items():
                 pipe.zadd(keys.hours, {str(hour): hour})
-                pipe.hset(keys.hour(hour), field, json.dumps(values))
+                pipe.eval(_ADD_CELL, 1, keys.hour(hour, dim), field_of(value, sim),
+                          json.dumps(values))  # fmt: skip
             await pipe.execute()
 
     await store.link.run("bench setup", write)

@@ -50,6 +50,7 @@ CONFIG_ENV = (
     "POE_MCP_LOG_PROMPTS",
     "POE_MCP_MODEL",
     "POE_MCP_LOGS",
+    "POE_MCP_STREAM_OPTIONS",
 )
 
 

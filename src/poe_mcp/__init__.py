@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "Catalog": "catalog",
     "ChatOptions": "types",
     "ChatResult": "types",
+    "ClientEvent": "_events",
     "Comparison": "multi",
     "ConfigError": "errors",
     "Consensus": "multi",
@@ -88,6 +89,7 @@ __all__ = [
     "Catalog",
     "ChatOptions",
     "ChatResult",
+    "ClientEvent",
     "Comparison",
     "ConfigError",
     "Consensus",
@@ -148,6 +150,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._model import AsyncModel, AsyncModelConversation, Model, ModelConversation
+    from ._events import ClientEvent
     from ._sync_client import PoeClient
     from .agent import Agent, AgentResult, ToolTrace
     from .catalog import Catalog, ModelInfo

@@ -209,7 +209,7 @@ def _problem(error: Any, loc: tuple[Any, ...]) -> str:
         if not parent and key.endswith("api_key"):
             return (
                 f"{key} does not belong in config.toml: API keys go in the environment "
-                "(POE_API_KEY) or credentials.toml, which `poe-mcp doctor` names"
+                "(POE_API_KEY) or credentials.toml"
             )
         return f"unknown key {where}{hint}{known}"
     return f"{_where(loc)}: {error['msg']}"
@@ -296,7 +296,6 @@ def check_config_file(data: Mapping[str, Any], path: Path) -> None:
         listed = "\n".join(f"  - {p}" for p in dict.fromkeys(problems))
         raise ConfigError(
             f"{path} is not valid:\n{listed}\n"
-            "Fix these keys (the README's Configuration section lists every one), or run "
-            "`poe-mcp doctor` to see what is in effect.",
+            "Fix these keys (the README's Configuration section lists every one).",
             metadata={"config_file": str(path), "problems": list(dict.fromkeys(problems))},
         )

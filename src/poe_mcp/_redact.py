@@ -23,6 +23,8 @@ import re
 import threading
 from typing import Any
 
+from . import _constants as C
+
 __all__ = [
     "StreamScrubber",
     "describe_value",
@@ -36,9 +38,10 @@ __all__ = [
 ]
 
 REDACTED = "[redacted]"
-_MIN_SECRET_LEN = 6  # shorter strings would redact ordinary words
-_BEARER_MIN_TOKEN = 16  # "Bearer YOUR_TOKEN" in documentation is not a credential
-_HOLDBACK_MAX = 1024  # a "Bearer ..." run longer than this is emitted (already masked)
+_MIN_SECRET_LEN = C.SECRET_MIN_CHARS
+_BEARER_MIN_TOKEN = C.BEARER_MIN_TOKEN_CHARS
+_HOLDBACK_MAX = C.STREAM_HOLDBACK_MAX_CHARS
+_LOOKALIKE = C.SECRET_LOOKALIKE_MIN_CHARS
 _ALPHABET = r"A-Za-z0-9._~+/=\-"
 
 _secrets: set[str] = set()
@@ -142,7 +145,7 @@ def looks_secret(value: object) -> bool:
     text = value.strip()
     if any(secret in text for secret in _ordered):
         return True
-    if len(text) < 16 or "://" in text or text[0] in "/~.\\":
+    if len(text) < _LOOKALIKE or "://" in text or text[0] in "/~.\\":
         return False
     if not re.fullmatch(rf"[{_ALPHABET}]+", text):
         return False
@@ -168,7 +171,7 @@ def mask_secrets(text: str) -> str:
         run = match.group()
         return f"<{len(run)} characters, masked>" if looks_secret(run) else run
 
-    return re.sub(rf"[{_ALPHABET}]{{16,}}", mask, redact(text))
+    return re.sub(rf"[{_ALPHABET}]{{{_LOOKALIKE},}}", mask, redact(text))
 
 
 def redact_url(url: str) -> str:

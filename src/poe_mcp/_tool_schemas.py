@@ -95,7 +95,8 @@ def check_tool_definitions(tools: Sequence[Any], where: str = "tools") -> None:
             here += ".function"
         if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
             raise InvalidRequestError(
-                f"{here}.name is missing: every tool needs a function name",
+                f"{here}.name is missing: a tool definition needs {{'type': 'function', "
+                "'function': {'name': ..., 'description': ..., 'parameters': {...}}}",
                 metadata={"path": f"{here}.name"},
             )
         if spec.get("parameters") is not None:

@@ -599,8 +599,10 @@ class AsyncPoeClient:
                     request, impl.name, session_id=session_id, started=started, error=wrapped
                 )
                 raise wrapped from exc
-            if isinstance(exc, IncompleteStreamError) and not exc.partial_text:
-                exc.partial_text = text
+            if isinstance(exc, IncompleteStreamError) and (
+                started_streaming or not exc.partial_text
+            ):
+                exc.partial_text = text  # what the caller was shown (scrubbed)
             _scrub(exc)
             await self._record(
                 request, impl.name, session_id=session_id, started=started, error=exc

@@ -40,7 +40,8 @@ async def test_library_keeps_names(
         )  # fmt: skip
     line = attachments_line(result.text)
     assert "(q3 report.pdf)" in line
-    assert "image/png" in line and "16x8 px" in line
+    assert "image/png" in line
+    assert "16x8 px" in line
     if backend == "legacy":
         # uploaded under its own name, not image.png
         assert "(holiday-photo.png)" in line

@@ -1,9 +1,11 @@
-"""Error codes map to the right kind; each provider's errors point to its own pages, one hint once."""
+"""Error codes map to the right kind; each provider's errors name its own pages, one hint once."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,7 +118,7 @@ async def test_mcp_tool_error_names_the_key_page_once(
     assert error["message"].count("poe.com/api_key") == 1
 
 
-def test_doctor_does_not_tell_you_to_run_doctor(simulator: Simulator) -> None:
+def test_the_checks_never_say_run_the_checks(simulator: Simulator) -> None:
     env = {"POE_API_KEY": "invalid-key-3", "POE_BASE_URL": simulator.base_url}
     result = run_cli("doctor", env=env)
     assert result.exit_code == 1
@@ -125,6 +127,17 @@ def test_doctor_does_not_tell_you_to_run_doctor(simulator: Simulator) -> None:
     for line in failing:
         assert "doctor" not in line
         assert line.count("poe.com/api_key") <= 1
+
+
+def test_a_broken_config_check_gives_one_hint() -> None:
+    config = Path(os.environ["POE_MCP_CONFIG_DIR"])
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text('api_key = "pasted-here"\nrpmm = 5\n')
+    result = run_cli("doctor")
+    assert result.exit_code == 1
+    out = result.stdout + result.stderr
+    assert "does not belong in config.toml" in out
+    assert "doctor" not in out
 
 
 def test_missing_key_points_to_the_providers_page(monkeypatch: pytest.MonkeyPatch) -> None:

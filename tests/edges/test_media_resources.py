@@ -98,7 +98,8 @@ async def test_stdio_simulate_returns_what_outlives_the_server(tmp_path: Path) -
     data = result.structured_content
     assert data["urls"] == [resource]
     assert resource.startswith("poe://media/")
-    assert "http://" not in json.dumps(data) and "http://" not in result.content[0].text
+    assert "http://" not in json.dumps(data)
+    assert "http://" not in result.content[0].text
     assert Path(data["paths"][0]).exists()
     assert links(result) == [Path(data["paths"][0]).as_uri()]
 

@@ -27,7 +27,8 @@ async def test_prompts_are_listed_with_arguments(
     assert args["model_comparison"] == {"prompt": True, "models": True}
     assert args["review_diff"] == {"diff": True, "model": False, "focus": False}
     for prompt in prompts.values():
-        assert prompt.description and prompt.title
+        assert prompt.description
+        assert prompt.title
         assert all(a.description for a in prompt.arguments or [])
     assert "poe://models" in resources
 
@@ -48,11 +49,15 @@ async def test_prompts_fill_their_arguments_and_name_the_tools(
         default = await mcp.get_prompt("second_opinion", {"question": "why?"})
     text = opinion.messages[0].content.text
     assert opinion.messages[0].role == "user"
-    assert "Is P = NP?" in text and "'Gemini-2.5-Pro'" in text and "ask_poe_v2" in text
+    assert "Is P = NP?" in text
+    assert "'Gemini-2.5-Pro'" in text
+    assert "ask_poe_v2" in text
     text = compared.messages[0].content.text
-    assert "Explain TCP" in text and "Claude-Sonnet-4, GPT-4.1" in text
+    assert "Explain TCP" in text
+    assert "Claude-Sonnet-4, GPT-4.1" in text
     text = review.messages[0].content.text
-    assert f"```diff\n{diff}\n```" in text and "security" in text
+    assert f"```diff\n{diff}\n```" in text
+    assert "security" in text
     assert "bot=" in default.messages[0].content.text
 
 

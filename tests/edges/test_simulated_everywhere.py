@@ -49,8 +49,10 @@ async def test_library_results_reached_by_url(simulator: Simulator, backend: str
         agent = Agent(client, "GPT-4.1", tools=[get_weather], options={"backend": backend})
         run = await agent.run("get_weather city=Lisbon")
     assert chat.simulated is True
-    assert last is not None and last.simulated is True
-    assert run.trace and run.trace[0].name == "get_weather"
+    assert last is not None
+    assert last.simulated is True
+    assert run.trace
+    assert run.trace[0].name == "get_weather"
     assert run.simulated is True
     assert run.to_dict()["simulated"] is True
 

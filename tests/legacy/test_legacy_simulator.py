@@ -308,8 +308,10 @@ async def test_retryable_error_events_and_statuses_are_retried_by_the_client(
 
         fresh_sim.clear_requests()
         fresh_sim.add_fault("stream_error", after_chunks=1, allow_retry=False)
-        with pytest.raises(InvalidRequestError):
+        # The same kind as on REST (upstream); allow_retry=false makes it final.
+        with pytest.raises(UpstreamError) as final:
             await client.chat("GPT-4.1", "no retry")
+        assert not final.value.retryable
         assert len(bot_calls(fresh_sim)) == 1
 
 

@@ -21,7 +21,7 @@ from poe_mcp.server.runtime import ServerRuntime
 from poe_mcp.simulator import Simulator
 
 PORT = 8765
-TOKEN = "host-check-token-0123456789"  # noqa: S105 - a test token
+TOKEN = "host-check-token-0123456789"
 
 GOOD_HOSTS = [
     f"127.0.0.1:{PORT}",
@@ -147,9 +147,7 @@ def test_extra_names_are_parsed_the_same_way(client: TestClient) -> None:
 
 
 def test_two_host_headers_are_refused(client: TestClient) -> None:
-    response = client.get(
-        "/health", headers=[("host", f"127.0.0.1:{PORT}"), ("host", "evil.com")]
-    )
+    response = client.get("/health", headers=[("host", f"127.0.0.1:{PORT}"), ("host", "evil.com")])
     assert response.status_code == 421
 
 

@@ -40,16 +40,21 @@ async def test_over_the_cap_is_refused_before_sending(
     async with AsyncPoeClient(
         key, base_url=simulator.base_url, backend=backend, store=store, catalog=False, rpm=0
     ) as client:
+        messages = _history(limit + 1)
         with pytest.raises(TooLargeError) as caught:
-            if streamed:
-                async for _ in client.stream("GPT-4.1", _history(limit + 1), system="be brief"):
-                    pass
-            else:
-                await client.chat("GPT-4.1", _history(limit + 1), system="be brief")
+            await _send(client, messages, streamed)
     assert caught.value.kind == "too_large"
     assert f"{limit:,}" in caught.value.message
     assert repr(backend) in caught.value.message
     assert not [r for r in simulator.requests() if "GPT-4.1" in str(r)]
+
+
+async def _send(client: AsyncPoeClient, messages: list[dict[str, str]], streamed: bool) -> None:
+    if streamed:
+        async for _ in client.stream("GPT-4.1", messages, system="be brief"):
+            pass
+    else:
+        await client.chat("GPT-4.1", messages, system="be brief")
 
 
 async def test_the_caps_differ_per_backend(simulator: Simulator) -> None:

@@ -106,7 +106,7 @@ def test_trickling_bytes_does_not_extend_the_deadline(port: int) -> None:
 def test_a_body_that_never_finishes_is_refused(port: int) -> None:
     head = (
         b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-        b"accept: application/json, text/event-stream\r\ncontent-length: 1000\r\n\r\n{\"js"
+        b'accept: application/json, text/event-stream\r\ncontent-length: 1000\r\n\r\n{"js'
     )
     started = time.monotonic()
     answer = _closed_with(_open(port, head), BODY_TIMEOUT + 5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +15,17 @@ from mcp import Client
 from poe_mcp import _constants as C
 from poe_mcp.config import Settings
 from poe_mcp.server.app import build_server
-from poe_mcp.server.registry import available_tools
+from poe_mcp.server.registry import installed_tools
 from poe_mcp.server.runtime import ServerRuntime
 from poe_mcp.simulator import Simulator
 
 
 @pytest.fixture
-def server(simulator: Simulator, poe_home: Path) -> Iterator[Any]:
+async def server(simulator: Simulator, poe_home: Path) -> AsyncIterator[Any]:
     settings = Settings.load(store="memory://", base_url=simulator.base_url)
-    runtime = ServerRuntime(settings, api_key="limits-key", simulated=True, tools=available_tools())
+    runtime = ServerRuntime(settings, api_key="limits-key", simulated=True, tools=installed_tools())
     yield build_server(runtime)
+    await runtime.aclose()
 
 
 def _strings(schema: Any, path: str, defs: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

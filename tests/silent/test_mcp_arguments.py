@@ -36,7 +36,7 @@ async def test_a_misspelt_argument_is_refused_with_did_you_mean(server: Any, sim
         ("clear_session", {"session_id": "s", "force": True}, "unknown argument 'force'"),
         ("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "x", "seed": 1}, "does not support seed"),
         ("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "x", "web_search": True}, "put it in params"),
-        ("generate_video", {"prompt": "waves", "session_id": "s"}, "taken by ask_poe"),
+        ("generate_video", {"prompt": "waves", "session_id": "s"}, "keeps no conversation"),
         ("list_available_models_v2", {"q": "claude"}, "list_available_models_v2 takes: query"),
         ("ask_poe_with_tools", {"bot": "GPT-4.1", "prompt": "x", "functions": []}, "unknown"),
         ("get_server_info", {"verbose": True}, "unknown argument 'verbose'"),

@@ -30,7 +30,7 @@ from poe_mcp.simulator import Simulator
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 BIN = str(Path(sys.executable).parent)
-MAX_NOT_RUN = 8
+MAX_NOT_RUN = 9
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"

@@ -55,13 +55,16 @@ async def _fill(store: Store) -> None:
 async def test_rollup_totals_equal_the_raw_ledger(store: Store) -> None:
     await _fill(store)
     [whole] = await store.usage.rollup()
-    assert whole.start is None and whole.key is None
+    assert whole.start is None
+    assert whole.key is None
     assert whole.totals.calls == 6
     assert whole.totals.errors == 1
     assert whole.totals.unknown_cost_calls == 1  # the failed call's None cost is not "unknown"
     assert whole.totals.cost == pytest.approx(0.5 * 3 + 0.25)
-    assert whole.totals.input_tokens == 50 and whole.totals.output_tokens == 100
-    assert whole.totals.reasoning_tokens == 5 and whole.totals.cached_tokens == 3
+    assert whole.totals.input_tokens == 50
+    assert whole.totals.output_tokens == 100
+    assert whole.totals.reasoning_tokens == 5
+    assert whole.totals.cached_tokens == 3
     assert whole.totals.estimated_calls == 1
     assert sum(whole.latency) == 6
     assert whole.latency_sum_s == pytest.approx(0.04 + 0.9 + 1.2 + 2.5 + 0.2 + 200.0)
@@ -119,7 +122,8 @@ async def test_latency_percentiles_from_the_histogram(store: Store) -> None:
         await store.usage.record(_rec(T0 + i, latency_s=(i + 1) / 100.0))  # 10 ms .. 1 s
     [group] = await store.usage.rollup()
     p50, p95 = group.percentile(0.5), group.percentile(0.95)
-    assert p50 is not None and p95 is not None
+    assert p50 is not None
+    assert p95 is not None
     assert 0.45 <= p50 <= 0.55
     assert 0.9 <= p95 <= 1.0
     assert percentile((), 0.5) is None

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from mcp import Client
 
-from poe_mcp import AsyncPoeClient
+from poe_mcp import Agent, AsyncPoeClient
 from poe_mcp._model_ids import model_family, same_model
 from poe_mcp.cli import cli
 from poe_mcp.config import Settings
@@ -167,3 +167,13 @@ def test_the_cli_prints_the_cost_of_a_dated_answer(fresh: Simulator) -> None:
     assert data["model"] == "mistral-large-2024-08-06"
     assert data["cost"] is not None
     assert data["cost"] > 0
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_an_agent_run_on_a_dated_model_has_a_cost(
+    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+) -> None:
+    result = await Agent(make_client(fresh.base_url), DATED, stream=streamed).run("cost?")
+    assert result.cost is not None
+    assert result.cost > 0
+    assert len(chat_calls(fresh)) == 1

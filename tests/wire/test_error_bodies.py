@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from poe_mcp import AsyncPoeClient
+from poe_mcp import Agent, AsyncPoeClient
 from poe_mcp.errors import (
     IncompleteStreamError,
     InvalidRequestError,
@@ -179,3 +179,14 @@ async def test_ask_poe_v2_reports_the_providers_words_and_kind(
     assert error["metadata"]["kind"] == "not_found"
     assert "does not exist" in error["message"]
     assert len(upstream_calls(fresh, "openai")) == 1
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_an_agent_raises_the_providers_words_without_retrying(
+    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+) -> None:
+    fresh.add_fault("quirk", quirks=["error_200_text"], times=5)
+    agent = Agent(make_client(fresh.base_url), "GPT-4.1", stream=streamed)
+    with pytest.raises(NotFoundError, match=r"unsupported model: GPT-4\.1"):
+        await agent.run("hello")
+    assert len(upstream_calls(fresh, "openai")) == 1  # no retry, no fallback to another request

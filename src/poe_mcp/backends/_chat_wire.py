@@ -123,10 +123,12 @@ class StreamReader:
 
     Attributes:
         done: ``[DONE]`` arrived (stop reading).
+        chunks: how many chunks were read.
     """
 
     request_id: str | None = None
     done: bool = False
+    chunks: int = 0
     _text: list[str] = field(default_factory=list)
     _reasoning: list[str] = field(default_factory=list)
     _calls: ToolCallAssembler = field(default_factory=ToolCallAssembler)
@@ -183,6 +185,7 @@ class StreamReader:
         if not isinstance(chunk, Mapping):
             logger.debug("ignoring a stream chunk that is a JSON %s", type(chunk).__name__)
             return None
+        self.chunks += 1
         self._model = _model(chunk) or self._model
         if chunk.get("usage"):
             self._usage = chunk["usage"]

@@ -147,9 +147,16 @@ def _error_object(body: Any) -> dict[str, Any] | None:
 
 def normalise_error_body(body: Any) -> Any:
     """An HTTP error answer's parsed body in the one shape ``error_from_response`` reads
-    (``{"error": {...}}``), so FastAPI's ``detail`` lists keep the provider's words."""
+    (``{"error": {...}}``), so FastAPI's ``detail`` lists keep the provider's words and
+    OpenAI's ``param`` (the field refused) lands in ``metadata``."""
     error = _error_object(body)
-    return {"error": error} if error is not None else body
+    if error is None:
+        return body
+    param = error.get("param")
+    if isinstance(param, str) and param:
+        metadata = error.get("metadata")
+        error["metadata"] = {**(metadata if isinstance(metadata, Mapping) else {}), "param": param}
+    return {"error": error}
 
 
 def error_from_body(

@@ -351,7 +351,9 @@ class LegacyBackend:
             backend=self.name,
             simulated=call.simulated,
             reasoning=state.reasoning,
-            finish_inferred=state.finish is None,
+            # ``done`` is the protocol's own end; only OpenAI chunks (json events) that never
+            # gave a finish reason leave it to be inferred.
+            finish_inferred=state.finish is None and state.json_chunks > 0,
         )
 
     # --- the rest of the Backend protocol --------------------------------------------------
@@ -424,6 +426,10 @@ class _Assembly:
     @property
     def reasoning(self) -> str:
         return self._reader.reasoning
+
+    @property
+    def json_chunks(self) -> int:
+        return self._reader.chunks
 
     def _chunk(self, data: Any) -> Delta | None:
         # A raw ``json`` event (OpenAI chat.completion.chunk): the same shapes and tool-call

@@ -131,21 +131,23 @@ class OpenAICompatBackend:
         self, create: Callable[..., Awaitable[Any]], kwargs: dict[str, Any], ours: set[str]
     ) -> Any:
         """Send, leaving out optional fields this base URL refused before; when the provider
-        refuses one of ``ours`` by name now, remember that and send once more without it."""
+        refuses one of ``ours`` by name now, remember that and send once more without it (once
+        per field)."""
         base = self._options.base_url
         omit_remembered(base, kwargs, keep=frozenset(kwargs.keys() - ours))
-        for attempt in range(2):
+        dropped: set[str] = set()
+        while True:
             try:
                 return await create(**kwargs)
             except Exception as exc:
                 error = map_sdk_error(exc, base)
-                field = rejected_field(error, kwargs) if attempt == 0 else None
-                if field is None or field not in ours:
+                field = rejected_field(error, kwargs)
+                if field is None or field not in ours or field in dropped:
                     raise error from exc
+                dropped.add(field)
                 logger.warning("%s refuses %s; sending without it from now on", base, field)
                 remember_rejection(base, field)
                 del kwargs[field]
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _result(
         self, request: ChatRequest, answer: Completion, request_id: str | None, simulated: bool

@@ -94,6 +94,7 @@ def settings_checks(settings: Settings) -> list[dict[str, Any]]:
         ("session_ttl", lambda: f"{settings.session_ttl_s:g} s idle"),
         ("tools", lambda: _tools(settings)),
         ("aliases", lambda: _aliases(settings)),
+        ("stream_options", lambda: _stream_options(settings)),
     ]
     for name, value in rows:
         try:
@@ -105,6 +106,17 @@ def settings_checks(settings: Settings) -> list[dict[str, Any]]:
     except PoeError as exc:
         lines.append(check("mcp_servers", "fail", str(exc)))
     return lines
+
+
+def _stream_options(settings: Settings) -> str:
+    from ..backends._optional import stream_options_mode
+
+    mode = stream_options_mode(settings.file)
+    return {
+        "auto": "auto (sent; dropped and remembered when a provider refuses it)",
+        "on": "on (always sent)",
+        "off": "off (never sent; usage estimated unless the provider sends it)",
+    }[mode]
 
 
 def _aliases(settings: Settings) -> str:

@@ -142,6 +142,7 @@ async def _run(
     as_json: bool,
     client_args: dict[str, Any],
 ) -> int:
+    from .._paths import denied_paths
     from ..builtin_tools import builtin_tools_from_config
     from ..client import AsyncPoeClient
     from ..config import Settings
@@ -170,7 +171,9 @@ async def _run(
         async with AsyncPoeClient(settings=settings, store=store, entry_point="cli") as client:
             orch = Orchestrator(
                 client,
-                tools=builtin_tools_from_config(settings.section("tools")),
+                tools=builtin_tools_from_config(
+                    settings.section("tools"), denied=denied_paths(settings)
+                ),
                 approver=_ask if interactive else None,
                 on_event=None if as_json else _show,
                 store=store,

@@ -116,6 +116,13 @@ def _start_simulator() -> Any:
     "[env POE_MCP_DOWNLOAD_POLICY; config [media] download_policy]. Default: auto.",
 )
 @click.option(
+    "--stream-options",
+    type=click.Choice(["auto", "on", "off"]),
+    help="stream_options on streamed requests: auto (sent; dropped and remembered per base URL "
+    "when a provider refuses it), on (always), off (never; usage is then estimated unless the "
+    "provider sends it) [env POE_MCP_STREAM_OPTIONS; config stream_options]. Default: auto.",
+)
+@click.option(
     "--api-key",
     "api_key_option",
     help="API key of the chosen provider, instead of POE_API_KEY / OPENAI_API_KEY / "
@@ -201,6 +208,7 @@ def serve(
     session_ttl: float | None,
     rpm: int | None,
     download_policy: str | None,
+    stream_options: str | None,
     api_key_option: str | None,
     header_timeout: float | None,
     body_timeout: float | None,
@@ -218,6 +226,9 @@ def serve(
 
     configure_logging(transport=transport, log_file=log_file, log_format=log_format)
     import anyio
+
+    if stream_options:  # read by the REST backend of this process (backends/_optional.py)
+        os.environ["POE_MCP_STREAM_OPTIONS"] = stream_options
 
     from ..server.registry import select_tools
     from ..server.runtime import ServerRuntime

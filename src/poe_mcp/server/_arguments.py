@@ -132,6 +132,8 @@ def _unknown_text(
     text = f"unknown argument {_short(name)!r}"
     if found:
         text += " (did you mean " + " or ".join(repr(f) for f in found) + "?)"
+    elif name == "session_id":
+        text += f" ({tool} keeps no conversation: leave session_id out)"
     elif name in UNSUPPORTED_HINTS:
         text += f" ({UNSUPPORTED_HINTS[name]})"
     elif name in elsewhere:

@@ -30,6 +30,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
+from .. import _constants as C
 from .app import build_server
 from .runtime import ServerRuntime
 
@@ -37,8 +38,8 @@ __all__ = ["rejection", "serve_stdio"]
 
 log = logging.getLogger(__name__)
 
-_MESSAGE_CHARS = 200  # of the parser's own explanation quoted in the error
-_ID_DIGITS = 64  # longer integer ids are not JSON-RPC ids a client would use
+_MESSAGE_CHARS = C.STDIO_ERROR_MESSAGE_CHARS
+_ID_DIGITS = C.JSONRPC_ID_MAX_DIGITS
 _HUGE = object()  # an integer too long to be an id
 _UNKNOWN = object()  # the parser kept no copy of the whole message
 _JSON_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",

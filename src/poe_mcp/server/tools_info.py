@@ -134,7 +134,8 @@ def register(reg: ToolRegistry) -> None:
 
     async def list_available_models() -> Annotated[CallToolResult, ModelsResult]:
         catalog = await runtime.catalog()
-        return await models_result(await catalog.models(), "Available models")
+        # search(): the models that can chat (OpenAI lists embeddings, speech... too)
+        return await models_result(await catalog.search(), "Available models")
 
     async def list_available_models_v2(
         query: Annotated[str | None, Field(max_length=200, description="words to match")] = None,

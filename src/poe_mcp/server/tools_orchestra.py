@@ -73,6 +73,7 @@ def register(reg: ToolRegistry) -> None:
     async def _orchestrator(
         ctx: Any, tiers: dict[str, str] | None, step: bool, budget_usd: float | None
     ) -> tuple[Orchestrator, list[str]]:
+        from .._paths import denied_paths
         from ..builtin_tools import builtin_tools_from_config
         from ..orchestra import Orchestrator
 
@@ -94,7 +95,9 @@ def register(reg: ToolRegistry) -> None:
         orch = Orchestrator(
             client,
             tiers=tiers,
-            tools=builtin_tools_from_config(runtime.settings.section("tools")),
+            tools=builtin_tools_from_config(
+                runtime.settings.section("tools"), denied=denied_paths(runtime.settings)
+            ),
             step=step,
             approver=_elicitor(ctx) if step else None,
             on_event=on_event,

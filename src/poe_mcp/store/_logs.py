@@ -92,7 +92,9 @@ def _matches(entry: LogEntry, q: LogQuery) -> bool:
     if q.text:
         haystack = f"{entry.prompt}\n{entry.response}".lower()
         words = [w.strip('"*') for w in q.text.lower().split() if w not in ("and", "or", "not")]
-        return all(w in haystack for w in words if w)
+        words = [w for w in words if w]
+        # Only quotes or stars: nothing to look for, so nothing matches (as on SQLite).
+        return bool(words) and all(w in haystack for w in words)
     return True
 
 
@@ -161,12 +163,21 @@ def _fts_query(text: str) -> str:
     for i, word in enumerate(words):
         joins = 0 < i < len(words) - 1 and out[-1] not in operators
         operator = word in operators and joins and words[i + 1] not in operators
-        prefix = word.endswith("*") and word[:-1].isalnum()
-        if operator or prefix:
+        stem = word.rstrip("*")
+        if operator:
             out.append(word)
+        elif stem != word and stem.strip('"'):
+            # A quoted stem keeps ``OR*`` / ``a-b*`` from being read as syntax.
+            out.append(_fts_string(stem) + "*")
         else:
-            out.append('"' + word.strip('"').replace('"', '""') + '"')
-    return " ".join(out)
+            out.append(_fts_string(word))
+    # Nothing to look for (only quotes or blanks): an empty phrase, which matches nothing,
+    # where an empty MATCH would be a syntax error.
+    return " ".join(out) or '""'
+
+
+def _fts_string(word: str) -> str:
+    return '"' + word.strip('"').replace('"', '""') + '"'
 
 
 def _phrases(text: str) -> list[str]:

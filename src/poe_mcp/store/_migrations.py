@@ -172,10 +172,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "usage_hourly",
         "Dashboards and `usage` summed the raw ledger, which grows by hundreds of thousands of "
         "rows a day (~220 ms for totals, ~550 ms for a breakdown at 1M rows). Rollups per UTC "
-        "hour and model/provider/tier/entry point/simulated/error kind, with a latency "
-        "histogram, are written in the same transaction as each batch of ledger rows, so a "
-        "query reads only the hours it shows. Existing rows are rolled up here, once.",
-        (_rollup.create_table_sql(), _rollup.backfill_sql()),
+        "hour, dimension (model, provider, tier, entry point, error kind) and simulated flag, "
+        "with a latency histogram, are written in the same transaction as each batch of ledger "
+        "rows, so a query reads only the hours it shows. Existing rows are rolled up here, once.",
+        (_rollup.create_table_sql(), *_rollup.backfill_sql()),
     ),
 )
 

@@ -1,19 +1,24 @@
-"""Ledger rollups: per hour and dimensions, maintained on write, so dashboards never scan.
+"""Ledger rollups: per hour and dimension, maintained on write, so dashboards never scan.
 
 A busy key writes hundreds of thousands of ledger rows a day; totals and breakdowns over the raw
 table grow with the ledger (~220 ms for totals, ~550 ms for a breakdown at 1,000,000 rows). Each
-store therefore also keeps one *cell* per UTC hour and combination of the dimensions
+store therefore also keeps *cells*: one per UTC hour, dimension, value and simulated flag, for
+the dimensions :data:`DIMENSIONS` (model, provider, tier, entry point, error kind). A cell holds
+the sums :data:`SUMS` (calls, errors, tokens, cost of known prices, calls of unknown price,
+estimated calls, latency sum) and a latency histogram (:data:`LATENCY_EDGES_MS`, for p50/p95).
 
-    model, provider, tier (0 = none), entry_point, simulated, error_kind ('' = success)
-
-holding the sums :data:`METRICS` (calls, errors, tokens, cost of known prices, calls of unknown
-price, estimated calls, latency sum) and a latency histogram (:data:`LATENCY_EDGES_MS`, for
-p50/p95). A query reads the cells of the hours it shows, so its time grows with the range, not
-with the ledger. Cells are written in the same transaction (SQLite) or script (Redis) as the
-ledger row, so they never disagree with it; SQLite migration 8 rolled up existing rows.
+Each ledger row adds to one cell per dimension (its model's, its provider's...), not to one
+cell of every combination: the dashboard groups by one dimension at a time, and the cross
+product of ten models, four entry points, five tiers and five error kinds would make thousands
+of cells per hour where this keeps a few dozen. A query reads the cells of one dimension over
+the hours it shows (totals read the provider dimension, which every row has exactly once), so
+its time grows with the range, not with the ledger. Cells are written in the same transaction
+(SQLite) or script (Redis) as the ledger row, so they never disagree with it; SQLite migration
+8 rolled up the rows written before it.
 
 Backends: SQLite aggregates cells in SQL (:func:`sqlite_query`); the memory and Redis stores
-hold cells as ``{(hour, dims): values}`` and aggregate here (:func:`summarise`).
+hold cells as ``{(hour, dimension, value, simulated): sums}`` and aggregate here
+(:func:`summarise`).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ __all__ = [
     "Cell",
     "RollupBy",
     "RollupGroup",
-    "cell_of",
+    "cells_of",
     "check_query",
     "fold",
     "hour_of",
@@ -49,7 +54,9 @@ __all__ = [
 
 RollupBy = Literal["model", "provider", "tier", "entry_point", "simulated", "error_kind"]
 Bucket = Literal["hour", "day"]
-DIMENSIONS: tuple[str, ...] = ("model", "provider", "tier", "entry_point", "simulated", "error_kind")
+DIMENSIONS: tuple[str, ...] = ("model", "provider", "tier", "entry_point", "error_kind")
+GROUPINGS: tuple[str, ...] = (*DIMENSIONS, "simulated")
+TOTALS_DIMENSION = "provider"  # every row has exactly one provider: its cells sum to the totals
 LATENCY_EDGES_MS: tuple[int, ...] = tuple(C.ROLLUP_LATENCY_EDGES_MS)
 LATENCY_COLUMNS: tuple[str, ...] = tuple(f"lat_{i}" for i in range(len(LATENCY_EDGES_MS) + 1))
 SUMS: tuple[str, ...] = (
@@ -66,10 +73,9 @@ SUMS: tuple[str, ...] = (
 )
 METRICS: tuple[str, ...] = SUMS + LATENCY_COLUMNS
 _LAT0 = len(SUMS)
-NONE_KEY = "(none)"  # group key of calls outside any run (tier) and of successful calls (kind)
+NONE_KEY = "(none)"  # value of calls outside any run (tier) and of successful calls (error kind)
 
-Dims = tuple[str, str, int, str, int, str]
-Cell = tuple[int, Dims]  # (hour start, dimensions)
+Cell = tuple[int, str, str, int]  # (hour start, dimension, value, simulated 0/1)
 
 
 def hour_of(ts: float) -> int:
@@ -82,17 +88,9 @@ def latency_bucket(latency_s: float) -> int:
     return bisect.bisect_left(LATENCY_EDGES_MS, latency_s * 1000.0)
 
 
-def cell_of(record: UsageRecord) -> tuple[Cell, list[float]]:
-    """The cell a ledger row adds to, and what it adds (:data:`METRICS` order)."""
+def values_of(record: UsageRecord) -> list[float]:
+    """What one ledger row adds to each of its cells (:data:`METRICS` order)."""
     ok = record.outcome == "ok"
-    dims: Dims = (
-        record.model,
-        record.provider,
-        int(record.tier or 0),
-        record.entry_point,
-        int(bool(record.simulated)),
-        "" if ok else (record.error_kind or "unknown"),
-    )
     values: list[float] = [0.0] * len(METRICS)
     values[0] = 1
     values[1] = 0 if ok else 1
@@ -105,21 +103,43 @@ def cell_of(record: UsageRecord) -> tuple[Cell, list[float]]:
     values[8] = 1 if record.estimated else 0
     values[9] = max(record.latency_s, 0.0)
     values[_LAT0 + latency_bucket(record.latency_s)] = 1
-    return (hour_of(record.ts), dims), values
+    return values
+
+
+def dimension_values(record: UsageRecord) -> tuple[str, ...]:
+    """The row's value in each of :data:`DIMENSIONS`, as groups show them."""
+    return (
+        record.model,
+        record.provider,
+        NONE_KEY if record.tier is None else str(record.tier),
+        record.entry_point,
+        NONE_KEY if record.outcome == "ok" else (record.error_kind or "unknown"),
+    )
+
+
+def cells_of(record: UsageRecord) -> tuple[list[Cell], list[float]]:
+    """The cells (one per dimension) a ledger row adds to, and what it adds to each."""
+    hour, simulated = hour_of(record.ts), int(bool(record.simulated))
+    cells = [
+        (hour, dim, value, simulated)
+        for dim, value in zip(DIMENSIONS, dimension_values(record), strict=True)
+    ]
+    return cells, values_of(record)
 
 
 def fold(records: Iterable[UsageRecord]) -> dict[Cell, list[float]]:
     """A batch of ledger rows summed per cell (one write per cell instead of per row)."""
-    cells: dict[Cell, list[float]] = {}
+    out: dict[Cell, list[float]] = {}
     for record in records:
-        key, values = cell_of(record)
-        current = cells.get(key)
-        if current is None:
-            cells[key] = values
-        else:
-            for i, v in enumerate(values):
-                current[i] += v
-    return cells
+        cells, values = cells_of(record)
+        for cell in cells:
+            current = out.get(cell)
+            if current is None:
+                out[cell] = list(values)
+            else:
+                for i, v in enumerate(values):
+                    current[i] += v
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,23 +195,17 @@ def percentile(histogram: tuple[int, ...] | list[int], q: float) -> float | None
 
 def check_query(by: str | None, bucket: str | None) -> None:
     """Raise ``invalid_request`` for a grouping or bucket the rollups do not keep."""
-    if by is not None and by not in DIMENSIONS:
+    if by is not None and by not in GROUPINGS:
         raise InvalidRequestError(
-            f"cannot roll usage up by {by!r}: use one of {', '.join(DIMENSIONS)}"
+            f"cannot roll usage up by {by!r}: use one of {', '.join(GROUPINGS)}"
         )
     if bucket is not None and bucket not in ("hour", "day"):
         raise InvalidRequestError(f"rollup buckets are 'hour' or 'day', not {bucket!r}")
 
 
-def _key_text(by: str, dims: Dims) -> str:
-    value = dims[DIMENSIONS.index(by)]
-    if by == "tier":
-        return NONE_KEY if not value else str(value)
-    if by == "simulated":
-        return "simulated" if value else "real"
-    if by == "error_kind":
-        return str(value) or NONE_KEY
-    return str(value)
+def dimension_for(by: RollupBy | None) -> str:
+    """The dimension whose cells answer a grouping (totals and ``simulated``: the provider's)."""
+    return by if by is not None and by != "simulated" else TOTALS_DIMENSION
 
 
 def _bucket_start(hour: int, bucket: Bucket | None) -> float | None:
@@ -230,16 +244,22 @@ def summarise(
 ) -> list[RollupGroup]:
     """Aggregate cells (memory and Redis stores); the same answer SQLite gives in SQL."""
     check_query(by, bucket)
+    dimension = dimension_for(by)
     low = hour_of(since) if since is not None else -math.inf
     high = until if until is not None else math.inf
     items = cells.items() if isinstance(cells, Mapping) else cells
     sums: dict[tuple[float | None, str | None], list[float]] = {}
-    for (hour, dims), values in items:
-        if hour < low or hour >= high:
+    for (hour, dim, value, sim), values in items:
+        if dim != dimension or hour < low or hour >= high:
             continue
-        if simulated is not None and bool(dims[4]) != simulated:
+        if simulated is not None and bool(sim) != simulated:
             continue
-        group = (_bucket_start(hour, bucket), _key_text(by, dims) if by else None)
+        key: str | None = None
+        if by == "simulated":
+            key = "simulated" if sim else "real"
+        elif by is not None:
+            key = value
+        group = (_bucket_start(hour, bucket), key)
         current = sums.get(group)
         if current is None:
             sums[group] = list(values)
@@ -260,77 +280,69 @@ def sort_rollup(groups: list[RollupGroup]) -> list[RollupGroup]:
 # --- SQLite ----------------------------------------------------------------------------------
 
 TABLE = "usage_hourly"
-_DIM_COLUMNS = ("hour", *DIMENSIONS)
+_KEY_COLUMNS = ("dim", "hour", "value", "simulated")
 
 
 def create_table_sql() -> str:
-    """The rollup table (SQLite migration 8)."""
+    """The rollup table (SQLite migration 8): one row per cell, found by dimension then hour."""
     metrics = ",\n".join(
         f"    {name} {'REAL' if name in ('cost', 'latency_sum') else 'INTEGER'} NOT NULL DEFAULT 0"
         for name in METRICS
     )
     return (
         f"CREATE TABLE {TABLE} (\n"
+        "    dim TEXT NOT NULL,\n"
         "    hour INTEGER NOT NULL,\n"
-        "    model TEXT NOT NULL,\n"
-        "    provider TEXT NOT NULL,\n"
-        "    tier INTEGER NOT NULL,\n"
-        "    entry_point TEXT NOT NULL,\n"
+        "    value TEXT NOT NULL,\n"
         "    simulated INTEGER NOT NULL,\n"
-        "    error_kind TEXT NOT NULL,\n"
         f"{metrics},\n"
-        f"    PRIMARY KEY ({', '.join(_DIM_COLUMNS)})\n"
+        f"    PRIMARY KEY ({', '.join(_KEY_COLUMNS)})\n"
         ") WITHOUT ROWID"
     )
 
 
-def _latency_case() -> str:
+_RAW_VALUES: dict[str, str] = {
+    "model": "model",
+    "provider": "provider",
+    "tier": f"COALESCE(CAST(tier AS TEXT), '{NONE_KEY}')",
+    "entry_point": "entry_point",
+    "error_kind": f"CASE WHEN outcome = 'ok' THEN '{NONE_KEY}' "
+    "ELSE COALESCE(error_kind, 'unknown') END",
+}
+
+
+def backfill_sql() -> list[str]:
+    """Roll up the rows the ledger already holds, one statement per dimension (migration 8)."""
     whens = " ".join(
         f"WHEN latency_s * 1000.0 <= {edge} THEN {i}" for i, edge in enumerate(LATENCY_EDGES_MS)
     )
-    return f"CASE {whens} ELSE {len(LATENCY_EDGES_MS)} END"
-
-
-def backfill_sql() -> str:
-    """Roll up the rows the ledger already holds (run once, by migration 8)."""
-    bucket = _latency_case()
+    bucket = f"CASE {whens} ELSE {len(LATENCY_EDGES_MS)} END"
     lat = ", ".join(f"SUM(b = {i})" for i in range(len(LATENCY_COLUMNS)))
-    return (
-        f"INSERT INTO {TABLE} ({', '.join(_DIM_COLUMNS)}, {', '.join(METRICS)}) "
-        f"SELECT CAST(ts / {C.ROLLUP_BUCKET_S} AS INTEGER) * {C.ROLLUP_BUCKET_S} AS h, model, "
-        "provider, COALESCE(tier, 0) AS t, entry_point, simulated AS s, "
-        "CASE WHEN outcome = 'ok' THEN '' ELSE COALESCE(error_kind, 'unknown') END AS e, "
+    hour = f"CAST(ts / {C.ROLLUP_BUCKET_S} AS INTEGER) * {C.ROLLUP_BUCKET_S}"
+    return [
+        f"INSERT INTO {TABLE} ({', '.join(_KEY_COLUMNS)}, {', '.join(METRICS)}) "  # noqa: S608
+        f"SELECT '{dim}', {hour} AS h, {expr} AS v, simulated AS s, "
         "COUNT(*), SUM(outcome != 'ok'), SUM(input_tokens), SUM(output_tokens), "
         "SUM(reasoning_tokens), SUM(cached_tokens), TOTAL(cost), "
         "SUM(outcome = 'ok' AND cost IS NULL), SUM(estimated), TOTAL(MAX(latency_s, 0)), "
-        f"{lat} FROM (SELECT *, {bucket} AS b FROM usage) "
-        "GROUP BY h, model, provider, t, entry_point, s, e"
-    )
+        f"{lat} FROM (SELECT *, {bucket} AS b FROM usage) GROUP BY h, v, s"
+        for dim, expr in _RAW_VALUES.items()
+    ]
 
 
 def sqlite_upsert() -> str:
-    """Add one folded cell: ``(hour, *dims, *values)`` parameters."""
-    columns = (*_DIM_COLUMNS, *METRICS)
+    """Add one folded cell: ``(dim, hour, value, simulated, *values)`` parameters."""
+    columns = (*_KEY_COLUMNS, *METRICS)
     updates = ", ".join(f"{m} = {m} + excluded.{m}" for m in METRICS)
     return (
         f"INSERT INTO {TABLE} ({', '.join(columns)}) "  # noqa: S608 - names are constants
         f"VALUES ({', '.join('?' for _ in columns)}) "
-        f"ON CONFLICT ({', '.join(_DIM_COLUMNS)}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET {updates}"
     )
 
 
 def upsert_rows(cells: Mapping[Cell, list[float]]) -> list[tuple[Any, ...]]:
-    return [(hour, *dims, *values) for (hour, dims), values in cells.items()]
-
-
-_SQL_KEYS: dict[str, str] = {
-    "model": "model",
-    "provider": "provider",
-    "tier": f"CASE WHEN tier = 0 THEN '{NONE_KEY}' ELSE CAST(tier AS TEXT) END",
-    "entry_point": "entry_point",
-    "simulated": "CASE WHEN simulated THEN 'simulated' ELSE 'real' END",
-    "error_kind": f"CASE WHEN error_kind = '' THEN '{NONE_KEY}' ELSE error_kind END",
-}
+    return [(dim, hour, value, sim, *values) for (hour, dim, value, sim), values in cells.items()]
 
 
 def sqlite_query(
@@ -348,10 +360,16 @@ def sqlite_query(
         start = "hour"
     elif bucket == "day":
         start = "hour - hour % 86400"
-    key = _SQL_KEYS[by] if by else "NULL"
-    sums = ", ".join(f"TOTAL({m})" if m in ("cost", "latency_sum") else f"SUM({m})" for m in METRICS)
-    clauses: list[str] = []
-    args: list[Any] = []
+    key = "NULL"
+    if by == "simulated":
+        key = "CASE WHEN simulated THEN 'simulated' ELSE 'real' END"
+    elif by is not None:
+        key = "value"
+    sums = ", ".join(
+        f"TOTAL({m})" if m in ("cost", "latency_sum") else f"SUM({m})" for m in METRICS
+    )
+    clauses = ["dim = ?"]
+    args: list[Any] = [dimension_for(by)]
     if since is not None:
         clauses.append("hour >= ?")
         args.append(hour_of(since))
@@ -361,17 +379,15 @@ def sqlite_query(
     if simulated is not None:
         clauses.append("simulated = ?")
         args.append(int(simulated))
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     sql = (
-        f"SELECT {start} AS b, {key} AS k, {sums} FROM {TABLE}{where} "  # noqa: S608
-        "GROUP BY b, k"
+        f"SELECT {start} AS b, {key} AS k, {sums} FROM {TABLE} "  # noqa: S608
+        f"WHERE {' AND '.join(clauses)} GROUP BY b, k"
     )
     return sql, tuple(args)
 
 
 def from_sql_rows(rows: Iterable[tuple[Any, ...]]) -> list[RollupGroup]:
     groups = [
-        group_of(None if r[0] is None else float(r[0]), r[1], [v or 0 for v in r[2:]])
-        for r in rows
+        group_of(None if r[0] is None else float(r[0]), r[1], [v or 0 for v in r[2:]]) for r in rows
     ]
     return sort_rollup([g for g in groups if g.totals.calls])

@@ -1,10 +1,14 @@
-"""Hourly ledger rollups in Redis: one hash per hour, one field per combination of dimensions.
+"""Hourly ledger rollups in Redis: one hash per hour and dimension, one field per value.
 
 Keys (``prefix`` is the store's): ``{prefix}usage:hours`` (sorted set of hour starts that have
-cells) and ``{prefix}usage:hour:<hour>`` (hash: field = the dimensions as JSON, value = the
-summed :data:`~poe_mcp.store._rollup.METRICS` as a JSON array). :data:`RECORD_USAGE` writes the
-ledger record and adds to its cell in one script, guarded by the record's id like the plain
-ledger write, so a retried write (reply lost when Redis restarted) is counted once.
+cells) and ``{prefix}usage:hour:<hour>:<dimension>`` (hash: field = the simulated flag ``0|1``,
+a unit separator, then the value; value = the summed :data:`~poe_mcp.store._rollup.METRICS`,
+MessagePack-encoded, the cheapest array format Redis's Lua reads).
+
+:data:`RECORD_USAGE` writes the ledger record and adds to its cells in one script, guarded by
+the record's id like the plain ledger write, so a retried write (reply lost when Redis
+restarted) is counted once. :data:`QUERY` sums one dimension's hashes over the hours shown
+inside Redis and returns only the groups.
 """
 
 from __future__ import annotations
@@ -18,23 +22,30 @@ from .base import UsageRecord
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RECORD_USAGE", "RollupKeys", "cell_args", "read_cells"]
+__all__ = ["QUERY", "RECORD_USAGE", "RollupKeys", "cell_args", "query"]
 
-# KEYS: records hash, by-ts zset, by-order zset, seq counter, hours zset, this hour's hash
-# ARGV: record id, ts, payload, hour, cell field (dims JSON), cell values (JSON array)
+# KEYS: records hash, by-ts zset, by-order zset, seq counter, hours zset, then one hash per
+#       dimension for this hour
+# ARGV: record id, ts, payload, hour, values (JSON array), then one field per dimension
 RECORD_USAGE = """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 1 then
   local n = redis.call('INCR', KEYS[4])
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
   redis.call('ZADD', KEYS[3], n, ARGV[1])
   redis.call('ZADD', KEYS[5], ARGV[4], ARGV[4])
-  local add = cjson.decode(ARGV[6])
-  local old = redis.call('HGET', KEYS[6], ARGV[5])
-  if old then
-    local cur = cjson.decode(old)
-    for i = 1, #add do add[i] = add[i] + (cur[i] or 0) end
+  local add = cjson.decode(ARGV[5])
+  for d = 6, #KEYS do
+    local field = ARGV[d]
+    local old = redis.call('HGET', KEYS[d], field)
+    local sum = {}
+    if old then
+      local cur = cmsgpack.unpack(old)
+      for i = 1, #add do sum[i] = add[i] + (cur[i] or 0) end
+    else
+      for i = 1, #add do sum[i] = add[i] end
+    end
+    redis.call('HSET', KEYS[d], field, cmsgpack.pack(sum))
   end
-  redis.call('HSET', KEYS[6], ARGV[5], cjson.encode(add))
 end
 return 1
 """
@@ -47,34 +58,99 @@ class RollupKeys:
         self.hours = f"{prefix}usage:hours"
         self._hour = f"{prefix}usage:hour:"
 
-    def hour(self, hour: int) -> str:
-        return f"{self._hour}{hour}"
+    def hour(self, hour: int, dimension: str) -> str:
+        return f"{self._hour}{hour}:{dimension}"
 
 
-def cell_args(record: UsageRecord) -> tuple[int, str, str]:
-    """``(hour, field, values)`` of the cell ``record`` adds to, as the script takes them."""
-    (hour, dims), values = _rollup.cell_of(record)
-    field = json.dumps(list(dims), ensure_ascii=False, separators=(",", ":"))
-    return hour, field, json.dumps(values, separators=(",", ":"))
+def field_of(value: str, simulated: int) -> str:
+    """A cell's field in its hour's hash: the simulated flag, a separator, the value."""
+    return f"{simulated}\x1f{value}"
 
 
-async def read_cells(
-    r: Redis, keys: RollupKeys, since: float | None, until: float | None
-) -> list[tuple[_rollup.Cell, list[float]]]:
-    """The cells of the hours in ``[since, until)``: one round trip for the hours, one for all."""
+def cell_args(record: UsageRecord) -> tuple[int, list[tuple[str, str]], str]:
+    """``(hour, [(dimension, field)...], values)`` of the cells ``record`` adds to."""
+    cells, values = _rollup.cells_of(record)
+    fields = [(dim, field_of(value, sim)) for _, dim, value, sim in cells]
+    return cells[0][0], fields, json.dumps(values, separators=(",", ":"))
+
+
+# Sums one dimension's cells server-side, so one small reply crosses the wire instead of every
+# cell (redis-py's parser made reading thousands of cells slower than the query itself).
+# KEYS: the hashes of one dimension, one per hour
+# ARGV: bucket seconds (0: one bucket), grouping ('' none, 'value', 'simulated'),
+#       simulated filter ('', '0', '1'), then the hour of each key
+# Returns JSON: [[bucket start or '', key or '', [sums...]], ...]
+QUERY = """
+local bucket = tonumber(ARGV[1])
+local mode = ARGV[2]
+local only = ARGV[3]
+local sums, order = {}, {}
+for i = 1, #KEYS do
+  local hour = tonumber(ARGV[3 + i])
+  local start = ''
+  if bucket > 0 then start = hour - (hour % bucket) end
+  local flat = redis.call('HGETALL', KEYS[i])
+  for j = 1, #flat, 2 do
+    local sim = string.sub(flat[j], 1, 1)
+    if only == '' or only == sim then
+      local key = ''
+      if mode == 'value' then
+        key = string.sub(flat[j], 3)
+      elseif mode == 'simulated' then
+        key = sim
+      end
+      local id = tostring(start) .. '|' .. key
+      local add = cmsgpack.unpack(flat[j + 1])
+      local cur = sums[id]
+      if cur then
+        for k = 1, #add do cur[k] = cur[k] + add[k] end
+      else
+        sums[id] = add
+        order[#order + 1] = {start, key, id}
+      end
+    end
+  end
+end
+local out = {}
+for _, o in ipairs(order) do out[#out + 1] = {o[1], o[2], sums[o[3]]} end
+if #out == 0 then return '[]' end
+return cjson.encode(out)
+"""
+
+
+async def query(
+    r: Redis,
+    script: Any,
+    keys: RollupKeys,
+    *,
+    since: float | None,
+    until: float | None,
+    bucket: _rollup.Bucket | None,
+    by: _rollup.RollupBy | None,
+    simulated: bool | None,
+) -> list[_rollup.RollupGroup]:
+    """:func:`~poe_mcp.store._rollup.summarise`'s answer, summed by Redis (:data:`QUERY`)."""
     low: Any = "-inf" if since is None else _rollup.hour_of(since)
     high: Any = "+inf" if until is None else f"({until}"
     hours: Any = await r.zrangebyscore(keys.hours, low, high)
     if not hours:
         return []
-    async with r.pipeline(transaction=False) as pipe:
-        for hour in hours:
-            pipe.hgetall(keys.hour(int(hour)))
-        hashes: list[dict[str, str]] = await pipe.execute()
-    cells: list[tuple[_rollup.Cell, list[float]]] = []
-    for hour, fields in zip(hours, hashes, strict=True):
-        for field, value in fields.items():
-            model, provider, tier, entry, simulated, kind = json.loads(field)
-            dims = (model, provider, int(tier), entry, int(simulated), kind)
-            cells.append(((int(hour), dims), [float(v) for v in json.loads(value)]))
-    return cells
+    dimension = _rollup.dimension_for(by)
+    seconds = {None: 0, "hour": 3600, "day": 86_400}[bucket]
+    mode = "" if by is None else "simulated" if by == "simulated" else "value"
+    only = "" if simulated is None else str(int(simulated))
+    reply: Any = await script(
+        keys=[keys.hour(int(h), dimension) for h in hours],
+        args=[seconds, mode, only, *hours],
+        client=r,
+    )
+    groups = []
+    for start, key, sums in json.loads(reply):
+        if by == "simulated":
+            key = "simulated" if key == "1" else "real"
+        groups.append(
+            _rollup.group_of(
+                None if start == "" else float(start), None if by is None else key, sums
+            )
+        )
+    return _rollup.sort_rollup([g for g in groups if g.totals.calls])

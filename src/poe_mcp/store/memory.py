@@ -116,12 +116,13 @@ class MemoryLedger:
 
     async def record(self, record: UsageRecord) -> None:
         record = storable_record(record)
-        cell, values = _rollup.cell_of(record)
+        cells, values = _rollup.cells_of(record)
         with self._lock:
             self._records.append(record)
-            current = self._cells.setdefault(cell, [0.0] * len(values))
-            for i, v in enumerate(values):
-                current[i] += v
+            for cell in cells:
+                current = self._cells.setdefault(cell, [0.0] * len(values))
+                for i, v in enumerate(values):
+                    current[i] += v
 
     async def rollup(
         self,

@@ -78,6 +78,7 @@ class _Scripts:
         self.list_sessions: AsyncScript = client.register_script(lua.LIST_SESSIONS)
         # The ledger write that also adds to the hourly rollups (store._rollup_redis).
         self.record_usage: AsyncScript = client.register_script(rollup_redis.RECORD_USAGE)
+        self.rollup_query: AsyncScript = client.register_script(rollup_redis.QUERY)
 
 
 class _Keys:
@@ -224,7 +225,7 @@ class _Pending:
     op_id: str
     ts: float
     payload: str
-    cell: tuple[int, str, str]  # hour, field, values of its rollup cell
+    cell: tuple[int, list[tuple[str, str]], str]  # hour, (dimension, field)s, values
 
 
 def _decode(payload: str) -> UsageRecord:
@@ -285,12 +286,14 @@ class RedisLedger:
                 item = self._pending[0]
 
                 async def work(r: Redis, item: _Pending = item) -> None:
-                    hour, field, values = item.cell
+                    hour, fields, values = item.cell
+                    rollups = self._keys.rollups
                     await self._scripts.record_usage(
-                        keys=[*keys, self._keys.rollups.hours, self._keys.rollups.hour(hour)],
-                        args=[item.op_id, repr(item.ts), item.payload, hour, field, values],
+                        keys=[*keys, rollups.hours, *(rollups.hour(hour, d) for d, _ in fields)],
+                        args=[item.op_id, repr(item.ts), item.payload, hour, values,
+                              *(f for _, f in fields)],
                         client=r,
-                    )
+                    )  # fmt: skip
 
                 await self._link.run("recording usage", work)
                 if self._pending and self._pending[0] is item:
@@ -368,13 +371,15 @@ class RedisLedger:
         await self.flush()
         keys = self._keys.rollups
 
-        async def work(r: Redis) -> list[tuple[_rollup.Cell, list[float]]]:
-            return await rollup_redis.read_cells(r, keys, since, until)
+        script = self._scripts.rollup_query
 
-        cells = await self._link.run("reading the usage rollups", work)
-        return _rollup.summarise(
-            cells, since=since, until=until, bucket=bucket, by=by, simulated=simulated
-        )
+        async def work(r: Redis) -> list[_rollup.RollupGroup]:
+            return await rollup_redis.query(
+                r, script, keys, since=since, until=until, bucket=bucket, by=by,
+                simulated=simulated,
+            )  # fmt: skip
+
+        return await self._link.run("reading the usage rollups", work)
 
     async def recent(
         self, limit: int = C.USAGE_RECENT_LIMIT, *, simulated: bool | None = None

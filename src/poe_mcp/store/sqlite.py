@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from .. import _constants as C
 from ..errors import ConfigError, InvalidRequestError, StoreError
+from . import _rollup
 from ._common import (
     NO_SESSION,
     count_user_turns,
@@ -38,7 +39,6 @@ from ._common import (
     storable_messages,
     storable_record,
 )
-from . import _rollup
 from ._logs import LogStore, SqliteLogs
 from ._migrations import apply_migrations, schema_version
 from ._runs import SqliteRuns
