@@ -131,6 +131,7 @@ def command_tool(
 
     run_command.__doc__ = (run_command.__doc__ or "").replace("{names}", names)
     made = Tool.from_function(run_command, timeout=timeout + C.COMMAND_GRACE_S)
+    made.mutating = True  # a command can change files: step mode asks before each call
     made.parameters["properties"]["program"]["enum"] = list(allowed)  # models pick from a list best
     return made
 

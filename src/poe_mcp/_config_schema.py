@@ -63,6 +63,7 @@ class ToolsTable(_Table):
     output_cap_bytes: PositiveInt | None = None
     max_read_bytes: PositiveInt | None = None
     sandbox_commands: bool | None = None
+    write: bool | None = None
 
 
 class McpServerTable(_Table):

@@ -294,3 +294,4 @@ SECRET_LOOKALIKE_MIN_CHARS = 16  # a quoted value this long, of token characters
 STREAM_HOLDBACK_MAX_CHARS = 1024  # longest tail a streamed answer holds back as a maybe-secret
 STDIO_ERROR_MESSAGE_CHARS = 200  # of the JSON parser's explanation quoted in a stdio error
 JSONRPC_ID_MAX_DIGITS = 64  # a longer integer is no request id (and is never converted)
+FILE_WRITE_CAP = 1024 * 1024  # bytes write_file accepts in one call

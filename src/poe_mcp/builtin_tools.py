@@ -374,6 +374,7 @@ def builtin_tools(
     max_read_bytes: int = C.FILE_READ_CAP,
     denied: Sequence[Path] | None = None,
     kernel_sandbox: bool = True,
+    write: bool = False,
 ) -> list[Tool]:
     """The built-in tools for the given roots and command allow-list (both opt-in).
 
@@ -387,9 +388,19 @@ def builtin_tools(
         denied: places refused even inside a root (default
             :func:`poe_mcp._paths.denied_paths`).
         kernel_sandbox: also confine commands with Landlock where the kernel has it.
+        write: add ``write_file`` (needs roots), the one tool that changes files.
+
+    Raises:
+        ConfigError: ``write`` without roots, or a bad root or program.
     """
     sandbox = FileSandbox(roots, denied=denied) if roots else None
     made = file_tools(sandbox, max_read_bytes=max_read_bytes) if sandbox else []
+    if write:
+        if sandbox is None:
+            raise ConfigError("[tools] write = true needs roots: the folders it may write in")
+        from ._write_tool import write_tool
+
+        made.append(write_tool(sandbox))
     if commands is not None:
         made.append(
             command_tool(
@@ -426,6 +437,9 @@ def builtin_tools_from_config(
     kernel_sandbox = section.get("sandbox_commands", True)
     if not isinstance(kernel_sandbox, bool):
         raise ConfigError("[tools] sandbox_commands must be true or false")
+    write = section.get("write", False)
+    if not isinstance(write, bool):
+        raise ConfigError("[tools] write must be true or false")
     try:
         return builtin_tools(
             roots,
@@ -435,6 +449,7 @@ def builtin_tools_from_config(
             max_read_bytes=int(section.get("max_read_bytes", C.FILE_READ_CAP)),
             denied=denied,
             kernel_sandbox=kernel_sandbox,
+            write=write,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[tools] has a value of the wrong type: {exc}") from exc

@@ -14,7 +14,7 @@ from poe_mcp._honour import LOCALLY_ENFORCED, UNSUPPORTED
 from poe_mcp.cli import cli
 from poe_mcp.simulator import Simulator
 
-from .conftest import error_of, sent
+from .conftest import error_of, said, sent
 
 PROMPT = "please count from one to fifty in words"
 
@@ -107,8 +107,25 @@ def test_cli_refuses_and_reports_the_cut(sim: Simulator, api_key: str) -> None:
         cli, [*base, sim.base_url, "--max-tokens", "2", "--no-stream"], env={"POE_API_KEY": api_key}
     )
     assert refused.exit_code == 1
-    assert "has no top_p" in refused.stderr
-    assert "--backend openai" in refused.stderr
+    assert "has no top_p" in said(refused)
+    assert "--backend openai" in said(refused)
     assert cut.exit_code == 0, cut.stderr
     assert cut.stdout.strip() == 'You said'
     assert "cut at the token limit" in cut.stderr
+
+
+async def test_use_openai_client_means_what_it_says(make_server: Any, sim: Simulator) -> None:
+    legacy_default = make_server(backend="legacy")
+    openai_provider = make_server(provider="openai")
+    async with Client(legacy_default) as client:
+        default = await client.call_tool("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "hi"})
+        rest = await client.call_tool(
+            "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "hi", "use_openai_client": True}
+        )
+    async with Client(openai_provider) as client:
+        refused = await client.call_tool(
+            "ask_poe", {"bot": "gpt-4o", "prompt": "hi", "use_openai_client": False}
+        )
+    assert default.structured_content["backend"] == "legacy"  # the configured backend
+    assert rest.structured_content["backend"] == "openai"
+    assert "provider 'openai' does not have" in error_of(refused)["message"]

@@ -10,6 +10,7 @@ flagged.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from poe_mcp.errors import ConfigError, InvalidRequestError
 from poe_mcp.simulator import Simulator
 
 from .conftest import KEY, TWO_CALLS, chat_calls, collect
+from .standin import StandIn, chunk
 
 
 def _sent(sim: Simulator, field: str) -> list[bool]:
@@ -173,3 +175,37 @@ def test_the_cli_streams_through_a_provider_that_refuses_stream_options(fresh: S
     assert result.exit_code == 0, result.output
     assert 'You said: "from the shell"' in result.stdout
     assert _sent(fresh, "stream_options") == [True, False]
+
+
+async def test_two_refused_fields_are_dropped_one_after_the_other(
+    fresh: Simulator, make_client: Callable[..., AsyncPoeClient]
+) -> None:
+    @tool
+    def get_weather(city: str) -> str:
+        """Weather.
+
+        Args:
+            city: the city.
+        """
+        return f"snow in {city}"
+
+    fresh.add_fault(
+        "quirk", quirks=["reject_stream_options", "reject_parallel_tool_calls"], times=0
+    )
+    agent = Agent(make_client(fresh.base_url), "GPT-4.1", tools=[get_weather], stream=True)
+    result = await agent.run("get_weather city=Graz")
+    assert [t.result for t in result.trace] == ["snow in Graz"]
+    assert _sent(fresh, "stream_options") == [True, False, False, False]
+    assert _sent(fresh, "parallel_tool_calls") == [True, True, False, False]
+
+
+async def test_a_refusal_that_names_the_field_only_in_param(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient]
+) -> None:
+    refusal = {"error": {"message": "Unsupported parameter.", "type": "invalid_request_error",
+                         "param": "stream_options", "code": "unsupported_parameter"}}  # fmt: skip
+    standin.answer(json.dumps(refusal), status=400, content_type="application/json")
+    standin.sse(chunk("fine"), chunk(finish="stop"))
+    _, result = await collect(make_client(standin.base_url).stream("m", "hi"))
+    assert result.text == "fine"
+    assert ["stream_options" in (r["body"] or {}) for r in standin.calls()] == [True, False]

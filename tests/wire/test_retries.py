@@ -55,13 +55,16 @@ async def test_an_answer_that_cannot_be_parsed_is_not_retried(
     assert len(upstream_calls(fresh, backend)) == 1
 
 
+_BAD_EXTRA = {"extra": {"thinking_budget": object()}}
+_BAD_TOOLS = {
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"x": object()}}}]
+}
+
+
 @pytest.mark.parametrize(
-    "bad",
-    [
-        {"extra": {"thinking_budget": object()}},
-        {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"x": object()}}}]},
-    ],
-    ids=["extra", "tools"],
+    ("backend", "bad"),
+    [("openai", _BAD_EXTRA), ("openai", _BAD_TOOLS), ("legacy", _BAD_EXTRA)],
+    ids=["rest-extra", "rest-tools", "bot-extra"],
 )
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_a_type_error_of_our_own_propagates_unretried(
@@ -69,11 +72,12 @@ async def test_a_type_error_of_our_own_propagates_unretried(
     make_client: Callable[..., AsyncPoeClient],
     bad: dict[str, object],
     streamed: bool,
+    backend: str,
 ) -> None:
-    client = make_client(fresh.base_url, catalog=False)
+    client = make_client(fresh.base_url, catalog=False, backend=backend)
     with pytest.raises(TypeError, match="not JSON serializable"):
         await ask(client, "Claude-Sonnet-4", "hi", streamed=streamed, **bad)
-    assert upstream_calls(fresh, "openai") == []
+    assert upstream_calls(fresh, backend) == []  # nothing sent, nothing retried
 
 
 async def test_poe_bot_errors_are_retried_only_when_they_allow_it(

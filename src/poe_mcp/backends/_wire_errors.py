@@ -150,6 +150,8 @@ def normalise_error_body(body: Any) -> Any:
     (``{"error": {...}}``), so FastAPI's ``detail`` lists keep the provider's words and
     OpenAI's ``param`` (the field refused) lands in ``metadata``."""
     error = _error_object(body)
+    if error is None and isinstance(body, Mapping) and isinstance(body.get("message"), str):
+        error = dict(body)  # the openai SDK hands over the inner object of {"error": {...}}
     if error is None:
         return body
     param = error.get("param")

@@ -78,11 +78,33 @@ class ServerRuntime:
             self._lock = asyncio.Lock()
         return self._lock
 
-    def backend_for(self, use_openai_client: bool, *, compat: bool) -> str:
-        """The backend of one call: REST when asked or when the provider is not Poe."""
-        if use_openai_client or self.settings.provider != "poe":
+    def backend_for(self, use_openai_client: bool | None, *, compat: bool) -> str:
+        """The backend of one call.
+
+        ``use_openai_client``: True is the REST API, False Poe's bot protocol (refused when
+        the provider has none, never silently REST), None the tool's default: the bot protocol
+        for the compat tools, ``settings.backend`` for the others (REST off Poe).
+
+        Raises:
+            InvalidRequestError: False with a provider other than Poe.
+        """
+        on_poe = self.settings.provider == "poe"
+        if use_openai_client is None:
+            if not on_poe:
+                return "openai"
+            return COMPAT_BACKEND if compat else self.settings.backend
+        if use_openai_client:
             return "openai"
-        return COMPAT_BACKEND if compat else self.settings.backend
+        if not on_poe:
+            from ..errors import InvalidRequestError
+
+            raise InvalidRequestError(
+                "use_openai_client=false asks for Poe's bot protocol, which provider "
+                f"{self.settings.provider!r} does not have: leave it out (or true) for the REST "
+                "API",
+                metadata={"param": "use_openai_client"},
+            )
+        return COMPAT_BACKEND
 
     @property
     def has_client(self) -> bool:

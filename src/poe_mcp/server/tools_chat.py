@@ -30,7 +30,7 @@ SessionId = Annotated[
     str | None,
     Field(max_length=C.SESSION_ID_MAX_LEN, description="to continue; omit for new"),
 ]
-UseOpenAI = Annotated[bool, Field(description="REST API, not bot protocol")]
+UseOpenAI = Annotated[bool | None, Field(description="true: REST API; false: bot protocol")]
 Answer = Annotated[CallToolResult, AskResult]
 Effort = Literal["low", "medium", "high"]
 
@@ -62,7 +62,7 @@ def register(reg: ToolRegistry) -> None:
         thinking: Annotated[
             int | None, Field(ge=0, le=C.THINKING_BUDGET_MAX, description="thinking budget, tokens")
         ] = None,
-        use_openai_client: UseOpenAI = False,
+        use_openai_client: UseOpenAI = None,
     ) -> Answer:
         extra = {C.THINKING_PARAM: thinking} if thinking is not None else None
         return await run_turn(
@@ -81,7 +81,7 @@ def register(reg: ToolRegistry) -> None:
         attachment_paths: Annotated[list[Path], Field(min_length=1, max_length=C.MAX_ATTACHMENTS)],
         ctx: Context,
         session_id: SessionId = None,
-        use_openai_client: UseOpenAI = False,
+        use_openai_client: UseOpenAI = None,
         client_roots: ClientRoots = None,
     ) -> Answer:
         # Only inside [tools] roots and the client's roots; never poe-mcp's own files.
@@ -110,7 +110,7 @@ def register(reg: ToolRegistry) -> None:
         stop: Annotated[list[StopText] | None, Field(max_length=C.MAX_STOP_SEQUENCES)] = None,
         stream: bool = False,
         params: Annotated[dict[str, Any] | None, Field(description="bot parameters")] = None,
-        use_openai_client: bool = True,
+        use_openai_client: UseOpenAI = None,
         response_format: Annotated[dict[str, Any] | None, Field(description=_FORMAT)] = None,
         stream_options: Annotated[
             dict[str, bool] | None, Field(description="include_usage; with stream")

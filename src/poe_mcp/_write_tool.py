@@ -1,0 +1,82 @@
+"""``write_file``: the one built-in tool that changes files, off unless ``[tools] write = true``.
+
+It writes inside the same roots, with the same path policy, as the reading tools: relative paths
+only, no way out through ``..`` or a symbolic link, never into poe-mcp's own files. A write goes
+to a temporary file in the target's folder first and then replaces the target, so a reader never
+sees half a file and a failed write leaves the old one. Existing special files (FIFOs, devices,
+sockets) and links are refused rather than written through.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import _constants as C
+from .errors import ToolExecutionError
+from .tools import Tool
+
+if TYPE_CHECKING:
+    from .builtin_tools import FileSandbox
+
+__all__ = ["write_tool"]
+
+
+def write_tool(sandbox: FileSandbox) -> Tool:
+    """``write_file`` confined to ``sandbox``, marked ``mutating`` (step mode asks first)."""
+
+    def write_file(path: str, content: str) -> str:
+        """Create or replace a text file (UTF-8), creating missing folders.
+
+        Args:
+            path: the file, relative to a root.
+            content: the whole new text of the file.
+        """
+        data = content.encode("utf-8")
+        if len(data) > C.FILE_WRITE_CAP:
+            raise ToolExecutionError(
+                f"content is {len(data)} bytes; write_file takes at most {C.FILE_WRITE_CAP}"
+            )
+        found = sandbox.resolve(path)
+        if found is None:
+            raise ToolExecutionError("give a file path, not the list of roots")
+        _label, real = found
+        try:
+            mode = os.lstat(real).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):
+            raise ToolExecutionError(f"{path!r} exists and is not a regular file; not written")
+        folder = real.parent
+        _make_folders(sandbox, folder, path)
+        handle, tmp = tempfile.mkstemp(prefix=".poe-mcp-", dir=folder)
+        try:
+            with os.fdopen(handle, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, real)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise ToolExecutionError(f"cannot write {path!r}: {exc.strerror}") from None
+        return f"wrote {len(data)} bytes to {path}"
+
+    made = Tool.from_function(write_file)
+    made.mutating = True
+    return made
+
+
+def _make_folders(sandbox: FileSandbox, folder: Path, shown: str) -> None:
+    """Create ``folder`` (inside a root, checked) if missing; refuse anything else there."""
+    if folder.is_dir():
+        return
+    reason = sandbox.refusal(folder)
+    if reason is not None:
+        raise ToolExecutionError(f"{shown!r} {reason}; access refused")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ToolExecutionError(
+            f"cannot create the folder for {shown!r}: {exc.strerror}"
+        ) from None

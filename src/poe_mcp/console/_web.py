@@ -1,0 +1,218 @@
+"""What every console route uses: templates, the login guard, JSON and error answers.
+
+Routes are plain Starlette endpoints wrapped by :func:`page` (a GET page or fragment) or
+:func:`action` (a state-changing request). Both find the console's state in
+``request.app.state.console`` (:class:`Console`), require a logged-in session (or the bearer
+token) and, for actions, the CSRF token and a same-origin ``Origin``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from .. import __version__
+from .._money import format_usd
+from ..errors import PoeError
+from ._auth import COOKIE, UNSAFE_METHODS, ConsoleSession, Sessions, csrf_ok, same_origin
+
+if TYPE_CHECKING:
+    from ._context import ConsoleContext
+    from ._runs_live import RunManager
+    from ._turns import TurnManager
+
+__all__ = ["Console", "action", "base_path", "console_of", "error_json", "page", "render"]
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+NAV = (
+    ("discussion", "Discussion"),
+    ("dashboard", "Dashboard"),
+    ("runs", "Runs"),
+    ("compare", "Compare"),
+    ("settings", "Settings"),
+)
+
+
+@dataclass
+class Console:
+    """The console's state, shared by every route (``request.app.state.console``)."""
+
+    context: ConsoleContext
+    sessions: Sessions
+    turns: TurnManager
+    runs: RunManager
+    secure_cookie: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(HERE / "templates")),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["usd"] = format_usd
+    env.filters["thousands"] = lambda v: f"{int(v or 0):,}"
+    env.filters["seconds"] = _seconds
+    env.filters["when"] = _when
+    return env
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _when(ts: float | None) -> str:
+    import time
+
+    if not ts:
+        return "–"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+TEMPLATES = _templates()
+
+
+def console_of(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+def base_path(request: Request) -> str:
+    """Where the console is mounted (``/console``), from the ASGI root path."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def session_of(request: Request) -> ConsoleSession | None:
+    value: ConsoleSession | None = request.scope.get("poe_console_session")
+    return value
+
+
+async def render(
+    request: Request, template: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page or fragment with what every template may use (nav, banner, CSRF token)."""
+    console = console_of(request)
+    ctx = console.context
+    session = session_of(request)
+    values: dict[str, Any] = {
+        "request": request,
+        "base": base_path(request),
+        "nav": NAV,
+        "version": __version__,
+        "csrf": session.csrf if session else "",
+        "simulated": ctx.simulated,
+        "simulated_reason": ctx.simulated_reason,
+        "provider": ctx.configured.provider,
+        "logged_in": session is not None,
+        "token_required": console.sessions.token_required,
+    }
+    values.update(context)
+    html = TEMPLATES.get_template(template).render(values)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def error_json(exc: PoeError, status_code: int = 400) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"kind": exc.kind, "message": exc.message}}, status_code=status_code
+    )
+
+
+def _login_redirect(request: Request) -> Response:
+    if request.headers.get("hx-request") or "application/json" in request.headers.get(
+        "accept", ""
+    ):
+        return JSONResponse({"error": {"kind": "auth", "message": "log in first"}}, 401)
+    return RedirectResponse(f"{base_path(request)}/login", status_code=303)
+
+
+def authenticate(request: Request) -> ConsoleSession | None:
+    """The request's session: its cookie's, or an ephemeral one for a correct bearer token."""
+    console = console_of(request)
+    sessions = console.sessions
+    session = sessions.get(request.cookies.get(COOKIE))
+    if session is None and sessions.bearer_ok(request):
+        session = ConsoleSession(csrf="", expires_at=0.0)
+        request.scope["poe_console_bearer"] = True
+    if session is None and not sessions.token_required:
+        # --no-auth (loopback only): every browser gets a session on its first page.
+        cookie, session = sessions.create()
+        request.scope["poe_console_new_cookie"] = cookie
+    if session is not None:
+        request.scope["poe_console_session"] = session
+    return session
+
+
+def set_cookie(request: Request, response: Response, cookie: str) -> None:
+    console = console_of(request)
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=int(console.sessions._ttl_s),
+        path=base_path(request) or "/",
+        httponly=True,
+        samesite="strict",
+        secure=console.secure_cookie or request.url.scheme == "https",
+    )
+
+
+def _finish(request: Request, response: Response) -> Response:
+    cookie = request.scope.get("poe_console_new_cookie")
+    if cookie:
+        set_cookie(request, response, cookie)
+    return response
+
+
+def page(fn: Endpoint) -> Endpoint:
+    """A GET route for logged-in browsers (others are sent to the login page)."""
+
+    @functools.wraps(fn)
+    async def wrapper(request: Request) -> Response:
+        if authenticate(request) is None:
+            return _login_redirect(request)
+        return _finish(request, await fn(request))
+
+    return wrapper
+
+
+def action(fn: Endpoint) -> Endpoint:
+    """A state-changing route: logged in, same origin, and the session's CSRF token."""
+
+    @functools.wraps(fn)
+    async def wrapper(request: Request) -> Response:
+        if not same_origin(request):
+            log.warning("console: refused a cross-origin %s %s", request.method, request.url.path)
+            return JSONResponse(
+                {"error": {"kind": "forbidden", "message": "cross-site request refused"}}, 403
+            )
+        session = authenticate(request)
+        if session is None:
+            return _login_redirect(request)
+        if request.method in UNSAFE_METHODS and not request.scope.get("poe_console_bearer"):
+            form_value = None
+            if "form" in request.headers.get("content-type", ""):
+                form_value = (await request.form()).get("csrf")
+            if not csrf_ok(request, session, form_value if isinstance(form_value, str) else None):
+                log.warning("console: refused %s %s without its CSRF token", request.method,
+                            request.url.path)  # fmt: skip
+                return JSONResponse(
+                    {"error": {"kind": "forbidden", "message": "missing or wrong CSRF token"}},
+                    403,
+                )
+        return _finish(request, await fn(request))
+
+    return wrapper
