@@ -189,6 +189,11 @@ ORCH_CONCURRENCY = 4  # tickets worked on at once
 ORCH_WORKER_MAX_TURNS = 8  # model requests of one worker attempt (its agent loop)
 ORCH_PLAN_REPAIRS = 1  # an invalid plan is fed back this many times before the run fails
 ORCH_OUTPUT_MAX = 20_000  # characters of a ticket's output kept in the run (and shown)
+# A working run saves its state at least this often, so another process can tell a live run
+# (saved recently) from one whose process died; resume refuses a run saved as running more
+# recently than ORCH_RUN_LIVE_S.
+ORCH_HEARTBEAT_S = 5.0
+ORCH_RUN_LIVE_S = 20.0
 
 # --- Structured output (structured.py, simulator/structured.py) ------------------------------
 STRUCTURED_REPAIR_ROUNDS = 1  # an invalid answer goes back with its errors this many times
@@ -206,6 +211,10 @@ RATE_WAIT_NOTICE_S = 1.0  # a call held this long for a rate-limit slot is repor
 
 # --- Wire handling: what real OpenAI-compatible providers send (issue 14) ----------------------
 ERROR_QUOTE_CHARS = 300  # of a provider's non-JSON error body (text, HTML title) quoted to users
+STREAM_CHUNK_QUOTE_CHARS = 120  # of an unreadable stream chunk quoted in the error
+DATA_URI_QUOTE_CHARS = 40  # of a malformed data: URI quoted in the error (never the payload)
+SIM_DATED_SNAPSHOT = "2024-08-06"  # the simulator's dated_id quirk answers <model>-<this>
+SIM_SSE_RETRY_MS = 3000  # the retry: field the simulator's sse_fields quirk sends
 
 # --- Daily driver: CLI, logs, bound models (issue 16) ---------------------------------------
 DEFAULT_CHAT_MODEL = "GPT-5-mini"  # `poe-mcp chat` without -m or a configured `model`

@@ -26,6 +26,7 @@ from . import _constants as C
 from ._netpolicy import AddressRefused, DownloadPolicy
 from ._retry import retry_delay
 from .errors import (
+    InvalidRequestError,
     MediaError,
     NetworkError,
     PoeError,
@@ -221,10 +222,25 @@ def _file_name(model: str, digest: str, media_type: str, url: str, kind: MediaKi
 
 
 def prepare_dir(output_dir: str | os.PathLike[str]) -> Path:
-    """``output_dir`` with ``~`` expanded, created when missing."""
+    """``output_dir`` with ``~`` expanded, created when missing.
+
+    Raises:
+        InvalidRequestError: it cannot be created or written to (said before a paid call).
+    """
     directory = Path(output_dir).expanduser()
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    else:
+        if os.access(directory, os.W_OK | os.X_OK):
+            return directory
+        reason = "not writable"
+    raise InvalidRequestError(
+        f"cannot save media into {directory}: {reason}; choose another folder "
+        "(-o / output_dir / [media] dir in config.toml)",
+        metadata={"output_dir": str(directory)},
+    )
 
 
 def _check_url(url: str) -> None:

@@ -18,6 +18,7 @@ import re
 from collections.abc import AsyncIterator
 from urllib.parse import unquote_to_bytes
 
+from . import _constants as C
 from ._media_files import SavedFile, _save, _too_large, clean_type, prepare_dir
 from .errors import MediaError
 from .types import MediaKind
@@ -26,7 +27,6 @@ __all__ = ["data_uri_type", "is_data_uri", "save_data_uri"]
 
 _WHITESPACE = re.compile(r"\s+")
 _URL_SAFE = str.maketrans("-_", "+/")
-_SHOWN_CHARS = 40  # of a data URI quoted in messages
 
 
 def is_data_uri(url: str) -> bool:
@@ -37,7 +37,7 @@ def _split(uri: str) -> tuple[str | None, bool, str]:
     """(declared media type, base64?, payload) of a data URI."""
     header, sep, payload = uri[5:].partition(",")
     if not sep:
-        raise MediaError(f"malformed data URI {uri[:_SHOWN_CHARS]!r}: it has no ','")
+        raise MediaError(f"malformed data URI {uri[: C.DATA_URI_QUOTE_CHARS]!r}: it has no ','")
     meta = [part.strip() for part in header.split(";")]
     encoded = any(part.lower() == "base64" for part in meta[1:])
     return clean_type(meta[0]) if meta[0] else None, encoded, payload

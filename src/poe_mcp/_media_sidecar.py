@@ -42,7 +42,13 @@ def label_files(
     cost: float | None,
     urls: Sequence[str],
 ) -> list[Path]:
-    """Prefix each saved file with the prompt's slug and write its sidecar; the new paths."""
+    """Prefix each saved file with the prompt's slug and write its sidecar; the new paths.
+
+    A key pasted into the prompt reaches neither the name nor the sidecar (redacted first).
+    """
+    from ._redact import redact
+
+    prompt = redact(prompt)
     prefix = slug(prompt)
     out: list[Path] = []
     for path, url in zip(paths, urls, strict=False):

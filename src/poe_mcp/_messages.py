@@ -227,6 +227,14 @@ def build_messages(
         if not messages_or_prompt.strip():
             raise InvalidRequestError("the prompt is empty: say something to the model")
         messages: list[dict[str, Any]] = [{"role": "user", "content": messages_or_prompt}]
+    elif isinstance(messages_or_prompt, (Mapping, bytes, bytearray)) or not isinstance(
+        messages_or_prompt, Iterable
+    ):
+        hint = ": put the one message in a list" if isinstance(messages_or_prompt, Mapping) else ""
+        raise InvalidRequestError(
+            "give a prompt (a string) or a list of messages, not "
+            f"{type(messages_or_prompt).__name__}{hint}"
+        )
     else:
         messages = []
         for index, raw in enumerate(messages_or_prompt):

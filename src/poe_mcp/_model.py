@@ -31,6 +31,21 @@ if TYPE_CHECKING:
 __all__ = ["AsyncModel", "AsyncModelConversation", "Model", "ModelConversation"]
 
 
+def _checked_defaults(name: object, defaults: ChatOptions) -> None:
+    """Refuse a bad name or an unknown option now, not at the first call."""
+    from .errors import InvalidRequestError
+    from .types import ChatOptions
+
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequestError(f"a model name is needed, e.g. Claude-Sonnet-4; got {name!r}")
+    unknown = sorted(set(defaults) - set(ChatOptions.__annotations__))
+    if unknown:
+        raise TypeError(
+            f"unknown chat option(s) {', '.join(unknown)}; the options are "
+            f"{', '.join(sorted(ChatOptions.__annotations__))}"
+        )
+
+
 def _merge(defaults: ChatOptions, options: ChatOptions) -> ChatOptions:
     """Per-call options over the defaults; a per-call None keeps the default."""
     merged: dict[str, Any] = dict(defaults)
@@ -48,6 +63,7 @@ class AsyncModel:
     """
 
     def __init__(self, client: AsyncPoeClient, name: str, **defaults: Unpack[ChatOptions]) -> None:
+        _checked_defaults(name, defaults)
         self.client = client
         self.name = name
         self.defaults: ChatOptions = defaults
@@ -96,16 +112,22 @@ class AsyncModelConversation:
         """The stored session's id (set by the first turn)."""
         return self.conversation.session_id
 
+    def _merged(self, options: ChatOptions) -> ChatOptions:
+        # The conversation holds the system prompt (its own, else the model's default): the
+        # model's default must not override ``conversation(system=...)`` at every turn.
+        defaults: ChatOptions = {k: v for k, v in self.model.defaults.items() if k != "system"}  # type: ignore[assignment]
+        return _merge(defaults, options)
+
     async def ask(self, message: UserInput, **options: Unpack[ChatOptions]) -> ChatResult:
         """One stored turn (see :meth:`Conversation.ask`)."""
-        merged = _merge(self.model.defaults, options)
+        merged = self._merged(options)
         return await self.conversation.ask(self.model.client, self.model.name, message, **merged)
 
     async def stream(
         self, message: UserInput, **options: Unpack[ChatOptions]
     ) -> AsyncIterator[Delta]:
         """One stored turn, streamed (see :meth:`Conversation.stream`)."""
-        merged = _merge(self.model.defaults, options)
+        merged = self._merged(options)
         async for delta in self.conversation.stream(
             self.model.client, self.model.name, message, **merged
         ):

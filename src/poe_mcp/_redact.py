@@ -138,7 +138,7 @@ def looks_secret(value: object) -> bool:
     """Whether a value quoted in a message could be a credential (a long token-like string).
 
     Registered secrets always count; otherwise: 16+ characters without spaces, made of token
-    characters, with letters and digits mixed, that is not a path or a URL.
+    characters, that is not a path or a URL, and holds a run of 12+ letters and digits mixed.
     """
     if not isinstance(value, str):
         return False
@@ -149,7 +149,11 @@ def looks_secret(value: object) -> bool:
         return False
     if not re.fullmatch(rf"[{_ALPHABET}]+", text):
         return False
-    return bool(re.search(r"[A-Za-z]", text)) and bool(re.search(r"[0-9]", text))
+    # Keys carry a long random run; names such as gpt-4o-mini-2024-07-18 only short pieces.
+    return any(
+        re.search(r"[A-Za-z]", run) and re.search(r"[0-9]", run)
+        for run in re.findall(r"[A-Za-z0-9]{12,}", text)
+    )
 
 
 def describe_value(value: object) -> str:

@@ -12,19 +12,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _constants as C
 from ._redact import redact
 from .errors import TooLargeError
 
+if TYPE_CHECKING:
+    from .types import ChatResult, Delta
+
 __all__ = [
     "check_request_size",
     "clean_obj",
+    "clean_result",
     "clean_text",
     "for_output",
     "for_storage",
+    "scrubbed_delta",
     "usage_counts",
 ]
 
@@ -133,3 +139,39 @@ def check_request_size(messages: Iterable[Mapping[str, Any]], backend: str) -> N
                 "shorten the prompt or start a new session",
                 metadata={"limit_chars": limit, "backend": backend},
             )
+
+
+def clean_result(result: ChatResult) -> None:
+    """An answer as the caller and every store get it: no key or bearer token, no lone
+    surrogate (which UTF-8 stores and the MCP wire refuse)."""
+    result.text = redact(clean_text(result.text))
+    if result.reasoning:
+        result.reasoning = redact(clean_text(result.reasoning))
+    result.model = clean_text(result.model)
+    if result.finish_reason is not None:
+        result.finish_reason = clean_text(result.finish_reason)
+    if result.request_id is not None:
+        result.request_id = clean_text(result.request_id)
+    if result.tool_calls:
+        result.tool_calls = tuple(
+            dataclasses.replace(
+                call,
+                name=redact(clean_text(call.name)),
+                arguments=redact(clean_text(call.arguments)),
+            )
+            for call in result.tool_calls
+        )
+
+
+def scrubbed_delta(delta: Delta, shown: str) -> Delta:
+    """``delta`` with its text replaced by the scrubbed ``shown`` and its tool-call
+    fragments scrubbed (each fragment on its own)."""
+    fragments = delta.tool_calls
+    if fragments:
+        fragments = tuple(
+            dataclasses.replace(f, arguments=redact(clean_text(f.arguments))) for f in fragments
+        )
+    reasoning = redact(clean_text(delta.reasoning)) if delta.reasoning else ""
+    if shown == delta.text and fragments == delta.tool_calls and reasoning == delta.reasoning:
+        return delta
+    return dataclasses.replace(delta, text=shown, tool_calls=fragments, reasoning=reasoning)

@@ -13,7 +13,6 @@ Every hook but the backend is optional, so the library works with none of them.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import time
@@ -38,7 +37,7 @@ from ._messages import (
 )
 from ._redact import StreamScrubber
 from ._retry import retry_delay
-from ._sanitize import check_request_size, clean_text
+from ._sanitize import check_request_size, clean_result, clean_text, scrubbed_delta
 from .backends import Backend, BackendOptions, ChatRequest, create_backend
 from .config import Settings, resolve_api_key
 from .errors import IncompleteStreamError, NetworkError, PoeError, StoreError, add_hint
@@ -312,17 +311,25 @@ class AsyncPoeClient:
             reasoning_tokens=usage.reasoning_tokens,
             cached_tokens=usage.cached_tokens,
             cache_write_tokens=usage.cache_write_tokens,
-            simulated=result.simulated if result is not None else self._simulated_seen,
+            simulated=self._note_simulated(result, error),
         )
         try:
             await store.usage.record(record)
         except (PoeError, OSError) as exc:
             logger.warning("could not record usage: %s", exc)
 
+    def _note_simulated(self, result: ChatResult | None, error: PoeError | None) -> bool:
+        """Whether the simulator answered this call (and, from then on, this client's calls)."""
+        answered = result.simulated if result is not None else bool(
+            error is not None and error.metadata.get("simulated")
+        )
+        self._simulated_seen = self._simulated_seen or answered
+        return answered or (result is None and self._simulated_seen)
+
     async def _finish(
         self, result: ChatResult, request: ChatRequest, session_id: str | None, started: float
     ) -> ChatResult:
-        _clean_result(result)
+        clean_result(result)
         self._simulated_seen = self._simulated_seen or result.simulated
         if result.finish_reason == "length":
             emit(self.on_event, truncated_event(result, request.params.get("max_tokens")))
@@ -576,7 +583,7 @@ class AsyncPoeClient:
                     shown = scrubber.feed(clean_text(delta.text), replace=delta.replace)
                     text = shown if delta.replace else text + shown
                     if shown or delta.replace or delta.tool_calls or delta.reasoning:
-                        yield _scrubbed_delta(delta, shown)
+                        yield scrubbed_delta(delta, shown)
                     if time.perf_counter() - paused >= C.LOOP_YIELD_INTERVAL_S:
                         # A long answer arriving in big reads would otherwise hold the event
                         # loop (other requests, /health) for as long as one read takes.
@@ -745,42 +752,6 @@ def _scrub(exc: PoeError) -> None:
         exc.args = (cleaned,)
     if isinstance(exc, IncompleteStreamError) and exc.partial_text:
         exc.partial_text = redact(clean_text(exc.partial_text))
-
-
-def _clean_result(result: ChatResult) -> None:
-    """An answer as the caller and every store get it: no key or bearer token, no lone
-    surrogate (which UTF-8 stores and the MCP wire refuse)."""
-    result.text = redact(clean_text(result.text))
-    if result.reasoning:
-        result.reasoning = redact(clean_text(result.reasoning))
-    result.model = clean_text(result.model)
-    if result.finish_reason is not None:
-        result.finish_reason = clean_text(result.finish_reason)
-    if result.request_id is not None:
-        result.request_id = clean_text(result.request_id)
-    if result.tool_calls:
-        result.tool_calls = tuple(
-            dataclasses.replace(
-                call,
-                name=redact(clean_text(call.name)),
-                arguments=redact(clean_text(call.arguments)),
-            )
-            for call in result.tool_calls
-        )
-
-
-def _scrubbed_delta(delta: Delta, shown: str) -> Delta:
-    """``delta`` with its text replaced by the scrubbed ``shown`` and its tool-call
-    fragments scrubbed (each fragment on its own)."""
-    fragments = delta.tool_calls
-    if fragments:
-        fragments = tuple(
-            dataclasses.replace(f, arguments=redact(clean_text(f.arguments))) for f in fragments
-        )
-    reasoning = redact(clean_text(delta.reasoning)) if delta.reasoning else ""
-    if shown == delta.text and fragments == delta.tool_calls and reasoning == delta.reasoning:
-        return delta
-    return dataclasses.replace(delta, text=shown, tool_calls=fragments, reasoning=reasoning)
 
 
 async def _aclose(source: AsyncIterator[Delta]) -> None:

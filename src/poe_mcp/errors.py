@@ -287,8 +287,16 @@ class StoreError(PoeError):
 
 
 class ConfigError(PoeError):
+    """A setting that cannot be used. Its message never shows a value that looks like a key
+    (a key pasted into the wrong setting): such values are masked."""
+
     kind = "config"
     error_type = "configuration_error"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        from ._redact import mask_secrets
+
+        super().__init__(mask_secrets(message), **kwargs)
 
 
 _BY_STATUS: dict[int, type[PoeError]] = {
@@ -502,4 +510,6 @@ def error_from_response(
         code=code if isinstance(code, (int, str)) else None,
         metadata=metadata if isinstance(metadata, Mapping) else None,
     )
+    if "x-poe-simulator" in lowered:  # the built-in simulator answered: the ledger says so
+        found.metadata["simulated"] = True
     return add_hint(found, provider, base_url) if provider else found

@@ -43,6 +43,7 @@ from ._media_files import (
     download_media,
     kind_of_type,
     new_http,
+    prepare_dir,
     sniff_media_type,
     url_ext,
 )
@@ -505,6 +506,8 @@ async def generate_media(
     limit = max_bytes if max_bytes is not None else config.max_bytes
     wait_s = timeout if timeout is not None else config.timeout_s
     directory = output_dir if output_dir is not None else config.directory
+    if download:  # a folder it cannot write is said now, not after a paid generation
+        prepare_dir(directory)
     started = time.perf_counter()
 
     info = await _model_info(client, model, bot_params)

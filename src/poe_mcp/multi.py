@@ -288,9 +288,29 @@ def _prepared(prompt: MessagesInput, options: dict[str, Any]) -> list[dict[str, 
             "reported for that model"
         )
     options["fallbacks"] = ()
+    _check_options(options)
     return build_messages(
         prompt, system=options.pop("system", None), attachments=options.pop("attachments", None)
     )
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    """Refuse what every model would refuse alike (a bad temperature, effort or option name)
+    once, before anything is sent, instead of reporting it as N failed answers."""
+    from ._messages import validate_params
+    from ._reasoning import validate_effort
+
+    unknown = sorted(set(options) - set(ChatOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"unknown chat option(s) for a comparison: {', '.join(unknown)}")
+    validate_params(
+        temperature=options.get("temperature"),
+        top_p=options.get("top_p"),
+        max_tokens=options.get("max_tokens"),
+        stop=options.get("stop"),
+    )
+    if options.get("reasoning_effort") is not None:
+        validate_effort(options["reasoning_effort"])
 
 
 async def _ask_all(

@@ -149,6 +149,7 @@ class Conversations:
         system: str | None = None,
         context_window: int = C.DEFAULT_CONTEXT_WINDOW,
         max_output_tokens: int | None = None,
+        create: bool = False,
     ) -> Turn:
         """Build the messages for one turn.
 
@@ -161,14 +162,20 @@ class Conversations:
                 one is added to the history (the model sees when the instructions changed).
             context_window: the model's window in tokens.
             max_output_tokens: tokens to keep free for the answer.
+            create: start a new conversation under ``session_id`` when it names none (a name
+                of your choosing); without it an unknown id is an error.
 
         Raises:
             InvalidRequestError: the session id is malformed.
             SessionNotFoundError: the session does not exist or has expired.
             TooLargeError: the new message (with the system prompt) alone exceeds the window.
         """
-        stored = await self.load(session_id)
-        sid = stored.id if stored is not None else new_session_id()
+        if create and not is_new_session(session_id):
+            sid = validate_session_id(str(session_id))
+            stored = await self.store.get(sid)
+        else:
+            stored = await self.load(session_id)
+            sid = stored.id if stored is not None else new_session_id()
         history: list[Message] = list(stored.messages) if stored else []
 
         new_messages: list[Message] = []

@@ -126,7 +126,10 @@ def test_usage_reports_library_and_cli_calls(
     _calls_through_the_library(catalog_sim)
     ok(env, "chat", "GPT-4.1", "from the command line", "--no-stream")
 
-    report = json.loads(ok(env, "usage", "--json", "--recent", "10").stdout)
+    # every call here was answered by the simulator: only counted when asked
+    real = json.loads(ok(env, "usage", "--json").stdout)
+    assert real["totals"]["calls"] == 0
+    report = json.loads(ok(env, "usage", "--json", "--recent", "10", "--include-simulated").stdout)
     totals = report["totals"]
     assert totals["calls"] == 4
     assert totals["errors"] == 1
@@ -146,12 +149,12 @@ def test_usage_reports_library_and_cli_calls(
     expected = sonnet["input_tokens"] * 0.000003 + sonnet["output_tokens"] * 0.000015
     assert sonnet["cost"] == pytest.approx(expected, rel=1e-12)
 
-    text = ok(env, "usage", "--by", "session").stdout
+    text = ok(env, "usage", "--by", "session", "--include-simulated").stdout
     assert "4 calls, 1 failed" in text
     assert "1 call without a known price" in text
     assert "s-lib" in text
     assert "(none)" in text
-    by_day = ok(env, "usage", "--by", "day", "--since", "today").stdout
+    by_day = ok(env, "usage", "--by", "day", "--since", "today", "--include-simulated").stdout
     assert time.strftime("%Y-%m-%d", time.gmtime()) in by_day
     future = json.loads(ok(env, "usage", "--json", "--since", "2999-01-01").stdout)
     assert future["totals"]["calls"] == 0

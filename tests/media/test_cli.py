@@ -79,7 +79,8 @@ def test_errors_are_one_clear_line_and_leave_nothing(simulator: Simulator, tmp_p
                          env=env, capture_output=True, text=True, timeout=30)  # fmt: skip
     assert media.returncode == 1
     assert media.stdout == ""
-    assert media.stderr.startswith('error (media): GPT-4.1 answered without an image. It said: "')
+    # refused before anything is sent: the catalog says GPT-4.1 makes text
+    assert media.stderr.startswith("error (invalid_request): GPT-4.1 makes text, not image")
     assert "Traceback" not in media.stderr
     assert big.returncode == 1
     assert "error (too_large)" in big.stderr

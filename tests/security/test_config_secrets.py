@@ -98,6 +98,23 @@ def test_a_key_in_the_wrong_variable_is_never_echoed(
     assert variable.removeprefix("POE_MCP_").lower() in message.lower()
 
 
+@pytest.mark.parametrize(
+    "toml",
+    [f'rpm = "{SECRET}"', f'provider = "{SECRET}"', f'[budgets]\ndaily_usd = "{SECRET}"',
+     f'[server]\nmax_connections = "{SECRET}"', f'[prices]\n"gpt-4o" = ["{SECRET}", 1.0]'],
+)  # fmt: skip
+def test_a_key_in_the_wrong_config_entry_is_never_echoed(poe_home: Path, toml: str) -> None:
+    config = poe_home.parent / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(toml + "\n")
+    with pytest.raises(ConfigError) as caught:
+        Settings.load()  # config.toml is validated whole at load
+    message = str(caught.value)
+    assert SECRET not in message
+    assert SECRET[:8] not in message
+    assert "masked" in message
+
+
 def test_a_key_in_a_cli_option_is_never_echoed() -> None:
     proc = subprocess.run(
         [POE_MCP, "serve", "--rpm", SECRET, "--simulate"],

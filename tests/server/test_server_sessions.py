@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from poe_mcp.errors import InvalidRequestError, TooLargeError
+from poe_mcp.errors import InvalidRequestError, SessionNotFoundError, TooLargeError
 from poe_mcp.sessions import Conversations
 from poe_mcp.store import open_store
 
@@ -40,9 +40,9 @@ async def test_new_conversation_gets_a_uuid_and_keeps_the_system_prompt(
 
 
 async def test_failed_turn_stores_nothing(conversations: Conversations) -> None:
-    await conversations.prepare("abc", user("lost"))
+    await conversations.prepare("abc", user("lost"), create=True)
     # no commit: the model call failed
-    again = await conversations.prepare("abc", user("retry"))
+    again = await conversations.prepare("abc", user("retry"), create=True)
     assert again.is_new
     assert again.messages == [user("retry")]
 
@@ -50,7 +50,9 @@ async def test_failed_turn_stores_nothing(conversations: Conversations) -> None:
 async def test_history_is_trimmed_to_the_context_window(conversations: Conversations) -> None:
     sid = "long-chat"
     for i in range(20):
-        turn = await conversations.prepare(sid, user(f"question {i} " + "x" * 400), system="S")
+        turn = await conversations.prepare(
+            sid, user(f"question {i} " + "x" * 400), system="S", create=True
+        )
         await conversations.commit(turn, {"role": "assistant", "content": "y" * 400})
     turn = await conversations.prepare(
         sid, user("newest"), context_window=1_000, max_output_tokens=200
@@ -70,7 +72,7 @@ async def test_a_message_larger_than_the_window_is_refused(conversations: Conver
 async def test_changed_system_prompt_is_added_to_the_history(
     conversations: Conversations,
 ) -> None:
-    turn = await conversations.prepare("s1", user("a"), system="old")
+    turn = await conversations.prepare("s1", user("a"), system="old", create=True)
     await conversations.commit(turn, {"role": "assistant", "content": "b"})
     turn = await conversations.prepare("s1", user("c"), system="new")
     assert turn.messages[-2] == {"role": "system", "content": "new"}
@@ -87,7 +89,8 @@ async def test_expiry_and_bad_ids(tmp_path: Path) -> None:
         assert [s.id for s in await conv.list()] == [turn.session_id]
         await asyncio.sleep(0.35)
         assert await conv.list() == []
-        assert (await conv.prepare(turn.session_id, user("back"))).is_new
+        with pytest.raises(SessionNotFoundError):  # expired: an error, never a fresh start
+            await conv.prepare(turn.session_id, user("back"))
         with pytest.raises(InvalidRequestError):
             await conv.prepare("has spaces", user("x"))
     finally:

@@ -133,8 +133,9 @@ async def test_continuation_mistakes_are_clear_errors(server: Any) -> None:
     assert "does not exist or has expired" in error_json(gone)["message"]
     assert "no tools to offer" in error_json(no_tools)["message"]
     assert "a tool definition needs" in error_json(bad_definition)["message"]
-    for failed in (wrong_id, new_prompt, both, no_session, gone, no_tools, bad_definition):
+    for failed in (wrong_id, new_prompt, both, no_session, no_tools, bad_definition):
         assert error_json(failed)["metadata"]["kind"] == "invalid_request"
+    assert error_json(gone)["metadata"]["kind"] == "not_found"  # like every tool's
     assert not done.is_error
     assert 'open_editor -> "opened"' in done.structured_content["text"]
 

@@ -68,6 +68,15 @@ async def test_comments_fields_keepalives_and_multiline_data_are_read_as_the_spe
     assert len(standin.calls()) == 2
 
 
+async def test_a_leading_byte_order_mark_is_ignored(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient]
+) -> None:
+    events = [f"data: {json.dumps(chunk('with BOM'))}\n\n", "data: [DONE]\n\n"]
+    standin.answer(["\ufeff".encode() + events[0].encode(), events[1].encode()])
+    _, result = await collect(make_client(standin.base_url).stream("m", "hi"))
+    assert (result.text, result.finish_reason) == ("with BOM", "stop")
+
+
 async def test_the_bot_protocol_reads_raw_separators_crlf_and_comments(
     standin: StandIn, make_client: Callable[..., AsyncPoeClient]
 ) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import _constants as C
 from ..errors import IncompleteStreamError, PoeError
 from ..types import Delta, ToolCall
 from ._shapes import ToolCallAssembler, message_reasoning, split_content, tool_calls_from_message
@@ -36,7 +37,6 @@ __all__ = ["Completion", "StreamReader", "parse_completion"]
 logger = logging.getLogger("poe_mcp.backends.openai")
 
 _KEEPALIVES = frozenset({"", "ping", "keepalive", "keep-alive", "heartbeat"})
-_QUOTE_CHARS = 120  # of an unreadable chunk quoted in the error
 
 
 @dataclass(slots=True)
@@ -168,7 +168,8 @@ class StreamReader:
         try:
             chunk = json.loads(payload)
         except ValueError:
-            quoted = payload if len(payload) <= _QUOTE_CHARS else payload[:_QUOTE_CHARS] + "..."
+            limit = C.STREAM_CHUNK_QUOTE_CHARS
+            quoted = payload if len(payload) <= limit else payload[:limit] + "..."
             raise protocol_error(
                 f"the provider sent a stream chunk that is not JSON: {quoted!r}",
                 request_id=self.request_id,
@@ -238,5 +239,5 @@ class StreamReader:
 
 
 def _unreadable_error(chunk: Any, request_id: str | None) -> PoeError:
-    shown = json.dumps(chunk)[:_QUOTE_CHARS]
+    shown = json.dumps(chunk)[: C.STREAM_CHUNK_QUOTE_CHARS]
     return protocol_error(f"the provider sent an error event: {shown}", request_id=request_id)

@@ -31,9 +31,25 @@ async def _events(source: Any) -> AsyncIterator[Event]:
         yield event.event if event.event != "message" else "", event.data
 
 
+class _NoBom:
+    """A response whose text loses one leading U+FEFF, as the spec says a reader must."""
+
+    def __init__(self, response: Any) -> None:
+        self.headers = response.headers
+        self._response = response
+
+    async def aiter_text(self) -> AsyncIterator[str]:
+        first = True
+        async for text in self._response.aiter_text():
+            if first and text:
+                text, first = text.removeprefix("\ufeff"), False
+            if text:
+                yield text
+
+
 def sse_events(response: Any) -> AsyncIterator[Event]:
     """The events of a ``text/event-stream`` response, as they arrive."""
-    return _events(response)
+    return _events(_NoBom(response))
 
 
 class _Text:
@@ -51,4 +67,4 @@ class _Text:
 
 def sse_events_from_text(text: str) -> AsyncIterator[Event]:
     """The events in a whole body already read."""
-    return _events(cast(Any, _Text(text)))
+    return _events(cast(Any, _Text(text.removeprefix("\ufeff"))))

@@ -240,10 +240,10 @@ class OpenAICompatBackend:
         try:
             data = json.loads(content)
         except ValueError:
-            raise UpstreamError("the model list is malformed JSON") from None
+            raise protocol_error("the model list is malformed JSON") from None
         items = data.get("data") if isinstance(data, dict) else data
         if not isinstance(items, list):
-            raise UpstreamError("the model list has no 'data' array")
+            raise protocol_error("the model list has no 'data' array")
         return [item for item in items if isinstance(item, dict)]
 
     async def aclose(self) -> None:

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> Any:
 
         # click quotes the bad value ("'sk-...' is not a valid integer"): a key pasted into
         # the wrong option must not be printed back.
-        exc.message = mask_secrets(exc.message)
+        setattr(exc, "message", mask_secrets(exc.message))  # noqa: B010 - typed Final in click
         exc.show()
         sys.exit(exc.exit_code)
     except PoeError as exc:

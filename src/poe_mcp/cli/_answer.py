@@ -83,6 +83,10 @@ class AnswerView:
 
     def _stop(self) -> None:
         if self._live is not None:
+            if not self.text:  # no answer drawn: leave no frozen spinner behind
+                from rich.text import Text
+
+                self._live.update(Text(""), refresh=True)
             self._live.stop()
             self._live = None
 

@@ -23,7 +23,7 @@ import click
 from .._money import format_usd
 from ..errors import PoeError
 from ._answer import AnswerView
-from ._term import dim, fail, ok
+from ._term import dim, fail, no_echo, ok
 
 if TYPE_CHECKING:
     from prompt_toolkit.key_binding import KeyBindings
@@ -36,7 +36,7 @@ __all__ = ["COMMANDS", "run_repl"]
 COMMANDS: dict[str, str] = {
     "/model": "[NAME]   switch the model (no NAME: show the current one)",
     "/system": "[TEXT]   set the system prompt (/system off: none; no TEXT: show it)",
-    "/attach": "FILE     attach a file to your next message (repeat for more)",
+    "/attach": "FILE     attach a file to your next message (repeat; /attach off: none)",
     "/reset": "         forget this conversation and start a new one",
     "/save": "[FILE]   save the conversation as Markdown",
     "/cost": "         tokens and cost of this chat so far",
@@ -63,7 +63,10 @@ class _Repl:
             getattr(self, f"do_{name[1:]}", None) if name in COMMANDS else None
         )
         if handler is None:
-            click.echo(fail(f"unknown command {name}: /help lists them"), err=True)
+            click.echo(
+                fail(f"unknown command {name}: /help lists them (// sends a text starting with /)"),
+                err=True,
+            )
             return
         await handler(arg)
 
@@ -72,6 +75,7 @@ class _Repl:
         for name, text in COMMANDS.items():
             click.echo(f"  {name:<8} {text}")
         click.echo(dim("Enter sends; Esc Enter (Alt+Enter) adds a line; Ctrl-C cancels an answer."))
+        click.echo(dim("A message starting with / is written //, e.g. //usr/bin holds what?"))
 
     async def do_exit(self, arg: str) -> None:
         self.running = False
@@ -108,6 +112,10 @@ class _Repl:
         if not arg:
             listed = ", ".join(self.pending) or "none"
             click.echo(f"attached to your next message: {listed}")
+            return
+        if arg.lower() in ("off", "none", "-"):
+            dropped, self.pending = len(self.pending), []
+            click.echo(ok(f"dropped {dropped} attachment(s)"))
             return
         try:
             names = shlex.split(arg)
@@ -170,7 +178,7 @@ class _Repl:
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals: Windows
             loop.add_signal_handler(signal.SIGINT, task.cancel)
         try:
-            with view:
+            with no_echo(), view:
                 try:
                     await task
                 except asyncio.CancelledError:
@@ -179,6 +187,14 @@ class _Repl:
                 except PoeError as exc:
                     view.close()
                     click.echo(fail(f"error ({exc.kind}): {exc}"), err=True)
+                    if self.pending:  # kept for a retry; a broken one must not block the chat
+                        click.echo(
+                            dim(
+                                f"({len(self.pending)} attachment(s) stay for your next "
+                                "message; /attach off drops them)"
+                            ),
+                            err=True,
+                        )
                     return
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -231,7 +247,9 @@ async def run_repl(state: ChatState, settings: Settings, *, attachments: list[st
         text = text.strip()
         if not text:
             continue
-        if text.startswith("/"):
+        if text.startswith("//"):  # a message that itself starts with "/"
+            await repl.ask(text[1:])
+        elif text.startswith("/"):
             await repl.command(text)
         else:
             await repl.ask(text)

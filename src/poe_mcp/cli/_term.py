@@ -7,13 +7,25 @@ variable by itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import IO, Any
 
 import click
 
-__all__ = ["color_on", "dim", "fail", "is_terminal", "notice", "ok", "symbol", "warn"]
+__all__ = [
+    "color_on",
+    "dim",
+    "fail",
+    "is_terminal",
+    "no_echo",
+    "notice",
+    "ok",
+    "symbol",
+    "warn",
+]
 
 _SYMBOLS = {"ok": ("✓", "ok"), "fail": ("✗", "x"), "warn": ("⚠", "!"), "dot": ("·", "-")}
 
@@ -67,3 +79,36 @@ def dim(text: str, *, err: bool = True) -> str:
 def notice(message: str) -> None:
     """A warning line on stderr (``⚠ message``), yellow on a terminal."""
     click.echo(warn(f"{symbol('warn')} {message}"), err=True)
+
+
+@contextlib.contextmanager
+def no_echo() -> Iterator[None]:
+    """While an answer is drawn, keys typed (and the ``^C`` of Ctrl-C) are not echoed.
+
+    The terminal's echo would move the cursor under ``rich``'s live display, which then redraws
+    the partial answer a second time. Typed-ahead text still reaches the next prompt. A no-op
+    where standard input is not a terminal or ``termios`` is missing (Windows).
+    """
+    try:
+        import termios
+    except ImportError:
+        yield
+        return
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (termios.error, OSError, ValueError, AttributeError):
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | getattr(termios, "ECHOCTL", 0))
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    except termios.error:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(termios.error):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)

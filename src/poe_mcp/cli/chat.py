@@ -199,6 +199,15 @@ def chat(
     model, prompt = _split_args(args, model)
     if cont and session:
         raise click.UsageError("use either -c/--continue or --session, not both")
+    if model is not None and not model.strip():
+        raise click.BadParameter(
+            "give a model name (or leave -m out for the default)", param_hint="-m"
+        )
+    if session is not None and not session.strip():
+        raise click.BadParameter(
+            "give a session id ('new' starts one; `poe-mcp sessions list` shows them)",
+            param_hint="--session",
+        )
     settings = Settings.load(provider=provider, base_url=base_url)
     interactive = prompt is None and sys.stdin.isatty() and not as_json
     if not interactive and prompt in (None, "-"):
@@ -223,7 +232,7 @@ def chat(
     }
     run = _Run(
         settings,
-        model or settings.model,
+        model.strip() if model else None,
         options,
         session=session,
         attachments=list(attach),
@@ -238,6 +247,16 @@ def chat(
             asyncio.run(run.once(prompt, as_json=as_json, show_session=bool(session)))
 
 
+async def _session_model(client: Any, session_id: str) -> str | None:
+    """The model that last answered in ``session_id`` (None when unknown or not stored)."""
+    store = await client.get_store()
+    if store is None:
+        return None
+    stored = await store.sessions.get(session_id)
+    model = getattr(stored, "model", None)
+    return model if isinstance(model, str) and model.strip() else None
+
+
 def _stats_default() -> bool:
     from ._term import is_terminal
 
@@ -250,7 +269,7 @@ class _Run:
     def __init__(
         self,
         settings: Settings,
-        model: str,
+        model: str | None,
         options: dict[str, Any],
         *,
         session: str | None,
@@ -273,10 +292,18 @@ class _Run:
 
         client = AsyncPoeClient(settings=self.settings, entry_point="cli")
         conversation = Conversation(self.session, system=self.options.pop("system"))
+        model = self.model
         if self.session:
             await conversation.history(client)  # opens the store early: a bad URL fails now
+            if model is None:  # -c / --session without -m: the model the conversation used
+                model = await _session_model(client, self.session)
         return ChatState(
-            client, conversation, self.model, self.options, stream=self.stream, stats=self.stats
+            client,
+            conversation,
+            model or self.settings.model,
+            self.options,
+            stream=self.stream,
+            stats=self.stats,
         )
 
     async def once(self, prompt: str, *, as_json: bool, show_session: bool) -> None:

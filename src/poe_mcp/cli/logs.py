@@ -105,7 +105,7 @@ def logs(
         model=model,
         session_id=session_id,
         since=parse_since(since) if since else None,
-        until=parse_since(until) if until else None,
+        until=parse_since(until, option="--until") if until else None,
         limit=count or 2**31,
     )
     entries = asyncio.run(_with_store(store_url, lambda s: s.logs.search(search)))
@@ -113,7 +113,8 @@ def logs(
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2, ensure_ascii=False))
         return
     if not entries:
-        click.echo("no logged prompts match" if query else "no prompts logged yet", err=True)
+        filtered = any(v is not None for v in (query, model, session_id, since, until))
+        click.echo("no logged prompts match" if filtered else "no prompts logged yet", err=True)
         return
     click.echo(_full(entries) if full else _table(entries))
 
@@ -182,7 +183,10 @@ def export(ctx: click.Context, session_id: str | None, output: Path | None, as_j
     if output is None:
         click.echo(text, nl=False)
         return
-    output.write_text(text, encoding="utf-8")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.FileError(str(output), hint=exc.strerror or str(exc)) from None
     click.echo(f"wrote {len(entries)} exchanges to {output}", err=True)
 
 
@@ -198,7 +202,7 @@ def clear(ctx: click.Context, older_than: str | None, yes: bool, as_json: bool) 
     """Delete logged prompts and answers."""
     from .usage import parse_since
 
-    before = parse_since(older_than) if older_than else None
+    before = parse_since(older_than, option="--older-than") if older_than else None
     if not yes and not click.confirm(
         "Delete every logged prompt and answer?"
         if before is None

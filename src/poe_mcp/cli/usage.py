@@ -22,10 +22,11 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 
 
-def parse_since(value: str, now: float | None = None) -> float:
+def parse_since(value: str, now: float | None = None, *, option: str = "--since") -> float:
     """``24h``, ``7d``, ``30m``, ``2w``, ``today`` (since 00:00 UTC) or an ISO date/time.
 
-    ISO times without a zone are read as UTC, like the ledger's day breakdown.
+    ISO times without a zone are read as UTC, like the ledger's day breakdown. ``option``
+    names the option in the error (``--until``, ``--older-than``).
     """
     from ..budget import start_of_utc_day
 
@@ -41,7 +42,7 @@ def parse_since(value: str, now: float | None = None) -> float:
     except ValueError:
         raise click.BadParameter(
             f"{value!r}: use a duration (30m, 24h, 7d, 2w), 'today', or an ISO date (2026-01-31)",
-            param_hint="--since",
+            param_hint=option,
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -19,7 +19,6 @@ id in the usage ledger, so cost per tier adds up to the run's total.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import json
 import logging
@@ -33,26 +32,33 @@ from pydantic import BaseModel, ValidationError
 from .. import _constants as C
 from .._call_tags import call_tags
 from .._money import format_usd
-from ..errors import InvalidRequestError, NotFoundError, PoeError, ToolExecutionError
-from ..types import Usage
+from ..errors import (
+    InvalidRequestError,
+    NotFoundError,
+    PoeError,
+)
 from ._plan import (
     Finding,
     PlanError,
     TicketPlan,
     TrackPlan,
-    WorkerReport,
     check_dag,
+    check_tracks,
+    json_text,
     schema_format,
+    short_errors,
 )
-from ._run import RunState, TicketState
+from ._preflight import check_tiers
+from ._run import RunState, StopRun, TicketState
+from ._step import Approval, Approver, gate_tools
 from ._tiers import (
     TierModel,
     finding_prompt,
     resolve_tiers,
     tickets_prompt,
     tracks_prompt,
-    worker_prompt,
 )
+from ._worker import attempt
 
 if TYPE_CHECKING:
     from ..client import AsyncPoeClient
@@ -84,29 +90,7 @@ class RunEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Approval:
-    """A question for the human in step mode: run this ticket, or this mutating tool call?"""
-
-    kind: str  # "ticket" or "tool"
-    run_id: str
-    ticket_id: str
-    text: str  # what will happen, in one line
-    tool: str | None = None
-    arguments: dict[str, Any] | None = None
-
-
-Approver = Callable[[Approval], Awaitable[bool] | bool]
 EventHandler = Callable[[RunEvent], Awaitable[None] | None]
-
-
-class _Stop(Exception):
-    """Ends a run cleanly with a status and a reason (bounds, budget, an unusable plan)."""
-
-    def __init__(self, status: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class Orchestrator:
@@ -132,7 +116,7 @@ class Orchestrator:
 
     Raises:
         ConfigError: an unknown tier key or an unusable tier model.
-        InvalidRequestError: a bound below 1.
+        InvalidRequestError: a bound below 1, or a budget of 0 or less.
     """
 
     def __init__(
@@ -162,9 +146,15 @@ class Orchestrator:
                 raise InvalidRequestError(f"{name} must be at least 1, got {value}")
         if max_retries < 0:
             raise InvalidRequestError(f"max_retries must be 0 or more, got {max_retries}")
+        if budget_usd is not None and not budget_usd > 0:
+            raise InvalidRequestError(f"budget_usd must be more than 0, got {budget_usd}")
+        if budget_tokens is not None and budget_tokens < 1:
+            raise InvalidRequestError(f"budget_tokens must be at least 1, got {budget_tokens}")
         self.client = client
         configured = client.settings.section("tiers")
-        self.tiers = resolve_tiers(configured, {str(k): v for k, v in (tiers or {}).items()})
+        # The caller's tiers also win over a resumed run's stored ones.
+        self._given_tiers = {str(k): v for k, v in (tiers or {}).items()}
+        self.tiers = resolve_tiers(configured, self._given_tiers)
         self._clients: dict[str, AsyncPoeClient] = dict(clients or {})
         self._owned: list[AsyncPoeClient] = []
         self.tools = list(tools)
@@ -179,6 +169,8 @@ class Orchestrator:
         self.on_event = on_event
         self._store = store
         self._cancelled = asyncio.Event()
+        self._asking = asyncio.Lock()  # one step-mode question at a time
+        self._saving = asyncio.Lock()  # saves land in the order the state changed
 
     # -- public --------------------------------------------------------------------------------
     async def run(self, goal: str, *, outline: str | None = None) -> RunState:
@@ -186,6 +178,8 @@ class Orchestrator:
 
         Raises:
             InvalidRequestError: an empty or oversized goal.
+            AuthError / NotFoundError / ConfigError: a tier model that cannot be called (no
+                key for its provider, unknown to it, no text or no tools); nothing is spent.
             PoeError: the store failed (model failures end the run with status ``failed``).
         """
         text = goal.strip()
@@ -193,26 +187,34 @@ class Orchestrator:
             raise InvalidRequestError(
                 f"goal must be 1-{C.ORCH_TEXT_MAX} characters, got {len(text)}"
             )
+        await check_tiers(self.tiers, self._client, tools=bool(self.tools))
         state = RunState(goal=text, outline=outline, tiers=dict(self.tiers))
         return await self._execute(state)
 
     async def resume(self, run_id: str) -> RunState:
         """Continue a stored run: completed and blocked tickets stay, the rest run again.
 
+        The run keeps its tier models, except those given to this orchestrator (``tiers=``).
+
         Raises:
             NotFoundError: no run with that id in the store.
+            InvalidRequestError: the run is being worked on (saved as running in the last
+                ``ORCH_RUN_LIVE_S`` seconds), or has nothing left to do.
         """
         store = await self._runs_store()
         doc = await store.runs.get(run_id)
         if doc is None:
             raise NotFoundError(f"no orchestration run {run_id!r} in {store.url}")
         state = RunState.model_validate(doc)
+        state.check_resumable()
+        self.tiers = resolve_tiers(state.tiers, self._given_tiers)
+        await check_tiers(self.tiers, self._client, tools=bool(self.tools))
         for ticket in state.tickets.values():
             if ticket.status == "in_progress":
                 ticket.status = "todo"
         state.status = "planning" if not state.tickets else "running"
         state.stop_reason = None
-        self.tiers = dict(state.tiers) or self.tiers
+        state.tiers = dict(self.tiers)
         return await self._execute(state)
 
     def cancel(self) -> None:
@@ -229,6 +231,22 @@ class Orchestrator:
     async def _execute(self, state: RunState) -> RunState:
         self._cancelled.clear()
         await self._save(state)
+        heartbeat = asyncio.create_task(self._heartbeat(state))
+        try:
+            return await self._steps(state)
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, state: RunState) -> None:
+        """Save now and then while long calls run, so other processes see the run is live."""
+        while True:
+            await asyncio.sleep(C.ORCH_HEARTBEAT_S)
+            try:
+                await self._save(state)
+            except PoeError as exc:  # the next real save reports a store that is down
+                log.warning("could not save run %s: %s", state.id, exc)
+
+    async def _steps(self, state: RunState) -> RunState:
         await self._emit(state, "run_started", f"run {state.id}: {state.goal}")
         try:
             with call_tags(run_id=state.id):
@@ -244,8 +262,8 @@ class Orchestrator:
             state.status = "blocked" if counts["blocked"] else "completed"
             if counts["blocked"]:
                 state.stop_reason = f"{counts['blocked']} ticket(s) blocked"
-        except _Stop as stop:
-            state.status = stop.status  # type: ignore[assignment]
+        except StopRun as stop:
+            state.status = stop.status
             state.stop_reason = stop.reason
         except PoeError as exc:
             state.status = "failed"
@@ -253,8 +271,10 @@ class Orchestrator:
         except asyncio.CancelledError:
             state.status = "cancelled"
             state.stop_reason = "cancelled"
+            state.requeue()
             await asyncio.shield(self._save(state))
             raise
+        state.requeue()
         await self._save(state)
         await self._emit(
             state,
@@ -267,16 +287,14 @@ class Orchestrator:
     async def _plan_tracks(self, state: RunState) -> None:
         self._check_bounds(state)
         messages = tracks_prompt(state.goal, state.outline, self.max_tracks)
-        plan = await self._structured(state, 1, messages, TrackPlan, "poe_mcp_tracks")
+        plan = await self._structured(state, 1, messages, TrackPlan, "poe_mcp_tracks", check_tracks)
         if len(plan.tracks) > self.max_tracks:
-            raise _Stop(
+            raise StopRun(
                 "stopped",
                 f"tier 1 planned {len(plan.tracks)} tracks, more than max_tracks="
                 f"{self.max_tracks}; raise the bound or narrow the goal",
             )
         ids = [t.id for t in plan.tracks]
-        if len(set(ids)) != len(ids):
-            raise _Stop("failed", f"tier 1 gave duplicate track ids: {', '.join(ids)}")
         state.tracks = plan.tracks
         await self._save(state)
         await self._emit(
@@ -294,7 +312,7 @@ class Orchestrator:
 
         plan = await self._structured(state, 2, messages, TicketPlan, "poe_mcp_tickets", check)
         if len(state.tickets) + len(plan.tickets) > self.max_tickets:
-            raise _Stop(
+            raise StopRun(
                 "stopped",
                 f"the plan has {len(state.tickets) + len(plan.tickets)} tickets, more than "
                 f"max_tickets={self.max_tickets}; raise the bound or narrow the goal",
@@ -331,7 +349,7 @@ class Orchestrator:
                         running[tid] = asyncio.create_task(self._ticket(state, ticket))
                 if not running:
                     if stop is not None:
-                        raise _Stop(*stop)
+                        raise StopRun(*stop)
                     return
                 waiter = asyncio.create_task(self._cancelled.wait())
                 done, _ = await asyncio.wait(
@@ -339,7 +357,7 @@ class Orchestrator:
                 )
                 waiter.cancel()
                 if self._cancelled.is_set():
-                    raise _Stop("cancelled", "cancelled by the user")
+                    raise StopRun("cancelled", "cancelled by the user")
                 for tid, task in list(running.items()):
                     if task in done:
                         del running[tid]
@@ -400,49 +418,16 @@ class Orchestrator:
 
     async def _attempt(self, state: RunState, ticket: TicketState) -> str | None:
         """One worker attempt; the failure text, or None when the ticket is done."""
-        from ..agent import Agent
-
         spec = TierModel.parse(ticket.model_override or self.tiers["3"])
-        ticket.model = str(spec)
-        deps = {
-            d: (state.tickets[d].output or "")[: C.ORCH_TEXT_MAX] for d in ticket.ticket.depends_on
-        }
-        system, text = worker_prompt(ticket.ticket, deps, ticket.findings)
-        agent = Agent(
-            await self._client(spec),
-            spec.model,
-            tools=self._gated_tools(state, ticket),
-            system=system,
-            max_turns=C.ORCH_WORKER_MAX_TURNS,
-        )
-        try:
-            with call_tags(tier=3):
-                result = await agent.run(text)
-        except PoeError as exc:
-            state.usage["3"].add(Usage(), None)
-            return f"{exc.kind}: {exc.message}"
-        state.usage["3"].add(result.usage, result.cost, calls=result.turns)
-        ticket.tool_calls += len(result.trace)
-        tool_errors = [f"{t.name}: {t.error}" for t in result.trace if t.error]
-        if result.stopped_reason != "final":
-            return f"the worker stopped before answering ({result.stopped_reason})"
-        try:
-            report = WorkerReport.model_validate_json(_json_text(result.text))
-        except ValidationError as exc:
-            return f"invalid output (not the report JSON): {_short(exc)}; got {result.text[:300]!r}"
-        ticket.output = report.summary[: C.ORCH_OUTPUT_MAX]
-        if report.status == "failed" or report.unmet_criteria:
-            unmet = "; ".join(report.unmet_criteria) or "not stated"
-            details = f" Tool errors: {'; '.join(tool_errors)}." if tool_errors else ""
-            return f"acceptance check failed (unmet: {unmet}): {report.summary}{details}"
-        return None
+        client = await self._client(spec)
+        return await attempt(client, spec, state, ticket, self._gated_tools(state, ticket))
 
     async def _finding(self, state: RunState, ticket: TicketState, failure: str) -> str:
         try:
             finding = await self._structured(
                 state, 4, finding_prompt(ticket.ticket, failure), Finding, "poe_mcp_finding"
             )
-        except (PoeError, _Stop) as exc:
+        except (PoeError, StopRun) as exc:
             # QA is advice: without it the raw failure (shortened) is the finding.
             log.warning("QA could not summarise the failure of %s: %s", ticket.ticket.id, exc)
             return failure[:500]
@@ -456,53 +441,29 @@ class Orchestrator:
 
     # -- tools and approvals -------------------------------------------------------------------
     def _gated_tools(self, state: RunState, ticket: TicketState) -> list[Tool]:
-        gated: list[Tool] = []
-        for tool in self.tools:
-            if not tool.mutating or tool._runner is None:
-                gated.append(tool)
-                continue
-            gated.append(
-                dataclasses.replace(tool, _runner=self._gate(state, ticket, tool, tool._runner))
-            )
-        return gated
+        if not self.step:
+            return self.tools
 
-    def _gate(
-        self,
-        state: RunState,
-        ticket: TicketState,
-        tool: Tool,
-        runner: Callable[[dict[str, Any]], Awaitable[Any]],
-    ) -> Callable[[dict[str, Any]], Awaitable[Any]]:
-        async def run(arguments: dict[str, Any]) -> Any:
-            if self.step:
-                shown = json.dumps(arguments, default=str)[:300]
-                question = Approval(
-                    "tool",
-                    state.id,
-                    ticket.ticket.id,
-                    f"{tool.name}({shown})",
-                    tool=tool.name,
-                    arguments=arguments,
-                )
-                if not await self._approve(question, tool=True):
-                    await self._emit(
-                        state, "tool_refused", question.text, ticket_id=ticket.ticket.id
-                    )
-                    raise ToolExecutionError(
-                        f"{tool.name} was not run: step mode needs approval for tools that "
-                        "change things, and it was not given"
-                    )
-            return await runner(arguments)
+        async def ask(tool: Tool, arguments: dict[str, Any]) -> bool:
+            shown = json.dumps(arguments, default=str)[:300]
+            tid = ticket.ticket.id
+            text = f"{tool.name}({shown})"
+            question = Approval("tool", state.id, tid, text, tool=tool.name, arguments=arguments)
+            if await self._approve(question, tool=True):
+                return True
+            await self._emit(state, "tool_refused", question.text, ticket_id=tid)
+            return False
 
-        return run
+        return gate_tools(self.tools, ask)
 
     async def _approve(self, question: Approval, *, tool: bool) -> bool:
         if self.approver is None:
             # No way to ask: tickets go ahead (the user started the run), changes do not.
             return not tool
-        answer = self.approver(question)
-        if inspect.isawaitable(answer):
-            answer = await answer
+        async with self._asking:  # a person answers one question at a time, in order
+            answer = self.approver(question)
+            if inspect.isawaitable(answer):
+                answer = await answer
         return bool(answer)
 
     # -- model calls ---------------------------------------------------------------------------
@@ -527,14 +488,14 @@ class Orchestrator:
                 )
             state.usage[str(tier)].add_result(result)
             try:
-                value = schema.model_validate_json(_json_text(result.text))
+                value = schema.model_validate_json(json_text(result.text))
                 if check is not None:
                     check(value)
                 return value
             except (ValidationError, PlanError) as exc:
-                problem = _short(exc) if isinstance(exc, ValidationError) else str(exc)
+                problem = short_errors(exc) if isinstance(exc, ValidationError) else str(exc)
                 if attempt >= C.ORCH_PLAN_REPAIRS:
-                    raise _Stop(
+                    raise StopRun(
                         "failed", f"tier {tier} ({spec}) gave an unusable answer: {problem}"
                     ) from None
                 messages += [
@@ -576,7 +537,7 @@ class Orchestrator:
     def _check_bounds(self, state: RunState) -> None:
         stop = self._stop_reason(state)
         if stop is not None:
-            raise _Stop(*stop)
+            raise StopRun(*stop)
 
     async def _runs_store(self) -> Store:
         if self._store is None:
@@ -589,9 +550,12 @@ class Orchestrator:
         return self._store
 
     async def _save(self, state: RunState) -> None:
-        state.updated_at = time.time()
         store = await self._runs_store()
-        await store.runs.save(state.model_dump(mode="json"))
+        # Serialised and dumped under the lock: a store that writes concurrently (Redis) must
+        # not let an older snapshot land after a newer one.
+        async with self._saving:
+            state.updated_at = time.time()
+            await store.runs.save(state.model_dump(mode="json"))
 
     async def _emit(
         self,
@@ -609,20 +573,3 @@ class Orchestrator:
         maybe = self.on_event(event)
         if inspect.isawaitable(maybe):
             await maybe
-
-
-def _json_text(text: str) -> str:
-    """The JSON object in an answer, without a Markdown fence models sometimes add."""
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.strip("`")
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else stripped
-    start, end = stripped.find("{"), stripped.rfind("}")
-    return stripped[start : end + 1] if 0 <= start < end else stripped
-
-
-def _short(exc: ValidationError) -> str:
-    errors = exc.errors()[:3]
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in errors
-    )

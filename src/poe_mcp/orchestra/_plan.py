@@ -12,7 +12,7 @@ import graphlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import _constants as C
 
@@ -26,7 +26,10 @@ __all__ = [
     "TrackPlan",
     "WorkerReport",
     "check_dag",
+    "check_tracks",
+    "json_text",
     "schema_format",
+    "short_errors",
 ]
 
 TicketStatus = Literal["todo", "in_progress", "completed", "blocked"]
@@ -120,9 +123,39 @@ def check_dag(tickets: Sequence[Ticket], known: Iterable[str] = ()) -> list[str]
         raise PlanError(f"the dependencies form a cycle: {cycle}; remove one edge") from None
 
 
+def check_tracks(plan: TrackPlan) -> None:
+    """Tier 1's tracks need distinct ids (tickets and stored progress refer to them).
+
+    Raises:
+        PlanError: duplicate ids (the message names them), fed back to tier 1.
+    """
+    ids = [t.id for t in plan.tracks]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise PlanError(f"duplicate track ids: {', '.join(dupes)}; give every track its own id")
+
+
 def schema_format(model: type[BaseModel], name: str) -> dict[str, Any]:
     """The OpenAI ``response_format`` for a pydantic model (``json_schema``, named)."""
     return {
         "type": "json_schema",
         "json_schema": {"name": name, "schema": model.model_json_schema(), "strict": False},
     }
+
+
+def json_text(text: str) -> str:
+    """The JSON object in an answer, without a Markdown fence models sometimes add."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`")
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else stripped
+    start, end = stripped.find("{"), stripped.rfind("}")
+    return stripped[start : end + 1] if 0 <= start < end else stripped
+
+
+def short_errors(exc: ValidationError) -> str:
+    """The first few validation errors, one phrase each (fed back to the model)."""
+    errors = exc.errors()[:3]
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in errors
+    )

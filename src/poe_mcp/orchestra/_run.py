@@ -13,13 +13,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from .. import _constants as C
+from ..errors import InvalidRequestError
 from ..types import ChatResult, Usage
 from ._plan import Ticket, TicketStatus, Track
 
-__all__ = ["RunState", "RunStatus", "TicketState", "TierUsage"]
+__all__ = ["RunState", "RunStatus", "StopRun", "TicketState", "TierUsage"]
 
 RunStatus = Literal["planning", "running", "completed", "blocked", "stopped", "cancelled", "failed"]
 TIERS = (1, 2, 3, 4)
+
+
+class StopRun(Exception):
+    """Ends a run cleanly with a status and a reason (bounds, budget, an unusable plan)."""
+
+    def __init__(self, status: RunStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status: RunStatus = status
+        self.reason = reason
 
 
 class TierUsage(BaseModel):
@@ -109,3 +120,32 @@ class RunState(BaseModel):
                 tid: s.blocked_reason for tid, s in self.tickets.items() if s.status == "blocked"
             },
         }
+
+    def requeue(self) -> None:
+        """A run that ended has no ticket in progress: one cut short is to do again."""
+        for ticket in self.tickets.values():
+            if ticket.status == "in_progress":
+                ticket.status = "todo"
+
+    def check_resumable(self) -> None:
+        """Refuse a run another process works on (saved as running within
+        ``ORCH_RUN_LIVE_S``), or one with nothing left to do.
+
+        Raises:
+            InvalidRequestError: saying which, and what to do.
+        """
+        age = time.time() - self.updated_at
+        if self.status in ("planning", "running") and age < C.ORCH_RUN_LIVE_S:
+            raise InvalidRequestError(
+                f"run {self.id} is being worked on (its state was saved {age:.0f} s ago): stop "
+                "it first (Ctrl-C where it runs, or cancel_run over MCP); if the process "
+                f"running it died, it can be resumed {C.ORCH_RUN_LIVE_S:.0f} s after its last save"
+            )
+        planned = bool(self.tracks) and all(t.id in self.planned_tracks for t in self.tracks)
+        if planned and all(t.status in ("completed", "blocked") for t in self.tickets.values()):
+            counts = self.counts()
+            raise InvalidRequestError(
+                f"run {self.id} has nothing left to resume: it is {self.status} "
+                f"({counts['completed']} ticket(s) completed, {counts['blocked']} blocked); "
+                "blocked tickets stay blocked, so start a new run to try them again"
+            )

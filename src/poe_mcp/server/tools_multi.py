@@ -149,6 +149,7 @@ def register(reg: ToolRegistry) -> None:
         return CallToolResult(
             content=[TextContent(type="text", text=_compare_text(table, runtime.simulated))],
             structured_content=out,
+            is_error=not table.succeeded,  # no model answered: as the CLI's exit status 1
         )
 
     async def consensus(

@@ -3,13 +3,17 @@
 The simulator answers the orchestrator's requests so that runs are testable end to end:
 
 - **tier 1** (``response_format`` named ``poe_mcp_tracks``): one track per sentence of the goal
-  (``T1``, ``T2``...), with the sentence as its goal and one acceptance criterion.
+  (``T1``, ``T2``...), with the sentence as its goal and one acceptance criterion. A goal holding
+  ``[dup-tracks]`` is answered with every track called ``T1`` first, and correctly once the
+  refusal is fed back.
 - **tier 2** (``poe_mcp_tickets``): the track's goal split on commas, semicolons and "and";
   one ticket per part (``T1.1``, ``T1.2``...); the first has no dependency, the others depend on
   it, so they can run in parallel once it is done. A track whose goal holds ``[cyclic]`` is
-  answered with a cycle first, and correctly once the refusal is fed back.
-- **tier 3** (a worker: its system prompt starts ``You are a tier-3 worker``): tool calls as usual (a ticket
-  naming a tool calls it), then the report JSON. Faults, written in the ticket's text:
+  answered with a cycle first, and correctly once the refusal is fed back; ``[cyclic-always]``
+  keeps answering with the cycle. ``[after-previous]`` makes the track's first ticket depend
+  on the tickets of the earlier tracks (a cross-track dependency).
+- **tier 3** (a worker: its system prompt starts ``You are a tier-3 worker``): tool calls as
+  usual (a ticket naming a tool calls it), then the report JSON. Faults, in the ticket's text:
   ``[fail-once]`` fails the first attempt, ``[fail-N]`` fails while fewer than N QA findings
   were given (so ``[fail-3]`` with two retries succeeds only once escalated), ``[fail-always]``
   always fails, ``[bad-output-once]`` answers plain text (not JSON) on the first attempt.
@@ -58,10 +62,11 @@ def _tracks(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     goal = _text(first_user.get("content")).split("\n\nProject outline:", 1)[0]
     goal = goal.removeprefix("Goal:").strip()
     sentences = [s.strip() for s in _SENTENCE.split(goal) if s.strip()] or [goal or "the goal"]
+    duplicate = "[dup-tracks]" in goal and not _refused(messages)
     return {
         "tracks": [
             {
-                "id": f"T{n}",
+                "id": "T1" if duplicate else f"T{n}",
                 "goal": sentence,
                 "acceptance_criteria": [f"{sentence.rstrip('.!?')} is done"],
                 "scope": [],
@@ -76,8 +81,17 @@ def _tickets(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     header = _line(_text(first_user.get("content")), "Track ")
     track_id, _, goal = header.partition(":")
     track_id = track_id.strip() or "T1"
-    cyclic = "[cyclic]" in goal
-    goal = goal.replace("[cyclic]", "").strip().rstrip(".!?")
+    always = "[cyclic-always]" in goal
+    cyclic = always or "[cyclic]" in goal
+    earlier = _line(
+        _text(first_user.get("content")), "Tickets of earlier tracks (may be depended on):"
+    )
+    after = (
+        [i.strip() for i in earlier.split(",") if i.strip()] if "[after-previous]" in goal else []
+    )
+    for marker in ("[cyclic-always]", "[cyclic]", "[after-previous]"):
+        goal = goal.replace(marker, "")
+    goal = goal.strip().rstrip(".!?")
     parts = [p for p in _PARTS.split(goal) if p.strip()] or [goal or "the work"]
     ids = [f"{track_id}.{n}" for n in range(1, len(parts) + 1)]
     tickets = [
@@ -86,18 +100,22 @@ def _tickets(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "target": part.strip(),
             "context": f"part of track {track_id}: {goal}",
             "acceptance_criteria": [f"{part.strip()} works"],
-            "depends_on": [] if n == 0 else [ids[0]],
+            "depends_on": list(after) if n == 0 else [ids[0]],
         }
         for n, (tid, part) in enumerate(zip(ids, parts, strict=True))
     ]
-    repaired = any(
-        m.get("role") == "user" and "was refused" in _text(m.get("content")) for m in messages
-    )
-    if cyclic and not repaired:
+    if cyclic and (always or not _refused(messages)):
         tickets[0]["depends_on"] = [ids[-1]] if len(ids) > 1 else [ids[0]]
         if len(ids) > 1:
             tickets[-1]["depends_on"] = [ids[0]]
     return {"tickets": tickets}
+
+
+def _refused(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether an earlier answer was refused and the refusal fed back (a repair round)."""
+    return any(
+        m.get("role") == "user" and "was refused" in _text(m.get("content")) for m in messages
+    )
 
 
 def _finding(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

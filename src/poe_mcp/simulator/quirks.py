@@ -84,7 +84,6 @@ QUIRKS: frozenset[str] = frozenset(
 )  # fmt: skip
 SEPARATORS = " \u2028line\u2029para\u0085end"  # what unicode_separators appends to the answer
 THINKING = "Let me think about this step by step."  # the thinking part of content_parts
-_DATE = "2024-08-06"
 _HTML = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} "
     "{reason}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n"
@@ -120,7 +119,7 @@ def listing(item: dict[str, Any], quirks: Iterable[str]) -> dict[str, Any]:
 
 def answered_id(model_id: str, quirks: Iterable[str]) -> str | None:
     """The dated id a ``dated_id`` model answers with, else None."""
-    return f"{model_id.lower()}-{_DATE}" if "dated_id" in quirks else None
+    return f"{model_id.lower()}-{C.SIM_DATED_SNAPSHOT}" if "dated_id" in quirks else None
 
 
 # --- answers refused or replaced before the model runs ---------------------------------------
@@ -278,7 +277,9 @@ def _frame(payload: str, quirks: set[str], number: int) -> str:
     if "comments" in quirks:
         lines.append(": OPENROUTER PROCESSING")
     if "sse_fields" in quirks:
-        lines += ([f"retry: {3000}"] if number == 0 else []) + [f"id: {number}", "event: message"]
+        if number == 0:
+            lines.append(f"retry: {C.SIM_SSE_RETRY_MS}")
+        lines += [f"id: {number}", "event: message"]
     if "multiline_data" in quirks and payload.startswith("{") and "," in payload:
         cut = payload.index(",") + 1
         lines += [f"data: {payload[:cut]}", f"data: {payload[cut:]}"]

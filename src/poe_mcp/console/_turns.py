@@ -1,0 +1,265 @@
+"""Streamed discussion turns: a task per turn, its events replayable, cancellable.
+
+A turn is started by ``POST /discussion/turns`` and runs in a task of its own; the browser reads
+its events from ``GET /discussion/turns/<id>/events`` (server-sent events) and may connect late:
+every event is kept until the turn is forgotten, so nothing is missed. ``POST .../cancel`` (the
+stop button), or the browser going away before the end, cancels the task, which closes the
+upstream request: nothing is stored for a cancelled turn (the library's rule).
+
+A plain turn is one :meth:`Conversation.stream <poe_mcp.conversation.Conversation.stream>` call
+(load, fit to the window, call, store). An agent turn (tools on) runs :class:`~poe_mcp.Agent`
+with the tools configured in ``config.toml`` (``[tools]``, ``[mcp_servers]``) over the session's
+prepared history, and stores the whole exchange (calls and results included), as the MCP
+server's ``ask_poe_with_tools`` does.
+
+Events (``event: <name>``, JSON data): ``delta`` {text, replace}, ``tool_call`` {id, name,
+arguments}, ``tool_result`` {id, name, result, error}, ``media`` {kind, url}, ``done`` {model,
+session_id, input_tokens, output_tokens, cost, cost_text, latency_s, finish_reason, simulated},
+``error`` {kind, message}, ``cancelled`` {}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import _constants as C
+from .._money import format_usd
+from ..errors import PoeError
+
+if TYPE_CHECKING:
+    from ..types import ChatResult, Delta
+    from ._context import ConsoleContext
+
+__all__ = ["Turn", "TurnManager", "TurnRequest"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class TurnRequest:
+    """What the browser asked for."""
+
+    model: str
+    message: dict[str, Any]  # an OpenAI-format user message (text and attachment parts)
+    session_id: str | None = None
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    tools: bool = False
+    title: str | None = None
+
+
+@dataclass(slots=True)
+class Turn:
+    id: str
+    request: TurnRequest
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    finished: bool = False
+    task: asyncio.Task[None] | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    session_id: str | None = None
+
+    def emit(self, name: str, data: dict[str, Any]) -> None:
+        self.events.append((name, data))
+        self.changed.set()
+
+    async def follow(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Every event from the first, waiting for new ones until the turn ends."""
+        sent = 0
+        while True:
+            while sent < len(self.events):
+                yield self.events[sent]
+                sent += 1
+            if self.finished:
+                return
+            self.changed.clear()
+            if sent < len(self.events):
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), C.CONSOLE_SSE_PING_S)
+            if sent == len(self.events) and not self.finished:
+                yield ("ping", {})
+
+    def cancel(self) -> bool:
+        if self.task is None or self.task.done():
+            return False
+        self.task.cancel()
+        return True
+
+
+class TurnManager:
+    """Running and recently finished turns of this process."""
+
+    def __init__(self, context: ConsoleContext) -> None:
+        self._context = context
+        self._turns: OrderedDict[str, Turn] = OrderedDict()
+        self.on_session: Any = None  # callback(session_id, turn) when a new session is created
+
+    def get(self, turn_id: str) -> Turn | None:
+        return self._turns.get(turn_id)
+
+    def start(self, request: TurnRequest) -> Turn:
+        turn = Turn(secrets.token_urlsafe(12), request)
+        self._turns[turn.id] = turn
+        while len(self._turns) > C.CONSOLE_TURNS_KEPT:
+            _, old = self._turns.popitem(last=False)
+            old.cancel()
+        turn.task = asyncio.create_task(self._run(turn), name=f"console-turn-{turn.id}")
+        return turn
+
+    async def aclose(self) -> None:
+        tasks = [t.task for t in self._turns.values() if t.task is not None and not t.task.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _run(self, turn: Turn) -> None:
+        started = time.perf_counter()
+        try:
+            if turn.request.tools:
+                result = await self._agent_turn(turn)
+            else:
+                result = await self._chat_turn(turn)
+            self._media(turn, result)
+            turn.emit("done", _done(result, turn.session_id, time.perf_counter() - started))
+        except asyncio.CancelledError:
+            turn.emit("cancelled", {})
+            raise
+        except PoeError as exc:
+            turn.emit("error", {"kind": exc.kind, "message": exc.message})
+        except Exception as exc:  # noqa: BLE001 - the browser must hear about every failure
+            log.exception("console turn failed")
+            turn.emit("error", {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"})
+        finally:
+            turn.finished = True
+            turn.changed.set()
+
+    async def _chat_turn(self, turn: Turn) -> ChatResult:
+        from ..conversation import Conversation
+
+        req = turn.request
+        client = await self._context.client()
+        conversation = Conversation(req.session_id, store=await self._context.store())
+        options: dict[str, Any] = {}
+        if req.system:
+            options["system"] = req.system
+        if req.temperature is not None:
+            options["temperature"] = req.temperature
+        if req.max_tokens is not None:
+            options["max_tokens"] = req.max_tokens
+        result: ChatResult | None = None
+        async for delta in conversation.stream(client, req.model, req.message, **options):
+            self._delta(turn, delta)
+            if delta.result is not None:
+                result = delta.result
+        if result is None:  # pragma: no cover - the client raises before this
+            from ..errors import IncompleteStreamError
+
+            raise IncompleteStreamError("the answer ended without a result")
+        self._stored(turn, conversation.session_id)
+        return result
+
+    def _delta(self, turn: Turn, delta: Delta) -> None:
+        if delta.text or delta.replace:
+            turn.emit("delta", {"text": delta.text, "replace": delta.replace})
+
+    def _stored(self, turn: Turn, session_id: str | None) -> None:
+        turn.session_id = session_id
+        if session_id and self.on_session is not None:
+            self.on_session(session_id, turn)
+
+    async def _agent_turn(self, turn: Turn) -> ChatResult:
+        from ..agent import Agent
+        from ..types import ChatResult as Result
+        from ._tools import console_tools
+
+        req = turn.request
+        client = await self._context.client()
+        store = await self._context.store()
+        from ..sessions import Conversations
+
+        conversations = Conversations(store.sessions, ttl_s=client.settings.session_ttl_s)
+        window = 0
+        if client.catalog is not None:
+            with contextlib.suppress(PoeError):
+                window = await client.catalog.context_window(req.model)
+        prepared = await conversations.prepare(
+            req.session_id,
+            req.message,
+            system=req.system,
+            context_window=window or C.DEFAULT_CONTEXT_WINDOW,
+            max_output_tokens=req.max_tokens,
+        )
+        options: dict[str, Any] = {"session_id": prepared.session_id}
+        if req.temperature is not None:
+            options["temperature"] = req.temperature
+        if req.max_tokens is not None:
+            options["max_tokens"] = req.max_tokens
+
+        def on_delta(delta: Delta) -> None:
+            self._delta(turn, delta)
+            if delta.result is not None:
+                for call in delta.result.tool_calls:
+                    turn.emit(
+                        "tool_call", {"id": call.id, "name": call.name, "arguments": call.arguments}
+                    )
+
+        tools = await console_tools(self._context)
+        agent = Agent(client, req.model, tools=tools, stream=True, on_delta=on_delta,
+                      options=options)  # fmt: skip
+        result = await agent.run(prepared.messages)
+        for trace in result.trace:
+            turn.emit(
+                "tool_result",
+                {"id": trace.call_id, "name": trace.name, "result": trace.result,
+                 "error": trace.error},
+            )  # fmt: skip
+        added = [*prepared.new_messages, *result.messages[len(prepared.messages) :]]
+        await store.sessions.append(
+            prepared.session_id, added, model=result.model, backend=client.backend,
+            ttl_s=conversations.ttl_s,
+        )  # fmt: skip
+        self._stored(turn, prepared.session_id)
+        return Result(
+            text=result.text,
+            model=result.model,
+            finish_reason={"final": "stop"}.get(result.stopped_reason, result.stopped_reason),
+            usage=result.usage,
+            cost=result.cost,
+            latency_s=result.elapsed_s,
+            simulated=result.simulated,
+        )
+
+    def _media(self, turn: Turn, result: ChatResult) -> None:
+        from ..media import extract_media, link_kind
+
+        for link in extract_media(result.text, result.attachments):
+            kind = link_kind(link)
+            if kind in ("image", "video", "audio"):
+                turn.emit("media", {"kind": kind, "url": link.url})
+
+
+def _done(result: ChatResult, session_id: str | None, elapsed_s: float) -> dict[str, Any]:
+    return {
+        "model": result.model,
+        "session_id": session_id,
+        "input_tokens": result.usage.input_tokens,
+        "output_tokens": result.usage.output_tokens,
+        "estimated": result.usage.estimated,
+        "cost": result.cost,
+        "cost_text": format_usd(result.cost),
+        "latency_s": round(result.latency_s or elapsed_s, 3),
+        "finish_reason": result.finish_reason,
+        "simulated": result.simulated,
+        "text": result.text,
+    }
