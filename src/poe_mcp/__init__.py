@@ -149,8 +149,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ._model import AsyncModel, AsyncModelConversation, Model, ModelConversation
     from ._events import ClientEvent
+    from ._model import AsyncModel, AsyncModelConversation, Model, ModelConversation
     from ._sync_client import PoeClient
     from .agent import Agent, AgentResult, ToolTrace
     from .catalog import Catalog, ModelInfo

@@ -60,6 +60,11 @@ AGENT_MAX_TURNS = 8
 TOOL_TIMEOUT_S = 60.0
 TOOL_ARG_RETRIES = 2
 TOOL_SCHEMA_CACHE_MAX = 256  # tool parameter schemas remembered as valid (checked once each)
+# A caller's tool `parameters`: nesting (objects and arrays) and size past which it is refused
+# before sending (a deeper schema overflows the validator's recursion; a larger one would not
+# fit a model's context next to the conversation anyway).
+TOOL_SCHEMA_MAX_DEPTH = 64
+TOOL_SCHEMA_MAX_CHARS = 500_000
 COMMAND_TIMEOUT_S = 30.0
 COMMAND_OUTPUT_CAP = 64 * 1024
 FILE_READ_CAP = 1024 * 1024
@@ -250,6 +255,7 @@ TOOL_PATH_MAX_CHARS = 4_096
 TOOL_MEDIA_PROMPT_MAX_CHARS = 20_000
 TOOL_NAME_MAX_CHARS = 128  # a tool (function) name, a model filter, a query
 TOOL_TEXT_MAX_CHARS = 200_000  # other free text: a tool result, a description
+PROMPT_FOCUS_MAX_CHARS = 1_000  # review_diff's `focus` (an MCP prompt argument)
 # HTTP transport against slow or greedy clients (each a setting: `serve --help`, [server]).
 HTTP_HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this
 HTTP_BODY_TIMEOUT_S = 30.0  # and its body within this (from the end of the headers)

@@ -17,18 +17,17 @@ Events (``event.kind``):
 - ``truncated``: the answer stopped at ``max_tokens`` (``finish_reason: length``), including
   when poe-mcp cut it itself on a backend without ``max_tokens``.
 
-:func:`stderr_notices` is the command line's hook: one ``poe-mcp: ...`` line per event. A hook
-that raises is logged and ignored: reporting never breaks a call.
+The command line prints each event as a ``poe-mcp: ...`` line on stderr. A hook that raises is
+logged and ignored: reporting never breaks a call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _constants as C
 
@@ -42,7 +41,6 @@ __all__ = [
     "acquire_with_notice",
     "emit",
     "retry_event",
-    "stderr_notices",
     "truncated_event",
 ]
 
@@ -140,14 +138,3 @@ def truncated_event(result: ChatResult, max_tokens: Any) -> ClientEvent:
         "raise max_tokens for more",
         model=result.model,
     )
-
-
-def stderr_notices(stream: TextIO | None = None) -> EventHook:
-    """The command line's hook: ``poe-mcp: <message>`` on standard error for every event."""
-
-    def show(event: ClientEvent) -> None:
-        out = stream or sys.stderr
-        out.write(f"poe-mcp: {event.message}\n")
-        out.flush()
-
-    return show

@@ -6,7 +6,9 @@
 ``B`` is tried, then ``C``. Every attempt is one ordinary call (validated, budgeted, retried,
 priced and recorded in the ledger like any other); the result's ``attempts`` say which model
 answered and why the others were skipped. Invalid requests, unknown models, auth, balance and
-quota errors never fall back: another model would fail the same way, or the caller must act.
+quota errors of the first model never fall back: another model would fail the same way, or the
+caller must act; a fallback that cannot take the request (unknown to the provider, cannot
+reason...) is passed over.
 A stream falls back only until its first delta: once text reached the caller, a failure is
 raised.
 
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import _constants as C
 from ._reasoning import plan_reasoning
-from .errors import ConfigError, InvalidRequestError, PoeError
+from .errors import ConfigError, InvalidRequestError, NotFoundError, PoeError
 from .types import Attempt, ChatOptions, ChatResult, Delta
 
 if TYPE_CHECKING:
@@ -186,9 +188,10 @@ def _skip(exc: PoeError, index: int, chain: list[str]) -> bool:
     """Go on with the next model? Only for failures another model may not have."""
     if index == len(chain) - 1:
         return False
-    # A fallback that cannot take the request (e.g. it cannot reason) is passed over too;
-    # the first model's refusal is the caller's mistake and stops the call.
-    return falls_back(exc) or (index > 0 and isinstance(exc, InvalidRequestError))
+    # A fallback that cannot take the request (e.g. it cannot reason, or the provider does
+    # not know it) is passed over too; the first model's refusal is the caller's mistake and
+    # stops the call.
+    return falls_back(exc) or (index > 0 and isinstance(exc, (InvalidRequestError, NotFoundError)))
 
 
 async def chat_plan(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -91,8 +92,16 @@ def log_settings(settings: Settings) -> LogSettings:
             )
         enabled = names
     days = table.get("retention_days", C.LOGS_RETENTION_DAYS)
-    if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:
-        raise ConfigError("[logs] retention_days in config.toml must be a number >= 0")
+    if (
+        isinstance(days, bool)
+        or not isinstance(days, (int, float))
+        or not math.isfinite(days)  # nan would purge nothing, silently; inf: use 0
+        or days < 0
+    ):
+        raise ConfigError(
+            "[logs] retention_days in config.toml must be a number of days >= 0 "
+            f"(0 keeps entries forever), got {days!r}"
+        )
     return LogSettings(frozenset(enabled), float(days) if days else None)
 
 

@@ -276,7 +276,27 @@ def build_messages(
             messages[0] = {"role": "system", "content": system}
         else:
             messages.insert(0, {"role": "system", "content": system})
+    for index, message in enumerate(messages):
+        _check_text(message.get("content"), index)
     return messages
+
+
+def _check_text(content: Any, index: int) -> None:
+    """Refuse text that cannot be sent: undecodable bytes (``\\udcxx`` surrogates, e.g. binary
+    piped into ``poe-mcp chat``) would otherwise fail deep in the HTTP layer."""
+    texts = [content] if isinstance(content, str) else []
+    if isinstance(content, list):
+        texts = [
+            p["text"] for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+        ]
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidRequestError(
+                f"message {index} is not valid text (an undecodable byte at character "
+                f"{exc.start}): send binary files as attachments, not as text"
+            ) from None
 
 
 def validate_params(

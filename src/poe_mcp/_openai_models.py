@@ -159,9 +159,17 @@ def api_item(model: OpenAIModel, model_id: str | None = None) -> dict[str, Any]:
 
 
 def price_table() -> dict[str, list[str]]:
-    """``[prices]``-shaped entries (USD per million tokens) for the models with a known price."""
-    return {
-        m.id: [m.input_per_mtok, m.output_per_mtok]
-        for m in OPENAI_MODELS
-        if m.input_per_mtok is not None and m.output_per_mtok is not None
-    }
+    """``[prices]``-shaped entries (USD per million tokens) for the models with a known price.
+
+    The alias's own snapshot (``gpt-4o-2024-08-06`` for ``gpt-4o``) is the same model at the
+    same price, so it is priced too; other dated snapshots of a family may have had other
+    prices (``gpt-4o-2024-05-13`` did) and stay unknown here.
+    """
+    table: dict[str, list[str]] = {}
+    for m in OPENAI_MODELS:
+        if m.input_per_mtok is None or m.output_per_mtok is None:
+            continue
+        for model_id in (m.id, m.snapshot):
+            if model_id:
+                table[model_id] = [m.input_per_mtok, m.output_per_mtok]
+    return table

@@ -6,6 +6,9 @@
 - **Impossible usage.** Token counts that are not whole numbers, negative, or larger than
   ``USAGE_TOKENS_MAX`` are not believed: :func:`usage_counts` says so and the caller estimates
   and flags the usage (``Usage.estimated``), as when the provider sends none.
+- **Answers as callers and stores get them.** :func:`clean_result` and :func:`scrubbed_delta`
+  (used by the client for every result and streamed delta) apply both of the above and the key
+  scrubber of ``_redact``.
 - **Oversized requests.** :func:`check_request_size` refuses a request whose text (prompt and
   history) exceeds the backend's ``REQUEST_TEXT_MAX_CHARS`` before anything is sent.
 """

@@ -320,8 +320,10 @@ class AsyncPoeClient:
 
     def _note_simulated(self, result: ChatResult | None, error: PoeError | None) -> bool:
         """Whether the simulator answered this call (and, from then on, this client's calls)."""
-        answered = result.simulated if result is not None else bool(
-            error is not None and error.metadata.get("simulated")
+        answered = (
+            result.simulated
+            if result is not None
+            else bool(error is not None and error.metadata.get("simulated"))
         )
         self._simulated_seen = self._simulated_seen or answered
         return answered or (result is None and self._simulated_seen)
@@ -538,6 +540,9 @@ class AsyncPoeClient:
             return
         text = ""
         started_streaming = False
+        # Keys are scrubbed as the text streams; a tail that may be the start of one waits
+        # for the next delta (see _redact.StreamScrubber).
+        scrubber = StreamScrubber()
         try:
             await self._check_budget(request, session_id)
             attempt = 0
@@ -565,9 +570,6 @@ class AsyncPoeClient:
                         raise
                     attempt += 1
             started_streaming = True
-            # Keys are scrubbed as the text streams; a tail that may be the start of one
-            # waits for the next delta (see _redact.StreamScrubber).
-            scrubber = StreamScrubber()
             paused = time.perf_counter()
             try:
                 delta: Delta | None = first
@@ -597,7 +599,7 @@ class AsyncPoeClient:
             if started_streaming and not isinstance(exc, IncompleteStreamError):
                 wrapped = IncompleteStreamError(
                     f"the stream broke after it started: {exc.message}",
-                    partial_text=text,
+                    partial_text=text + scrubber.flush(),
                     request_id=exc.request_id,
                     metadata={"cause": exc.kind},
                 )
@@ -609,7 +611,8 @@ class AsyncPoeClient:
             if isinstance(exc, IncompleteStreamError) and (
                 started_streaming or not exc.partial_text
             ):
-                exc.partial_text = text  # what the caller was shown (scrubbed)
+                # What the caller was shown, and what the scrubber still held (scrubbed).
+                exc.partial_text = text + (scrubber.flush() if started_streaming else "")
             _scrub(exc)
             await self._record(
                 request, impl.name, session_id=session_id, started=started, error=exc

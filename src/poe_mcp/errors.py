@@ -327,6 +327,9 @@ _BY_CODE: dict[str, type[PoeError]] = {
     "permission_error": AuthError,
     "account_deactivated": AuthError,
     "access_terminated": AuthError,
+    # OpenAI's 403 for a country it does not serve: a permission, not a moderation refusal
+    "unsupported_country_region_territory": AuthError,
+    "request_forbidden": AuthError,
     "insufficient_quota": QuotaError,
     "billing_hard_limit_reached": QuotaError,
     "billing_not_active": QuotaError,
@@ -371,6 +374,35 @@ _HINTS_BY_KIND: dict[str, dict[str, tuple[str, str]]] = {
     "balance": _BILLING_HINTS,
     "quota": _BILLING_HINTS,
 }
+# Codes whose cause no key or billing page fixes: their own message says all there is.
+_NO_HINT_CODES = frozenset({"unsupported_country_region_territory", "request_forbidden"})
+# Each provider's own pages. A sentence naming another provider's page is dropped from a
+# message (a compatible server relaying OpenAI's "find your key at platform.openai.com", Poe's
+# text reaching the openai provider): it would send the user to the wrong place.
+_PAGES: dict[str, tuple[str, ...]] = {
+    "poe": ("poe.com/api_key",),
+    "openai": ("platform.openai.com",),
+}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_EMPTY_AFTER_DROP = {
+    "auth": "The API key was refused.",
+    "balance": "The account has no credit left.",
+    "quota": "The account has no quota left.",
+}
+
+
+def _drop_other_pages(message: str, provider: str, kind: str) -> str:
+    """``message`` without the sentences that point at another provider's pages."""
+    foreign = [m for name, marks in _PAGES.items() if name != provider for m in marks]
+    lowered = message.lower()
+    if not any(m in lowered for m in foreign):
+        return message
+    kept = [
+        part
+        for part in _SENTENCE_END.split(message.strip())
+        if not any(m in part.lower() for m in foreign)
+    ]
+    return " ".join(kept) or _EMPTY_AFTER_DROP.get(kind, "")
 
 
 def add_hint(exc: PoeError, provider: str | None, base_url: str | None = None) -> PoeError:
@@ -378,7 +410,9 @@ def add_hint(exc: PoeError, provider: str | None, base_url: str | None = None) -
 
     Keys and billing have a page of their own at each provider: Poe's for Poe, OpenAI's for
     OpenAI, and the configured base URL for any other compatible provider (never Poe's page).
-    A local budget refusal (``quota`` raised here, not by a provider) gets none.
+    A sentence of the provider's message that names another provider's page is dropped, so
+    the message points at one place. A local budget refusal (``quota`` raised here, not by a
+    provider) gets none, and neither does a refusal no key fixes (an unsupported country).
 
     Returns:
         ``exc``, for ``raise add_hint(...)``.
@@ -386,13 +420,16 @@ def add_hint(exc: PoeError, provider: str | None, base_url: str | None = None) -
     hints = _HINTS_BY_KIND.get(exc.kind)
     if hints is None or provider is None or "used" in exc.metadata:  # "used": a budget's
         return exc
-    marker, hint = hints.get(provider, hints["compatible"])
-    where = base_url or "the provider's base URL"
-    marker, hint = marker.format(base_url=where), hint.format(base_url=where)
-    if marker.lower() in exc.message.lower() or hint in exc.message:
-        return exc
-    exc.message = f"{exc.message.rstrip()} {hint}"
-    exc.args = (exc.message,)
+    message = _drop_other_pages(exc.message, provider, exc.kind)
+    if not (isinstance(exc.code, str) and exc.code.lower() in _NO_HINT_CODES):
+        marker, hint = hints.get(provider, hints["compatible"])
+        where = base_url or "the provider's base URL"
+        marker, hint = marker.format(base_url=where), hint.format(base_url=where)
+        if marker.lower() not in message.lower() and hint not in message:
+            message = f"{message.rstrip()} {hint}".lstrip()
+    if message != exc.message:
+        exc.message = message
+        exc.args = (message,)
     return exc
 
 

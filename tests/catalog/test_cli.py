@@ -46,8 +46,8 @@ def ok(env: dict[str, str], *args: str) -> Result:
 def test_models_table_and_filters(env: dict[str, str]) -> None:
     out = ok(env, "models").stdout
     assert "Claude-Sonnet-4" in out
-    assert "3 in / 15 out per 1M tokens" in out
-    assert "0.04 per call" in out
+    assert "$3.00 in / $15.00 out per 1M tokens" in out  # one money format everywhere
+    assert "$0.04 per call" in out
     assert next(line for line in out.splitlines() if line.startswith("Assistant")).endswith(
         "unknown"
     )

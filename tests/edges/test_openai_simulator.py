@@ -29,14 +29,15 @@ def openai_client(sim: Simulator, key: str = "sk-test-edges") -> AsyncPoeClient:
 
 
 def test_plain_model_list_with_chat_and_non_chat_models(openai_sim: Simulator) -> None:
-    body = httpx2.get(f"{openai_sim.base_url}/models").json()
+    auth = {"Authorization": "Bearer sk-test-edges"}  # OpenAI's list is not public
+    body = httpx2.get(f"{openai_sim.base_url}/models", headers=auth).json()
     assert body["object"] == "list"
     ids = {item["id"] for item in body["data"]}
     assert {"gpt-4o", "gpt-4o-2024-08-06", "o3-mini", "text-embedding-3-small"} <= ids
     assert {"gpt-3.5-turbo-instruct", "whisper-1", "tts-1", "dall-e-3"} <= ids
     for item in body["data"]:
         assert set(item) == {"id", "object", "created", "owned_by"}  # nothing else, as OpenAI
-    one = httpx2.get(f"{openai_sim.base_url}/models/o3-mini").json()
+    one = httpx2.get(f"{openai_sim.base_url}/models/o3-mini", headers=auth).json()
     assert set(one) == {"id", "object", "created", "owned_by"}
 
 
@@ -155,7 +156,8 @@ def test_cli_simulator_provider_openai(tmp_path: Path) -> None:
             match = re.search(r"listening on (\S+)", line)
             url = match.group(1) if match else ""
         assert url, "the simulator did not start"
-        items = httpx2.get(f"{url}/v1/models").json()["data"]
+        auth = {"Authorization": "Bearer sk-test-edges"}
+        items = httpx2.get(f"{url}/v1/models", headers=auth).json()["data"]
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -43,16 +43,16 @@ def run_cli(*args: str) -> Any:
 
 
 def test_doctor_hides_the_password_of_a_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POE_BASE_URL", "https://alice:hunter2-pass@127.0.0.1:9/v1")
-    monkeypatch.setenv("POE_API_KEY", "doctor-key-123456")
+    monkeypatch.setenv("POE_BASE_URL", "https://zqalice:zqhunter2-pass@127.0.0.1:9/v1")
+    monkeypatch.setenv("POE_API_KEY", "zq-doctor-key-123456")
     import anyio
 
     from poe_mcp.cli.doctor import run_checks
 
     checks = anyio.run(run_checks, Settings.load())
     shown = json.dumps(checks)
-    assert "hunter2-pass" not in shown
-    assert "alice:" not in shown
+    assert "zqhunter2-pass" not in shown
+    assert "zqalice:" not in shown
     assert "https://***@127.0.0.1:9/v1" in shown
     api = next(c for c in checks if c["name"] == "api")
     assert not api["ok"]  # nothing listens there; the error quotes the URL, redacted
@@ -64,7 +64,7 @@ async def test_health_shows_no_path_but_server_info_does(
     db = tmp_path / "private-dir" / "poe.db"
     settings = Settings.load(store=f"sqlite:///{db}", base_url=simulator.base_url)
     runtime = ServerRuntime(
-        settings, api_key="health-key", simulated=True, transport="http", tools=["get_server_info"]
+        settings, api_key="zq-health-key", simulated=True, transport="http", tools=["get_server_info"]
     )
     app = build_http_app(runtime, HttpOptions("127.0.0.1", 8000, "health-token-0123456789"))
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
@@ -140,7 +140,7 @@ def test_ordinary_values_are_still_quoted(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.fixture
 def other_keys(monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
-    poe, openai = f"poe-{uuid.uuid4().hex}", f"sk-openai-{uuid.uuid4().hex}"
+    poe, openai = f"zq-poe-{uuid.uuid4().hex}", f"zq-openai-{uuid.uuid4().hex}"
     monkeypatch.setenv("POE_API_KEY", poe)
     monkeypatch.setenv("OPENAI_API_KEY", openai)
     return poe, openai
@@ -158,7 +158,7 @@ def test_compatible_never_takes_another_providers_key(other_keys: tuple[str, str
 async def test_compatible_sends_its_own_key(
     hostile: Hostile, other_keys: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    own = f"cmp-{uuid.uuid4().hex}"
+    own = f"zq-cmp-{uuid.uuid4().hex}"
     monkeypatch.setenv("POE_MCP_COMPATIBLE_API_KEY", own)
     start = len(_seen())
     async with AsyncPoeClient(
@@ -171,7 +171,7 @@ async def test_compatible_sends_its_own_key(
 async def test_compatible_key_from_credentials_toml(
     hostile: Hostile, other_keys: tuple[str, str], poe_home: Path
 ) -> None:
-    own = f"cmp-file-{uuid.uuid4().hex}"
+    own = f"zq-cmp-file-{uuid.uuid4().hex}"
     config = poe_home.parent / "config"
     config.mkdir(parents=True, exist_ok=True)
     (config / "credentials.toml").write_text(
@@ -189,7 +189,7 @@ async def test_compatible_key_from_credentials_toml(
 def test_serve_api_key_option_reaches_the_compatible_provider(
     hostile: Hostile, other_keys: tuple[str, str], tmp_path: Path
 ) -> None:
-    own = f"cmp-cli-{uuid.uuid4().hex}"
+    own = f"zq-cmp-cli-{uuid.uuid4().hex}"
     env = child_env(tmp_path, POE_API_KEY=other_keys[0], OPENAI_API_KEY=other_keys[1])
     start = len(_seen())
     lines = [

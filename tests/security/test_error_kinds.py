@@ -56,7 +56,7 @@ async def _kind(sim: Simulator, fault: dict[str, Any], backend: str, streamed: b
     sim.clear_faults()
     sim.add_fault(**fault)
     client = AsyncPoeClient(
-        f"k-{uuid.uuid4().hex}",
+        f"zq-k-{uuid.uuid4().hex}",
         base_url=sim.base_url,
         backend=backend,
         store=False,

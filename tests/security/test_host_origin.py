@@ -81,7 +81,7 @@ BAD_ORIGINS = [
 @pytest.fixture
 def client(simulator: Simulator, poe_home: Path) -> Iterator[TestClient]:
     settings = Settings.load(store="memory://", base_url=simulator.base_url)
-    runtime = ServerRuntime(settings, api_key="host-key", simulated=True, transport="http")
+    runtime = ServerRuntime(settings, api_key="zq-host-key", simulated=True, transport="http")
     app = build_http_app(
         runtime,
         HttpOptions(

@@ -34,7 +34,7 @@ def has_lone_surrogate(text: str) -> bool:
 
 def client_for(hostile: Hostile, backend: str) -> AsyncPoeClient:
     return AsyncPoeClient(
-        f"key-{uuid.uuid4().hex}",
+        f"zq-key-{uuid.uuid4().hex}",
         base_url=hostile.base_url,
         backend=backend,
         store=False,
@@ -74,7 +74,7 @@ async def test_lone_surrogate_answer_is_returned(
 def _runtime(hostile: Hostile, store: str) -> ServerRuntime:
     settings = Settings.load(store=store, base_url=hostile.base_url, log_prompts=True)
     return ServerRuntime(
-        settings, api_key=f"key-{uuid.uuid4().hex}", tools=["ask_poe", "ask_poe_v2"]
+        settings, api_key=f"zq-key-{uuid.uuid4().hex}", tools=["ask_poe", "ask_poe_v2"]
     )
 
 

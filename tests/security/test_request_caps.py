@@ -36,7 +36,7 @@ async def test_over_the_cap_is_refused_before_sending(
     limit = C.REQUEST_TEXT_MAX_CHARS[backend]
     simulator.clear_requests()
     store = open_store("memory://")
-    key = f"cap-{uuid.uuid4().hex}"
+    key = f"zq-cap-{uuid.uuid4().hex}"
     async with AsyncPoeClient(
         key, base_url=simulator.base_url, backend=backend, store=store, catalog=False, rpm=0
     ) as client:
@@ -63,7 +63,7 @@ async def test_the_caps_differ_per_backend(simulator: Simulator) -> None:
     size = C.REQUEST_TEXT_MAX_CHARS["legacy"] + 1
     assert size <= C.REQUEST_TEXT_MAX_CHARS["openai"]
     async with AsyncPoeClient(
-        "cap-key", base_url=simulator.base_url, store=False, catalog=False, rpm=0, max_retries=0
+        "zq-cap-key", base_url=simulator.base_url, store=False, catalog=False, rpm=0, max_retries=0
     ) as client:
         with pytest.raises(TooLargeError):
             await client.chat("GPT-4.1", "p" * size, backend="legacy")

@@ -37,7 +37,7 @@ SAVE_TOOL = {
 
 
 def new_key() -> str:
-    return f"sk-poe-{uuid.uuid4().hex}"
+    return f"zq-poe-{uuid.uuid4().hex}"
 
 
 def client_for(hostile: Hostile, key: str, backend: str) -> AsyncPoeClient:
@@ -91,7 +91,7 @@ async def test_tool_call_arguments_never_hold_the_key(hostile: Hostile) -> None:
 
 
 def test_stream_scrubber_holds_back_any_split_of_a_secret() -> None:
-    secret = f"pk-{uuid.uuid4().hex}"
+    secret = f"zq-pk-{uuid.uuid4().hex}"
     register_secret(secret)
     text = f"a {secret} b Bearer {uuid.uuid4().hex} c {secret}"
     for size in (1, 2, 3, 5, 7, 11, 40):

@@ -40,9 +40,7 @@ def shared_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def make_server(
-    simulator: Simulator, api_key: str
-) -> AsyncIterator[Callable[..., Any]]:
+async def make_server(simulator: Simulator, api_key: str) -> AsyncIterator[Callable[..., Any]]:
     """Build MCP servers over the shared simulator (their runtimes are closed at the end)."""
     made: list[ServerRuntime] = []
 

@@ -27,14 +27,13 @@ async def test_legacy_max_tokens_is_enforced_and_said(sim: Simulator, api_key: s
         whole = await client.chat("Claude-Sonnet-4", PROMPT, backend="legacy")
         cut = await client.chat("Claude-Sonnet-4", PROMPT, max_tokens=3, backend="legacy")
         streamed = ""
-        async for delta in client.stream(
-            "Claude-Sonnet-4", PROMPT, max_tokens=3, backend="legacy"
-        ):
+        async for delta in client.stream("Claude-Sonnet-4", PROMPT, max_tokens=3, backend="legacy"):
             if delta.result is not None:
                 result = delta.result
             else:
                 streamed = delta.text if delta.replace else streamed + delta.text
-    assert len(whole.text) > 12 and whole.finish_reason == "stop"
+    assert len(whole.text) > 12
+    assert whole.finish_reason == "stop"
     assert cut.text == whole.text[:12]  # 3 tokens, estimated at 4 characters each
     assert cut.finish_reason == "length"
     assert any("no max_tokens" in note for note in cut.notes)
@@ -48,10 +47,17 @@ async def test_legacy_max_tokens_is_enforced_and_said(sim: Simulator, api_key: s
     ("options", "named"),
     [
         ({"top_p": 0.5}, "top_p"),
-        ({"parallel_tool_calls": False, "tools": [{"type": "function", "function": {"name": "f"}}]},
-         "parallel_tool_calls=false"),
-        ({"tool_choice": "required", "tools": [{"type": "function", "function": {"name": "f"}}]},
-         "tool_choice other than auto or none"),
+        (
+            {
+                "parallel_tool_calls": False,
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+            },
+            "parallel_tool_calls=false",
+        ),
+        (
+            {"tool_choice": "required", "tools": [{"type": "function", "function": {"name": "f"}}]},
+            "tool_choice other than auto or none",
+        ),
     ],
 )
 async def test_what_the_bot_protocol_lacks_is_refused_unsent(
@@ -102,7 +108,9 @@ async def test_mcp_bot_protocol_cuts_and_refuses(server: Any, sim: Simulator) ->
 def test_cli_refuses_and_reports_the_cut(sim: Simulator, api_key: str) -> None:
     runner = CliRunner()
     base = ["chat", "-m", "Claude-Sonnet-4", PROMPT, "--backend", "legacy", "--base-url"]
-    refused = runner.invoke(cli, [*base, sim.base_url, "--top-p", "0.2"], env={"POE_API_KEY": api_key})
+    refused = runner.invoke(
+        cli, [*base, sim.base_url, "--top-p", "0.2"], env={"POE_API_KEY": api_key}
+    )
     cut = runner.invoke(
         cli, [*base, sim.base_url, "--max-tokens", "2", "--no-stream"], env={"POE_API_KEY": api_key}
     )
@@ -110,7 +118,7 @@ def test_cli_refuses_and_reports_the_cut(sim: Simulator, api_key: str) -> None:
     assert "has no top_p" in said(refused)
     assert "--backend openai" in said(refused)
     assert cut.exit_code == 0, cut.stderr
-    assert cut.stdout.strip() == 'You said'
+    assert cut.stdout.strip() == "You said"
     assert "cut at the token limit" in cut.stderr
 
 

@@ -13,7 +13,9 @@ from poe_mcp.simulator import Simulator
 from .conftest import error_of, sent
 
 
-async def test_a_misspelt_argument_is_refused_with_did_you_mean(server: Any, sim: Simulator) -> None:
+async def test_a_misspelt_argument_is_refused_with_did_you_mean(
+    server: Any, sim: Simulator
+) -> None:
     async with Client(server) as client:
         result = await client.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "hi", "temprature": 0.5}
@@ -84,8 +86,9 @@ async def test_both_names_for_one_argument_are_refused(server: Any, sim: Simulat
             "ask_poe_v2",
             {"bot": "GPT-4.1", "prompt": "x", "max_tokens": 5, "max_completion_tokens": 9},
         )
-    assert "'max_completion_tokens' and 'max_tokens' are the same argument" in (
-        error_of(result)["message"]
+    assert (
+        "'max_completion_tokens' and 'max_tokens' are the same argument"
+        in (error_of(result)["message"])
     )
     assert sent(sim) == []
 

@@ -38,7 +38,8 @@ async def test_the_hook_hears_retries_waits_and_cuts(sim: Simulator, api_key: st
     kinds = [e.kind for e in events]
     assert kinds == ["retry", "truncated", "rate_limit_wait"]
     retry = events[0]
-    assert retry.attempt == 1 and retry.error_kind == "upstream" and retry.delay_s
+    assert (retry.attempt, retry.error_kind) == (1, "upstream")
+    assert retry.delay_s
     assert "the provider failed (503); retry 1/4 in" in retry.message
     assert "max_tokens=2" in events[1].message
 
@@ -64,3 +65,11 @@ def test_cli_chat_and_media_say_so_without_verbose(sim: Simulator, api_key: str)
     assert "poe-mcp: rate limited by the provider (429); retry 1/4 in 0.1 s" in image.stderr
     assert cut.exit_code == 0, cut.stderr
     assert "cut at the token limit" in cut.stderr
+
+
+def test_media_help_shows_its_example() -> None:
+    for kind, example in (("image", 'poe-mcp image "a red fox'), ("video", "poe-mcp video")):
+        out = CliRunner().invoke(cli, [kind, "--help"])
+        assert out.exit_code == 0
+        assert "{_EXAMPLES" not in out.output
+        assert example in out.output

@@ -59,7 +59,7 @@ async def test_user_aliases_and_provider_prefixes(sim: Simulator, api_key: str) 
 
 async def test_a_prefix_the_catalog_cannot_check_is_refused(sim: Simulator, api_key: str) -> None:
     async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False, catalog=False) as c:
-        with pytest.raises(InvalidRequestError, match="use the bare name, e.g. 'Claude-Sonnet-4'"):
+        with pytest.raises(InvalidRequestError, match=r"bare name, e\.g\. 'Claude-Sonnet-4'"):
             await c.chat("anthropic/Claude-Sonnet-4", "hi")
     assert sent(sim) == []
 
@@ -133,3 +133,15 @@ async def test_tool_results_list_without_ids_is_refused(server: Any) -> None:
              "tool_results": [{"content": "sunny"}]},
         )  # fmt: skip
     assert "tool_results[0] has no tool_call_id" in error_of(bad)["message"]
+
+
+async def test_ask_poe_with_tools_takes_sampling_options(server: Any, sim: Simulator) -> None:
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "ask_poe_with_tools",
+            {"bot": "GPT-4.1", "prompt": "use get_weather city=Oslo", "tools": [WEATHER],
+             "temperature": 0.2, "max_completion_tokens": 300},
+        )  # fmt: skip
+    assert not result.is_error, result.content[0].text
+    (request,) = sent(sim)
+    assert (request["body"]["temperature"], request["body"]["max_tokens"]) == (0.2, 300)

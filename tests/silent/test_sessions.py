@@ -27,7 +27,19 @@ USER = {"role": "user", "content": "hello"}
         ("ask_poe", {"bot": "GPT-4.1", "prompt": "hi"}),
         ("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "hi"}),
         ("ask_with_attachment", {"bot": "GPT-4.1", "prompt": "hi", "attachment_paths": ["NOTE"]}),
-        ("ask_poe_with_tools", {"bot": "GPT-4.1", "prompt": "hi", "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]}),
+        (
+            "ask_poe_with_tools",
+            {
+                "bot": "GPT-4.1",
+                "prompt": "hi",
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {"name": "f", "parameters": {"type": "object"}},
+                    }
+                ],
+            },
+        ),
         ("ask_poe_with_tools", {"bot": "GPT-4.1", "tool_results": {"call_1": "42"}}),
         ("get_usage", {}),
     ],
@@ -59,7 +71,8 @@ async def test_new_starts_a_conversation_explicitly(server: Any, sim: Simulator)
         second = await client.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "two", "session_id": sid}
         )
-    assert sid != "new" and first.structured_content["new_session"] is True
+    assert sid != "new"
+    assert first.structured_content["new_session"] is True
     assert second.structured_content["new_session"] is False
     assert second.structured_content["history_messages"] == 2
 
@@ -80,7 +93,19 @@ async def test_library_conversations_raise_a_typed_error() -> None:
     assert (await conversations.prepare("new", USER)).is_new is True
 
 
-async def test_library_conversation_object_refuses_an_unknown_id(sim: Simulator, api_key: str) -> None:
+async def test_a_named_session_is_created_only_when_asked() -> None:
+    conversations = Conversations(MemoryStore().sessions)
+    turn = await conversations.prepare("my-notes", USER, create=True)
+    assert (turn.session_id, turn.is_new) == ("my-notes", True)
+    await conversations.commit(turn, {"role": "assistant", "content": "hi"})
+    again = await conversations.prepare("my-notes", USER)
+    assert again.is_new is False
+    assert again.history_messages == 2
+
+
+async def test_library_conversation_object_refuses_an_unknown_id(
+    sim: Simulator, api_key: str
+) -> None:
     async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False) as client:
         with pytest.raises(SessionNotFoundError):
             await Conversation("gone-away").ask(client, "GPT-4.1", "hi")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from poe_mcp import AsyncPoeClient, ConfigError, Settings
+from poe_mcp import AsyncPoeClient, ConfigError, Settings, StoreError
 from poe_mcp.cli import cli
 from poe_mcp.simulator import Simulator
 
@@ -35,7 +35,7 @@ SECRET = "sk-live-0123456789abcdefghijklmnopqrstuv"
         ('log_prompts = "yes"', "log_prompts must be true or false (got 'yes')"),
         ("[rate_limit]\nburst = true", "[rate_limit] burst must be a whole number"),
         ('backend = "rest"', "backend must be one of 'openai' or 'legacy'"),
-        ('[aliases]\nfast = 3', "[aliases] fast must be a string"),
+        ("[aliases]\nfast = 3", "[aliases] fast must be a string"),
     ],
 )
 def test_bad_settings_are_config_errors_naming_file_and_key(text: str, says: str) -> None:
@@ -146,3 +146,17 @@ def test_install_validates_tools_and_warns_about_an_invisible_key(tmp_path: Path
     # the moved config dir is passed on, so the server reads the same credentials.toml
     assert entry["env"]["POE_MCP_CONFIG_DIR"] == os.environ["POE_MCP_CONFIG_DIR"]
     assert SECRET not in target.read_text()
+
+
+async def test_budgets_never_stop_applying_silently(
+    sim: Simulator, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a store that cannot be opened: budgets cannot count, so the call is refused unsent
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the store's folder should be")
+    monkeypatch.setenv("POE_MCP_BUDGET_DAILY_USD", "1")
+    monkeypatch.setenv("POE_MCP_STORE", f"sqlite:///{blocker / 'poe.db'}")
+    async with AsyncPoeClient(api_key, base_url=sim.base_url) as client:
+        with pytest.raises(StoreError, match=r"budgets are set .* cannot be opened"):
+            await client.chat("GPT-4.1", "hi")
+    assert sent(sim) == []

@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 from mcp import Client, StdioServerParameters
@@ -93,7 +94,9 @@ async def test_get_usage_counts_real_calls_unless_asked(
     assert everything.structured_content["totals"]["calls"] == 1
 
 
-def test_cli_usage_counts_real_calls_unless_asked(sim: Simulator, api_key: str, tmp_path: Path) -> None:
+def test_cli_usage_counts_real_calls_unless_asked(
+    sim: Simulator, api_key: str, tmp_path: Path
+) -> None:
     store_url = f"sqlite:///{tmp_path / 'poe.db'}"
     runner = CliRunner()
     env = {"POE_API_KEY": api_key}

@@ -28,6 +28,7 @@ class Answer:
     status: int = 200
     content_type: str = "text/event-stream"
     times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,12 +55,14 @@ class StandIn:
         status: int = 200,
         content_type: str = "text/event-stream",
         times: int = 1,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Queue the next answer (``times`` requests get it)."""
+        """Queue the next answer (``times`` requests get it). A piece that is an exception
+        breaks the connection there (no end of the chunked body)."""
         if isinstance(body, str):
             body = body.encode()
         pieces = body if isinstance(body, list) else [body]
-        self._answers.append(Answer(pieces, status, content_type, times))
+        self._answers.append(Answer(pieces, status, content_type, times, dict(headers or {})))
 
     def sse(self, *chunks: Any, done: bool = True, end: str = "\n") -> None:
         """Queue an event stream of JSON chunks (dicts are dumped with raw non-ASCII)."""
@@ -92,10 +95,14 @@ class StandIn:
 
         async def pieces() -> Any:
             for piece in answer.pieces:
+                if isinstance(piece, BaseException):
+                    raise piece
                 yield piece
                 await asyncio.sleep(0)
 
-        return StreamingResponse(pieces(), answer.status, media_type=answer.content_type)
+        return StreamingResponse(
+            pieces(), answer.status, headers=answer.headers, media_type=answer.content_type
+        )
 
 
 def _chunk(content: Any = None, *, finish: Any = None, **delta: Any) -> dict[str, Any]:

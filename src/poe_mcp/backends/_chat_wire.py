@@ -28,8 +28,10 @@ from typing import Any
 
 from .. import _constants as C
 from ..errors import IncompleteStreamError, PoeError
-from ..types import Delta, ToolCall
+from ..types import Delta, ToolCall, ToolCallDelta
 from ._shapes import ToolCallAssembler, message_reasoning, split_content, tool_calls_from_message
+from ._sse import EOF_EVENT
+from ._think import ThinkSplitter, split_think
 from ._wire_errors import error_from_body, protocol_error
 
 __all__ = ["Completion", "StreamReader", "parse_completion"]
@@ -65,12 +67,47 @@ def _choice(data: Mapping[str, Any], where: str) -> Mapping[str, Any] | None:
             raise protocol_error(f"{where}.choices holds a {type(choice).__name__}")
         if choice.get("index") in (0, None):
             return choice
-    return None
+    first: Mapping[str, Any] = choices[0]
+    return first  # one choice numbered otherwise (from 1, say): still the answer
+
+
+# Finish reasons as providers spell them -> OpenAI's. Together says "eos", TGI "eos_token",
+# Anthropic-compatible APIs "end_turn", "stop_sequence", "max_tokens", "tool_use", Gemini "STOP",
+# "MAX_TOKENS", "SAFETY", Mistral "model_length". Others are kept (lower case).
+_FINISHES: dict[str, str] = {
+    **dict.fromkeys(
+        ("stop", "eos", "eos_token", "end_turn", "stop_sequence", "end", "end_of_turn",
+         "finished", "complete", "completed"),
+        "stop",
+    ),
+    **dict.fromkeys(
+        ("length", "max_tokens", "max_output_tokens", "model_length", "max_length",
+         "token_limit", "model_context_window_exceeded"),
+        "length",
+    ),
+    **dict.fromkeys(("tool_calls", "tool_call", "tool_use", "function_call"), "tool_calls"),
+    **dict.fromkeys(
+        ("content_filter", "safety", "recitation", "blocklist", "prohibited_content", "spii",
+         "image_safety", "content_filtered", "refusal"),
+        "content_filter",
+    ),
+}  # fmt: skip
 
 
 def _finish(choice: Mapping[str, Any]) -> str | None:
     value = choice.get("finish_reason")
-    return str(value) if value else None  # "" and null: not finished yet
+    if not value:
+        return None  # "" and null: not finished yet
+    name = str(value).strip().lower()
+    return _FINISHES.get(name, name)
+
+
+def _choice_text(choice: Mapping[str, Any], message: Mapping[str, Any]) -> Any:
+    """The content of a choice: its message's, or a completions-style ``text`` beside it."""
+    content = message.get("content")
+    if content is None and isinstance(choice.get("text"), str):
+        return choice["text"]
+    return content
 
 
 def _model(data: Mapping[str, Any]) -> str | None:
@@ -100,8 +137,9 @@ def parse_completion(data: Any, *, request_id: str | None = None) -> Completion:
         message = choice.get("delta") or {}
     if not isinstance(message, Mapping):
         raise protocol_error(f"choices[0].message is a {type(message).__name__}, not an object")
-    text, reasoning = split_content(message.get("content"))
-    reasoning = reasoning or message_reasoning(message, "message")
+    text, reasoning = split_content(_choice_text(choice, message))
+    text, thought = split_think(text)
+    reasoning = (reasoning + thought) or message_reasoning(message, "message")
     calls = tool_calls_from_message(message.get("tool_calls"))
     refusal = message.get("refusal")
     if not text and not calls and isinstance(refusal, str):
@@ -132,6 +170,7 @@ class StreamReader:
     _text: list[str] = field(default_factory=list)
     _reasoning: list[str] = field(default_factory=list)
     _calls: ToolCallAssembler = field(default_factory=ToolCallAssembler)
+    _think: ThinkSplitter = field(default_factory=ThinkSplitter)
     _finish: str | None = None
     _model: str | None = None
     _usage: Any = None
@@ -165,18 +204,24 @@ class StreamReader:
             return None
         if payload.lower() in _KEEPALIVES or payload.startswith(":"):
             return None  # keep-alives some servers send as data
-        try:
-            chunk = json.loads(payload)
-        except ValueError:
+        values = _json_values(payload)
+        if values is None:
+            if event == EOF_EVENT:
+                return None  # the body was cut inside its last chunk: incomplete, see completion()
             limit = C.STREAM_CHUNK_QUOTE_CHARS
             quoted = payload if len(payload) <= limit else payload[:limit] + "..."
             raise protocol_error(
                 f"the provider sent a stream chunk that is not JSON: {quoted!r}",
                 request_id=self.request_id,
-            ) from None
-        if event == "error" and not (isinstance(chunk, Mapping) and chunk.get("error")):
-            chunk = {"error": chunk}
-        return self.feed_chunk(chunk)
+            )
+        deltas = []
+        for chunk in values:
+            if event == "error" and not (isinstance(chunk, Mapping) and chunk.get("error")):
+                chunk = {"error": chunk}
+            delta = self.feed_chunk(chunk)
+            if delta is not None:
+                deltas.append(delta)
+        return _joined(deltas)
 
     def feed_chunk(self, chunk: Any) -> Delta | None:
         """One decoded ``chat.completion.chunk`` (the bot protocol's ``json`` events too)."""
@@ -199,9 +244,20 @@ class StreamReader:
             delta = choice.get("message") or {}
         if not isinstance(delta, Mapping):
             raise protocol_error(f"choices[0].delta is a {type(delta).__name__}, not an object")
-        text, reasoning = split_content(delta.get("content"), "delta.content")
+        text, reasoning = split_content(_choice_text(choice, delta), "delta.content")
+        refusal = delta.get("refusal")
+        if not text and isinstance(refusal, str):
+            text = refusal  # OpenAI streams a refusal beside a null content
+        if text:
+            text, thought = self._think.feed(text)
+            reasoning += thought
         reasoning = reasoning or message_reasoning(delta, "delta")
         fragments = self._calls.add(delta.get("tool_calls"))
+        return self._shown(text, reasoning, fragments)
+
+    def _shown(
+        self, text: str, reasoning: str, fragments: tuple[ToolCallDelta, ...] = ()
+    ) -> Delta | None:
         if text:
             self._text.append(text)
         if reasoning:
@@ -210,12 +266,18 @@ class StreamReader:
             return Delta(text=text, tool_calls=fragments, reasoning=reasoning)
         return None
 
+    def flush(self) -> Delta | None:
+        """What was held back (a possible ``<think>`` tag) once the stream ended."""
+        text, reasoning = self._think.flush()
+        return self._shown(text, reasoning)
+
     def completion(self) -> Completion:
         """The assembled answer, once the stream ended.
 
         Raises:
             IncompleteStreamError: it ended without ``[DONE]`` and without a finish reason.
         """
+        self.flush()
         calls = self._calls.calls()
         finish, inferred = self._finish, False
         if finish is None:
@@ -236,6 +298,36 @@ class StreamReader:
             model=self._model,
             usage=self._usage,
         )
+
+
+def _json_values(payload: str) -> list[Any] | None:
+    """The JSON values in one event's data: one as a rule, several when a server put chunks on
+    consecutive ``data:`` lines without the blank line between events (the spec joins them with
+    ``\\n``); None when it is not JSON."""
+    try:
+        return [json.loads(payload)]
+    except ValueError:
+        pass
+    decoder, values, at = json.JSONDecoder(), [], 0
+    while at < len(payload):
+        try:
+            value, at = decoder.raw_decode(payload, at)
+        except ValueError:
+            return None
+        values.append(value)
+        while at < len(payload) and payload[at] in " \t\r\n":
+            at += 1
+    return values or None
+
+
+def _joined(deltas: list[Delta]) -> Delta | None:
+    if len(deltas) <= 1:
+        return deltas[0] if deltas else None
+    return Delta(
+        text="".join(d.text for d in deltas),
+        tool_calls=tuple(f for d in deltas for f in d.tool_calls),
+        reasoning="".join(d.reasoning for d in deltas),
+    )
 
 
 def _unreadable_error(chunk: Any, request_id: str | None) -> PoeError:

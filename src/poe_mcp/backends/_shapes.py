@@ -46,9 +46,12 @@ __all__ = [
 
 _TEXT_PARTS = frozenset({"text", "output_text", "refusal"})
 _REASONING_PARTS = frozenset(
-    {"thinking", "reasoning", "redacted_thinking", "reasoning_text", "summary_text"}
-)
-_REASONING_FIELDS = ("reasoning_content", "reasoning")
+    {"thinking", "reasoning", "redacted_thinking", "reasoning_text", "summary_text",
+     "reasoning.text", "reasoning.summary"}
+)  # fmt: skip
+# DeepSeek and vLLM say reasoning_content; OpenRouter, Groq and Ollama's OpenAI API reasoning
+# (OpenRouter adds a reasoning_details list); Ollama's own API, relayed by proxies, thinking.
+_REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking", "reasoning_details")
 _DUPLICATE = re.compile(r"#\d+$")  # our suffix on a duplicated provider id
 
 
@@ -61,6 +64,10 @@ def _part_text(part: Mapping[str, Any], keys: Sequence[str], where: str) -> str:
             return value
         if isinstance(value, Mapping) and isinstance(value.get("value"), str):
             return str(value["value"])  # {"text": {"value": "...", "annotations": []}}
+        if isinstance(value, list):
+            # Mistral's thinking part: {"type": "thinking", "thinking": [{"type": "text", ...}]}
+            text, thought = split_content(value, f"{where}.{key}")
+            return text + thought
         raise protocol_error(
             f"{where}: a {part.get('type') or 'text'!r} part holds {type(value).__name__} "
             f"in {key!r} where text was expected"
@@ -95,7 +102,9 @@ def split_content(value: Any, where: str = "message.content") -> tuple[str, str]
             )
         kind = str(part.get("type") or "text").lower()
         if kind in _REASONING_PARTS:
-            thought.append(_part_text(part, ("thinking", "reasoning", "text", "summary"), where))
+            thought.append(
+                _part_text(part, ("thinking", "reasoning", "text", "summary", "content"), where)
+            )
         elif kind in _TEXT_PARTS:
             text.append(_part_text(part, ("text", "refusal"), where))
         # Other parts (images, citations, tool-use blocks mirrored as content) are no text.
@@ -223,10 +232,45 @@ class _Call:
     id: str
     name: str
     arguments: str
+    index: int | None = None  # the provider's index, when it gave one
+    # Opened by a fragment that repeats a finished call's name with no arguments: a second
+    # call under the same id or index, or a provider that repeats the name on every
+    # fragment. Real once arguments arrive; dropped if none ever do.
+    tentative: bool = False
+
+
+def _index(value: Any) -> int | None:
+    """The provider's ``index``: an int (or int-like text); None when missing or negative."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def _is_json(text: str) -> bool:
+    if not text.strip():
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+_EMPTY_OBJECT = re.compile(r"^\s*\{\s*\}\s*$")
 
 
 class ToolCallAssembler:
-    """Streamed tool-call fragments -> whole calls, by the rules in the module docstring.
+    """Streamed tool-call fragments -> whole calls, by the rules in the module docstring, and:
+
+    - a name already given is not given again: a provider that repeats the whole name on every
+      fragment (MiniMax via NVIDIA NIM) gets one name, one that streams the name in pieces
+      (Gemini) gets the pieces joined;
+    - arguments that were already complete are not appended to again by a repeat of
+      themselves; a ``{}`` placeholder (proxies translating Anthropic's ``input: {}``) is
+      replaced by the arguments streamed after it;
+    - the calls come out in the provider's ``index`` order when every call had one.
 
     The deltas it returns carry *our* index (the call's position), so consumers that assemble
     by ``index`` get the same calls.
@@ -246,54 +290,85 @@ class ToolCallAssembler:
             name = _name(function, spot)
             arguments = arguments_text(function.get("arguments"), f"{spot}.function")
             call_id = _call_id(item)
-            index = item.get("index")
-            if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-                index = None
-            position = self._target(call_id, index, name)
+            index = _index(item.get("index"))
+            position, fresh = self._target(call_id, index, name, arguments)
             if position is None:
+                continue  # a repeat of a whole call already read
+            if fresh:
                 position = len(self._calls)
-                self._calls.append(_Call(call_id or "", name or "", ""))
+                self._calls.append(_Call(call_id or "", "", "", index, tentative=fresh == "maybe"))
             call = self._calls[position]
             if call_id and not call.id:
                 call.id = call_id
-            if name and not call.name:
-                call.name = name
-            call.arguments += arguments
+            if call.index is None:
+                call.index = index
+            was_tentative = call.tentative
+            name = self._take_name(call, name)
+            arguments = self._take_arguments(call, arguments)
             if index is not None:
                 self._by_index[index] = position
             if call_id:
                 self._by_id[call_id] = position
-            out.append(ToolCallDelta(index=position, id=call_id, name=name, arguments=arguments))
+            if call.tentative:
+                continue  # shown once it proves to be a call
+            if was_tentative:
+                call_id, name = call.id or None, call.name
+            if name or arguments or fresh:
+                out.append(
+                    ToolCallDelta(index=position, id=call_id, name=name, arguments=arguments)
+                )
         return tuple(out)
 
-    def _target(self, call_id: str | None, index: int | None, name: str | None) -> int | None:
-        """The call this fragment continues, or None for a new call."""
+    def _target(
+        self, call_id: str | None, index: int | None, name: str | None, arguments: str
+    ) -> tuple[int | None, str]:
+        """``(position, "")`` of the call this fragment continues, ``(None, "")`` for a repeat
+        to skip, ``(0, "yes")`` for a new call, ``(0, "maybe")`` for a tentative one."""
         if call_id is not None:
             position = self._by_id.get(call_id)
-            if position is None or (name and self._complete(position)):
-                return None
-            return position
-        if index is not None:
+        elif index is not None:
             position = self._by_index.get(index)
         else:
             position = len(self._calls) - 1 if self._calls else None
         if position is None:
-            return None
-        # No id, but a name on a call that already has one and finished its arguments: the
-        # provider reuses one index (or none) for parallel calls.
-        if name and self._calls[position].name and self._complete(position):
-            return None
-        return position
+            return 0, "yes"
+        call = self._calls[position]
+        if not (name and call.name and _is_json(call.arguments)):
+            return position, ""
+        # A name on a call that already finished its arguments: the provider reuses one id (or
+        # index, or none) for parallel calls, or repeats the name on every fragment.
+        if name != call.name:
+            return 0, "yes"
+        if not arguments:
+            return 0, "maybe"
+        if arguments == call.arguments:
+            return None, ""  # the same whole call again
+        return 0, "yes"
 
-    def _complete(self, position: int) -> bool:
-        arguments = self._calls[position].arguments
-        if not arguments.strip():
-            return False
-        try:
-            json.loads(arguments)
-        except ValueError:
-            return False
-        return True
+    @staticmethod
+    def _take_name(call: _Call, name: str | None) -> str | None:
+        """The part of ``name`` that is new for ``call``."""
+        if not name or name == call.name:
+            return None
+        if call.name and call.arguments:
+            return None  # arguments began: the name was whole
+        call.name += name
+        return name
+
+    @staticmethod
+    def _take_arguments(call: _Call, arguments: str) -> str:
+        """Add ``arguments`` to ``call``; return what was added."""
+        if not arguments:
+            return ""
+        call.tentative = False
+        if _is_json(call.arguments):
+            if arguments == call.arguments:
+                return ""  # the whole arguments again
+            if _EMPTY_OBJECT.match(call.arguments) and not _is_json(call.arguments + arguments):
+                call.arguments = arguments  # "{}" was a placeholder
+                return arguments
+        call.arguments += arguments
+        return arguments
 
     @property
     def started(self) -> bool:
@@ -301,6 +376,7 @@ class ToolCallAssembler:
 
     def calls(self) -> tuple[ToolCall, ...]:
         """The assembled calls (those with a name), ids made unique."""
-        return unique_tool_calls(
-            [ToolCall(c.id, c.name, c.arguments or "{}") for c in self._calls if c.name]
-        )
+        kept = [c for c in self._calls if c.name and not c.tentative]
+        if all(c.index is not None for c in kept):
+            kept.sort(key=lambda c: c.index or 0)  # stable: calls sharing an index keep order
+        return unique_tool_calls([ToolCall(c.id, c.name, c.arguments or "{}") for c in kept])

@@ -6,6 +6,11 @@
 raw, and cuts a chunk in two. It also handles comments, ``event:``/``id:``/``retry:`` fields and
 multi-line ``data``.
 
+One leniency beyond the spec: at the end of the body, an event that was not closed by a blank
+line is still handed over, named :data:`EOF_EVENT` when its last line was cut (no line end at
+all), so the reader can use it if its data is whole (``data: [DONE]`` as the body's last bytes,
+from some proxies) and drop it if it was cut in the middle.
+
 It reads any response object with ``headers`` and ``aiter_text()``: the ``openai`` SDK's
 ``httpx2`` responses as well as ``httpx`` ones.
 """
@@ -15,9 +20,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-__all__ = ["Event", "is_event_stream", "sse_events", "sse_events_from_text"]
+__all__ = ["EOF_EVENT", "Event", "is_event_stream", "sse_events", "sse_events_from_text"]
 
 Event = tuple[str, str]  # (event name, "" for a plain message; data)
+EOF_EVENT = "poe-mcp-end-of-body"  # the name of an event whose last line had no line end
+# Appended to every body. After a last line that ended, the first "\n" is the blank line that
+# closes an open event; after a cut last line it ends that line, and the event stays open to be
+# named EOF_EVENT. The final blank line closes whichever event is open (nothing: no event).
+_CLOSE = f"\nevent: {EOF_EVENT}\n\n"
 
 
 def is_event_stream(content_type: str | None) -> bool:
@@ -45,6 +55,7 @@ class _NoBom:
                 text, first = text.removeprefix("\ufeff"), False
             if text:
                 yield text
+        yield _CLOSE
 
 
 def sse_events(response: Any) -> AsyncIterator[Event]:
@@ -63,6 +74,7 @@ class _Text:
 
     async def aiter_text(self) -> AsyncIterator[str]:
         yield self._text
+        yield _CLOSE
 
 
 def sse_events_from_text(text: str) -> AsyncIterator[Event]:

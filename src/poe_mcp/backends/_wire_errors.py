@@ -123,14 +123,51 @@ def _detail_message(detail: list[Any]) -> str:
     return "; ".join(line for line in lines if line)
 
 
+# Google's canonical error statuses (Gemini's OpenAI-compatible API) and ErrorInfo reasons ->
+# the error types the classifiers read.
+_GOOGLE_TYPES: dict[str, str] = {
+    "API_KEY_INVALID": "authentication_error",
+    "UNAUTHENTICATED": "authentication_error",
+    "PERMISSION_DENIED": "permission_error",
+    "RESOURCE_EXHAUSTED": "rate_limit_error",
+    "NOT_FOUND": "not_found_error",
+    "INVALID_ARGUMENT": "invalid_request_error",
+    "FAILED_PRECONDITION": "invalid_request_error",
+    "DEADLINE_EXCEEDED": "timeout_error",
+    "UNAVAILABLE": "service_unavailable",
+    "INTERNAL": "server_error",
+}
+
+
+def _google_type(error: Mapping[str, Any]) -> str | None:
+    """The error type a Google-style error means: its ErrorInfo ``reason``, else ``status``."""
+    for detail in error.get("details") or ():
+        if isinstance(detail, Mapping) and str(detail.get("reason")) in _GOOGLE_TYPES:
+            return _GOOGLE_TYPES[str(detail["reason"])]
+    status = error.get("status")
+    return _GOOGLE_TYPES.get(status) if isinstance(status, str) else None
+
+
+def _with_google_type(error: dict[str, Any]) -> dict[str, Any]:
+    if not error.get("type"):
+        found = _google_type(error)
+        if found:
+            error["type"] = found
+    return error
+
+
 def _error_object(body: Any) -> dict[str, Any] | None:
     """The ``error`` object of a parsed body (``{"error": {...}}``, ``{"error": "text"}``,
-    ``{"type": "error", "error": ...}`` or ``{"detail": "..."}``), or None."""
+    ``{"type": "error", "error": ...}``, ``{"detail": "..."}``, Gemini's ``[{"error": ...}]``,
+    Cloudflare's ``{"success": false, "errors": [...]}``, a bare ``{"message", "code"}``), or
+    None."""
+    if isinstance(body, list) and len(body) == 1:
+        body = body[0]  # Gemini's OpenAI-compatible API wraps its error in a list
     if not isinstance(body, Mapping):
         return None
     inner = body.get("error")
     if isinstance(inner, Mapping):
-        return dict(inner)
+        return _with_google_type(dict(inner))
     if isinstance(inner, str) and inner.strip():
         return {"message": inner, **({"code": body["code"]} if "code" in body else {})}
     if "choices" in body:
@@ -142,6 +179,18 @@ def _error_object(body: Any) -> dict[str, Any] | None:
         return {"message": _detail_message(detail)}
     if body.get("object") == "error" and isinstance(body.get("message"), str):
         return dict(body)  # vLLM's {"object": "error", "message", "type", "code"}
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and body.get("success") is not True:
+        first = errors[0]  # Cloudflare's {"success": false, "errors": [{"code", "message"}]}
+        message = first.get("message") if isinstance(first, Mapping) else first
+        if isinstance(message, str) and message.strip():
+            return {"message": message}
+    message = body.get("message", body.get("msg"))
+    failed = body.get("success") is False or any(k in body for k in ("code", "status"))
+    if isinstance(message, str) and message.strip() and failed:
+        # A bare {"code": 1211, "message": "Unknown Model..."} (Zhipu, Baidu, Alibaba...), or
+        # the inner object of {"error": {...}} that the openai SDK hands over.
+        return _with_google_type({**body, "message": message})
     return None
 
 
@@ -151,7 +200,8 @@ def normalise_error_body(body: Any) -> Any:
     OpenAI's ``param`` (the field refused) lands in ``metadata``."""
     error = _error_object(body)
     if error is None and isinstance(body, Mapping) and isinstance(body.get("message"), str):
-        error = dict(body)  # the openai SDK hands over the inner object of {"error": {...}}
+        # the openai SDK hands over the inner object of {"error": {...}}
+        error = _with_google_type(dict(body))
     if error is None:
         return body
     param = error.get("param")

@@ -227,6 +227,9 @@ class OpenAICompatBackend:
             if answer.text or answer.reasoning or fragments:
                 yield Delta(text=answer.text, tool_calls=fragments, reasoning=answer.reasoning)
         else:
+            held = reader.flush()  # text held back while it could still open a <think> tag
+            if held is not None:
+                yield held
             answer = reader.completion()
         yield Delta(result=self._result(request, answer, request_id, simulated))
 

@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("chat", "chat"),
     "compare": ("compare", "compare"),
     "completion": ("completion", "completion"),
+    "console": ("console", "console"),
     "doctor": ("doctor", "doctor"),
     "image": ("media", "image"),
     "install": ("install", "install"),

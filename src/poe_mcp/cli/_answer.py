@@ -200,9 +200,15 @@ class ChatState:
 
     def after(self, result: ChatResult) -> None:
         """The notices and the summary line that follow an answer (stderr)."""
+        skipped = [a for a in result.attempts if a.outcome != "ok"]
+        if skipped:  # a fallback answered: say so even when piped, the text alone cannot tell
+            why = ", ".join(f"{a.model} ({a.error_kind})" for a in skipped)
+            notice(f"answered by {result.model} after falling back from {why}")
         if result.finish_reason == "length":
             limit = self.options.get("max_tokens")
             where = f"--max-tokens {limit}" if limit else "the model's output limit"
             notice(f"the answer was cut at the token limit ({where}); raise --max-tokens for more")
         if self.stats:
             click.echo(dim(summary_line(result)), err=True)
+            for note in result.notes:  # how the request was adapted (e.g. reasoning mapped)
+                click.echo(dim(f"  {note}"), err=True)

@@ -87,7 +87,7 @@ class _Repl:
         catalog = self.state.client.catalog
         if catalog is not None:
             try:
-                info = await catalog.find(arg)
+                info = await catalog.find(await self.state.client.resolve_model(arg))  # aliases
             except PoeError:
                 info = None  # the catalog is unreachable: the next answer will tell
             else:

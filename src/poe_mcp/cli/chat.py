@@ -21,7 +21,7 @@ from .. import _constants as C
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["chat", "last_session", "parse_params", "remember_session"]
+__all__ = ["chat", "last_session", "parse_params", "read_stdin", "remember_session"]
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][\w.:/-]*$")
 _LAST_SESSION_FILE = "cli-last-session.json"
@@ -39,6 +39,25 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
         except ValueError:
             params[name.strip()] = raw
     return params
+
+
+def read_stdin() -> str:
+    """Standard input as UTF-8 text; binary input is refused in one clear line.
+
+    Read as bytes, so the locale's error handler (strict: a traceback; surrogateescape: text
+    that fails later, deep in the HTTP layer) never decides.
+    """
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text-only stream (embedded use): it has decoded already
+        return sys.stdin.read()
+    data = stream.read()
+    try:
+        return str(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise click.UsageError(
+            f"standard input is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}): send files with --attach, not on standard input"
+        ) from None
 
 
 def last_session(settings: Settings) -> str | None:
@@ -213,7 +232,7 @@ def chat(
     if not interactive and prompt in (None, "-"):
         if prompt is None and sys.stdin.isatty():
             raise click.UsageError("give a PROMPT, or pipe one on standard input")
-        prompt = sys.stdin.read()
+        prompt = read_stdin()
     if cont:
         session = last_session(settings)
         if session is None:
@@ -248,11 +267,19 @@ def chat(
 
 
 async def _session_model(client: Any, session_id: str) -> str | None:
-    """The model that last answered in ``session_id`` (None when unknown or not stored)."""
+    """The model that last answered in ``session_id`` (None when not recorded).
+
+    Raises:
+        SessionNotFoundError: no such live session: said now, not at every turn of a chat.
+    """
+    from ..errors import SessionNotFoundError
+
     store = await client.get_store()
     if store is None:
         return None
     stored = await store.sessions.get(session_id)
+    if stored is None:
+        raise SessionNotFoundError(session_id, ttl_s=client.settings.session_ttl_s)
     model = getattr(stored, "model", None)
     return model if isinstance(model, str) and model.strip() else None
 
@@ -293,10 +320,14 @@ class _Run:
         client = AsyncPoeClient(settings=self.settings, entry_point="cli")
         conversation = Conversation(self.session, system=self.options.pop("system"))
         model = self.model
-        if self.session:
-            await conversation.history(client)  # opens the store early: a bad URL fails now
-            if model is None:  # -c / --session without -m: the model the conversation used
-                model = await _session_model(client, self.session)
+        if conversation.session_id:
+            try:  # opens the store early: a bad URL or an unknown session fails now
+                stored_model = await _session_model(client, conversation.session_id)
+            except BaseException:
+                await client.aclose()
+                raise
+            # -c / --session without -m: the model the conversation used last
+            model = model or stored_model
         return ChatState(
             client,
             conversation,

@@ -19,7 +19,7 @@ import click
 
 from .. import _constants as C
 from .._money import format_usd
-from .chat import parse_params
+from .chat import parse_params, read_stdin
 
 if TYPE_CHECKING:
     from ..multi import Comparison, Consensus, ModelAnswer
@@ -227,7 +227,7 @@ def compare(
     if prompt in (None, "-"):
         if prompt is None and sys.stdin.isatty():
             raise click.UsageError("give a PROMPT, or pipe one on standard input")
-        prompt = sys.stdin.read()
+        prompt = read_stdin()
     if len(stances) > len(models):
         raise click.UsageError("give at most one --stance per -m model")
     options: dict[str, Any] = {

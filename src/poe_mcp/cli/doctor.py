@@ -29,7 +29,6 @@ async def run_checks(settings: Settings) -> list[dict[str, Any]]:
     """Each check as ``{"name", "ok", "detail"}``; never raises, never shows the key."""
     from .._logging import redact
     from .._redact import redact_url
-
     from ._doctor_settings import check, config_file_check, settings_checks
 
     base_url = redact_url(settings.effective_base_url)  # no user:password from the URL

@@ -18,7 +18,7 @@ from .. import _constants as C
 from .._events import ClientEvent
 from .._money import format_usd
 from ..types import MediaKind
-from .chat import parse_params
+from .chat import parse_params, read_stdin
 
 __all__ = ["audio", "image", "video"]
 
@@ -154,7 +154,7 @@ def _command(kind: MediaKind) -> click.Command:
         base_url: str | None,
     ) -> None:
         if prompt == "-":
-            prompt = sys.stdin.read()
+            prompt = read_stdin()
         options: dict[str, Any] = {
             "model": model,
             "params": parse_params(params) or None,

@@ -159,7 +159,7 @@ def _table(found: list[ModelInfo], *, with_kind: bool = False) -> str:
                 _price(m),
             ]
         )
-    headers = ["MODEL", "PROVIDER", "MODALITIES", "TOOLS", "CONTEXT", "PRICE (USD)"]
+    headers = ["MODEL", "PROVIDER", "MODALITIES", "TOOLS", "CONTEXT", "PRICE"]
     if with_kind:
         headers.insert(1, "KIND")
         for m, row in zip(found, rows, strict=True):
@@ -169,8 +169,10 @@ def _table(found: list[ModelInfo], *, with_kind: bool = False) -> str:
 
 
 def _price(m: ModelInfo) -> str:
+    from .._money import format_usd  # one money format: as MCP's model list and `usage` print
+
     def per_mtok(price: Decimal | None) -> str:
-        return "?" if price is None else f"{(price * C.TOKENS_PER_MTOK).normalize():f}"
+        return "?" if price is None else format_usd(float(price * C.TOKENS_PER_MTOK))
 
     if not m.price_known:
         return "unknown"
@@ -178,7 +180,7 @@ def _price(m: ModelInfo) -> str:
     if m.price.input is not None or m.price.output is not None:
         parts.append(f"{per_mtok(m.price.input)} in / {per_mtok(m.price.output)} out per 1M tokens")
     if m.price.request is not None:
-        parts.append(f"{m.price.request.normalize():f} per call")
+        parts.append(f"{format_usd(float(m.price.request))} per call")
     return "; ".join(parts)
 
 
@@ -186,23 +188,34 @@ async def _set_default(name: str, as_json: bool, client_args: dict[str, Any]) ->
     """Check ``name`` against the catalog when it can tell, then write it to config.toml."""
     from ..client import AsyncPoeClient
     from ..config import Settings
-    from ..errors import AuthError, NotFoundError, PoeError
+    from ..errors import AuthError, InvalidRequestError, NotFoundError, PoeError
     from ._config_edit import set_config_value
     from ._term import notice, ok
 
+    name = name.strip()
+    if not name:
+        raise click.BadParameter(
+            "give a model name, e.g. Claude-Sonnet-4", param_hint="--set-default"
+        )
     settings = Settings.load(**client_args)
     checked = False
     try:
         async with AsyncPoeClient(settings=settings, store=False, entry_point="cli") as client:
             catalog = client.catalog
             if catalog is not None:
-                info = await catalog.find(name)
+                info = await catalog.find(await client.resolve_model(name))  # aliases too
                 if info is None:
                     names = catalog.suggestions(name)
                     hint = f" Did you mean: {', '.join(names)}?" if names else ""
                     raise NotFoundError(f"unknown model {name!r}.{hint}")
+                makes = info.output_modalities
+                if makes and "text" not in makes:
+                    raise InvalidRequestError(
+                        f"{info.id} makes {'/'.join(makes)}, not text: the default model is the "
+                        f"one `poe-mcp chat` talks to (for media: poe-mcp {makes[0]} -m {info.id})"
+                    )
                 name, checked = info.id, True
-    except NotFoundError:
+    except (NotFoundError, InvalidRequestError):
         raise
     except (AuthError, PoeError) as exc:
         notice(f"could not check {name!r} against the model list ({exc.kind}); set it anyway")

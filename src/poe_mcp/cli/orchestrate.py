@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,8 +36,7 @@ def _parse_tiers(values: tuple[str, ...]) -> dict[str, str]:
         key, sep, model = value.partition("=")
         if not sep or not key.strip() or not model.strip():
             raise click.BadParameter(
-                f"expected TIER=MODEL (e.g. 1=Claude-Opus-4.1 or 3=openai:gpt-4o-mini), got "
-                f"{value!r}",
+                f"expected TIER=MODEL (e.g. 3=GPT-4.1 or 3=openai:gpt-4o-mini), got {value!r}",
                 param_hint="--tier",
             )
         tiers[key.strip()] = model.strip()
@@ -53,14 +53,46 @@ def _parse_tiers(values: tuple[str, ...]) -> dict[str, str]:
     help="Model of a tier: 1 orchestrator, 2 tech lead, 3 worker, 4 QA, or escalation; "
     "MODEL or PROVIDER:MODEL (repeatable). Default: [tiers] in config.toml, then built-ins.",
 )
-@click.option("--outline", type=click.Path(exists=True, dir_okay=False), help="Project outline.")
-@click.option("--step", is_flag=True, help="Ask before each ticket and each mutating tool call.")
-@click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue a stored run.")
+@click.option(
+    "--outline",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file with the project outline (file tree, rules) tier 1 reads with the goal.",
+)
+@click.option(
+    "--step",
+    is_flag=True,
+    help="Ask before each ticket and each call of a tool that changes things "
+    "(run_command, write_file).",
+)
+@click.option(
+    "--resume",
+    "resume_id",
+    metavar="RUN_ID",
+    help="Continue a stored run (--tier and the bounds given now apply to it).",
+)
 @click.option("--list", "list_runs", is_flag=True, help="List stored runs and exit.")
 @click.option("--show", "show_id", metavar="RUN_ID", help="Print a stored run's state and exit.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
-@click.option("--max-tracks", type=click.IntRange(1, 100), default=8, show_default=True)
-@click.option("--max-tickets", type=click.IntRange(1, 500), default=40, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Tickets worked on at once.",
+)
+@click.option(
+    "--max-tracks",
+    type=click.IntRange(1, 100),
+    default=8,
+    show_default=True,
+    help="A plan with more tracks stops the run before any ticket runs.",
+)
+@click.option(
+    "--max-tickets",
+    type=click.IntRange(1, 500),
+    default=40,
+    show_default=True,
+    help="A plan with more tickets stops the run before any ticket runs.",
+)
 @click.option(
     "--max-retries",
     type=click.IntRange(0, 10),
@@ -68,12 +100,22 @@ def _parse_tiers(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="Worker retries (with a QA finding) before escalating.",
 )
-@click.option("--budget-usd", type=click.FloatRange(min=0), help="Stop the run past this cost.")
-@click.option("--budget-tokens", type=click.IntRange(min=1), help="Stop past this many tokens.")
+@click.option(
+    "--budget-usd",
+    type=click.FloatRange(min=0, min_open=True),
+    help="No new work starts once the run has cost this much (USD, known prices).",
+)
+@click.option(
+    "--budget-tokens",
+    type=click.IntRange(min=1),
+    help="No new work starts once the run has used this many tokens.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final state as JSON.")
 @click.option("--provider", type=click.Choice(["poe", "openai", "compatible"]), help="Provider.")
 @click.option("--base-url", help="API base URL (e.g. a simulator's http://127.0.0.1:8787/v1).")
+@click.pass_context
 def orchestrate(
+    ctx: click.Context,
     goal: str | None,
     tiers: tuple[str, ...],
     outline: str | None,
@@ -105,6 +147,7 @@ def orchestrate(
     """
     if sum(bool(x) for x in (goal, resume_id, list_runs, show_id)) != 1:
         raise click.UsageError("give a GOAL, or one of --resume RUN_ID, --list, --show RUN_ID")
+    _refuse_unused(ctx, "--list" if list_runs else "--show" if show_id else None, resume_id)
     options = {
         "tiers": _parse_tiers(tiers),
         "concurrency": concurrency,
@@ -116,19 +159,63 @@ def orchestrate(
         "step": step,
     }
     outline_text = Path(outline).read_text(encoding="utf-8") if outline else None
-    code = asyncio.run(
-        _run(
-            goal,
-            outline_text,
-            resume_id=resume_id,
-            list_runs=list_runs,
-            show_id=show_id,
-            options=options,
-            as_json=as_json,
-            client_args={"provider": provider, "base_url": base_url},
+    seen: dict[str, str] = {}  # the run's id, once it is stored
+    try:
+        code = asyncio.run(
+            _run(
+                goal,
+                outline_text,
+                resume_id=resume_id,
+                list_runs=list_runs,
+                show_id=show_id,
+                options=options,
+                as_json=as_json,
+                client_args={"provider": provider, "base_url": base_url},
+                seen=seen,
+            )
         )
-    )
+    except KeyboardInterrupt:
+        run_id = seen.get("run_id")
+        click.echo(err=True)  # off the ^C and any unanswered prompt's line
+        if run_id:
+            click.echo(
+                f"interrupted: run {run_id} is saved (cancelled); continue it with "
+                f"`poe-mcp orchestrate --resume {run_id}`",
+                err=True,
+            )
+        else:
+            click.echo("interrupted before the run started; nothing was saved", err=True)
+        sys.exit(130)
     sys.exit(code)
+
+
+# Options that only matter to a run: refused with --list / --show (and --outline with --resume,
+# since the outline is part of the stored run) rather than silently ignored.
+_RUN_OPTIONS = (
+    "tiers",
+    "outline",
+    "step",
+    "concurrency",
+    "max_tracks",
+    "max_tickets",
+    "max_retries",
+    "budget_usd",
+    "budget_tokens",
+)
+
+
+def _refuse_unused(ctx: click.Context, listing: str | None, resume_id: str | None) -> None:
+    given = [
+        name
+        for name in _RUN_OPTIONS
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    ]
+    flag = {"tiers": "--tier"}
+    if listing and given:
+        names = ", ".join(flag.get(n, "--" + n.replace("_", "-")) for n in given)
+        raise click.UsageError(f"{listing} runs nothing, so {names} would have no effect")
+    if resume_id and "outline" in given:
+        raise click.UsageError("--outline is part of the stored run: --resume keeps its own")
 
 
 async def _run(
@@ -141,12 +228,13 @@ async def _run(
     options: dict[str, Any],
     as_json: bool,
     client_args: dict[str, Any],
+    seen: dict[str, str],
 ) -> int:
     from .._paths import denied_paths
     from ..builtin_tools import builtin_tools_from_config
     from ..client import AsyncPoeClient
     from ..config import Settings
-    from ..errors import NotFoundError
+    from ..errors import NotFoundError, PoeError
     from ..orchestra import Orchestrator, RunState
     from ..store import open_store
 
@@ -168,6 +256,12 @@ async def _run(
                 "step mode without a terminal: tools that change things will be refused",
                 err=True,
             )
+
+        def on_event(event: RunEvent) -> None:
+            seen.setdefault("run_id", event.run_id)
+            if not as_json:
+                _show(event)
+
         async with AsyncPoeClient(settings=settings, store=store, entry_point="cli") as client:
             orch = Orchestrator(
                 client,
@@ -175,12 +269,19 @@ async def _run(
                     settings.section("tools"), denied=denied_paths(settings)
                 ),
                 approver=_ask if interactive else None,
-                on_event=None if as_json else _show,
+                on_event=on_event,
                 store=store,
                 **options,
             )
             try:
                 state = await (orch.resume(resume_id) if resume_id else orch.run(goal or ""))
+            except PoeError as exc:
+                if "run_id" in seen:  # the store broke mid-run: say where the work stands
+                    exc.message += (
+                        f" (run {seen['run_id']} keeps its last saved state; "
+                        f"`poe-mcp orchestrate --resume {seen['run_id']}` continues it)"
+                    )
+                raise
             finally:
                 await orch.aclose()
         _print_final(state, as_json)
@@ -190,15 +291,51 @@ async def _run(
 
 
 async def _ask(question: Approval) -> bool:
-    prompt = f"[{question.ticket_id}] {question.text} — allow?"
-    return await asyncio.to_thread(click.confirm, prompt, default=False, err=True)
+    """A y/N question on the terminal; no answer (end of input) is a refusal."""
+    prompt = f"[{question.ticket_id}] {question.text} — allow? [y/N]: "
+    while True:
+        click.echo(prompt, nl=False, err=True)
+        line = await _read_line()
+        if line is None:
+            click.echo(err=True)
+            return False
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo("Error: answer y or n", err=True)
+
+
+async def _read_line() -> str | None:
+    """One line of the terminal, read by the event loop itself.
+
+    Not in a thread: a thread blocked reading stdin keeps ``asyncio.run`` from returning after
+    Ctrl-C (an executor thread) or aborts the interpreter at exit (a daemon thread holding
+    stdin's lock). Waiting on the file descriptor is cancelled like any other await.
+    """
+    loop = asyncio.get_running_loop()
+    fd = sys.stdin.fileno()
+    ready: asyncio.Future[None] = loop.create_future()
+    try:
+        loop.add_reader(fd, lambda: None if ready.done() else ready.set_result(None))
+    except NotImplementedError:  # an event loop without readers (Windows' proactor)
+        text = await asyncio.to_thread(sys.stdin.readline)
+        return text or None
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+    data = os.read(fd, 4096)
+    return data.decode(errors="replace") if data else None
 
 
 def _show(event: RunEvent) -> None:
     mark, colour = _MARK.get(event.kind, ("·", "blue"))
     who = f"[{event.ticket_id}] " if event.ticket_id else ""
     tier = f"tier {event.tier} " if event.tier else ""
-    text = event.message if len(event.message) <= 160 else event.message[:157] + "..."
+    flat = " ".join(event.message.split())  # one line per event, even for multi-line output
+    text = flat if len(flat) <= 160 else flat[:157] + "..."
     line = f"{click.style(mark, fg=colour)} {tier}{who}{text}  ({format_usd(event.cost)})"
     click.echo(line, err=True)
 

@@ -70,7 +70,8 @@ def _start_simulator() -> Any:
     envvar="POE_MCP_TOOLS",
     help="Comma-separated tools or groups to expose (chat, sessions, models, info, agent, "
     "media, all) [env POE_MCP_TOOLS; config [server] tools]. Default: all. The multi group "
-    "(compare_models, consensus) is off unless named: --tools all,multi.",
+    "(compare_models, consensus) and the orchestra group (orchestrate, get_run, resume_run, "
+    "cancel_run) are off unless named: --tools all,multi,orchestra.",
 )
 @click.option(
     "--store",

@@ -35,14 +35,14 @@ log = logging.getLogger(__name__)
 # Scripts and styles only from the console itself (no inline script, no CDN); images and media
 # may come from the provider's CDN (generated images, video, audio) or data: URIs.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https: "
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data: blob: https: "
     "http:; media-src 'self' data: blob: https: http:; connect-src 'self'; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 
 class SecurityHeaders:
-    """CSP, no framing, no sniffing, no referrer, and no caching of pages (they hold a token)."""
+    """CSP, no framing, no sniffing, no cross-site referrer, no caching of pages (CSRF tokens)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -59,7 +59,8 @@ class SecurityHeaders:
                 headers.setdefault("Content-Security-Policy", CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "no-referrer")
+                # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form posts
+                headers.setdefault("Referrer-Policy", "same-origin")
                 if not static:
                     headers.setdefault("Cache-Control", "no-store")
             await send(message)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,8 @@ class ConsoleContext:
         settings: the settings at start (``Settings.load()``).
         simulate: always answer from the built-in simulator (``--simulate``).
         api_key: a key given on the command line (used while the provider does not change).
-        store: a store to share (the MCP server's); None opens ``settings.store_url``.
+        open_store: opens a store to share (the MCP server's ``runtime.store``); None opens
+            ``settings.store_url`` (and closes it with the console).
         token_required: whether logging in needs the bearer token (False with ``--no-auth``).
     """
 
@@ -80,14 +82,15 @@ class ConsoleContext:
         *,
         simulate: bool = False,
         api_key: str | None = None,
-        store: Store | None = None,
+        open_store: Callable[[], Awaitable[Store]] | None = None,
         token_required: bool = True,
     ) -> None:
         self.simulate_forced = simulate
         self._explicit_key = api_key
         self._explicit_provider = settings.provider
-        self._store = store
-        self._owns_store = store is None
+        self._store: Store | None = None
+        self._open_store = open_store
+        self._owns_store = open_store is None
         self.token_required = token_required
         self.settings = settings
         self.configured = settings  # what config.toml and the environment say (no simulator)
@@ -105,12 +108,15 @@ class ConsoleContext:
     async def store(self) -> Store:
         """The store (sessions, ledger, runs, logs), opened on first use."""
         if self._store is None:
-            from ..store import open_store
+            if self._open_store is not None:
+                self._store = await self._open_store()
+            else:
+                from ..store import open_store
 
-            opened: Any = open_store(self.settings.store_url)
-            if asyncio.iscoroutine(opened):
-                opened = await opened
-            self._store = opened
+                opened: Any = open_store(self.settings.store_url)
+                if asyncio.iscoroutine(opened):
+                    opened = await opened
+                self._store = opened
         assert self._store is not None
         return self._store
 

@@ -106,9 +106,6 @@ async def dashboard(request: Request) -> Response:
     hours = C.CONSOLE_DASHBOARD_RANGES_H[span]
     bucket = _choice(q.get("bucket"), ("hour", "day"), "hour" if hours <= 48 else "day")
     by = _choice(q.get("by"), tuple(g for g, _ in GROUPS), "model")
-    default_view = "simulated" if ctx.simulated else "real"
-    view = _choice(q.get("view"), ("real", "simulated"), default_view)
-    simulated = view == "simulated"
     now = time.time()
     until = hour_of(now) + C.ROLLUP_BUCKET_S
     since = float(until - hours * C.ROLLUP_BUCKET_S)
@@ -118,8 +115,13 @@ async def dashboard(request: Request) -> Response:
 
     usage = (await ctx.store()).usage
     started = time.perf_counter()
-    totals = await usage.rollup(since=since, simulated=simulated)
-    other = await usage.rollup(since=since, simulated=not simulated)
+    real = await usage.rollup(since=since, simulated=False)
+    sim = await usage.rollup(since=since, simulated=True)
+    # Real calls unless the console runs on the simulator or only simulated calls exist.
+    default_view = "simulated" if ctx.simulated or (sim and not real) else "real"
+    view = _choice(q.get("view"), ("real", "simulated"), default_view)
+    simulated = view == "simulated"
+    totals, other = (sim, real) if simulated else (real, sim)
     series = await usage.rollup(since=since, bucket=bucket, by=by, simulated=simulated)  # type: ignore[arg-type]
     groups = await usage.rollup(since=since, by=by, simulated=simulated)  # type: ignore[arg-type]
     errors = await usage.rollup(since=since, by="error_kind", simulated=simulated)

@@ -121,7 +121,7 @@ class RunManager:
                 self._runs[event.run_id] = live
                 first.set_result(event.run_id)
             if original is not None:
-                original(event)  # type: ignore[call-arg]
+                original(event)
 
         orchestrator.on_event = on_event
         task = asyncio.create_task(self._go(orchestrator.run(options.goal, outline=options.outline),

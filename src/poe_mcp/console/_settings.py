@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import _constants as C
@@ -83,6 +83,8 @@ def _field_views(file: dict[str, Any], provider: str, form: Any = None) -> list[
         env = _env_for(f, provider)
         overridden = bool(env and os.environ.get(env))
         value = _file_value(file, f.keys) if form is None else form.get(f.name)
+        if f.name == "provider" and not value:
+            value = provider  # the provider in effect (the environment's, or the default)
         views.append(
             {
                 "field": f,
@@ -209,6 +211,8 @@ async def models_fragment(request: Request) -> Response:
             source = catalog.source
     except PoeError as exc:
         error = exc.message
+    if request.query_params.get("format") == "ids":
+        return JSONResponse([m.id for m in models])
     return await render(
         request,
         "_models.html",

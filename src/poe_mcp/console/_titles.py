@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = ["Titles"]
@@ -58,10 +59,11 @@ class Titles:
                 data.pop(session_id, None)
             self._write(data)
 
-    def keep_only(self, live: set[str]) -> None:
+    def keep_only(self, live: Iterable[str]) -> None:
+        alive = frozenset(live)
         with self._lock:
             data = self._read()
-            kept = {k: v for k, v in data.items() if k in live}
+            kept = {k: v for k, v in data.items() if k in alive}
             if len(kept) != len(data):
                 self._write(kept)
 

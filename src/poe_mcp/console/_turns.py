@@ -15,7 +15,7 @@ server's ``ask_poe_with_tools`` does.
 Events (``event: <name>``, JSON data): ``delta`` {text, replace}, ``tool_call`` {id, name,
 arguments}, ``tool_result`` {id, name, result, error}, ``media`` {kind, url}, ``done`` {model,
 session_id, input_tokens, output_tokens, cost, cost_text, latency_s, finish_reason, simulated},
-``error`` {kind, message}, ``cancelled`` {}.
+``failed`` {kind, message}, ``cancelled`` {}.
 """
 
 from __future__ import annotations
@@ -136,10 +136,10 @@ class TurnManager:
             turn.emit("cancelled", {})
             raise
         except PoeError as exc:
-            turn.emit("error", {"kind": exc.kind, "message": exc.message})
+            turn.emit("failed", {"kind": exc.kind, "message": exc.message})
         except Exception as exc:  # noqa: BLE001 - the browser must hear about every failure
             log.exception("console turn failed")
-            turn.emit("error", {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"})
+            turn.emit("failed", {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"})
         finally:
             turn.finished = True
             turn.changed.set()

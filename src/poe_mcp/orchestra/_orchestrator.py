@@ -2,8 +2,11 @@
 
 Flow of :meth:`Orchestrator.run`:
 
+0. every tier's model is checked before anything is spent (``_preflight``): a provider
+   without a key, an unknown model or a worker model without tools is refused.
 1. tier 1 turns the goal into tracks; tier 2 turns each track into tickets. Both answers are
-   structured output; a ticket plan that is not a DAG is fed back once, then the run fails.
+   structured output; tracks with duplicate ids, or a ticket plan that is not a DAG, are fed
+   back once, then the run fails.
 2. tickets run in dependency order, independent ones in parallel (``concurrency`` at most),
    each through the agent loop with only its ticket and the context it names.
 3. a failed attempt (error, invalid report, unmet acceptance criterion) goes to tier 4, whose
@@ -11,8 +14,9 @@ Flow of :meth:`Orchestrator.run`:
    escalates to the escalation model, then is blocked with its reason. Tickets that depend on
    a blocked ticket are blocked too.
 
-The state is saved to the store after every change; :meth:`Orchestrator.resume` continues a
-stored run, skipping completed tickets. Every model call is tagged with its tier and the run
+The state is saved to the store after every change (and every ``ORCH_HEARTBEAT_S`` while
+long calls run, so a live run is told from a dead one); :meth:`Orchestrator.resume` continues
+a stored run, skipping completed tickets. Every model call is tagged with its tier and the run
 id in the usage ledger, so cost per tier adds up to the run's total.
 """
 
@@ -32,11 +36,7 @@ from pydantic import BaseModel, ValidationError
 from .. import _constants as C
 from .._call_tags import call_tags
 from .._money import format_usd
-from ..errors import (
-    InvalidRequestError,
-    NotFoundError,
-    PoeError,
-)
+from ..errors import InvalidRequestError, NotFoundError, PoeError
 from ._plan import (
     Finding,
     PlanError,
@@ -49,7 +49,7 @@ from ._plan import (
     short_errors,
 )
 from ._preflight import check_tiers
-from ._run import RunState, StopRun, TicketState
+from ._run import RunState, RunStatus, StopRun, TicketState
 from ._step import Approval, Approver, gate_tools
 from ._tiers import (
     TierModel,
@@ -58,7 +58,7 @@ from ._tiers import (
     tickets_prompt,
     tracks_prompt,
 )
-from ._worker import attempt
+from ._worker import attempt as worker_attempt
 
 if TYPE_CHECKING:
     from ..client import AsyncPoeClient
@@ -420,7 +420,7 @@ class Orchestrator:
         """One worker attempt; the failure text, or None when the ticket is done."""
         spec = TierModel.parse(ticket.model_override or self.tiers["3"])
         client = await self._client(spec)
-        return await attempt(client, spec, state, ticket, self._gated_tools(state, ticket))
+        return await worker_attempt(client, spec, state, ticket, self._gated_tools(state, ticket))
 
     async def _finding(self, state: RunState, ticket: TicketState, failure: str) -> str:
         try:
@@ -524,7 +524,7 @@ class Orchestrator:
         return client
 
     # -- bounds, state, events -----------------------------------------------------------------
-    def _stop_reason(self, state: RunState) -> tuple[str, str] | None:
+    def _stop_reason(self, state: RunState) -> tuple[RunStatus, str] | None:
         if self._cancelled.is_set():
             return ("cancelled", "cancelled by the user")
         if self.budget_usd is not None and state.total_cost >= self.budget_usd:

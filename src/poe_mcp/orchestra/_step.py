@@ -1,9 +1,8 @@
 """Step mode: the questions a run asks a person, and the tools that need an answer first.
 
-A tool "changes things" when it is marked ``mutating`` or is a built-in that can change things
-whatever its flag says (``run_command`` runs programs, and the allow-list may hold ones that
-write). In step mode every call of such a tool waits for an approval; a refusal (or nobody to
-ask) is an error result the worker reads, and the tool does not run.
+A tool "changes things" when it is marked ``mutating`` (the built-in ``run_command`` and
+``write_file`` are). In step mode every call of such a tool waits for an approval; a refusal
+(or nobody to ask) is an error result the worker reads, and the tool does not run.
 """
 
 from __future__ import annotations
@@ -19,9 +18,6 @@ if TYPE_CHECKING:
     from ..tools import Tool
 
 __all__ = ["Approval", "Approver", "changes_things", "gate_tools"]
-
-# Built-in tools that change things even when not marked mutating.
-_CHANGING_BUILTINS = frozenset({"run_command"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +38,7 @@ Ask = Callable[["Tool", dict[str, Any]], Awaitable[bool]]
 
 def changes_things(tool: Tool) -> bool:
     """Whether step mode must ask before each call of ``tool``."""
-    return tool.mutating or tool.name in _CHANGING_BUILTINS
+    return tool.mutating
 
 
 def gate_tools(tools: Iterable[Tool], ask: Ask) -> list[Tool]:

@@ -239,6 +239,9 @@ def build_http_app(runtime: ServerRuntime, options: HttpOptions) -> Starlette:
         BodyDeadline, timeout_s=limits.body_timeout_s, max_bytes=limits.max_body_bytes
     )
     app.add_middleware(HostOriginGuard, rules=rules)
+    from ..console._mount import mount_console  # the web console at /console, same token
+
+    mount_console(app, runtime, options.token)
     return app
 
 
@@ -276,6 +279,11 @@ async def serve_http(
         f"poe-mcp: MCP over HTTP at http://{shown}:{port}{C.HTTP_MCP_PATH} "
         f"(health {C.HTTP_HEALTH_PATH}, metrics {C.HTTP_METRICS_PATH})"
         + (" [SIMULATED]" if runtime.simulated else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    print(
+        f"poe-mcp: web console at http://{shown}:{port}{C.CONSOLE_PATH}/ (log in with the token)",
         file=sys.stderr,
         flush=True,
     )

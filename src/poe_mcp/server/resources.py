@@ -131,7 +131,8 @@ def _listing(directory: Path) -> list[MCPResource]:
 
 
 class PoeServer(MCPServer[Any]):
-    """``MCPServer`` whose resources include the media directory's files, listed live.
+    """``MCPServer`` whose resources include the media directory's files, listed live, and
+    whose prompts refuse bad arguments with a clear error.
 
     Args:
         runtime: the server's shared state (settings: the media directory, the catalog).
@@ -167,6 +168,18 @@ class PoeServer(MCPServer[Any]):
 
     def _media_dir(self) -> Path:
         return media_directory(self._runtime.settings)
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: Context[Any, Any] | None = None,
+    ) -> Any:
+        """``prompts/get``, with the arguments checked first (see ``prompts.py``)."""
+        from .prompts import check_prompt_arguments
+
+        check_prompt_arguments(await self.list_prompts(), name, arguments)
+        return await super().get_prompt(name, arguments, context)
 
     async def list_resources(self) -> list[MCPResource]:
         listed = await super().list_resources()

@@ -30,7 +30,7 @@ SessionId = Annotated[
     str | None,
     Field(max_length=C.SESSION_ID_MAX_LEN, description="to continue; omit for new"),
 ]
-UseOpenAI = Annotated[bool | None, Field(description="true: REST API; false: bot protocol")]
+UseOpenAI = Annotated[bool | None, Field(description="false: bot protocol")]
 Answer = Annotated[CallToolResult, AskResult]
 Effort = Literal["low", "medium", "high"]
 

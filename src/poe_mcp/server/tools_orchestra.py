@@ -4,7 +4,12 @@ A run works inside the ``orchestrate`` (or ``resume_run``) call, reporting each 
 progress; the result is the summary: status, tickets, cost per tier, blocked tickets and why.
 ``cancel_run`` stops a run of this server from another request (the state is kept, so
 ``resume_run`` can continue it). In step mode the server asks the user through MCP elicitation
-when the client supports it; otherwise tools that change things are refused.
+when the client supports it mid-call (sessions of the ``initialize`` era, as Claude Desktop,
+Claude Code, Cursor and the Inspector open them); otherwise, as on the stateless 2026-07-28
+protocol, which has no server-to-client requests inside a call, tools that change things are
+refused and the result says so. A server started
+with ``--simulate`` answers every tier from the simulator, whatever provider a tier names: a
+simulated run never reaches a real provider or needs its key.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import contextlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
+from mcp.shared.exceptions import NoBackChannelError
 from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent
+from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
 from .. import _constants as C
@@ -22,11 +29,14 @@ from .._money import format_usd
 from ..errors import InvalidRequestError, NotFoundError
 
 if TYPE_CHECKING:
+    from ..client import AsyncPoeClient
     from ..orchestra import Approval, Orchestrator, RunEvent, RunState
     from .registry import ToolRegistry
 
 __all__ = ["register"]
 
+# The first protocol revision without server-to-client requests inside a call (stateless).
+_STATELESS_VERSION = "2026-07-28"
 _RUN_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
@@ -54,12 +64,19 @@ def _summary_text(state: RunState, simulated: bool) -> str:
     return "\n".join(lines)
 
 
-def _result(state: RunState, simulated: bool) -> CallToolResult:
+def _result(state: RunState, simulated: bool, unasked: bool = False) -> CallToolResult:
     summary = state.summary()
     summary["simulated"] = simulated
     summary["outputs"] = {tid: t.output for tid, t in state.tickets.items() if t.output is not None}
+    text = _summary_text(state, simulated)
+    if unasked:
+        summary["step_questions"] = "unavailable"
+        text += (
+            "\nstep mode: this client cannot answer questions during a call (no elicitation "
+            "mid-call), so tools that change things were refused, not run"
+        )
     return CallToolResult(
-        content=[TextContent(type="text", text=_summary_text(state, simulated))],
+        content=[TextContent(type="text", text=text)],
         structured_content=summary,
         is_error=state.status == "failed",
     )
@@ -69,10 +86,11 @@ def register(reg: ToolRegistry) -> None:
     """Add the orchestration tools the registry wants."""
     runtime = reg.runtime
     active: dict[str, Orchestrator] = {}
+    resuming: set[str] = set()  # claimed before the first await, so two resumes cannot race
 
     async def _orchestrator(
         ctx: Any, tiers: dict[str, str] | None, step: bool, budget_usd: float | None
-    ) -> tuple[Orchestrator, list[str]]:
+    ) -> tuple[Orchestrator, list[str], list[AsyncPoeClient]]:
         from .._paths import denied_paths
         from ..builtin_tools import builtin_tools_from_config
         from ..orchestra import Orchestrator
@@ -92,28 +110,39 @@ def register(reg: ToolRegistry) -> None:
             with contextlib.suppress(Exception):  # progress is best effort, never fails a run
                 await ctx.report_progress(progress["n"], None, message)
 
-        orch = Orchestrator(
-            client,
-            tiers=tiers,
-            tools=builtin_tools_from_config(
-                runtime.settings.section("tools"), denied=denied_paths(runtime.settings)
-            ),
-            step=step,
-            approver=_elicitor(ctx) if step else None,
-            on_event=on_event,
-            budget_usd=budget_usd,
-            store=store,
-        )
-        return orch, ids
+        extra = _simulated_clients(runtime, client, store) if runtime.simulated else {}
+        try:
+            orch = Orchestrator(
+                client,
+                tiers=tiers,
+                clients=extra,
+                tools=builtin_tools_from_config(
+                    runtime.settings.section("tools"), denied=denied_paths(runtime.settings)
+                ),
+                step=step,
+                approver=_elicitor(ctx) if step else None,
+                on_event=on_event,
+                budget_usd=budget_usd,
+                store=store,
+            )
+        except BaseException:
+            for other in extra.values():
+                await other.aclose()
+            raise
+        return orch, ids, list(extra.values())
 
-    async def _drive(orch: Orchestrator, ids: list[str], work: Any) -> CallToolResult:
+    async def _drive(
+        orch: Orchestrator, ids: list[str], extra: list[AsyncPoeClient], work: Any
+    ) -> CallToolResult:
         try:
             state = await work
         finally:
             for run_id in ids:
                 active.pop(run_id, None)
             await orch.aclose()
-        return _result(state, runtime.simulated)
+            for other in extra:  # the simulator's clients made for this run
+                await other.aclose()
+        return _result(state, runtime.simulated, unasked=orch.step and orch.approver is None)
 
     async def orchestrate(
         goal: Annotated[str, Field(min_length=1, max_length=C.ORCH_TEXT_MAX)],
@@ -126,18 +155,22 @@ def register(reg: ToolRegistry) -> None:
         step: Annotated[bool, Field(description="Ask before each ticket and change")] = False,
         budget_usd: Annotated[float | None, Field(gt=0)] = None,
     ) -> CallToolResult:
-        orch, ids = await _orchestrator(ctx, tiers, step, budget_usd)
-        return await _drive(orch, ids, orch.run(goal, outline=outline))
+        orch, ids, extra = await _orchestrator(ctx, tiers, step, budget_usd)
+        return await _drive(orch, ids, extra, orch.run(goal, outline=outline))
 
     async def resume_run(
         run_id: Annotated[str, _RUN_ID],
         ctx: Context,
         step: bool = False,
     ) -> CallToolResult:
-        if run_id in active:
+        if run_id in active or run_id in resuming:
             raise InvalidRequestError(f"run {run_id} is running; cancel_run it first")
-        orch, ids = await _orchestrator(ctx, None, step, None)
-        return await _drive(orch, ids, orch.resume(run_id))
+        resuming.add(run_id)
+        try:
+            orch, ids, extra = await _orchestrator(ctx, None, step, None)
+            return await _drive(orch, ids, extra, orch.resume(run_id))
+        finally:
+            resuming.discard(run_id)
 
     async def get_run(run_id: Annotated[str, _RUN_ID]) -> CallToolResult:
         from ..orchestra import RunState
@@ -204,15 +237,40 @@ def register(reg: ToolRegistry) -> None:
     )
 
 
-def _elicitor(ctx: Any) -> Any:
-    """An approver that asks the user through MCP elicitation, or None when it cannot."""
+def _simulated_clients(runtime: Any, client: AsyncPoeClient, store: Any) -> dict[str, Any]:
+    """Clients for the other providers, all answered by the simulator the server runs."""
+    from ..client import AsyncPoeClient
+
+    return {
+        name: AsyncPoeClient(
+            runtime.api_key,
+            settings=runtime.settings.with_(provider=name),
+            store=store,
+            entry_point="mcp",
+        )
+        for name in C.PROVIDERS
+        if name != client.provider
+    }
+
+
+def _can_elicit(ctx: Any) -> bool:
+    """Whether this call can ask the user mid-way (elicitation over a back-channel)."""
+    version = getattr(ctx, "protocol_version", None)
+    if version is not None and is_version_at_least(version, _STATELESS_VERSION):
+        return False  # the stateless protocol sends no server-to-client request inside a call
     try:
-        supported = ctx.session.check_client_capability(
-            ClientCapabilities(elicitation=ElicitationCapability())
+        return bool(
+            ctx.session.check_client_capability(
+                ClientCapabilities(elicitation=ElicitationCapability())
+            )
         )
     except Exception:  # noqa: BLE001 - an old or odd client: no way to ask
-        supported = False
-    if not supported:
+        return False
+
+
+def _elicitor(ctx: Any) -> Any:
+    """An approver that asks the user through MCP elicitation, or None when it cannot."""
+    if not _can_elicit(ctx):
         return None
 
     async def ask(question: Approval) -> bool:
@@ -221,6 +279,10 @@ def _elicitor(ctx: Any) -> Any:
                 ctx.elicit(f"[{question.ticket_id}] {question.text}", _Confirm),
                 C.ORCH_APPROVAL_TIMEOUT_S,
             )
+        except NoBackChannelError:
+            # No way to ask after all: as without an approver, tickets go ahead and tools
+            # that change things are refused.
+            return question.kind != "tool"
         except (TimeoutError, Exception):  # noqa: BLE001 - no answer is a refusal
             return False
         return answer.action == "accept" and bool(getattr(answer.data, "approve", False))

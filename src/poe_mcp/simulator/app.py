@@ -3,7 +3,7 @@
 Routes:
 
 =================================== =========================================================
-``GET  /v1/models``                 the catalogue (no auth), ``/v1/models/<id>`` one model
+``GET  /v1/models``                 the catalogue (no auth; OpenAI mode: a key), ``/<id>`` one
 ``POST /v1/chat/completions``       chat, JSON or SSE (see ``_chat.py``)
 ``POST /v1/responses``              structured output with ``text.format`` (``responses.py``)
 ``GET  /usage/current_balance``     ``{"current_point_balance": int}``
@@ -94,8 +94,24 @@ async def list_models(request: Request) -> Response:
     forced = await _simple_fault(request, entry, rid)
     if forced is not None:
         return forced
+    refused = _list_key_refused(request, entry, rid)
+    if refused is not None:
+        return refused
     entry["status"] = 200
     return _json(_sim(request).models_body(), headers=_headers(request, rid))
+
+
+def _list_key_refused(request: Request, entry: dict[str, Any], rid: str) -> Response | None:
+    """OpenAI's model list needs a valid key (Poe's is public): its 401, or None."""
+    state = _sim(request)
+    if state.provider != "openai":
+        return None
+    try:
+        state.check_key(bearer_key(request), need_points=False)
+    except PoeError as exc:
+        entry["status"] = exc.status
+        return error_response(exc, rid, _headers(request, rid))
+    return None
 
 
 async def get_model(request: Request) -> Response:
@@ -105,6 +121,9 @@ async def get_model(request: Request) -> Response:
     forced = await _simple_fault(request, entry, rid)
     if forced is not None:
         return forced
+    refused = _list_key_refused(request, entry, rid)
+    if refused is not None:
+        return refused
     try:
         item = _sim(request).model_item(name)
     except PoeError as exc:

@@ -10,7 +10,7 @@ stays the same):
   of one, and answers with the dated id (``gpt-4o`` -> ``gpt-4o-2024-08-06``). A non-chat model
   gets OpenAI's 404 "This is not a chat model"; an unknown one ``model_not_found``.
 - Keys: ``invalid*`` -> 401 ``invalid_api_key``, ``broke*`` -> 429 ``insufficient_quota`` on model
-  calls; a missing key -> 401.
+  calls; a missing key -> 401, on ``/v1/models`` too (OpenAI's list is not public, Poe's is).
 - Error bodies are OpenAI's ``{"error": {"message", "type", "param", "code"}}``. A fault whose
   ``error_type`` is one of OpenAI's codes (``billing_hard_limit_reached``, ``insufficient_quota``,
   ``rate_limit_exceeded``, ``context_length_exceeded``...) comes back with that ``code``::

@@ -269,32 +269,37 @@ class RedisLogs:
 
         await self._link.run("writing a log entry", work)
 
-    async def _all(self) -> list[LogEntry]:
+    async def _raw(self) -> list[Any]:
         async def work(r: Redis) -> list[Any]:
             values: Any = await r.lrange(self._key, 0, -1)
             return list(values)
 
-        entries = []
-        for text in await self._link.run("reading the logs", work):
-            data = json.loads(text)
-            data["attachments"] = tuple(data.get("attachments") or ())
-            entries.append(LogEntry(**data))
-        return entries
+        return list(await self._link.run("reading the logs", work))
+
+    @staticmethod
+    def _parse(text: Any) -> LogEntry:
+        data = json.loads(text)
+        data["attachments"] = tuple(data.get("attachments") or ())
+        return LogEntry(**data)
+
+    async def _all(self) -> list[LogEntry]:
+        return [self._parse(text) for text in await self._raw()]
 
     async def search(self, query: LogQuery) -> list[LogEntry]:
         return _select(await self._all(), query)
 
     async def purge(self, *, before: float | None = None) -> int:
-        entries = await self._all()
-        keep = [e for e in entries if before is not None and e.ts >= before]
+        raw = await self._raw()
+        old = [text for text in raw if before is None or self._parse(text).ts < before]
 
         async def work(r: Redis) -> None:
+            # Each old entry is removed by value (from the tail, where the oldest are): an
+            # entry another instance adds meanwhile is never lost, as a rewrite would lose it.
             pipe = r.pipeline(transaction=True)
-            pipe.delete(self._key)
-            if keep:
-                pipe.rpush(self._key, *[json.dumps(e.to_dict(), ensure_ascii=False) for e in keep])
+            for text in old:
+                pipe.lrem(self._key, -1, text)
             await pipe.execute()
 
-        if len(keep) != len(entries):
+        if old:
             await self._link.run("purging the logs", work)
-        return len(entries) - len(keep)
+        return len(old)

@@ -1,0 +1,490 @@
+"""Other members of each fault kind of issue 14, as real providers send them.
+
+The kind tests (``test_sse_lines.py`` ... ``test_retries.py``) pin the examples of the issue;
+these pin further members found in public bug reports against other clients (Together's
+``eos``, Gemini's ``STOP`` and list-wrapped errors, MiniMax/NIM names repeated on every
+fragment, Mistral's thinking chunks, ``data:`` without a space, a chunked body cut short...),
+each through the library against a loopback stand-in upstream, the simulator, the CLI or MCP.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from poe_mcp import AsyncPoeClient
+from poe_mcp.errors import PoeError
+
+from .conftest import WEATHER, collect
+from .standin import StandIn, chunk, completion
+
+TEXT = "The answer is 4.\u2028Done\u0085."
+
+
+def _sse(*payloads: str, end: str = "\n") -> str:
+    return "".join(f"{p}{end}{end}" for p in payloads)
+
+
+def _data(value: Any, space: str = " ") -> str:
+    return f"data:{space}{value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+
+
+# --- kind 1: SSE framing --------------------------------------------------------------------
+
+FRAMINGS: dict[str, str] = {
+    "no_space_after_colon": _sse(
+        _data(chunk(TEXT[:7]), ""), _data(chunk(TEXT[7:], finish="stop"), ""), "data:[DONE]"
+    ),
+    "raw_u2029_u0085_crlf": _sse(
+        _data(chunk(TEXT[:12])), _data(chunk(TEXT[12:], finish="stop")), _data("[DONE]"), end="\r\n"
+    ),
+    "done_without_final_newline": _sse(_data(chunk(TEXT)))
+    + _data(chunk(finish="stop"))
+    + "\n\ndata: [DONE]",
+    "last_chunk_without_blank_line": _sse(_data(chunk(TEXT[:5])))
+    + _data(chunk(TEXT[5:], finish="stop"))
+    + "\n",
+    "event_message_and_ids": "event: message\nid: 7\n"
+    + _sse(_data(chunk(TEXT)))
+    + "event: message\n"
+    + _sse(_data(chunk(finish="stop")), "event: done\ndata: [DONE]"),
+    "anthropic_ping_events": _sse(
+        'event: ping\ndata: {"type": "ping"}',
+        _data(chunk(TEXT)),
+        ": OPENROUTER PROCESSING",
+        _data(chunk(finish="stop")),
+        _data("[DONE]"),
+    ),
+    "two_spaces_and_tabs": _sse(
+        _data(chunk(TEXT), "  "), _data(chunk(finish="stop"), " \t"), _data("[DONE]")
+    ),
+    "json_lines_in_one_event": _data(chunk(TEXT[:4]))
+    + "\n"
+    + _data(chunk(TEXT[4:]))
+    + "\n\n"
+    + _sse(_data(chunk(finish="stop")), _data("[DONE]")),
+    "choices_null_chunks": _sse(
+        _data({"id": "x", "choices": None, "model": "m"}),
+        _data(chunk(TEXT)),
+        _data({"id": "x", "choices": None, "usage": {"prompt_tokens": 3, "completion_tokens": 4}}),
+        _data(chunk(finish="stop")),
+        _data("[DONE]"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FRAMINGS))
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_sse_framings_read_as_the_spec_says(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], name: str, streamed: bool
+) -> None:
+    standin.answer(FRAMINGS[name])
+    client = make_client(standin.base_url)
+    if streamed:
+        deltas, result = await collect(client.stream("m", "hi"))
+        assert "".join(d.text for d in deltas) == TEXT
+    else:
+        result = await client.chat("m", "hi")
+    assert result.text == TEXT
+    assert result.finish_reason == "stop"
+    assert len(standin.calls()) == 1
+
+
+async def test_utf8_split_across_network_pieces_and_crlf_split_between_reads(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient]
+) -> None:
+    body = _sse(_data(chunk("Zürich ☃ 😀")), _data(chunk(finish="stop")), _data("[DONE]"), end="\r\n")
+    raw = body.encode()
+    cut_a = raw.index("ü".encode()) + 1  # inside the two bytes of ü
+    cut_b = raw.index("😀".encode()) + 2  # inside the four bytes of the emoji
+    cut_c = raw.index(b"\r\n") + 1  # between \r and \n
+    cuts = sorted({cut_a, cut_b, cut_c})
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    standin.answer(pieces)
+    _, result = await collect(make_client(standin.base_url).stream("m", "hi"))
+    assert result.text == "Zürich ☃ 😀"
+
+
+# --- kind 2: streamed tool-call assembly -----------------------------------------------------
+
+
+def _tc(index: Any = None, call_id: str | None = None, name: str | None = None,
+        args: Any = None, kind: str | None = None) -> dict[str, Any]:  # fmt: skip
+    item: dict[str, Any] = {"function": {}}
+    if index is not None:
+        item["index"] = index
+    if call_id is not None:
+        item["id"] = call_id
+    if kind is not None:
+        item["type"] = kind
+    if name is not None:
+        item["function"]["name"] = name
+    if args is not None:
+        item["function"]["arguments"] = args
+    return item
+
+
+PARIS = ("get_weather", {"city": "Paris"})
+ROME = ("get_weather", {"city": "Rome"})
+ZURICH = ("get_weather", {"city": "Zürich"})
+
+ASSEMBLIES: dict[str, tuple[list[list[dict[str, Any]]], list[tuple[str, Any]]]] = {
+    # OpenAI: type only on the first fragment
+    "type_only_first": (
+        [[_tc(0, "c1", "get_weather", "", "function")], [_tc(0, args='{"city":')],
+         [_tc(0, args='"Paris"}')]],
+        [PARIS],
+    ),
+    # MiniMax via NVIDIA NIM: the whole name again on every fragment, no id after the first
+    "name_on_every_fragment": (
+        [[_tc(0, "c1", "get_weather", "")], [_tc(0, None, "get_weather", '{"city":')],
+         [_tc(0, None, "get_weather", '"Paris"}')], [_tc(0, None, "get_weather", "")]],
+        [PARIS],
+    ),
+    # ...and with the id repeated too
+    "name_and_id_on_every_fragment": (
+        [[_tc(0, "c1", "get_weather", "")], [_tc(0, "c1", "get_weather", '{"city":')],
+         [_tc(0, "c1", "get_weather", '"Paris"}')], [_tc(0, "c1", "get_weather", "")]],
+        [PARIS],
+    ),
+    # Gemini: the name itself streamed in pieces
+    "name_in_pieces": (
+        [[_tc(0, "c1", "get_wea")], [_tc(0, None, "ther", '{"city":"Paris"}')]],
+        [PARIS],
+    ),
+    # arguments cut inside a \\u escape
+    "arguments_cut_inside_an_escape": (
+        [[_tc(0, "c1", "get_weather", '{"city":"Z\\u00')], [_tc(0, args='fc')],
+         [_tc(0, args='rich"}')]],
+        [ZURICH],
+    ),
+    # an empty string first, then the whole object
+    "empty_then_object": (
+        [[_tc(0, "c1", "get_weather", "")], [_tc(0, args='{"city":"Paris"}')]],
+        [PARIS],
+    ),
+    # Anthropic-to-OpenAI proxies: "{}" on the opening fragment, then the streamed input
+    "braces_then_streamed_input": (
+        [[_tc(0, "c1", "get_weather", "{}")], [_tc(0, args='{"city":')], [_tc(0, args='"Paris"}')]],
+        [PARIS],
+    ),
+    # parallel calls whose fragments arrive for index 1 before index 0
+    "index_one_before_zero": (
+        [[_tc(1, "c2", "get_weather", '{"city":')], [_tc(0, "c1", "get_weather", '{"city":')],
+         [_tc(1, args='"Rome"}')], [_tc(0, args='"Paris"}')]],
+        [PARIS, ROME],
+    ),
+    # interleaved parallel fragments, ids only on the first ones
+    "interleaved": (
+        [[_tc(0, "c1", "get_weather", ""), _tc(1, "c2", "get_weather", "")],
+         [_tc(0, args='{"city":"Pa'), _tc(1, args='{"city":"Ro')],
+         [_tc(0, args='ris"}'), _tc(1, args='me"}')]],
+        [PARIS, ROME],
+    ),
+    # index as text
+    "index_as_text": (
+        [[_tc("0", "c1", "get_weather", ""), _tc("1", "c2", "get_weather", "")],
+         [_tc("1", args='{"city":"Rome"}')], [_tc("0", args='{"city":"Paris"}')]],
+        [PARIS, ROME],
+    ),
+    # Mistral: both whole calls in one chunk, no index
+    "two_whole_calls_one_chunk": (
+        [[_tc(None, "a1", "get_weather", '{"city":"Paris"}'),
+          _tc(None, "a2", "get_weather", '{"city":"Rome"}')]],
+        [PARIS, ROME],
+    ),
+    # vLLM/Ollama: an empty tool_calls list on text chunks, calls without ids
+    "no_ids_at_all": (
+        [[], [_tc(0, None, "get_weather", '{"city":"Paris"}')],
+         [_tc(1, None, "get_weather", '{"city":"Rome"}')]],
+        [PARIS, ROME],
+    ),
+    # the whole arguments object sent again after it was complete (a provider's repeat)
+    "arguments_repeated_whole": (
+        [[_tc(0, "c1", "get_weather", "")], [_tc(0, args='{"city":"Paris"}')],
+         [_tc(0, args='{"city":"Paris"}')]],
+        [PARIS],
+    ),
+    # arguments as an object on the first fragment of a stream (Ollama)
+    "object_arguments_streamed": (
+        [[_tc(0, "c1", "get_weather", {"city": "Paris"})], [_tc(1, "c2", "get_weather", {"city": "Rome"})]],
+        [PARIS, ROME],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(ASSEMBLIES))
+async def test_streamed_tool_call_fragments_assemble(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], name: str
+) -> None:
+    fragments, expected = ASSEMBLIES[name]
+    standin.sse(
+        *[chunk(None, tool_calls=f) for f in fragments],
+        chunk(finish="tool_calls"),
+    )
+    _, result = await collect(make_client(standin.base_url).stream("m", "hi", tools=[WEATHER]))
+    got = [(c.name, json.loads(c.arguments)) for c in result.tool_calls]
+    assert got == expected
+    assert len({c.id for c in result.tool_calls}) == len(expected)
+
+
+# --- kind 4: shapes of content ---------------------------------------------------------------
+
+THOUGHT = "First, 2 + 2."
+ANSWER = "The answer is 4."
+
+# (message or delta fields, expected text, expected reasoning)
+SHAPES: dict[str, tuple[dict[str, Any], str, str]] = {
+    # OpenAI Responses-style parts relayed by proxies
+    "output_text_parts": (
+        {"content": [{"type": "output_text", "text": "The answer ", "annotations": []},
+                     {"type": "output_text", "text": "is 4."}]}, ANSWER, ""),
+    # Mistral Magistral: a thinking part whose "thinking" is itself a list of text chunks
+    "mistral_thinking_chunks": (
+        {"content": [{"type": "thinking", "thinking": [{"type": "text", "text": THOUGHT}]},
+                     {"type": "text", "text": ANSWER}]}, ANSWER, THOUGHT),
+    # DeepSeek, vLLM (older), SiliconFlow
+    "reasoning_content_field": ({"content": ANSWER, "reasoning_content": THOUGHT}, ANSWER, THOUGHT),
+    # OpenRouter, Groq, vLLM (newer), Ollama's OpenAI API
+    "reasoning_field": ({"content": ANSWER, "reasoning": THOUGHT}, ANSWER, THOUGHT),
+    # Ollama's native shape relayed as is, some proxies
+    "thinking_field": ({"content": ANSWER, "thinking": THOUGHT}, ANSWER, THOUGHT),
+    # OpenRouter's reasoning_details without a plain reasoning field
+    "reasoning_details": (
+        {"content": ANSWER,
+         "reasoning_details": [{"type": "reasoning.text", "text": THOUGHT, "index": 0}]},
+        ANSWER, THOUGHT),
+    # DeepSeek-R1 on servers without a reasoning parser (vLLM, LM Studio, Together, Ollama < 0.9)
+    "think_tags_in_content": ({"content": f"<think>\n{THOUGHT}\n</think>\n\n{ANSWER}"}, ANSWER,
+                              THOUGHT),
+    # OpenAI: a refusal beside a null content
+    "refusal": ({"content": None, "refusal": "I can't help with that."},
+                "I can't help with that.", ""),
+    # Anthropic-compatible text blocks with citations
+    "anthropic_text_blocks": (
+        {"content": [{"type": "text", "text": ANSWER, "citations": None},
+                     {"type": "redacted_thinking", "data": "abc"}]}, ANSWER, ""),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+async def test_content_shapes_whole(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], name: str
+) -> None:
+    fields, text, reasoning = SHAPES[name]
+    standin.answer(
+        json.dumps(completion({"role": "assistant", **fields})), content_type="application/json"
+    )
+    result = await make_client(standin.base_url).chat("m", "hi")
+    assert (result.text, result.reasoning.strip()) == (text, reasoning)
+
+
+def _split_fields(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same fields as a stream sends them: each text cut in two chunks."""
+    out: list[dict[str, Any]] = []
+    for key, value in fields.items():
+        if isinstance(value, str) and len(value) > 4:
+            out += [{key: value[: len(value) // 2]}, {key: value[len(value) // 2 :]}]
+        elif value is not None:
+            out.append({key: value})
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+async def test_content_shapes_streamed(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], name: str
+) -> None:
+    fields, text, reasoning = SHAPES[name]
+    pieces = [chunk(d.pop("content", None), **d) for d in _split_fields(fields)]
+    standin.sse(*pieces, chunk(finish="stop"))
+    deltas, result = await collect(make_client(standin.base_url).stream("m", "hi"))
+    assert (result.text, result.reasoning.strip()) == (text, reasoning)
+    assert "".join(d.text for d in deltas) == text
+    assert "<think>" not in "".join(d.text for d in deltas)
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"index": 0, "text": ANSWER, "finish_reason": "stop"},  # completions-style choice
+        {"index": 1, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"},
+    ],
+    ids=["text_field", "index_one"],
+)
+async def test_choice_shapes_whole(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], choice: dict[str, Any]
+) -> None:
+    body = {"id": "x", "object": "chat.completion", "model": "m", "choices": [choice]}
+    standin.answer(json.dumps(body), content_type="application/json")
+    result = await make_client(standin.base_url).chat("m", "hi")
+    assert result.text == ANSWER
+
+
+# --- kind 6: ends of streams: finish reasons providers spell their own way ---------------------
+
+FINISHES = {
+    "eos": "stop",  # Together (Llama)
+    "eos_token": "stop",  # TGI
+    "end_turn": "stop",  # Bedrock gateways, Anthropic-compatible
+    "stop_sequence": "stop",  # Anthropic-compatible
+    "STOP": "stop",  # Gemini
+    "MAX_TOKENS": "length",  # Gemini
+    "max_tokens": "length",  # Anthropic-compatible
+    "model_length": "length",  # Mistral
+    "tool_use": "tool_calls",  # Anthropic-compatible
+    "function_call": "tool_calls",  # legacy OpenAI
+    "SAFETY": "content_filter",  # Gemini
+}
+
+
+@pytest.mark.parametrize("raw", sorted(FINISHES))
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_finish_reasons_are_normalised(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], raw: str, streamed: bool
+) -> None:
+    if streamed:
+        standin.sse(chunk(ANSWER), chunk(finish=raw))
+    else:
+        message = {"role": "assistant", "content": ANSWER}
+        standin.answer(json.dumps(completion(message, raw)), content_type="application/json")
+    client = make_client(standin.base_url)
+    result = (await collect(client.stream("m", "hi")))[1] if streamed else await client.chat("m", "hi")
+    assert result.finish_reason == FINISHES[raw]
+    assert result.text == ANSWER
+
+
+@pytest.mark.parametrize("answer", ["<", " <thi", "<thinking> is a tag", "4 <think>x</think>"])
+async def test_text_that_only_looks_like_a_think_tag_is_the_answer(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], answer: str
+) -> None:
+    standin.sse(*[chunk(c) for c in answer], chunk(finish="stop"))
+    deltas, result = await collect(make_client(standin.base_url).stream("m", "hi"))
+    assert result.text == answer == "".join(d.text for d in deltas)
+    assert result.reasoning == ""
+
+
+# --- kind 5: error bodies, and the retry rules ---------------------------------------------------
+
+_NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+    "Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+_GATEWAY_TIMEOUT = (
+    "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>api.example.com | 504: "
+    "Gateway time-out</title><style>body{}</style></head><body><h1>504</h1></body></html>"
+)
+_RETRY_NOW = {"retry-after": "0"}
+
+# name -> (status, content type, body, headers, kind, words, retried)
+ERRORS: dict[str, tuple[int, str, str, dict[str, str], str, str, bool]] = {
+    "error_as_a_string_200": (
+        200, "application/json", '{"error": "model \'llama9\' not found, try pulling it first"}',
+        {}, "not_found", "model 'llama9' not found", False),
+    "error_as_a_string_404": (
+        404, "application/json", '{"error": "model \'llama9\' not found"}', {}, "not_found",
+        "model 'llama9' not found", False),
+    "gemini_list_wrapped_400": (
+        400, "application/json",
+        '[{"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", '
+        '"status": "INVALID_ARGUMENT", "details": [{"@type": "type.googleapis.com/google.rpc.'
+        'ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}}]', {}, "auth",
+        "API key not valid", False),
+    "gemini_list_wrapped_429": (
+        429, "application/json",
+        '[{"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", '
+        '"status": "RESOURCE_EXHAUSTED"}}]', _RETRY_NOW, "rate_limit", "Resource has been "
+        "exhausted", True),
+    "cloudflare_errors_list_200": (
+        200, "application/json",
+        '{"result": null, "success": false, "errors": [{"code": 5007, "message": "No such '
+        'model @cf/meta/llama-9 or task"}], "messages": []}', {}, "not_found", "No such model",
+        False),
+    "top_level_message_and_code_200": (
+        200, "application/json", '{"code": 1211, "message": "Unknown Model, please check the '
+        'model code.", "success": false}', {}, "not_found", "Unknown Model", False),
+    "empty_200": (200, "application/json", "", {}, "upstream", "empty", False),
+    "empty_503": (503, "text/plain", "", _RETRY_NOW, "upstream", "503", True),
+    "nginx_502_html": (502, "text/html", _NGINX_502, _RETRY_NOW, "upstream", "502 Bad Gateway",
+                       True),
+    "cloudflare_504_html": (504, "text/html; charset=UTF-8", _GATEWAY_TIMEOUT, _RETRY_NOW,
+                            "timeout", "504: Gateway time-out", True),
+    "html_403_captive": (403, "text/html", "<html><head><title>Access denied | Cloudflare"
+                         "</title></head><body>blocked</body></html>", {}, "moderation",
+                         "Access denied", False),
+    "plain_text_401": (401, "text/plain", "Unauthorized", {}, "auth", "Unauthorized", False),
+    "litellm_wrapped_400": (
+        400, "application/json", '{"error": {"message": "litellm.BadRequestError: '
+        'OpenAIException - Error code: 400 - {\'error\': {\'message\': \'Invalid model\'}}", '
+        '"type": null, "param": null, "code": "400"}}', {}, "invalid_request", "Invalid model",
+        False),
+    "vllm_object_error_404": (
+        404, "application/json", '{"object": "error", "message": "The model `x` does not '
+        'exist.", "type": "NotFoundError", "param": null, "code": 404}', {}, "not_found",
+        "does not exist", False),
+    "anthropic_overloaded_529": (
+        529, "application/json", '{"type": "error", "error": {"type": "overloaded_error", '
+        '"message": "Overloaded"}}', _RETRY_NOW, "overloaded", "Overloaded", True),
+    "azure_content_filter_400": (
+        400, "application/json", '{"error": {"message": "The response was filtered due to the '
+        'prompt triggering Azure OpenAI\'s content management policy.", "type": null, "param": '
+        '"prompt", "code": "content_filter", "status": 400}}', {}, "moderation",
+        "content management policy", False),
+    "text_plain_429_http_date": (
+        429, "text/plain", "Too Many Requests", {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"},
+        "rate_limit", "Too Many Requests", True),
+    "retry_after_ms": (
+        503, "application/json", '{"error": {"message": "busy", "type": "service_unavailable"}}',
+        {"retry-after-ms": "5"}, "upstream", "busy", True),
+    "retry_after_too_long": (
+        429, "application/json", '{"error": {"message": "slow down", "type": "rate_limit_error"}}',
+        {"retry-after": "3600"}, "rate_limit", "slow down", False),
+    "conflict_409": (409, "application/json", '{"error": {"message": "lock timeout"}}',
+                     _RETRY_NOW, "upstream", "lock timeout", True),
+    "too_early_425": (425, "text/plain", "Too Early", _RETRY_NOW, "upstream", "Too Early", True),
+    "request_timeout_408": (408, "application/json", '{"error": {"message": "timed out"}}',
+                            _RETRY_NOW, "timeout", "timed out", True),
+    "unprocessable_422_detail": (
+        422, "application/json", '{"detail": [{"type": "missing", "loc": ["body", "messages"], '
+        '"msg": "Field required"}]}', {}, "invalid_request", "body.messages: Field required",
+        False),
+    "quota_429": (
+        429, "application/json", '{"error": {"message": "You exceeded your current quota", '
+        '"type": "insufficient_quota", "code": "insufficient_quota"}}', _RETRY_NOW, "quota",
+        "exceeded your current quota", False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_error_bodies_are_classified_and_retried_only_when_they_can_change(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], name: str, streamed: bool
+) -> None:
+    status, content_type, body, headers, kind, words, retried = ERRORS[name]
+    standin.answer(body, status=status, content_type=content_type, headers=headers, times=9)
+    client = make_client(standin.base_url, max_retries=2)
+    with pytest.raises(PoeError) as info:
+        if streamed:
+            await collect(client.stream("m", "hi"))
+        else:
+            await client.chat("m", "hi")
+    assert info.value.kind == kind, info.value.message
+    assert words in info.value.message
+    assert "<" not in info.value.message  # never a raw page
+    assert len(standin.calls()) == (3 if retried else 1)
+
+
+async def test_a_gzipped_html_error_page_is_summarised(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient]
+) -> None:
+    page = gzip.compress(_NGINX_502.encode())
+    standin.answer(
+        [page], status=502, content_type="text/html", headers={"content-encoding": "gzip"}
+    )
+    with pytest.raises(PoeError) as info:
+        await make_client(standin.base_url, max_retries=0).chat("m", "hi")
+    assert (info.value.kind, info.value.status) == ("upstream", 502)
+    assert "502 Bad Gateway" in info.value.message and "<" not in info.value.message
