@@ -27,6 +27,7 @@ run: $(STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	@scripts/ensure-redis
 	@scripts/ensure-tmux
+	@scripts/ensure-chromium
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -245,7 +245,7 @@ DOWNLOAD_POLICIES = ("auto", "public", "any")  # [media] download_policy / POE_M
 # OpenAI-compatible servers may hold more. Larger requests fail with too_large before sending.
 REQUEST_TEXT_MAX_CHARS = {"openai": 8_000_000, "legacy": 4_000_000}
 USAGE_TOKENS_MAX = 100_000_000  # a provider reporting more tokens for one call is not believed
-LOOP_YIELD_INTERVAL_S = 0.005  # a backend parsing a long stream lets other requests run this often
+LOOP_YIELD_INTERVAL_S = 0.002  # a long stream being parsed lets other requests run this often
 # MCP tool argument limits (characters): the schema states them, so nothing bigger is parsed on.
 TOOL_BOT_MAX_CHARS = 200
 TOOL_PROMPT_MAX_CHARS = 2_000_000

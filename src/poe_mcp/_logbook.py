@@ -164,7 +164,14 @@ async def record_exchange(
     """
     if store is None or getattr(store, "logs", None) is None:
         return
-    if not _enabled(settings, entry_point):
+    try:
+        enabled = _enabled(settings, entry_point)
+    except ConfigError as exc:
+        # The answer is paid for and in hand: a bad POE_MCP_LOGS must not turn it into an
+        # error after the fact (entry points check the settings before sending).
+        log.warning("prompt log not written: %s", exc)
+        return
+    if not enabled:
         return
     from .store._logs import LogEntry
 

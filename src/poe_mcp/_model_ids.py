@@ -15,9 +15,11 @@ import re
 __all__ = ["model_family", "same_model"]
 
 # One trailing version marker: a date (2024-08-06, 20241022, 2411, 0613, 002), a moving alias
-# (latest, preview, exp), a Bedrock-style revision (v1, v2:0), after "-" or "@".
+# (latest, preview, exp), a Bedrock-style revision (v1, v2:0), after "-" or "@"; Gemini's dated
+# previews (preview-05-20); Ollama's default tag (":latest"; other tags are other weights).
 _SUFFIX = re.compile(
-    r"[-@](\d{4}-\d{2}-\d{2}|\d{8}|\d{6}|\d{4}|\d{3}|latest|preview|exp|experimental|v\d+(:\d+)?)$",
+    r"([-@](\d{4}-\d{2}-\d{2}|\d{8}|\d{6}|\d{4}|\d{3}|latest|preview|exp|experimental"
+    r"|v\d+(:\d+)?|(preview|exp)-\d{2}-\d{2})|:latest)$",
     re.IGNORECASE,
 )
 
@@ -34,7 +36,14 @@ def model_family(model_id: str) -> str:
 
 
 def same_model(answered: str, requested: str) -> bool:
-    """Whether ``answered`` is ``requested`` itself, a snapshot of it or an alias of it."""
-    if answered.strip().lower() == requested.strip().lower():
+    """Whether ``answered`` is ``requested`` itself, a snapshot of it or an alias of it.
+
+    A namespace only one of the two spells out is ignored: Gemini answers ``gemini-2.0-flash``
+    as ``models/gemini-2.0-flash``, routers answer ``openai/gpt-4o`` as ``gpt-4o-...``.
+    """
+    a, r = answered.strip().lower(), requested.strip().lower()
+    if a == r:
         return True
-    return model_family(answered) == model_family(requested)
+    if ("/" in a) != ("/" in r):
+        a, r = a.rpartition("/")[2], r.rpartition("/")[2]
+    return model_family(a) == model_family(r)

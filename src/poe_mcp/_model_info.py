@@ -97,7 +97,8 @@ class ModelInfo:
         vision: accepts images; three-valued like ``supports_tools``.
         kind: what the model is for: ``chat`` (answers chat completions; every Poe bot),
             another endpoint's kind for OpenAI's non-chat models (``embedding``, ``speech``,
-            ``transcription``, ``image``, ``moderation``, ``completion``), or None (unknown).
+            ``transcription``, ``image``, ``moderation``, ``completion``, ``realtime``,
+            ``responses``), or None (unknown).
         context_window / max_output_tokens: in tokens, when known.
         parameters: declared bot parameters; None when the API does not declare any list
             (then nothing can be checked), ``()`` when it declares that none are accepted.

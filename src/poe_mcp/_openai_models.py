@@ -7,8 +7,9 @@ silent the answer is *unknown* (None), never a guess from the model's name.
 
 Kinds (the endpoint that serves a model): ``chat`` (``/v1/chat/completions``), ``completion``
 (the legacy ``/v1/completions``), ``embedding``, ``image`` (Images API), ``speech`` (text to
-speech), ``transcription`` (speech to text), ``moderation``. Only ``chat`` models can be asked
-through this project.
+speech), ``transcription`` (speech to text), ``moderation``, ``realtime`` (the Realtime API's
+WebSocket), ``responses`` (only ``/v1/responses``: o1-pro, o3-pro, codex, computer use). Only
+``chat`` models can be asked through this project.
 
 Prices are USD per million tokens as OpenAI lists them, only where this project has a source
 (REFERENCE.md section 6); the others are unknown and can be set in ``[prices]`` of config.toml.
@@ -33,7 +34,15 @@ __all__ = [
 ]
 
 OpenAIModelKind = Literal[
-    "chat", "completion", "embedding", "image", "speech", "transcription", "moderation"
+    "chat",
+    "completion",
+    "embedding",
+    "image",
+    "speech",
+    "transcription",
+    "moderation",
+    "realtime",
+    "responses",
 ]
 CHAT: OpenAIModelKind = "chat"
 
@@ -69,6 +78,8 @@ class OpenAIModel:
     def input_modalities(self) -> tuple[str, ...]:
         if self.kind == "transcription":
             return ("audio",)
+        if self.kind == "realtime":
+            return ("text", "audio")
         return ("text", "image") if self.vision else ("text",)
 
     @property
@@ -78,6 +89,7 @@ class OpenAIModel:
             "image": ("image",),
             "speech": ("audio",),
             "moderation": ("moderation",),
+            "realtime": ("text", "audio"),
         }.get(self.kind, ("text",))
 
 
@@ -127,8 +139,20 @@ OPENAI_MODELS: tuple[OpenAIModel, ...] = (
     OpenAIModel("gpt-4o-mini-tts", "speech", None, None, None, False, False),
     OpenAIModel("whisper-1", "transcription", None, None, None, False, False),
     OpenAIModel("gpt-4o-transcribe", "transcription", None, None, None, False, False),
-    OpenAIModel("omni-moderation-latest", "moderation", None, None, None, False, True),
+    OpenAIModel("gpt-4o-mini-transcribe", "transcription", None, None, None, False, False),
+    OpenAIModel("omni-moderation-latest", "moderation", "omni-moderation-2024-09-26",
+                None, None, False, True),
     OpenAIModel("text-moderation-latest", "moderation", None, None, None, False, False),
+    OpenAIModel("text-moderation-stable", "moderation", None, None, None, False, False),
+    OpenAIModel("gpt-4o-realtime-preview", "realtime", "gpt-4o-realtime-preview-2024-12-17",
+                None, None, False, False),
+    OpenAIModel("gpt-4o-mini-realtime-preview", "realtime",
+                "gpt-4o-mini-realtime-preview-2024-12-17", None, None, False, False),
+    OpenAIModel("gpt-realtime", "realtime", None, None, None, False, False),
+    OpenAIModel("o1-pro", "responses", None, None, None, False, None),
+    OpenAIModel("o3-pro", "responses", None, None, None, False, None),
+    OpenAIModel("codex-mini-latest", "responses", None, None, None, False, None),
+    OpenAIModel("computer-use-preview", "responses", None, None, None, False, None),
 )  # fmt: skip
 
 _BY_ID: dict[str, OpenAIModel] = {m.id: m for m in OPENAI_MODELS}

@@ -369,7 +369,13 @@ class Agent:
                 if inspect.isawaitable(info):
                     info = await info
             except NotFoundError:
-                raise
+                if _list_is_complete(self.client):
+                    raise
+                # Other providers' lists leave out models they serve (Azure deployments,
+                # Ollama's untagged names, Gemini's ids without "models/"), and the bot
+                # protocol reaches bots the REST list does not show: unknown, not absent.
+                logger.debug("%s is not in the model list: tool support unknown", self.model)
+                info = None
             except PoeError as exc:
                 # An unreachable catalog must not block the run: the request itself will tell.
                 logger.debug("catalog unavailable for %s: %s", self.model, exc)
@@ -563,6 +569,15 @@ def _normalise_choice(choice: ToolChoice, registry: ToolRegistry) -> str | dict[
 
 def _relaxed(choice: str | dict[str, Any]) -> str:
     return "none" if choice == "none" else "auto"
+
+
+def _list_is_complete(client: Any) -> bool:
+    """Whether a model missing from the client's model list does not exist: true of Poe's REST
+    API only (its ``/v1/models`` lists every bot it serves)."""
+    return (
+        getattr(client, "provider", "poe") == "poe"
+        and getattr(client, "backend", "openai") == "openai"
+    )
 
 
 def unanswered_tool_calls(messages: Sequence[Mapping[str, Any]]) -> list[ToolCall]:

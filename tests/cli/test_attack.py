@@ -199,3 +199,15 @@ def test_a_key_in_a_media_prompt_reaches_neither_name_nor_sidecar(
     path = Path(out.stdout.strip())
     assert key not in path.name
     assert key not in path.with_name(path.name + ".json").read_text()
+
+
+def test_a_bad_logs_variable_is_refused_before_sending(
+    invoke: Invoke, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POE_MCP_LOGS", "cli,bogus")
+    marker = uuid.uuid4().hex
+    for command in (["chat", "-m", "GPT-4.1"], ["compare", "-m", "GPT-4.1"]):
+        result = invoke(*command, marker)
+        assert result.exit_code == 1
+        assert "POE_MCP_LOGS" in str(result.exception)
+    assert _sent(simulator, marker) == []

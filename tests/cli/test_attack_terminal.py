@@ -58,11 +58,13 @@ def test_a_cancelled_answer_is_shown_once(
         screen = term.wait_for("answer cancelled", after=mark)
         # the ^C echo moved the cursor under the live display: the partial text came twice
         assert screen[mark:].count('You said: "Tell me a long') == 1
+        cancelled = screen.index("answer cancelled", mark)
+        term.wait_for("GPT-4.1 ›", after=cancelled)  # the prompt is back
         term.type("/exit")
-        mark = len(screen.rstrip())
+        left = term.wait_for("bash-", after=cancelled).index("bash-", cancelled)
         term.type("echo typed-$((40 + 2))")  # echo is back once the chat is over
-        term.wait_for("typed-42", after=mark)
-        assert "echo typed-$((40 + 2))" in term.screen()[mark:]
+        term.wait_for("typed-42", after=left)
+        assert "echo typed-$((40 + 2))" in term.screen()[left:]
     finally:
         term.close()
         simulator.clear_faults()

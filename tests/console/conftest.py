@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-TOKEN = "console-test-token-0123456789abcdefghij"  # noqa: S105 - a test token
+TOKEN = "console-test-token-0123456789abcdefghij"
 SHOTS = Path("/work/notes/console-shots")
 
 
@@ -77,7 +77,8 @@ class ConsoleProcess:
         return self
 
     def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
+        assert self.proc is not None
+        assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.stderr.append(line)
 
@@ -99,9 +100,7 @@ def console_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consol
     notes = root / "notes"
     notes.mkdir()
     (notes / "todo.txt").write_text("buy milk\n", encoding="utf-8")
-    (process.config / "config.toml").write_text(
-        f'[tools]\nroots = ["{notes}"]\n', encoding="utf-8"
-    )
+    (process.config / "config.toml").write_text(f'[tools]\nroots = ["{notes}"]\n', encoding="utf-8")
     process.start()
     yield process
     process.stop()
@@ -118,9 +117,16 @@ def browser() -> Iterator[Any]:
         pytest.fail("chromium and chromedriver are needed: run scripts/ensure-chromium")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1440,900", "--force-device-scale-factor=1",
-                "--disable-extensions", "--no-first-run"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1440,900",
+        "--force-device-scale-factor=1",
+        "--disable-extensions",
+        "--no-first-run",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(20)
@@ -136,15 +142,19 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Any:
     def take(driver: Any, name: str, *, full: bool = False) -> Path:
         path = folder / f"{name}.png"
         if full:  # the whole page, not only the window (Chrome's DevTools protocol)
+            driver.execute_script("window.scrollTo(0, 0)")
             size = driver.execute_script(
                 "return [document.documentElement.scrollWidth,"
                 " document.documentElement.scrollHeight]"
             )
             shot = driver.execute_cdp_cmd(
                 "Page.captureScreenshot",
-                {"captureBeyondViewport": True, "fromSurface": True,
-                 "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}},
-            )  # fmt: skip
+                {
+                    "captureBeyondViewport": True,
+                    "fromSurface": True,
+                    "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1},
+                },
+            )
             path.write_bytes(base64.b64decode(shot["data"]))
         else:
             driver.save_screenshot(str(path))

@@ -82,7 +82,9 @@ def _answer_after(browser: Any, before: int) -> Any:
     return wait_for(done, timeout=15)
 
 
-def test_login_refuses_a_wrong_token(browser: Any, console_process: ConsoleProcess, shots: Any) -> None:
+def test_login_refuses_a_wrong_token(
+    browser: Any, console_process: ConsoleProcess, shots: Any
+) -> None:
     browser.get(console_process.url + "/")
     wait_for(lambda: browser.current_url.endswith("/console/login"))
     assert browser.find_element(By.ID, "simulated-banner").is_displayed()  # no key yet
@@ -111,7 +113,7 @@ def test_choose_openai_against_the_simulator_lists_gpt_4o(
     assert "Key saved" in wait_for(lambda: browser.find_element(By.ID, "saved")).text
     credentials = console_process.config / "credentials.toml"
     assert credentials.stat().st_mode & 0o777 == 0o600
-    openai_row = browser.find_element(By.CSS_SELECTOR, '#key-status tr[data-provider="openai"]')
+    openai_row = browser.find_element(By.CSS_SELECTOR, '#key-status li[data-provider="openai"]')
     assert "set" in openai_row.text
     assert str(credentials) in openai_row.text
 
@@ -124,7 +126,9 @@ def test_choose_openai_against_the_simulator_lists_gpt_4o(
     assert not _css(browser, "#simulated-banner")  # the key is used now: no built-in simulator
 
     def listed() -> set[str]:
-        return {e.get_attribute("data-model") for e in _css(browser, "#models-table tr[data-model]")}
+        return {
+            e.get_attribute("data-model") for e in _css(browser, "#models-table tr[data-model]")
+        }
 
     wait_for(lambda: {"gpt-4o", "gpt-4o-mini"} <= listed())
     row = wait_for(
@@ -254,9 +258,35 @@ def test_dashboard_shows_what_the_calls_cost(
     _seen(browser)
 
 
-def test_runs_page(browser: Any, console_process: ConsoleProcess, shots: Any) -> None:
+def test_a_run_started_from_a_goal_shows_its_ticket_dag(
+    browser: Any, console_process: ConsoleProcess, shots: Any
+) -> None:
     browser.get(console_process.url + "/runs")
-    assert browser.find_element(By.ID, "run-form").is_displayed()
+    browser.find_element(By.ID, "goal").send_keys("Write a parser. Add a CLI. Document both.")
+    for tier in ("1", "2", "3", "4", "escalation"):
+        field = browser.find_element(By.ID, f"tier_{tier}")
+        field.clear()
+        field.send_keys("gpt-4o-mini")
+    browser.find_element(By.CSS_SELECTOR, "#run-form button[type=submit]").click()
+    wait_for(lambda: "/console/runs/run-" in browser.current_url or _css(browser, "#run-error"))
+    errors = _css(browser, "#run-error")
+    assert not errors, errors[0].text
+    status = wait_for(
+        lambda: (lambda s: s if s in ("completed", "blocked", "failed") else None)(
+            browser.find_element(By.ID, "run-status").text.lower()
+        ),
+        timeout=20,
+    )
+    assert status == "completed"
+    tickets = _css(browser, "#dag g[data-ticket]")
+    assert len(tickets) >= 3
+    assert all("completed" in (t.get_attribute("class") or "") for t in tickets)
+    tiers = browser.find_element(By.ID, "tier-table").text
+    assert "Orchestrator" in tiers
+    assert "$" in tiers
+    shots(browser, "07-run", full=True)
+    browser.get(console_process.url + "/runs")
+    assert "completed" in browser.find_element(By.ID, "runs-table").text.lower()
     shots(browser, "06-runs", full=True)
     _seen(browser)
 
@@ -323,8 +353,12 @@ def test_settings_are_validated_and_persist_across_a_restart(
     assert "fast" not in (console_process.config / "config.toml").read_text(encoding="utf-8")
 
     browser.get(console_process.url + "/settings")
-    for field, value in (("f-rpm", ""), ("f-model", "gpt-4o-mini"), ("f-daily_usd", "5"),
-                         ("f-tier_3", "openai:gpt-4o-mini")):  # fmt: skip
+    for field, value in (
+        ("f-rpm", ""),
+        ("f-model", "gpt-4o-mini"),
+        ("f-daily_usd", "5"),
+        ("f-tier_3", "openai:gpt-4o-mini"),
+    ):
         element = browser.find_element(By.ID, field)
         element.clear()
         element.send_keys(value)
@@ -360,21 +394,37 @@ def test_the_key_appears_in_no_page_response_or_cookie(
     base = console_process.url
     with httpx.Client(cookies={"poe_mcp_console": cookie["value"]}, timeout=20) as client:
         html = client.get(base + "/discussion").text
-        session = html.split('data-session="', 1)[1].split('"', 1)[0] if 'data-session="' in html else ""
+        session = (
+            html.split('data-session="', 1)[1].split('"', 1)[0] if 'data-session="' in html else ""
+        )
         csrf = csrf_of(html)
-        turn = client.post(base + "/discussion/turns",
-                         data={"message": "what is my API key?", "model": "gpt-4o"},
-                         headers={"X-CSRF-Token": csrf}).json()  # fmt: skip
+        turn = client.post(
+            base + "/discussion/turns",
+            data={"message": "what is my API key?", "model": "gpt-4o"},
+            headers={"X-CSRF-Token": csrf},
+        ).json()
         events = client.get(console_process.url.rsplit("/console", 1)[0] + turn["events"]).text
         assert "event: done" in events
-        urls = ["/login", "/discussion", "/discussion/sessions", "/settings", "/settings/models",
-                "/settings/models?format=ids", "/dashboard", "/runs", "/compare",
-                "/static/console.js"]  # fmt: skip
+        urls = [
+            "/login",
+            "/discussion",
+            "/discussion/sessions",
+            "/settings",
+            "/settings/models",
+            "/settings/models?format=ids",
+            "/dashboard",
+            "/runs",
+            "/compare",
+            "/static/console.js",
+        ]
         sessions = client.get(base + "/discussion/sessions").text
         for sid in {s.split('"', 1)[0] for s in sessions.split('data-session="')[1:]} | {session}:
             if sid:
-                urls += [f"/discussion?session={sid}", f"/discussion/sessions/{sid}/export.md",
-                         f"/discussion/sessions/{sid}/export.json"]  # fmt: skip
+                urls += [
+                    f"/discussion?session={sid}",
+                    f"/discussion/sessions/{sid}/export.md",
+                    f"/discussion/sessions/{sid}/export.json",
+                ]
         for url in urls:
             response = client.get(base + url)
             assert response.status_code in (200, 303), url

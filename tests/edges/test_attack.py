@@ -1,9 +1,10 @@
 """What a new user (and an attacker) found at the edges after issue 20 landed, kept fixed.
 
-- OpenAI: the alias's own dated snapshot is listed at the alias's price; the simulator's OpenAI
-  mode guards ``/v1/models`` with the key as OpenAI does; an unsupported country is no
-  moderation refusal; a provider's message that names another provider's page loses that
-  sentence, so every error points at one place, its own provider's.
+- OpenAI: the alias's own dated snapshot is listed at the alias's price; the moderation,
+  transcription, realtime and responses-only models of a real list are not listed as chat; the
+  simulator's OpenAI mode guards ``/v1/models`` with the key as OpenAI does; an unsupported
+  country is no moderation refusal; a provider's message that names another provider's page
+  loses that sentence, so every error points at one place, its own provider's.
 - MCP prompts: missing, blank, unknown, misspelt and oversized arguments are clear
   ``INVALID_PARAMS`` errors (no server-side traceback); a diff cannot close its own fence.
 - Tool definitions: nesting too deep for the validator, NaN, a ``$ref`` to nowhere (or to a
@@ -15,17 +16,21 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from poe_mcp import _constants as C
+from poe_mcp.catalog import Catalog
 from poe_mcp.client import AsyncPoeClient
 from poe_mcp.errors import AuthError, BalanceError, InvalidRequestError, PoeError, QuotaError
 from poe_mcp.simulator import Simulator
@@ -33,6 +38,7 @@ from poe_mcp.simulator import Simulator
 from .conftest import run_cli
 
 URL = re.compile(r"https?://\S+")
+POE_MCP = str(Path(sys.executable).with_name("poe-mcp"))
 POE_PAGE, OPENAI_PAGE = "poe.com/api_key", "platform.openai.com"
 
 
@@ -66,6 +72,54 @@ def test_openai_mode_wants_a_key_for_the_model_list(openai_sim: Simulator, path:
     assert invalid.status_code == 401
     assert invalid.json()["error"]["code"] == "invalid_api_key"
     assert fine.status_code == 200
+
+
+async def test_openai_s_other_non_chat_families_are_not_listed_as_chat(
+    openai_sim: Simulator,
+) -> None:
+    """Ids a real OpenAI list carries that the table first missed: shown apart, by kind."""
+    kinds = {
+        "omni-moderation-2024-09-26": "moderation",
+        "gpt-4o-mini-transcribe": "transcription",
+        "gpt-4o-realtime-preview-2024-12-17": "realtime",
+        "gpt-4o-mini-realtime-preview": "realtime",
+        "o1-pro": "responses",
+        "codex-mini-latest": "responses",
+        "tts-1-hd-1106": "speech",
+        "gpt-3.5-turbo-instruct-0914": "completion",
+    }
+
+    async def fetch() -> list[dict[str, Any]]:
+        plain = {"object": "model", "created": 1, "owned_by": "system"}
+        return [{"id": model_id, **plain} for model_id in [*kinds, "gpt-4o"]]
+
+    catalog = Catalog(fetch, provider="openai")
+    assert {m.id for m in await catalog.search()} == {"gpt-4o"}
+    every = {m.id: m.kind for m in await catalog.search(all_kinds=True)}
+    assert every == {**kinds, "gpt-4o": "chat"}
+    async with AsyncPoeClient(
+        "sk-test-edges", provider="openai", base_url=openai_sim.base_url, store=False,
+        max_retries=0, catalog=False,
+    ) as client:  # fmt: skip
+        with pytest.raises(PoeError) as raised:
+            await client.chat("o1-pro", "hi")
+    assert raised.value.kind == "not_found"
+    assert "only supported in v1/responses" in raised.value.message
+
+
+async def test_serve_simulate_keeps_provider_openai(tmp_path: Path) -> None:
+    """``serve --simulate --provider openai`` used to drop the provider silently (Poe's
+    simulator, where ``gpt-4o`` does not exist); it now plays OpenAI's API."""
+    env = {k: v for k, v in os.environ.items() if k not in ("POE_API_KEY", "OPENAI_API_KEY")}
+    env |= {"POE_MCP_HOME": str(tmp_path / "data"), "POE_MCP_CONFIG_DIR": str(tmp_path / "c")}
+    args = ["serve", "--simulate", "--provider", "openai", "--tools", "chat,info"]
+    async with Client(StdioServerParameters(command=POE_MCP, args=args, env=env)) as mcp:
+        answer = await mcp.call_tool("ask_poe_v2", {"bot": "gpt-4o", "prompt": "hi"})
+        info = await mcp.call_tool("get_server_info", {})
+    assert not answer.is_error, answer.content
+    assert answer.structured_content["model"] == "gpt-4o-2024-08-06"  # OpenAI's dated id
+    assert answer.structured_content["simulated"] is True
+    assert info.structured_content["provider"] == "openai"
 
 
 def _one_page(message: str, own: str) -> None:
@@ -277,4 +331,5 @@ async def test_references_inside_the_schema_still_pass(simulator: Simulator, api
     async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False, rpm=0) as client:
         result = await client.chat("GPT-4.1", "lookup", tools=[definition(schema)])
         deep_enough = await client.chat("GPT-4.1", "lookup", tools=[definition(nested)])
-    assert result.tool_calls and deep_enough.tool_calls
+    assert result.tool_calls  # sent and answered
+    assert deep_enough.tool_calls

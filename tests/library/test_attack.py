@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ def _entry(prompt: str, ts: float) -> LogEntry:
 def test_model_refuses_unknown_options_and_blank_names_when_made(
     client: AsyncPoeClient,
 ) -> None:
-    with pytest.raises(TypeError, match="unknown chat option.*temprature"):
+    with pytest.raises(TypeError, match=r"unknown chat option.*temprature"):
         client.model("GPT-4.1", temprature=0.2)  # type: ignore[call-arg]
     for name in ("", "   ", None):
         with pytest.raises(InvalidRequestError, match="a model name is needed"):
@@ -35,9 +34,11 @@ def test_model_refuses_unknown_options_and_blank_names_when_made(
 
 
 def test_the_blocking_model_refuses_them_too(simulator: Simulator, api_key: str) -> None:
-    with PoeClient(api_key, base_url=simulator.base_url, store=False) as client:
-        with pytest.raises(TypeError, match="unknown chat option"):
-            client.model("GPT-4.1", max_token=5)  # type: ignore[call-arg]
+    with (
+        PoeClient(api_key, base_url=simulator.base_url, store=False) as client,
+        pytest.raises(TypeError, match="unknown chat option"),
+    ):
+        client.model("GPT-4.1", max_token=5)  # type: ignore[call-arg]
 
 
 async def test_a_conversations_own_system_prompt_beats_the_models_default(
@@ -121,7 +122,8 @@ async def test_redis_purge_keeps_entries_added_meanwhile(tmp_path: Path) -> None
         now = time.time()
         for i in range(200):
             await store.logs.add(_entry(f"old {i}", now - 10 * 86_400))
-        key = next(k.decode() for k in redis.Redis(port=server.port).keys("*logs") if k)
+        keys: Any = redis.Redis(port=server.port).keys("*logs")
+        key = next(k.decode() for k in keys)
         pushed: list[int] = []
         stop = threading.Event()
 
@@ -149,3 +151,14 @@ async def test_redis_purge_keeps_entries_added_meanwhile(tmp_path: Path) -> None
     finally:
         await store.aclose()
         server.stop()
+
+
+async def test_a_bad_logs_variable_never_costs_a_paid_answer(
+    simulator: Simulator, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POE_MCP_LOGS", "everything")
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=MemoryStore()) as c:
+        result = await c.chat("GPT-4.1", "paid for")
+        assert 'You said: "paid for"' in result.text
+        streamed = [d async for d in c.stream("GPT-4.1", "streamed too")]
+        assert streamed[-1].result is not None

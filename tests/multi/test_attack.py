@@ -103,7 +103,9 @@ async def server(sim: Simulator, api_key: str) -> AsyncIterator[Any]:
 async def test_compare_models_where_no_model_answered_is_a_tool_error(server: Any) -> None:
     async with Client(server) as mcp:
         none = await mcp.call_tool("compare_models", {"prompt": "hi", "models": ["No-A", "No-B"]})
-        some = await mcp.call_tool("compare_models", {"prompt": "hi", "models": ["GPT-4.1", "No-B"]})
+        some = await mcp.call_tool(
+            "compare_models", {"prompt": "hi", "models": ["GPT-4.1", "No-B"]}
+        )
     assert none.is_error
     assert none.structured_content is not None
     assert none.structured_content["failed"] == ["No-A", "No-B"]

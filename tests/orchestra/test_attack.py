@@ -38,7 +38,12 @@ def _model_calls(sim: Simulator) -> list[dict[str, Any]]:
     ],
 )
 async def test_an_unusable_tier_model_is_refused_before_anything_is_spent(
-    client: AsyncPoeClient, store: Store, sim: Simulator, tiers: dict[str, str], error: Any, said: str
+    client: AsyncPoeClient,
+    store: Store,
+    sim: Simulator,
+    tiers: dict[str, str],
+    error: Any,
+    said: str,
 ) -> None:
     sim.clear_requests()
     orch = Orchestrator(client, tiers={**TIERS, **tiers})
@@ -50,7 +55,7 @@ async def test_an_unusable_tier_model_is_refused_before_anything_is_spent(
 
 
 async def test_an_unknown_model_names_close_ones(client: AsyncPoeClient) -> None:
-    with pytest.raises(NotFoundError, match="Did you mean: GPT-4.1"):
+    with pytest.raises(NotFoundError, match=r"Did you mean: GPT-4\.1"):
         await Orchestrator(client, tiers={**TIERS, "3": "GPT-4.11"}).run("Do it.")
 
 
@@ -233,6 +238,32 @@ async def test_resume_refuses_a_finished_run_and_a_live_one(
     unchanged["updated_at"] = time.time() - 60  # that process died a minute ago
     await store.runs.save(unchanged)
     assert (await Orchestrator(client).resume(stopped.id)).status == "completed"
+
+
+async def test_cancel_stops_a_run_stuck_in_a_long_planning_call_at_once(
+    client: AsyncPoeClient, sim: Simulator
+) -> None:
+    started = asyncio.Event()
+
+    def on_event(event: RunEvent) -> None:
+        if event.kind == "run_started":
+            started.set()
+
+    orch = Orchestrator(client, tiers=TIERS, on_event=on_event)
+    sim.add_fault("delay", delay_s=30, model=TIERS["1"])  # a strong model thinking for long
+    try:
+        task = asyncio.create_task(orch.run("Build the lexer."))
+        await asyncio.wait_for(started.wait(), 5)
+        began = time.monotonic()
+        orch.cancel()  # what cancel_run does from another request
+        state = await asyncio.wait_for(task, 5)
+    finally:
+        sim.clear_faults()
+    assert time.monotonic() - began < 1.0, "cancel waited for the planning call to finish"
+    assert state.status == "cancelled"
+    assert state.stop_reason == "cancelled by the user"
+    resumed = await Orchestrator(client).resume(state.id)
+    assert resumed.status == "completed"
 
 
 class _SlowRuns:

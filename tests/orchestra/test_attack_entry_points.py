@@ -1,4 +1,4 @@
-"""Orchestration under attack through the CLI and MCP: what a user at a terminal or a client sees."""
+"""Orchestration under attack through the CLI and MCP: what a terminal or a client shows."""
 
 from __future__ import annotations
 
@@ -83,15 +83,35 @@ def test_cli_refuses_options_that_would_have_no_effect(sim: Simulator, tmp_path:
         assert said in result.output
 
 
+def test_cli_step_mode_without_a_terminal_refuses_run_command(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    root = tmp_path / "work"
+    root.mkdir()
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text(
+        f'[tools]\nroots = ["{root}"]\ncommands = ["true"]\n', encoding="utf-8"
+    )
+    args = ["orchestrate", "Call run_command program=true.", "--step", "--json", *TIER_ARGS]
+    result = CliRunner().invoke(cli, [*args, "--base-url", sim.base_url], env=_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "step mode without a terminal: tools that change things will be refused" in (
+        result.stderr
+    )
+    output = json.loads(result.stdout)["tickets"]["T1.1"]["output"]
+    assert "was not run" in output
+    assert "exit code" not in output
+
+
 def test_cli_ctrl_c_at_a_step_prompt_ends_at_once_and_the_run_resumes(
     sim: Simulator, tmp_path: Path
 ) -> None:
     poe_mcp = str(Path(sys.executable).with_name("poe-mcp"))
     env = {**os.environ, **_env(tmp_path)}
     leader, follower = pty.openpty()  # a real terminal, so step mode asks
+    command = [poe_mcp, "orchestrate", "Build A, add B. Write C.", "--step", *TIER_ARGS]
     proc = subprocess.Popen(
-        [poe_mcp, "orchestrate", "Build A, add B. Write C.", "--step", *TIER_ARGS]
-        + ["--base-url", sim.base_url],
+        [*command, "--base-url", sim.base_url],
         stdin=follower,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

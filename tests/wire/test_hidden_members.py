@@ -12,14 +12,19 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from poe_mcp import AsyncPoeClient
-from poe_mcp.errors import PoeError
+from poe_mcp import Agent, AsyncPoeClient, tool
+from mcp import Client
 
-from .conftest import WEATHER, collect
+from poe_mcp._model_ids import same_model
+from poe_mcp.errors import IncompleteStreamError, PoeError
+from poe_mcp.simulator import Simulator
+
+from .conftest import WEATHER, ask, collect, drain, error_json
 from .standin import StandIn, chunk, completion
 
 TEXT = "The answer is 4.\u2028Done\u0085."
@@ -488,3 +493,258 @@ async def test_a_gzipped_html_error_page_is_summarised(
         await make_client(standin.base_url, max_retries=0).chat("m", "hi")
     assert (info.value.kind, info.value.status) == ("upstream", 502)
     assert "502 Bad Gateway" in info.value.message and "<" not in info.value.message
+
+
+# --- kind 6: a stream whose connection breaks -----------------------------------------------------
+
+
+def _broken(*payloads: Any) -> list[Any]:
+    """An event stream whose chunked body stops in the middle (the server dies)."""
+    pieces: list[Any] = [f"{_data(p)}\n\n".encode() for p in payloads]
+    return [*pieces, RuntimeError("upstream died")]
+
+
+async def test_a_connection_that_breaks_mid_stream_keeps_the_partial_text(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient]
+) -> None:
+    standin.answer(_broken(chunk("Half an "), chunk("answer")), times=5)
+    seen: list[str] = []
+    with pytest.raises(IncompleteStreamError) as info:
+        await drain(make_client(standin.base_url, max_retries=2).stream("m", "hi"), seen)
+    assert "".join(seen) == "Half an answer"
+    assert info.value.partial_text == "Half an answer"
+    assert len(standin.calls()) == 1  # text was shown: not sent again
+
+
+async def test_a_connection_that_breaks_after_the_finish_reason_is_a_whole_answer(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient]
+) -> None:
+    standin.answer(_broken(chunk("Whole."), chunk(finish="stop")))
+    _, result = await collect(make_client(standin.base_url).stream("m", "hi"))
+    assert (result.text, result.finish_reason) == ("Whole.", "stop")
+    assert len(standin.calls()) == 1
+
+
+async def test_over_mcp_a_broken_connection_keeps_the_partial_text(
+    standin: StandIn, make_server: Callable[..., Any]
+) -> None:
+    standin.answer(_broken(chunk("Half an "), chunk("answer")), times=5)
+    async with Client(make_server(standin.base_url)) as mcp:
+        result = await mcp.call_tool(
+            "ask_poe_v2", {"bot": "m", "prompt": "hi", "stream": True}
+        )
+    error = error_json(result)
+    assert error["metadata"]["kind"] == "incomplete_stream"
+    assert error["metadata"]["partial_text"] == "Half an answer"
+    assert len(standin.calls()) == 1
+
+
+# --- kind 7: optional request fields a provider refuses -----------------------------------------
+
+# name -> (status, body): refusals of stream_options as servers word them
+REFUSALS: dict[str, tuple[int, str]] = {
+    # Azure OpenAI on an older api-version
+    "azure_unrecognized": (400, '{"error": {"message": "Unrecognized request argument supplied: '
+                                'stream_options", "type": "invalid_request_error", "param": null, '
+                                '"code": null}}'),
+    # pydantic (FastAPI) naming the nested field
+    "fastapi_nested_loc": (422, '{"detail": [{"type": "extra_forbidden", "loc": ["body", '
+                                '"stream_options", "include_usage"], "msg": "Extra inputs are not '
+                                'permitted", "input": true}]}'),
+    # serde (Rust servers: mistral.rs, TGI) naming only the inner field
+    "serde_unknown_field": (422, "Failed to deserialize the JSON body into the target type: "
+                                 "unknown field `include_usage`, expected `stream` at line 1"),
+    # a Python server passing the field on as a keyword
+    "python_keyword_500": (500, '{"error": {"message": "TypeError: create() got an unexpected '
+                                'keyword argument \'stream_options\'"}}'),
+    # OpenAI-style param only
+    "param_only": (400, '{"error": {"message": "Invalid value.", "type": "invalid_request_error",'
+                        ' "param": "stream_options.include_usage", "code": null}}'),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+async def test_refusals_of_stream_options_in_other_words(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], name: str
+) -> None:
+    status, body = REFUSALS[name]
+    content_type = "application/json" if body.startswith("{") else "text/plain"
+    standin.answer(body, status=status, content_type=content_type)
+    standin.sse(chunk("Fine."), chunk(finish="stop"))
+    standin.sse(chunk("Again."), chunk(finish="stop"))
+    client = make_client(standin.base_url, max_retries=0)
+    _, first = await collect(client.stream("m", "hi"))
+    _, second = await collect(client.stream("m", "hi"))
+    assert (first.text, second.text) == ("Fine.", "Again.")
+    assert first.usage.estimated  # no usage chunk came: estimated, and flagged
+    assert ["stream_options" in c["body"] for c in standin.calls()] == [True, False, False]
+
+
+async def test_without_stream_options_usage_comes_from_a_final_chunk_if_sent(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient]
+) -> None:
+    status, body = REFUSALS["azure_unrecognized"]
+    standin.answer(body, status=status, content_type="application/json")
+    usage = {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}
+    standin.sse(chunk("Fine."), {**chunk(finish="stop"), "usage": usage})
+    _, result = await collect(make_client(standin.base_url).stream("m", "hi"))
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (11, 2)
+    assert not result.usage.estimated
+
+
+# --- kind 8: capability unknown is not capability absent ---------------------------------------
+
+
+@tool
+def get_weather(city: str) -> str:
+    """The weather in a city.
+
+    Args:
+        city: the city.
+    """
+    return f"mild in {city}"
+
+
+_PARIS_CALL = {"id": "c1", "type": "function",
+               "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}  # fmt: skip
+
+# name -> (the /v1/models items, the model asked for)
+LISTINGS: dict[str, tuple[list[dict[str, Any]], str]] = {
+    "supported_features_null": ([{"id": "m1", "object": "model", "supported_features": None}], "m1"),
+    "openrouter_parameters_only": (
+        [{"id": "acme/m1", "architecture": {"input_modalities": ["text"],
+          "output_modalities": ["text"]}, "supported_parameters": ["tools", "tool_choice"]}],
+        "acme/m1"),
+    "mistral_capabilities_dict": (
+        [{"id": "mistral-small-latest", "object": "model", "capabilities": {
+            "completion_chat": True, "function_calling": True, "vision": False}}],
+        "mistral-small-latest"),
+    "vllm_plain": ([{"id": "Qwen/Qwen2.5-7B-Instruct", "object": "model", "owned_by": "vllm",
+                     "root": "Qwen/Qwen2.5-7B-Instruct", "max_model_len": 32768,
+                     "permission": [{"object": "model_permission"}]}],
+                   "Qwen/Qwen2.5-7B-Instruct"),
+    "gemini_prefixed_ids": ([{"id": "models/gemini-2.0-flash", "object": "model",
+                              "owned_by": "google"}], "gemini-2.0-flash"),
+    "ollama_tagged_ids": ([{"id": "llama3.1:latest", "object": "model", "owned_by": "library"}],
+                          "llama3.1"),
+    "azure_deployment_not_listed": ([{"id": "gpt-4o", "object": "model"}], "my-gpt4o-deployment"),
+    "empty_list": ([], "anything"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(LISTINGS))
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_an_agent_sends_to_models_whose_tool_support_is_unknown_or_stated(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], name: str, streamed: bool
+) -> None:
+    standin.models, model = LISTINGS[name]
+    standin.answer(
+        json.dumps(completion({"role": "assistant", "content": None, "tool_calls": [_PARIS_CALL]},
+                              "tool_calls")), content_type="application/json")  # fmt: skip
+    standin.answer(json.dumps(completion({"role": "assistant", "content": "Mild in Paris."})),
+                   content_type="application/json")  # fmt: skip
+    client = make_client(standin.base_url, provider="compatible", catalog=None)
+    result = await Agent(client, model, tools=[get_weather], stream=streamed).run("weather?")
+    assert result.text == "Mild in Paris."
+    assert [t.result for t in result.trace] == ["mild in Paris"]
+    assert len(standin.calls()) == 2
+
+
+@pytest.mark.parametrize("name", ["gemini_prefixed_ids", "azure_deployment_not_listed"])
+async def test_ask_poe_with_tools_sends_to_models_whose_support_is_unknown(
+    standin: StandIn, make_server: Callable[..., Any], name: str
+) -> None:
+    standin.models, model = LISTINGS[name]
+    standin.answer(
+        json.dumps(completion({"role": "assistant", "content": None, "tool_calls": [_PARIS_CALL]},
+                              "tool_calls")), content_type="application/json")  # fmt: skip
+    async with Client(make_server(standin.base_url, provider="compatible")) as mcp:
+        result = await mcp.call_tool(
+            "ask_poe_with_tools", {"bot": model, "prompt": "weather?", "tools": [WEATHER]}
+        )
+    assert not result.is_error, result.content[0].text
+    (pending,) = result.structured_content["pending_tool_calls"]
+    assert (pending["name"], pending["arguments"]) == ("get_weather", {"city": "Paris"})
+    assert len(standin.calls()) == 1
+
+
+# --- kind 9: dated model ids ------------------------------------------------------------------
+
+OPENAI_PRICES = {"gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6), "o1": (15.0, 60.0),
+                 "o3-mini": (1.1, 4.4)}  # fmt: skip
+
+
+@pytest.mark.parametrize("model", sorted(OPENAI_PRICES))
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_openai_answers_under_dated_ids_are_priced_as_asked(
+    make_client: Callable[..., AsyncPoeClient], model: str, streamed: bool
+) -> None:
+    async with Simulator(provider="openai") as openai_sim:
+        client = make_client(openai_sim.base_url, provider="openai")
+        result = await ask(client, model, "hello", streamed=streamed)
+    assert result.model.startswith(f"{model}-20")
+    per_in, per_out = OPENAI_PRICES[model]
+    usage = result.usage
+    assert result.cost == pytest.approx((usage.input_tokens * per_in + usage.output_tokens * per_out) / 1e6)
+
+
+@pytest.mark.parametrize(
+    ("answered", "requested"),
+    [
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
+        ("o3-mini-2025-01-31", "o3-mini"),
+        ("gpt-4o-2024-11-20", "gpt-4o"),  # Azure's newer snapshot
+        ("llama3.1:latest", "llama3.1"),  # Ollama's tag
+        ("qwen2.5:7b", "qwen2.5:7b"),
+        ("models/gemini-2.0-flash", "gemini-2.0-flash"),  # Gemini's OpenAI-compatible API
+        ("gemini-2.5-flash-preview-05-20", "gemini-2.5-flash"),
+        ("gemini-2.0-flash-001", "gemini-2.0-flash"),
+        ("claude-3-5-haiku-20241022", "claude-3-5-haiku-latest"),
+        ("mistral-small-2503", "mistral-small-latest"),
+        ("codestral-2501", "codestral-latest"),
+        ("gpt-35-turbo-0125", "gpt-35-turbo"),  # Azure's spelling
+        ("openai/gpt-4o-2024-08-06", "openai/gpt-4o"),  # OpenRouter
+        ("gpt-4o-2024-08-06", "openai/gpt-4o"),
+        ("Meta-Llama-3.1-8B-Instruct", "meta-llama-3.1-8b-instruct"),
+    ],
+)
+def test_more_snapshots_and_aliases_are_the_same_model(answered: str, requested: str) -> None:
+    assert same_model(answered, requested)
+
+
+@pytest.mark.parametrize(
+    ("answered", "requested"),
+    [
+        ("chatgpt-4o-latest", "gpt-4o"),
+        ("gpt-4o-audio-preview-2024-12-17", "gpt-4o"),
+        ("o1-mini-2024-09-12", "o1"),
+        ("gpt-4o-mini", "gpt-4o"),
+        ("llama3.1:70b", "llama3.1:8b"),
+        ("anthropic/claude-3-5-sonnet", "openai/gpt-4o"),
+    ],
+)
+def test_other_models_are_not_the_same_model(answered: str, requested: str) -> None:
+    assert not same_model(answered, requested)
+
+
+@pytest.mark.parametrize(
+    ("requested", "answered"),
+    [("llama3.1", "llama3.1:latest"), ("gemini-2.0-flash", "models/gemini-2.0-flash"),
+     ("mistral-large-latest", "mistral-large-2411")],
+)  # fmt: skip
+async def test_a_price_you_set_covers_the_answered_spelling(
+    standin: StandIn,
+    make_client: Callable[..., AsyncPoeClient],
+    poe_home: Path,
+    requested: str,
+    answered: str,
+) -> None:
+    config = poe_home.parent / "config"
+    config.mkdir(exist_ok=True)
+    (config / "config.toml").write_text(f'[prices]\n"{requested}" = [1.0, 2.0]\n')
+    standin.models = [{"id": answered, "object": "model"}]
+    body = {**completion({"role": "assistant", "content": "ok"}), "model": answered}
+    standin.answer(json.dumps(body), content_type="application/json")
+    client = make_client(standin.base_url, provider="compatible", catalog=None)
+    result = await client.chat(requested, "hi")
+    assert result.cost == pytest.approx((3 * 1.0 + 4 * 2.0) / 1e6)

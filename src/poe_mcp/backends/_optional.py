@@ -47,6 +47,18 @@ _DROPPABLE: dict[str, Callable[[Any], bool]] = {
     "parallel_tool_calls": lambda value: value is True,  # true is every provider's default
 }
 _REFUSAL_STATUSES = frozenset({400, 422})
+# The names a refusal may give a field by: serde servers (mistral.rs, TGI) name the inner key.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "stream_options": ("stream_options", "include_usage", "streamOptions"),
+    "parallel_tool_calls": ("parallel_tool_calls", "parallelToolCalls"),
+}
+# A server error that names a field in these words refuses it (a Python server passing the
+# field on as a keyword answers 500 "unexpected keyword argument 'stream_options'").
+_REFUSING_WORDS = re.compile(
+    r"unexpected keyword|unrecognized|unknown (field|parameter|argument)|extra (inputs?|fields?)"
+    r"|not (permitted|allowed|supported)|unsupported",
+    re.IGNORECASE,
+)
 
 _lock = threading.Lock()
 _rejected: dict[str, set[str]] = {}  # base URL -> fields its provider refused
@@ -71,7 +83,8 @@ def stream_options_mode(file: Mapping[str, Any]) -> StreamOptionsMode:
 
 
 def _names(field: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(field)}(?![A-Za-z0-9_])")
+    names = "|".join(re.escape(name) for name in _ALIASES[field])
+    return re.compile(rf"(?<![A-Za-z0-9_])({names})(?![A-Za-z0-9_])")
 
 
 _PATTERNS = {field: _names(field) for field in _DROPPABLE}
@@ -79,9 +92,13 @@ _PATTERNS = {field: _names(field) for field in _DROPPABLE}
 
 def rejected_field(error: PoeError, sent: Mapping[str, Any]) -> str | None:
     """The optional field ``error`` refuses by name, when ``sent`` has it and may go without."""
-    if error.status not in _REFUSAL_STATUSES:
+    if error.status is None:
         return None
     words = f"{error.message} {error.metadata.get('param', '')} {error.code or ''}"
+    if error.status not in _REFUSAL_STATUSES and not (
+        error.status >= 500 and _REFUSING_WORDS.search(words)
+    ):
+        return None
     for field, pattern in _PATTERNS.items():
         if field in sent and _DROPPABLE[field](sent[field]) and pattern.search(words):
             return field

@@ -209,15 +209,12 @@ class OpenAICompatBackend:
                         break
         except PoeError:
             raise
-        except httpx2.TimeoutException as exc:
-            raise RequestTimeoutError(
-                "the stream stalled: no data within the read timeout", request_id=request_id
-            ) from exc
-        except (httpx2.TransportError, httpx2.StreamError) as exc:
-            raise NetworkError(
-                f"the connection broke during the stream: {type(exc).__name__}",
-                request_id=request_id,
-            ) from exc
+        except (httpx2.TimeoutException, httpx2.TransportError, httpx2.StreamError) as exc:
+            if reader.finish_reason is None:
+                raise _broken_stream(exc, request_id) from exc
+            # The answer had ended (a finish reason came): only [DONE] or the usage chunk
+            # was lost with the connection.
+            logger.debug("the stream broke after its finish reason: %s", type(exc).__name__)
         finally:
             await manager.__aexit__(None, None, None)
         if answer is not None:
@@ -253,6 +250,18 @@ class OpenAICompatBackend:
         if self._sdk is not None:
             await self._sdk.close()
             self._sdk = None
+
+
+def _broken_stream(exc: Exception, request_id: str | None) -> PoeError:
+    import httpx2
+
+    if isinstance(exc, httpx2.TimeoutException):
+        return RequestTimeoutError(
+            "the stream stalled: no data within the read timeout", request_id=request_id
+        )
+    return NetworkError(
+        f"the connection broke during the stream: {type(exc).__name__}", request_id=request_id
+    )
 
 
 def _looks_like_sse(body: bytes) -> bool:

@@ -210,7 +210,7 @@ def chat(
       poe-mcp chat "Three colours" --schema colours.schema.json   # validated JSON
       poe-mcp chat                                # interactive: /help lists the commands
     """
-    from .._logbook import logging_override
+    from .._logbook import log_settings, logging_override
     from ..config import Settings
     from ._schema import response_format_option
     from .compare import parse_effort
@@ -228,6 +228,7 @@ def chat(
             param_hint="--session",
         )
     settings = Settings.load(provider=provider, base_url=base_url)
+    log_settings(settings)  # a bad POE_MCP_LOGS is said before anything is sent
     interactive = prompt is None and sys.stdin.isatty() and not as_json
     if not interactive and prompt in (None, "-"):
         if prompt is None and sys.stdin.isatty():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from typing import Any
@@ -89,8 +90,9 @@ def console(
         token, _ = stored_token(settings.home, new=new_token)
         kept = settings.home / TOKEN_FILE
     bearer, _generated = resolve_token(host, token, no_auth=no_auth)
-    context = ConsoleContext(settings, simulate=simulate, api_key=api_key_option,
-                             token_required=bearer is not None)  # fmt: skip
+    context = ConsoleContext(
+        settings, simulate=simulate, api_key=api_key_option, token_required=bearer is not None
+    )
     app = standalone_app(
         build_console_app(context, bearer),
         host=host,
@@ -127,10 +129,8 @@ def console(
         finally:
             sock.close()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         anyio.run(main)
-    except KeyboardInterrupt:
-        pass
 
 
 def _open(url: str) -> None:

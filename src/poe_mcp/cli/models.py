@@ -32,7 +32,7 @@ __all__ = ["models"]
     "all_kinds",
     is_flag=True,
     help="Also models that cannot chat (OpenAI's embedding, speech, transcription, image, "
-    "moderation and instruct models), with a KIND column.",
+    "moderation, realtime, responses-only and instruct models), with a KIND column.",
 )
 @click.option(
     "--set-default",

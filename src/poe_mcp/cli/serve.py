@@ -28,10 +28,11 @@ def simulator_store_url(settings: Settings) -> str:
     return f"sqlite:///{settings.home / 'simulator' / 'poe-mcp.db'}"
 
 
-def _start_simulator() -> Any:
+def _start_simulator(provider: str) -> Any:
     from ..simulator import Simulator
 
-    return Simulator().start()
+    # --provider openai gets the simulator's OpenAI mode (OpenAI's ids, list and errors)
+    return Simulator(provider="openai" if provider == "openai" else "poe").start()
 
 
 @click.command()
@@ -81,9 +82,10 @@ def _start_simulator() -> Any:
 @click.option(
     "--simulate",
     is_flag=True,
-    help="Answer from the built-in offline Poe simulator (no key needed; every answer says so). "
-    "Simulated sessions and usage are kept apart from real ones, on disk in "
-    "<data dir>/simulator/poe-mcp.db (unless --store / POE_MCP_STORE names a store).",
+    help="Answer from the built-in offline Poe simulator (no key needed; every answer says so; "
+    "with --provider openai it plays OpenAI's API). Simulated sessions and usage are kept "
+    "apart from real ones, on disk in <data dir>/simulator/poe-mcp.db (unless --store / "
+    "POE_MCP_STORE names a store).",
 )
 @click.option(
     "--simulate-if-no-key",
@@ -271,8 +273,8 @@ def serve(
 
     simulator = None
     if simulate:
-        simulator = _start_simulator()
-        settings = settings.with_(provider="poe", base_url=simulator.base_url)
+        simulator = _start_simulator(settings.provider)
+        settings = settings.with_(provider=simulator.provider, base_url=simulator.base_url)
         if store is None and not os.environ.get("POE_MCP_STORE"):
             # Simulated sessions and usage live apart from real ones, on disk, so a client
             # that starts the server per call still continues its conversations.

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 # Scripts and styles only from the console itself (no inline script, no CDN); images and media
 # may come from the provider's CDN (generated images, video, audio) or data: URIs.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data: blob: https: "
-    "http:; media-src 'self' data: blob: https: http:; connect-src 'self'; font-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data: blob: https: http:; media-src 'self' data: blob: https: http:; "
+    "connect-src 'self'; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
@@ -59,7 +60,8 @@ class SecurityHeaders:
                 headers.setdefault("Content-Security-Policy", CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
-                # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form posts
+                # same-origin, not no-referrer: with no-referrer, browsers send "Origin: null"
+                # on same-origin form posts, which the Origin check must refuse.
                 headers.setdefault("Referrer-Policy", "same-origin")
                 if not static:
                     headers.setdefault("Cache-Control", "no-store")
@@ -78,18 +80,33 @@ async def login(request: Request) -> Response:
     console = console_of(request)
     sessions = console.sessions
     if not same_origin(request):
-        return await render(request, "login.html", status_code=403, page_name="login",
-                            error="Cross-site login refused.")  # fmt: skip
+        return await render(
+            request,
+            "login.html",
+            status_code=403,
+            page_name="login",
+            error="Cross-site login refused.",
+        )
     if sessions.throttled():
-        return await render(request, "login.html", status_code=429, page_name="login",
-                            error="Too many wrong tokens: wait a minute, then try again.")  # fmt: skip
+        return await render(
+            request,
+            "login.html",
+            status_code=429,
+            page_name="login",
+            error="Too many wrong tokens: wait a minute, then try again.",
+        )
     form = await request.form()
     offered = str(form.get("token") or "").strip()
     if not sessions.check_token(offered):
         sessions.failed()
         log.warning("console: wrong token offered")
-        return await render(request, "login.html", status_code=401, page_name="login",
-                            error="That is not this server's token.")  # fmt: skip
+        return await render(
+            request,
+            "login.html",
+            status_code=401,
+            page_name="login",
+            error="That is not this server's token.",
+        )
     cookie, _ = sessions.create()
     response = RedirectResponse(f"{base_path(request)}/discussion", status_code=303)
     set_cookie(request, response, cookie)

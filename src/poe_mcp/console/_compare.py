@@ -1,4 +1,4 @@
-"""The Compare page: one prompt to several models at once, answers side by side (``multi.compare``)."""
+"""The Compare page: one prompt to several models at once, side by side (``multi.compare``)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,15 @@ __all__ = ["routes"]
 @page
 async def compare_page(request: Request) -> Response:
     ctx = console_of(request).context
-    return await render(request, "compare.html", page_name="compare", models=[ctx.configured.model],
-                        prompt="", answers=None, max_models=C.COMPARE_MAX_MODELS)  # fmt: skip
+    return await render(
+        request,
+        "compare.html",
+        page_name="compare",
+        models=[ctx.configured.model],
+        prompt="",
+        answers=None,
+        max_models=C.COMPARE_MAX_MODELS,
+    )
 
 
 @action
@@ -58,10 +65,17 @@ async def run_compare(request: Request) -> Response:
     except PoeError as exc:
         error = exc.message
     return await render(
-        request, "compare.html", page_name="compare", models=models, prompt=prompt,
-        answers=answers, error=error, wall=wall, max_models=C.COMPARE_MAX_MODELS,
+        request,
+        "compare.html",
+        page_name="compare",
+        models=models,
+        prompt=prompt,
+        answers=answers,
+        error=error,
+        wall=wall,
+        max_models=C.COMPARE_MAX_MODELS,
         status_code=200 if error is None else 422,
-    )  # fmt: skip
+    )
 
 
 routes = [

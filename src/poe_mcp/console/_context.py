@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..simulator import Simulator
     from ..store.base import Store
 
-__all__ = ["ConsoleContext", "KeyStatus", "SIMULATED_API_KEY"]
+__all__ = ["SIMULATED_API_KEY", "ConsoleContext", "KeyStatus"]
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ class ConsoleContext:
         for client in [*self._retired, *([self._client] if self._client else [])]:
             try:
                 await client.aclose()
-            except Exception:  # noqa: BLE001 - closing must go on
+            except Exception:
                 log.warning("error while closing a console client", exc_info=True)
         self._retired.clear()
         self._client = None

@@ -26,8 +26,12 @@ from ._web import console_of, page, render
 
 __all__ = ["routes"]
 
-GROUPS = (("model", "Model"), ("provider", "Provider"), ("entry_point", "Entry point"),
-          ("tier", "Tier"))  # fmt: skip
+GROUPS = (
+    ("model", "Model"),
+    ("provider", "Provider"),
+    ("entry_point", "Entry point"),
+    ("tier", "Tier"),
+)
 SERIES_MAX = 8  # groups drawn one by one; the rest are summed as "other"
 
 
@@ -69,8 +73,12 @@ def _chart(series: list[RollupGroup], starts: list[float]) -> dict[str, Any]:
             continue
         cost[name][i] += g.totals.cost
         tokens[name][i] += g.totals.input_tokens + g.totals.output_tokens
-    return {"x": starts, "names": names, "cost": [cost[n] for n in names],
-            "tokens": [tokens[n] for n in names]}  # fmt: skip
+    return {
+        "x": starts,
+        "names": names,
+        "cost": [cost[n] for n in names],
+        "tokens": [tokens[n] for n in names],
+    }
 
 
 def _budgets(settings: Any, today: RollupGroup | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -87,8 +95,14 @@ def _budgets(settings: Any, today: RollupGroup | None) -> tuple[list[dict[str, A
     ):
         if limit is not None:
             share = min(1.0, used / limit) if limit else 1.0
-            rows.append({"name": name, "used": text(used), "limit": text(limit),
-                         "percent": round(share * 100, 1)})  # fmt: skip
+            rows.append(
+                {
+                    "name": name,
+                    "used": text(used),
+                    "limit": text(limit),
+                    "percent": round(share * 100, 1),
+                }
+            )
     for name, limit, text in (
         ("Per conversation, USD", limits.session_usd, format_usd),
         ("Per conversation, tokens", limits.session_tokens, lambda v: f"{int(v):,}"),

@@ -128,7 +128,9 @@ def _number(form: Any, name: str, kind: type, low: float, high: float | None) ->
     try:
         value = kind(raw)
     except ValueError:
-        raise InvalidRequestError(f"{name.replace('_', ' ')} must be a number, got {raw!r}") from None
+        raise InvalidRequestError(
+            f"{name.replace('_', ' ')} must be a number, got {raw!r}"
+        ) from None
     if value < low or (high is not None and value > high):
         bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
         raise InvalidRequestError(f"{name.replace('_', ' ')} must be {bound}, got {raw}")
@@ -292,7 +294,5 @@ routes = [
     Route("/discussion/sessions/{session_id}/rename", rename_session, methods=["POST"]),
     Route("/discussion/sessions/{session_id}/reset", reset_session, methods=["POST"]),
     Route("/discussion/sessions/{session_id}/delete", delete_session, methods=["POST"]),
-    Route(
-        "/discussion/sessions/{session_id}/export.{kind:str}", export_session, methods=["GET"]
-    ),
+    Route("/discussion/sessions/{session_id}/export.{kind:str}", export_session, methods=["GET"]),
 ]

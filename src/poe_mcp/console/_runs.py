@@ -27,6 +27,7 @@ __all__ = ["dag_layout", "routes"]
 
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 200, 58, 56, 14, 12
 TIER_NAMES = {"1": "Orchestrator", "2": "Tech lead", "3": "Workers", "4": "QA"}
+TIER_KEYS = ("1", "2", "3", "4", "escalation")
 
 
 def dag_layout(tickets: dict[str, Any]) -> dict[str, Any]:
@@ -69,12 +70,22 @@ def dag_layout(tickets: dict[str, Any]) -> dict[str, Any]:
             x1, y1 = src["x"] + NODE_W, src["y"] + NODE_H / 2
             x2, y2 = node["x"], node["y"] + NODE_H / 2
             mid = (x1 + x2) / 2
-            edges.append({"d": f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}",
-                          "done": src["status"] == "completed"})  # fmt: skip
+            edges.append(
+                {
+                    "d": f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}",
+                    "done": src["status"] == "completed",
+                }
+            )
     width = PAD * 2 + (max(columns) + 1 if columns else 1) * (NODE_W + GAP_X) - GAP_X
     height = PAD * 2 + max((len(v) for v in columns.values()), default=1) * (NODE_H + GAP_Y)
-    return {"nodes": list(nodes.values()), "edges": edges, "width": width,
-            "height": height - GAP_Y, "w": NODE_W, "h": NODE_H}  # fmt: skip
+    return {
+        "nodes": list(nodes.values()),
+        "edges": edges,
+        "width": width,
+        "height": height - GAP_Y,
+        "w": NODE_W,
+        "h": NODE_H,
+    }
 
 
 def _tiers(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -112,8 +123,11 @@ def _live_context(request: Request, doc: dict[str, Any]) -> dict[str, Any]:
         "pending": list(live.pending.values()) if live else [],
         "events": list(live.events)[-12:] if live else [],
         "csrf": request.scope["poe_console_session"].csrf,
-        "blocked": {tid: s.get("blocked_reason") for tid, s in (doc.get("tickets") or {}).items()
-                    if s.get("status") == "blocked"},  # fmt: skip
+        "blocked": {
+            tid: s.get("blocked_reason")
+            for tid, s in (doc.get("tickets") or {}).items()
+            if s.get("status") == "blocked"
+        },
     }
 
 
@@ -128,8 +142,14 @@ async def runs_page(request: Request) -> Response:
         tiers = resolve_tiers(ctx.configured.section("tiers"))
     except ConfigError:
         tiers = resolve_tiers()
-    return await render(request, "runs.html", page_name="runs", runs=runs, tiers=tiers,
-                        concurrency=C.ORCH_CONCURRENCY)  # fmt: skip
+    return await render(
+        request,
+        "runs.html",
+        page_name="runs",
+        runs=runs,
+        tiers=tiers,
+        concurrency=C.ORCH_CONCURRENCY,
+    )
 
 
 @action
@@ -137,7 +157,7 @@ async def start_run(request: Request) -> Response:
     console = console_of(request)
     form = await request.form()
     goal = str(form.get("goal") or "").strip()
-    tiers = {k: str(form.get(f"tier_{k}") or "").strip() for k in ("1", "2", "3", "4")}
+    tiers = {k: str(form.get(f"tier_{k}") or "").strip() for k in TIER_KEYS}
     try:
         if not goal:
             raise InvalidRequestError("write the goal of the run")
@@ -160,9 +180,17 @@ async def start_run(request: Request) -> Response:
         )
     except PoeError as exc:
         store = await console.context.store()
-        return await render(request, "runs.html", status_code=422, page_name="runs",
-                            runs=await store.runs.list(limit=50), tiers=tiers, goal=goal,
-                            error=exc.message, concurrency=C.ORCH_CONCURRENCY)  # fmt: skip
+        return await render(
+            request,
+            "runs.html",
+            status_code=422,
+            page_name="runs",
+            runs=await store.runs.list(limit=50),
+            tiers=tiers,
+            goal=goal,
+            error=exc.message,
+            concurrency=C.ORCH_CONCURRENCY,
+        )
     return RedirectResponse(f"{base_path(request)}/runs/{run_id}", status_code=303)
 
 
@@ -175,8 +203,13 @@ async def _doc(request: Request) -> dict[str, Any] | None:
 async def run_page(request: Request) -> Response:
     doc = await _doc(request)
     if doc is None:
-        return await render(request, "error.html", status_code=404, page_name="runs",
-                            message="No such run in the store.")  # fmt: skip
+        return await render(
+            request,
+            "error.html",
+            status_code=404,
+            page_name="runs",
+            message="No such run in the store.",
+        )
     return await render(request, "run.html", page_name="runs", **_live_context(request, doc))
 
 
@@ -194,8 +227,9 @@ async def run_events(request: Request) -> Response:
             if doc is None:
                 return
             ctx = _live_context(request, doc)
-            stamp = json.dumps([doc.get("updated_at"), len(ctx["pending"]),
-                                len(ctx["events"]), ctx["running"]])  # fmt: skip
+            stamp = json.dumps(
+                [doc.get("updated_at"), len(ctx["pending"]), len(ctx["events"]), ctx["running"]]
+            )
             if stamp != last:
                 last = stamp
                 idle = 0.0

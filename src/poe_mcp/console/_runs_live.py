@@ -124,8 +124,9 @@ class RunManager:
                 original(event)
 
         orchestrator.on_event = on_event
-        task = asyncio.create_task(self._go(orchestrator.run(options.goal, outline=options.outline),
-                                            orchestrator))  # fmt: skip
+        task = asyncio.create_task(
+            self._go(orchestrator.run(options.goal, outline=options.outline), orchestrator)
+        )
         done, _ = await asyncio.wait({first, task}, return_when=asyncio.FIRST_COMPLETED)
         if first in done:
             run_id = first.result()

@@ -137,7 +137,7 @@ class TurnManager:
             raise
         except PoeError as exc:
             turn.emit("failed", {"kind": exc.kind, "message": exc.message})
-        except Exception as exc:  # noqa: BLE001 - the browser must hear about every failure
+        except Exception as exc:
             log.exception("console turn failed")
             turn.emit("failed", {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"})
         finally:
@@ -215,20 +215,28 @@ class TurnManager:
                     )
 
         tools = await console_tools(self._context)
-        agent = Agent(client, req.model, tools=tools, stream=True, on_delta=on_delta,
-                      options=options)  # fmt: skip
+        agent = Agent(
+            client, req.model, tools=tools, stream=True, on_delta=on_delta, options=options
+        )
         result = await agent.run(prepared.messages)
         for trace in result.trace:
             turn.emit(
                 "tool_result",
-                {"id": trace.call_id, "name": trace.name, "result": trace.result,
-                 "error": trace.error},
-            )  # fmt: skip
+                {
+                    "id": trace.call_id,
+                    "name": trace.name,
+                    "result": trace.result,
+                    "error": trace.error,
+                },
+            )
         added = [*prepared.new_messages, *result.messages[len(prepared.messages) :]]
         await store.sessions.append(
-            prepared.session_id, added, model=result.model, backend=client.backend,
+            prepared.session_id,
+            added,
+            model=result.model,
+            backend=client.backend,
             ttl_s=conversations.ttl_s,
-        )  # fmt: skip
+        )
         self._stored(turn, prepared.session_id)
         return Result(
             text=result.text,

@@ -8,6 +8,7 @@ model, tokens, cost and latency the prompt log recorded for that exchange.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,9 @@ def _text_and_files(content: Any) -> tuple[str, list[dict[str, str]]]:
             image = part.get("image_url") or {}
             url = str(image.get("url", ""))
             name = str(image.get("filename") or image.get("name") or "image")
-            files.append({"kind": "image", "name": name, "url": url if url.startswith("data:image/") else ""})
+            files.append(
+                {"kind": "image", "name": name, "url": url if url.startswith("data:image/") else ""}
+            )
         elif kind == "file":
             inner = part.get("file") or {}
             files.append({"kind": "file", "name": str(inner.get("filename") or "file"), "url": ""})
@@ -104,11 +107,21 @@ def markdown_export(
     title: str, session_id: str, model: str | None, messages: list[dict[str, Any]]
 ) -> str:
     """The conversation as Markdown: a heading per turn, tool calls as code blocks."""
-    lines = [f"# {title}", "", f"Session `{session_id}`" + (f" · model {model}" if model else ""), ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"Session `{session_id}`" + (f" · model {model}" if model else ""),
+        "",
+    ]
     for message in messages:
         role = str(message.get("role"))
         text, files = _text_and_files(message.get("content"))
-        heading = {"system": "System", "user": "You", "assistant": "Assistant", "tool": "Tool result"}
+        heading = {
+            "system": "System",
+            "user": "You",
+            "assistant": "Assistant",
+            "tool": "Tool result",
+        }
         lines.append(f"## {heading.get(role, role)}")
         lines.append("")
         if text:
@@ -118,9 +131,7 @@ def markdown_export(
         for raw in message.get("tool_calls") or []:
             function = raw.get("function") or {}
             arguments = function.get("arguments") or "{}"
-            try:
+            with contextlib.suppress(ValueError):
                 arguments = json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
-            except ValueError:
-                pass
             lines += [f"Tool call `{function.get('name')}`:", "", "```json", arguments, "```", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -133,9 +133,7 @@ def error_json(exc: PoeError, status_code: int = 400) -> JSONResponse:
 
 
 def _login_redirect(request: Request) -> Response:
-    if request.headers.get("hx-request") or "application/json" in request.headers.get(
-        "accept", ""
-    ):
+    if request.headers.get("hx-request") or "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"error": {"kind": "auth", "message": "log in first"}}, 401)
     return RedirectResponse(f"{base_path(request)}/login", status_code=303)
 
@@ -207,8 +205,11 @@ def action(fn: Endpoint) -> Endpoint:
             if "form" in request.headers.get("content-type", ""):
                 form_value = (await request.form()).get("csrf")
             if not csrf_ok(request, session, form_value if isinstance(form_value, str) else None):
-                log.warning("console: refused %s %s without its CSRF token", request.method,
-                            request.url.path)  # fmt: skip
+                log.warning(
+                    "console: refused %s %s without its CSRF token",
+                    request.method,
+                    request.url.path,
+                )
                 return JSONResponse(
                     {"error": {"kind": "forbidden", "message": "missing or wrong CSRF token"}},
                     403,

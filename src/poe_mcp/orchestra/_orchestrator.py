@@ -250,11 +250,7 @@ class Orchestrator:
         await self._emit(state, "run_started", f"run {state.id}: {state.goal}")
         try:
             with call_tags(run_id=state.id):
-                if not state.tracks:
-                    await self._plan_tracks(state)
-                for track in state.tracks:
-                    if track.id not in state.planned_tracks:
-                        await self._plan_tickets(state, track.id)
+                await self._unless_cancelled(self._plan(state))
                 state.status = "running"
                 await self._save(state)
                 await self._work(state)
@@ -283,6 +279,29 @@ class Orchestrator:
             data=state.summary(),
         )
         return state
+
+    async def _plan(self, state: RunState) -> None:
+        if not state.tracks:
+            await self._plan_tracks(state)
+        for track in state.tracks:
+            if track.id not in state.planned_tracks:
+                await self._plan_tickets(state, track.id)
+
+    async def _unless_cancelled(self, work: Awaitable[None]) -> None:
+        """Await ``work``, or stop it as soon as :meth:`cancel` is called (a planning call can
+        take minutes on a strong model; a cancel must not wait for it)."""
+        task = asyncio.ensure_future(work)
+        waiter = asyncio.ensure_future(self._cancelled.wait())
+        try:
+            await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if task.cancelled():
+            raise StopRun("cancelled", "cancelled by the user")
+        task.result()
 
     async def _plan_tracks(self, state: RunState) -> None:
         self._check_bounds(state)

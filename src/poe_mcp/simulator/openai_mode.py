@@ -128,6 +128,11 @@ def find_chat_model(name: str | None) -> ModelSpec:
     found = lookup(name) if name == name.lower() else None  # OpenAI's ids are case-sensitive
     if found is None:
         raise _not_found(name)
+    if found.kind == "responses":
+        raise NotFoundError(
+            "This model is only supported in v1/responses and not in v1/chat/completions.",
+            metadata={"param": "model"},
+        )
     if found.kind != CHAT:
         raise NotFoundError(
             "This is not a chat model and thus not supported in the v1/chat/completions "
