@@ -84,6 +84,19 @@ _MARKDOWN = re.compile(
     r"""(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)"""
 )
 _BARE_URL = re.compile(r"""https?://[^\s<>"'`\\|^{}]+""", re.IGNORECASE)
+# Data URIs the patterns above miss: in markdown with line breaks or spaces in the base64 (bots
+# wrap long lines), in an HTML <img src>, or bare (the whole reply, or inside prose).
+_DATA_MARKDOWN = re.compile(
+    r"""(!?)\[[^\]\n]*\]\(\s*<?(data:[^,()<>\s"']*,[A-Za-z0-9+/=_%\s-]*?)>?"""
+    r"""(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)""",
+    re.IGNORECASE,
+)
+_DATA_HTML = re.compile(r"""<(?:img|source|audio|video)\b[^>]*?\bsrc\s*=\s*["'](data:[^"']+)["']""",
+                        re.IGNORECASE)  # fmt: skip
+_DATA_BARE = re.compile(
+    r"""(?<![\w(<"'=])data:(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[^;,\s]*)*;base64,[A-Za-z0-9+/_-]+=*""",
+    re.IGNORECASE,
+)
 _TYPE_KEYS = ("mimeType", "mime_type", "contentType", "content_type", "mime", "type")
 _NAME_KEYS = ("name", "filename", "file_name")
 _JSON_MAX_DEPTH = 16
@@ -181,6 +194,12 @@ def extract_media(text: str, attachments: Iterable[Attachment] = ()) -> list[Med
     for match in _MARKDOWN.finditer(text):
         source: LinkSource = "markdown_image" if match.group(1) else "markdown_link"
         found.append(MediaLink(match.group(3), None, None, source))
+    if "data:" in text.lower():
+        for match in _DATA_MARKDOWN.finditer(text):
+            shape: LinkSource = "markdown_image" if match.group(1) else "markdown_link"
+            found.append(MediaLink(match.group(2).strip(), None, None, shape))
+        found += [MediaLink(m.group(1)) for m in _DATA_HTML.finditer(text)]
+        found += [MediaLink(m.group(0)) for m in _DATA_BARE.finditer(text)]
     for match in _BARE_URL.finditer(text):
         found.append(MediaLink(_trim_url(match.group(0))))
     seen: set[str] = set()

@@ -118,3 +118,16 @@ def test_an_unknown_session_fails_before_the_chat_opens(
         assert "error (not_found)" in screen
     finally:
         term.close()
+
+
+def test_a_key_pasted_into_the_chat_stays_out_of_the_history_file(
+    chat: Terminal, api_key: str, poe_home: Path
+) -> None:
+    mark = _mark(chat)
+    chat.type(f"is {api_key} my key?")
+    chat.wait_for("GPT-4.1 received 1 messages", after=mark)
+    chat.type("/exit")
+    history = poe_home / "chat-history.txt"
+    text = history.read_text()
+    assert "my key?" in text
+    assert api_key not in text

@@ -64,7 +64,11 @@ async def test_health_shows_no_path_but_server_info_does(
     db = tmp_path / "private-dir" / "poe.db"
     settings = Settings.load(store=f"sqlite:///{db}", base_url=simulator.base_url)
     runtime = ServerRuntime(
-        settings, api_key="zq-health-key", simulated=True, transport="http", tools=["get_server_info"]
+        settings,
+        api_key="zq-health-key",
+        simulated=True,
+        transport="http",
+        tools=["get_server_info"],
     )
     app = build_http_app(runtime, HttpOptions("127.0.0.1", 8000, "health-token-0123456789"))
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:

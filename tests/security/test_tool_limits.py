@@ -23,7 +23,9 @@ from poe_mcp.simulator import Simulator
 @pytest.fixture
 async def server(simulator: Simulator, poe_home: Path) -> AsyncIterator[Any]:
     settings = Settings.load(store="memory://", base_url=simulator.base_url)
-    runtime = ServerRuntime(settings, api_key="zq-limits-key", simulated=True, tools=installed_tools())
+    runtime = ServerRuntime(
+        settings, api_key="zq-limits-key", simulated=True, tools=installed_tools()
+    )
     yield build_server(runtime)
     await runtime.aclose()
 

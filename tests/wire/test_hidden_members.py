@@ -9,6 +9,7 @@ each through the library against a loopback stand-in upstream, the simulator, th
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from collections.abc import Callable
@@ -748,3 +749,60 @@ async def test_a_price_you_set_covers_the_answered_spelling(
     client = make_client(standin.base_url, provider="compatible", catalog=None)
     result = await client.chat(requested, "hi")
     assert result.cost == pytest.approx((3 * 1.0 + 4 * 2.0) / 1e6)
+
+
+# --- kind 10: media inline ---------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + b"\0" * 40
+GIF = b"GIF89a" + b"\x01\0\x01\0\x80\0\0" + b"\0" * 30
+WEBP = b"RIFF" + (40).to_bytes(4, "little") + b"WEBPVP8 " + b"\0" * 30
+JPEG = b"\xff\xd8\xff\xe0\0\x10JFIF\0" + b"\0" * 30
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+# name -> (the reply's content, the bytes expected, the type expected)
+INLINE: dict[str, tuple[str, bytes, str]] = {
+    "charset_param": (f"![x](data:image/png;charset=utf-8;base64,{_b64(PNG)})", PNG, "image/png"),
+    "name_param": (f"![x](data:image/gif;name=cat.gif;base64,{_b64(GIF)})", GIF, "image/gif"),
+    "image_jpg_alias": (f"![x](data:image/jpg;base64,{_b64(JPEG)})", JPEG, "image/jpeg"),
+    "uppercase": (f"![x](DATA:IMAGE/PNG;BASE64,{_b64(PNG)})", PNG, "image/png"),
+    "webp": (f"![x](data:image/webp;base64,{_b64(WEBP)})", WEBP, "image/webp"),
+    "no_declared_type": (f"![x](data:;base64,{_b64(PNG)})", PNG, "image/png"),
+    "generic_type": (f"![x](data:application/octet-stream;base64,{_b64(PNG)})", PNG, "image/png"),
+    "base64_with_newlines": (
+        "![x](data:image/png;base64," + "\n".join(_b64(PNG)[i : i + 16]
+                                                  for i in range(0, len(_b64(PNG)), 16)) + ")",
+        PNG, "image/png"),
+    "base64_with_spaces": (
+        "![x](data:image/png;base64," + " ".join(_b64(PNG)[i : i + 16]
+                                                 for i in range(0, len(_b64(PNG)), 16)) + ")",
+        PNG, "image/png"),
+    "urlsafe_unpadded": (f"![x](data:image/gif;base64,{_b64(GIF).rstrip('=').replace('/', '_')})",
+                         GIF, "image/gif"),
+    "markdown_title": (f'![x](data:image/png;base64,{_b64(PNG)} "a picture")', PNG, "image/png"),
+    "bare_uri": (f"data:image/png;base64,{_b64(PNG)}", PNG, "image/png"),
+    "bare_uri_in_prose": (f"Here you go: data:image/png;base64,{_b64(PNG)} enjoy", PNG,
+                          "image/png"),
+    "json_url": (json.dumps({"url": f"data:image/png;base64,{_b64(PNG)}", "mimeType": "image/png"}),
+                 PNG, "image/png"),
+    "html_img": (f'<img src="data:image/webp;base64,{_b64(WEBP)}" alt="x">', WEBP, "image/webp"),
+    "angle_brackets": (f"![x](<data:image/png;base64,{_b64(PNG)}>)", PNG, "image/png"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(INLINE))
+async def test_inline_media_in_the_shapes_bots_write_it(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], tmp_path: Path, name: str
+) -> None:
+    content, data, media_type = INLINE[name]
+    standin.answer(json.dumps(completion({"role": "assistant", "content": content})),
+                   content_type="application/json")  # fmt: skip
+    client = make_client(standin.base_url, provider="compatible", catalog=None)
+    result = await client.generate_image("a cat", model="img", output_dir=tmp_path)
+    (path,) = result.paths
+    assert Path(path).read_bytes() == data
+    assert result.media_type == media_type
+    assert len(standin.calls()) == 1

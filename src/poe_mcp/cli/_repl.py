@@ -224,9 +224,17 @@ async def run_repl(state: ChatState, settings: Settings, *, attachments: list[st
     from prompt_toolkit.completion import WordCompleter
     from prompt_toolkit.history import FileHistory
 
+    from .._redact import redact
+
+    class _History(FileHistory):
+        """The history file, with a key pasted into the chat never written to it."""
+
+        def store_string(self, string: str) -> None:
+            super().store_string(redact(string))
+
     settings.home.mkdir(parents=True, exist_ok=True)
     session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(settings.home / "chat-history.txt")),
+        history=_History(str(settings.home / "chat-history.txt")),
         multiline=True,
         key_bindings=_bindings(),
         prompt_continuation="… ",

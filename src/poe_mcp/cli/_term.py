@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -19,11 +20,13 @@ __all__ = [
     "color_on",
     "dim",
     "fail",
+    "for_terminal",
     "is_terminal",
     "no_echo",
     "notice",
     "ok",
     "symbol",
+    "visible",
     "warn",
 ]
 
@@ -37,6 +40,29 @@ def is_terminal(stream: IO[Any] | None = None) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+# C0 controls but tab and newline, DEL, and C1 controls (0x9b is a one-byte CSI).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _caret(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"^{chr(code + 64)}" if code < 0x20 else "^?" if code == 0x7F else f"\\x{code:02x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters shown as ``^[`` and the like, never obeyed.
+
+    Answers, stored prompts and providers' error messages are not ours: an escape sequence in
+    them would recolour, retitle or rewrite the terminal, or set its clipboard (OSC 52).
+    """
+    return _CONTROL.sub(_caret, text.replace("\r\n", "\n"))
+
+
+def for_terminal(text: str, stream: IO[Any] | None = None) -> str:
+    """:func:`visible` when ``stream`` (default stdout) is a terminal; else ``text`` as it is."""
+    return visible(text) if is_terminal(sys.stdout if stream is None else stream) else text
 
 
 def color_on(stream: IO[Any] | None = None) -> bool:
