@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from . import _constants as C
+from ._providers import PROVIDERS, Provider
 
 __all__ = [
     "AuthError",
@@ -348,41 +349,8 @@ _BY_CODE: dict[str, type[PoeError]] = {
     "overloaded_error": OverloadedError,
 }
 
-# What to do about an error, per provider: (words that mean the message already says it, hint).
-# One hint per message, naming the provider's own page; {base_url} is the configured URL.
-_KEY_HINTS: dict[str, tuple[str, str]] = {
-    "poe": ("poe.com/api_key", "Check POE_API_KEY: your key is at https://poe.com/api_key."),
-    "openai": (
-        "platform.openai.com",
-        "Check OPENAI_API_KEY: your keys are at https://platform.openai.com/api-keys.",
-    ),
-    "compatible": ("{base_url}", "Check the API key configured for {base_url}."),
-}
-_BILLING_HINTS: dict[str, tuple[str, str]] = {
-    "poe": (
-        "poe.com/api_key",
-        "Add points at https://poe.com/api_key or wait for the monthly refresh.",
-    ),
-    "openai": (
-        "platform.openai.com",
-        "Check the plan and billing at https://platform.openai.com/settings/organization/billing.",
-    ),
-    "compatible": ("{base_url}", "Check your plan with the provider at {base_url}."),
-}
-_HINTS_BY_KIND: dict[str, dict[str, tuple[str, str]]] = {
-    "auth": _KEY_HINTS,
-    "balance": _BILLING_HINTS,
-    "quota": _BILLING_HINTS,
-}
 # Codes whose cause no key or billing page fixes: their own message says all there is.
 _NO_HINT_CODES = frozenset({"unsupported_country_region_territory", "request_forbidden"})
-# Each provider's own pages. A sentence naming another provider's page is dropped from a
-# message (a compatible server relaying OpenAI's "find your key at platform.openai.com", Poe's
-# text reaching the openai provider): it would send the user to the wrong place.
-_PAGES: dict[str, tuple[str, ...]] = {
-    "poe": ("poe.com/api_key",),
-    "openai": ("platform.openai.com",),
-}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _EMPTY_AFTER_DROP = {
     "auth": "The API key was refused.",
@@ -391,9 +359,11 @@ _EMPTY_AFTER_DROP = {
 }
 
 
-def _drop_other_pages(message: str, provider: str, kind: str) -> str:
-    """``message`` without the sentences that point at another provider's pages."""
-    foreign = [m for name, marks in _PAGES.items() if name != provider for m in marks]
+def _drop_other_pages(message: str, provider: Provider, kind: str) -> str:
+    """``message`` without the sentences that point at another provider's pages (a compatible
+    server relaying OpenAI's "find your key at platform.openai.com", Poe's text reaching the
+    openai provider): they would send the user to the wrong place."""
+    foreign = [p.site for p in PROVIDERS.values() if p.site and p.name != provider.name]
     lowered = message.lower()
     if not any(m in lowered for m in foreign):
         return message
@@ -405,27 +375,37 @@ def _drop_other_pages(message: str, provider: str, kind: str) -> str:
     return " ".join(kept) or _EMPTY_AFTER_DROP.get(kind, "")
 
 
-def add_hint(exc: PoeError, provider: str | None, base_url: str | None = None) -> PoeError:
+def add_hint(
+    exc: PoeError, provider: Provider | str | None, base_url: str | None = None
+) -> PoeError:
     """Add the provider's one hint to ``exc`` (once; never when the message already says it).
 
-    Keys and billing have a page of their own at each provider: Poe's for Poe, OpenAI's for
-    OpenAI, and the configured base URL for any other compatible provider (never Poe's page).
-    A sentence of the provider's message that names another provider's page is dropped, so
-    the message points at one place. A local budget refusal (``quota`` raised here, not by a
-    provider) gets none, and neither does a refusal no key fixes (an unsupported country).
+    Keys and billing have a page of their own at each provider (:class:`Provider`'s
+    ``key_hint`` and ``billing_hint``): Poe's for Poe, OpenAI's for OpenAI, and the configured
+    base URL for any other compatible provider (never Poe's page). A sentence of the
+    provider's message that names another provider's page is dropped, so the message points
+    at one place. A local budget refusal (``quota`` raised here, not by a provider) gets none,
+    and neither does a refusal no key fixes (an unsupported country).
+
+    Args:
+        exc: the error.
+        provider: the :class:`Provider` that answered, or its name (then ``base_url`` says
+            where it is).
 
     Returns:
         ``exc``, for ``raise add_hint(...)``.
     """
-    hints = _HINTS_BY_KIND.get(exc.kind)
-    if hints is None or provider is None or "used" in exc.metadata:  # "used": a budget's
+    if provider is None or "used" in exc.metadata:  # "used": a budget's own refusal
+        return exc
+    if isinstance(provider, str):
+        provider = Provider.named(provider, base_url)
+    hint = provider.hint(exc.kind)
+    if hint is None:
         return exc
     message = _drop_other_pages(exc.message, provider, exc.kind)
     if not (isinstance(exc.code, str) and exc.code.lower() in _NO_HINT_CODES):
-        marker, hint = hints.get(provider, hints["compatible"])
-        where = base_url or "the provider's base URL"
-        marker, hint = marker.format(base_url=where), hint.format(base_url=where)
-        if marker.lower() not in message.lower() and hint not in message:
+        marker = provider.site.lower()
+        if marker not in message.lower() and hint not in message:
             message = f"{message.rstrip()} {hint}".lstrip()
     if message != exc.message:
         exc.message = message

@@ -211,3 +211,10 @@ def test_a_bad_logs_variable_is_refused_before_sending(
         assert result.exit_code == 1
         assert "POE_MCP_LOGS" in str(result.exception)
     assert _sent(simulator, marker) == []
+
+
+def test_piped_output_keeps_the_answer_byte_for_byte(invoke: Invoke) -> None:
+    # only a terminal gets escape sequences made visible; a pipe gets exactly what was said
+    result = invoke("chat", "-m", "GPT-4.1", "colour \x1b[31mRED")
+    assert 'You said: "colour \x1b[31mRED"' in result.stdout
+    assert "\x1b[31mRED" in invoke("logs", "--full", "-n", "1", base_url=False).stdout

@@ -131,3 +131,26 @@ def test_a_key_pasted_into_the_chat_stays_out_of_the_history_file(
     text = history.read_text()
     assert "my key?" in text
     assert api_key not in text
+
+
+def test_escape_sequences_in_answers_are_shown_not_obeyed(
+    simulator: Simulator, api_key: str, poe_home: Path
+) -> None:
+    # the simulator quotes the prompt: an answer that carries escape sequences (an OSC title,
+    # a colour) must reach the screen as text, not as orders to the terminal
+    term = Terminal(["bash", "--norc"], _env(api_key, poe_home))
+    try:
+        base = simulator.base_url
+        term.type(
+            f"{POE_MCP} chat -m GPT-4.1 --base-url {base} "
+            "\"$(printf 'a \\033]0;pwned\\007 \\033[31mRED')\""
+        )
+        term.wait_for("GPT-4.1 received 1 messages")
+        mark = _mark(term)
+        term.type(f"{POE_MCP} logs --full -n 1; {POE_MCP} compare -m GPT-4.1 -m Grok-4 "
+                  f"\"$(printf 'b \\033[31mRED')\" --base-url {base}")  # fmt: skip
+        screen = term.wait_for("2 models in", after=mark)
+        assert "^[]0;pwned^G" in screen  # the chat answer, then the stored log
+        assert screen[mark:].count("^[[31mRED") >= 3  # logs --full, then both compare columns
+    finally:
+        term.close()

@@ -19,13 +19,27 @@ from typing import Any
 import pytest
 
 from poe_mcp import Agent, AsyncPoeClient, tool
+from click.testing import CliRunner
 from mcp import Client
 
 from poe_mcp._model_ids import same_model
+from poe_mcp.cli import cli
 from poe_mcp.errors import IncompleteStreamError, PoeError
 from poe_mcp.simulator import Simulator
+from poe_mcp.simulator.quirks import THINKING
 
-from .conftest import WEATHER, ask, collect, drain, error_json
+from .conftest import (
+    CLOCK,
+    KEY,
+    TWO_CALLS,
+    WEATHER,
+    ask,
+    chat_calls,
+    collect,
+    drain,
+    error_json,
+    upstream_calls,
+)
 from .standin import StandIn, chunk, completion
 
 TEXT = "The answer is 4.\u2028Done\u0085."
@@ -806,3 +820,98 @@ async def test_inline_media_in_the_shapes_bots_write_it(
     assert Path(path).read_bytes() == data
     assert result.media_type == media_type
     assert len(standin.calls()) == 1
+
+
+# --- the new members as simulator quirks, through every entry point ---------------------------
+
+NEW_QUIRKS = ["no_space", "json_lines", "tool_name_every_fragment", "think_tags",
+              "native_finish_reason"]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["openai", "legacy"])
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_the_library_reads_every_new_quirk_at_once(
+    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str, streamed: bool
+) -> None:
+    client = make_client(fresh.base_url, backend=backend)
+    plain = await client.chat("GPT-4.1", "hello there")
+    fresh.clear_requests()
+    fresh.add_fault("quirk", quirks=NEW_QUIRKS)
+    result = await ask(client, "GPT-4.1", "hello there", streamed=streamed)
+    assert result.text == plain.text
+    assert result.finish_reason == "stop"
+    if backend == "openai":
+        assert result.reasoning.strip() == THINKING
+        assert result.finish_inferred is False
+    assert len(upstream_calls(fresh, backend)) == 1
+
+
+@pytest.mark.parametrize("backend", ["openai", "legacy"])
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_tool_calls_with_names_on_every_fragment(
+    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str, streamed: bool
+) -> None:
+    fresh.add_fault("quirk", quirks=NEW_QUIRKS)
+    client = make_client(fresh.base_url, backend=backend)
+    result = await ask(client, "GPT-4.1", TWO_CALLS, streamed=streamed, tools=[WEATHER, CLOCK])
+    assert [(c.name, json.loads(c.arguments)) for c in result.tool_calls] == [
+        ("get_weather", {"city": "Paris"}),
+        ("get_time", {"zone": "Rome"}),
+    ]
+    assert result.finish_reason == "tool_calls"
+    assert len(upstream_calls(fresh, backend)) == 1
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_an_agent_runs_through_every_new_quirk(
+    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+) -> None:
+    fresh.add_fault("quirk", quirks=NEW_QUIRKS, times=2)
+    agent = Agent(make_client(fresh.base_url), "GPT-4.1", tools=[get_weather], stream=streamed)
+    result = await agent.run("get_weather city=Oslo")
+    assert [t.result for t in result.trace] == ["mild in Oslo"]
+    assert 'get_weather -> "mild in Oslo"' in result.text
+    assert "<think>" not in result.text
+    assert result.stopped_reason == "final"
+    assert len(chat_calls(fresh)) == 2
+
+
+def test_the_cli_prints_the_answer_without_the_thinking(fresh: Simulator) -> None:
+    fresh.add_fault("quirk", quirks=NEW_QUIRKS)
+    result = CliRunner().invoke(
+        cli,
+        ["chat", "-m", "GPT-4.1", "hello cli", "--stream", "--base-url", fresh.base_url],
+        env={"POE_API_KEY": KEY},
+    )
+    assert result.exit_code == 0, result.output
+    assert 'You said: "hello cli"' in result.stdout
+    assert "<think>" not in result.stdout and THINKING not in result.stdout
+    assert "end_turn" not in result.output
+    assert len(chat_calls(fresh)) == 1
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_ask_poe_v2_and_ask_poe_with_tools_over_mcp(
+    fresh: Simulator, make_server: Callable[..., Any], stream: bool
+) -> None:
+    fresh.add_fault("quirk", quirks=NEW_QUIRKS, times=2)
+    async with Client(make_server(fresh.base_url)) as mcp:
+        asked = await mcp.call_tool(
+            "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "over mcp", "stream": stream}
+        )
+        tools = await mcp.call_tool(
+            "ask_poe_with_tools", {"bot": "GPT-4.1", "prompt": TWO_CALLS, "tools": [WEATHER, CLOCK]}
+        )
+    assert not asked.is_error, asked.content[0].text
+    data = asked.structured_content
+    assert 'You said: "over mcp"' in data["text"]
+    assert "<think>" not in data["text"]
+    assert data["finish_reason"] == "stop"
+    assert not tools.is_error, tools.content[0].text
+    pending = tools.structured_content["pending_tool_calls"]
+    assert [(p["name"], p["arguments"]) for p in pending] == [
+        ("get_weather", {"city": "Paris"}),
+        ("get_time", {"zone": "Rome"}),
+    ]
+    assert len({p["id"] for p in pending}) == 2
+    assert len(chat_calls(fresh)) == 2

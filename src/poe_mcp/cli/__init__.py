@@ -114,9 +114,10 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show()
         sys.exit(exc.exit_code)
     except PoeError as exc:
-        from ._term import fail
+        from ._term import fail, for_terminal
 
-        click.echo(f"{fail(f'error ({exc.kind}):')} {exc}", err=True)
+        # the message may quote a provider or an answer: no escape sequence reaches the terminal
+        click.echo(f"{fail(f'error ({exc.kind}):')} {for_terminal(str(exc), sys.stderr)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -17,7 +17,7 @@ import click
 
 from .. import _constants as C
 from .._money import format_usd
-from ._term import dim, is_terminal, notice, symbol
+from ._term import dim, is_terminal, notice, symbol, visible
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -96,7 +96,7 @@ class AnswerView:
         if self._live is not None:
             from rich.markdown import Markdown
 
-            self._live.update(Markdown(self.text))
+            self._live.update(Markdown(visible(self.text)))  # escapes shown, not obeyed
             return
         if self.text.startswith(self._printed):
             click.echo(self.text[len(self._printed) :], nl=False)

@@ -23,7 +23,7 @@ import click
 from .._money import format_usd
 from ..errors import PoeError
 from ._answer import AnswerView
-from ._term import dim, fail, no_echo, ok
+from ._term import dim, fail, no_echo, ok, visible
 
 if TYPE_CHECKING:
     from prompt_toolkit.key_binding import KeyBindings
@@ -186,7 +186,7 @@ class _Repl:
                     return
                 except PoeError as exc:
                     view.close()
-                    click.echo(fail(f"error ({exc.kind}): {exc}"), err=True)
+                    click.echo(fail(f"error ({exc.kind}): {visible(str(exc))}"), err=True)
                     if self.pending:  # kept for a retry; a broken one must not block the chat
                         click.echo(
                             dim(

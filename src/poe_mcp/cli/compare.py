@@ -55,9 +55,11 @@ def _facts(answer: ModelAnswer) -> str:
 
 
 def _body(answer: ModelAnswer) -> str:
+    from ._term import visible
+
     if answer.error is not None:
-        return answer.error.message
-    return answer.text.strip()
+        return visible(answer.error.message)
+    return visible(answer.text.strip())  # escape sequences in an answer are shown, not obeyed
 
 
 def _title(answer: ModelAnswer) -> str:
@@ -113,6 +115,7 @@ def _summary(table: Comparison) -> str:
 
 def _print(result: Comparison | Consensus, as_json: bool, fancy: bool) -> None:
     from ..multi import Consensus
+    from ._term import for_terminal
 
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -129,10 +132,11 @@ def _print(result: Comparison | Consensus, as_json: bool, fancy: bool) -> None:
         click.echo()
         if result.verdict is not None:
             click.echo(f"Verdict by {result.synthesizer} ({_facts_of(result)}):")
-            click.echo(result.text.strip())
+            click.echo(for_terminal(result.text.strip()))
         elif result.synthesis_error is not None:
             err = result.synthesis_error
-            click.echo(f"No verdict: {result.synthesizer} failed ({err.kind}): {err}", err=True)
+            why = for_terminal(str(err), sys.stderr)
+            click.echo(f"No verdict: {result.synthesizer} failed ({err.kind}): {why}", err=True)
         click.echo(f"\nTotal with the synthesis: {format_usd(result.cost)}")
 
 

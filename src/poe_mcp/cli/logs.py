@@ -116,7 +116,9 @@ def logs(
         filtered = any(v is not None for v in (query, model, session_id, since, until))
         click.echo("no logged prompts match" if filtered else "no prompts logged yet", err=True)
         return
-    click.echo(_full(entries) if full else _table(entries))
+    from ._term import for_terminal
+
+    click.echo(for_terminal(_full(entries) if full else _table(entries)))  # stored text: inert
 
 
 def _table(entries: list[LogEntry]) -> str:
@@ -181,7 +183,9 @@ def export(ctx: click.Context, session_id: str | None, output: Path | None, as_j
     else:
         text = entries_markdown(f"Conversation {session_id}", entries)
     if output is None:
-        click.echo(text, nl=False)
+        from ._term import for_terminal
+
+        click.echo(for_terminal(text), nl=False)
         return
     try:
         output.write_text(text, encoding="utf-8")

@@ -85,9 +85,11 @@ def show(ctx: click.Context, session_id: str, as_json: bool, store_url: str | No
     click.echo(
         f"session {session.id} · model {session.model or '-'} · {len(session.messages)} messages"
     )
+    from ._term import for_terminal
+
     for message in session.messages:
         click.echo(f"\n[{message.get('role', '?')}]")
-        click.echo(_content_text(message))
+        click.echo(for_terminal(_content_text(message)))  # stored text: shown, not obeyed
 
 
 @sessions.command("clear")

@@ -14,23 +14,29 @@ client meets in the field through the library, the CLI and the MCP server. Quirk
 stream framing            ``crlf`` / ``cr`` line ends; ``sse_fields`` (``retry:``, ``id:``,
                           ``event: message`` lines); ``comments`` (``: ...`` lines);
                           ``keepalives`` (``: keep-alive``, ``data: : keepalive``, empty ``data:``);
-                          ``multiline_data`` (each JSON chunk split over two ``data:`` lines)
+                          ``multiline_data`` (each JSON chunk split over two ``data:`` lines);
+                          ``no_space`` (``data:{...}`` and ``data:[DONE]``, no space);
+                          ``json_lines`` (two chunks on consecutive ``data:`` lines of one event)
 text                      ``unicode_separators``: the answer ends with raw U+2028, U+2029, U+0085
                           (JSON allows them unescaped; line readers built on ``splitlines`` break)
 tool calls (stream)       ``tool_index_zero`` (every call at index 0, one after the other, id on
                           the first fragment only); ``tool_no_index`` (no index, one whole call per
                           chunk); ``tool_index_negative`` (index -1, one whole call per chunk);
-                          ``tool_ids_every_fragment`` (the id repeated on each fragment)
+                          ``tool_ids_every_fragment`` (the id repeated on each fragment);
+                          ``tool_name_every_fragment`` (the whole name on every fragment, and once
+                          more after the arguments, as MiniMax via NVIDIA NIM does)
 tool calls (any)          ``duplicate_tool_ids`` (every call ``call_0``); ``object_arguments``
                           (arguments as a JSON object, not JSON text)
-content                   ``content_parts``: content as a list of parts, a ``thinking`` part first
+content                   ``content_parts``: content as a list of parts, a ``thinking`` part first;
+                          ``think_tags``: the thinking written into the text, ``<think>...</think>``
 error bodies              ``error_200_text`` (200 ``text/plain`` "unsupported model: X");
                           ``error_200_json`` (200 JSON ``{"error": ...}``, streamed requests too);
                           ``html_error`` (the fault's ``status``, default 502, as a CDN's HTML page)
 ends of streams           ``no_finish_reason`` (``[DONE]`` but never a finish reason; null in a
                           whole answer); ``empty_finish_reason`` (``""`` on intermediate chunks);
                           ``no_done`` (a finish reason, no ``[DONE]``); ``no_done_no_finish``
-                          (the stream just ends)
+                          (the stream just ends); ``native_finish_reason`` (finish reasons spelled
+                          as other APIs do: ``end_turn``, ``tool_use``, ``MAX_TOKENS``)
 optional fields           ``reject_stream_options`` (400 "stream_options: Extra inputs are not
                           permitted"); ``reject_stream_options_422`` (FastAPI's 422 ``detail``);
                           ``reject_parallel_tool_calls`` (400) -- each only when the field is sent
@@ -79,11 +85,13 @@ QUIRKS: frozenset[str] = frozenset(
         "error_200_text", "error_200_json", "html_error", "no_finish_reason",
         "empty_finish_reason", "no_done", "no_done_no_finish", "reject_stream_options",
         "reject_stream_options_422", "reject_parallel_tool_calls", "plain_listing", "dated_id",
-        "inline_media",
+        "inline_media", "no_space", "json_lines", "tool_name_every_fragment", "think_tags",
+        "native_finish_reason",
     }
 )  # fmt: skip
 SEPARATORS = " \u2028line\u2029para\u0085end"  # what unicode_separators appends to the answer
-THINKING = "Let me think about this step by step."  # the thinking part of content_parts
+THINKING = "Let me think about this step by step."  # the thinking of content_parts, think_tags
+_NATIVE_FINISH = {"stop": "end_turn", "tool_calls": "tool_use", "length": "MAX_TOKENS"}
 _HTML = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} "
     "{reason}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n"
@@ -196,6 +204,8 @@ def _adjust(
 ) -> Reply:
     if "unicode_separators" in quirks and reply.text:
         reply = replace(reply, text=reply.text + SEPARATORS)
+    if "think_tags" in quirks and reply.text:
+        reply = replace(reply, text=f"<think>\n{THINKING}\n</think>\n\n{reply.text}")
     if "inline_media" in quirks:
         reply = inline_media_text(reply, resolve)
     if "duplicate_tool_ids" in quirks:
@@ -222,11 +232,18 @@ def _completion(rid: str, model: str, reply: Reply, quirks: set[str], usage: Any
              "function": {"name": c.name, "arguments": _arguments(c, quirks)}}
             for c in reply.tool_calls
         ]  # fmt: skip
-    finish = None if "no_finish_reason" in quirks else reply.finish_reason
+    finish = None if "no_finish_reason" in quirks else _finish(reply, quirks)
     body = {"id": f"chatcmpl-{rid}", "object": "chat.completion", "created": int(time.time()),
             "model": model, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": usage}  # fmt: skip
     return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _finish(reply: Reply, quirks: set[str]) -> str | None:
+    reason = reply.finish_reason
+    if "native_finish_reason" in quirks and reason is not None:
+        return _NATIVE_FINISH.get(reason, reason)
+    return reason
 
 
 def _pieces(text: str) -> list[str]:
@@ -262,13 +279,20 @@ def _tool_deltas(reply: Reply, quirks: set[str]) -> Iterator[list[dict[str, Any]
     for i, c in enumerate(calls):
         yield [{"index": i, "id": c.id, "type": "function",
                 "function": {"name": c.name, "arguments": ""}}]  # fmt: skip
+    named = "tool_name_every_fragment" in quirks
     for n in range(max(map(len, frags), default=0)):
         for i, pieces in enumerate(frags):
             if n < len(pieces):
-                item = {"index": i, "function": {"arguments": pieces[n]}}
+                function = {"arguments": pieces[n]}
+                if named:
+                    function = {"name": calls[i].name, **function}
+                fragment: dict[str, Any] = {"index": i, "function": function}
                 if "tool_ids_every_fragment" in quirks:
-                    item["id"] = calls[i].id
-                yield [item]
+                    fragment["id"] = calls[i].id
+                yield [fragment]
+    if named:  # and the name once more, with no arguments, after they were complete
+        for i, c in enumerate(calls):
+            yield [{"index": i, "function": {"name": c.name, "arguments": ""}}]
 
 
 def _frame(payload: str, quirks: set[str], number: int) -> str:
@@ -280,11 +304,12 @@ def _frame(payload: str, quirks: set[str], number: int) -> str:
         if number == 0:
             lines.append(f"retry: {C.SIM_SSE_RETRY_MS}")
         lines += [f"id: {number}", "event: message"]
+    data = "data:" if "no_space" in quirks else "data: "
     if "multiline_data" in quirks and payload.startswith("{") and "," in payload:
         cut = payload.index(",") + 1
-        lines += [f"data: {payload[:cut]}", f"data: {payload[cut:]}"]
+        lines += [f"{data}{payload[:cut]}", f"{data}{payload[cut:]}"]
     else:
-        lines.append(f"data: {payload}")
+        lines += [f"{data}{line}" for line in payload.split("\n")]
     end = "\r\n" if "crlf" in quirks else "\r" if "cr" in quirks else "\n"
     out = end.join(lines) + end + end
     if "keepalives" in quirks:
@@ -311,13 +336,16 @@ def _stream(rid: str, model: str, reply: Reply, quirks: set[str], usage: Any) ->
     for tool_calls in _tool_deltas(reply, quirks):
         chunks.append(chunk({"tool_calls": tool_calls}))
     if not ({"no_finish_reason", "no_done_no_finish"} & quirks):
-        chunks.append(chunk({}, reply.finish_reason))
+        chunks.append(chunk({}, _finish(reply, quirks)))
     if usage is not None:
         chunks.append({**chunk({}), "choices": [], "usage": usage})
-    for number, item in enumerate(chunks):
-        yield _frame(json.dumps(item, ensure_ascii=False), quirks, number).encode()
+    payloads = [json.dumps(item, ensure_ascii=False) for item in chunks]
+    if "json_lines" in quirks:  # two chunks per event, each on its own data: line
+        payloads = ["\n".join(payloads[i : i + 2]) for i in range(0, len(payloads), 2)]
+    for number, payload in enumerate(payloads):
+        yield _frame(payload, quirks, number).encode()
     if not ({"no_done", "no_done_no_finish"} & quirks):
-        yield _frame("[DONE]", quirks, len(chunks)).encode()
+        yield _frame("[DONE]", quirks, len(payloads)).encode()
 
 
 def answer(
@@ -355,7 +383,7 @@ def bot_json_chunks(reply: Reply, quirks: Iterable[str], chunk: Callable[..., An
         out.append(chunk({"content": piece}))
     for tool_calls in _tool_deltas(reply, found):
         out.append(chunk({"tool_calls": tool_calls}))
-    out.append(chunk({}, reply.finish_reason))
+    out.append(chunk({}, _finish(reply, found)))
     return out
 
 
