@@ -5,6 +5,7 @@ Run as a script with the interpreter of the venv::
     python bench/_minimal_servers.py bare     # one tool that echoes (start-up baseline)
     python bench/_minimal_servers.py openai   # one tool that calls the openai SDK (round trip)
     python bench/_minimal_servers.py openai-structured  # the same, returning structured output
+    python bench/_minimal_servers.py openai-http PORT  # the ``openai`` one over streamable HTTP
 
 The ``openai`` server reads ``POE_API_KEY`` and ``POE_BASE_URL`` and creates one
 ``AsyncOpenAI`` (``max_retries=0``) on the first call, so neither server imports the SDK
@@ -102,5 +103,8 @@ if __name__ == "__main__":
     kind = sys.argv[1] if len(sys.argv) > 1 else "bare"
     if kind == "bare":
         bare().run()
+    elif kind == "openai-http":
+        # The SDK's own streamable HTTP runner (uvicorn, no auth, no Host/Origin check).
+        with_openai().run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     else:
         with_openai(structured=kind == "openai-structured").run()

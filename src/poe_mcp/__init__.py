@@ -7,8 +7,29 @@ Quick start::
     with PoeClient() as client:  # POE_API_KEY from the environment
         print(client.chat("Claude-Sonnet-4", "Hello!").text)
 
-The public API is what ``__all__`` lists. Names are imported on first use so that
-``import poe_mcp`` stays cheap (the MCP server is spawned for every assistant session).
+The public API is what ``__all__`` lists (the names of the export table below). Names are
+imported on first use so that ``import poe_mcp`` stays cheap (the MCP server is spawned for
+every assistant session).
+
+Public submodules, for what the top level does not re-export:
+
+- ``poe_mcp.client``, ``poe_mcp.types``, ``poe_mcp.errors``: the client, its values, the error
+  tree;
+- ``poe_mcp.config``: :class:`Settings` and ``ENV_VARS`` (every environment variable read);
+- ``poe_mcp.catalog``, ``poe_mcp.budget``, ``poe_mcp.ratelimit``: prices and capabilities,
+  spending limits, client-side rate limits (``poe_mcp.ratelimit.redis`` for the shared one);
+- ``poe_mcp.store``: sessions, the usage ledger, runs and logs (memory, SQLite, Redis);
+- ``poe_mcp.conversation``, ``poe_mcp.agent``, ``poe_mcp.tools``, ``poe_mcp.mcp_tools``,
+  ``poe_mcp.builtin_tools``: conversations, the tool loop and its tools;
+- ``poe_mcp.multi``, ``poe_mcp.structured``, ``poe_mcp.media``: many models at once, structured
+  output, media generation;
+- ``poe_mcp.orchestra``: tiered orchestration;
+- ``poe_mcp.simulator``: the built-in Poe simulator;
+- ``poe_mcp.backends``: the wire formats (REST and bot protocol);
+- ``poe_mcp.server``, ``poe_mcp.console``, ``poe_mcp.cli``: the adapters (MCP, web, command
+  line).
+
+Modules whose name starts with ``_`` are private and change without notice.
 """
 
 from __future__ import annotations
@@ -24,15 +45,18 @@ _EXPORTS: dict[str, str] = {
     "AgentResult": "agent",
     "AsyncModel": "_model",
     "AsyncModelConversation": "_model",
-    "AsyncPoeClient": "client",
+    "AsyncPoeClient": "_client",
     "Attachment": "types",
     "Attempt": "types",
     "AuthError": "errors",
     "BalanceError": "errors",
+    "BudgetGuard": "budget",
+    "BudgetLimits": "budget",
     "Catalog": "catalog",
     "ChatOptions": "types",
     "ChatResult": "types",
     "ClientEvent": "_events",
+    "ClientOptions": "_client",
     "Comparison": "multi",
     "ConfigError": "errors",
     "Consensus": "multi",
@@ -42,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidRequestError": "errors",
     "InvalidResponseError": "errors",
     "MediaError": "errors",
+    "MediaOptions": "types",
     "MediaResult": "types",
     "Model": "_model",
     "ModelAnswer": "multi",
@@ -53,8 +78,10 @@ _EXPORTS: dict[str, str] = {
     "OverloadedError": "errors",
     "PoeClient": "_sync_client",
     "PoeError": "errors",
+    "Provider": "_providers",
     "QuotaError": "errors",
     "RateLimitError": "errors",
+    "RateLimiter": "ratelimit",
     "ReasoningEffort": "types",
     "RequestTimeoutError": "errors",
     "ResponseFormat": "structured",
@@ -62,9 +89,11 @@ _EXPORTS: dict[str, str] = {
     "Settings": "config",
     "Simulator": "simulator",
     "Stance": "multi",
+    "Store": "store.base",
     "StoreError": "errors",
     "TooLargeError": "errors",
     "Tool": "tools",
+    "ToolArgumentsError": "errors",
     "ToolCall": "types",
     "ToolCallDelta": "types",
     "ToolExecutionError": "errors",
@@ -86,10 +115,13 @@ __all__ = [
     "Attempt",
     "AuthError",
     "BalanceError",
+    "BudgetGuard",
+    "BudgetLimits",
     "Catalog",
     "ChatOptions",
     "ChatResult",
     "ClientEvent",
+    "ClientOptions",
     "Comparison",
     "ConfigError",
     "Consensus",
@@ -99,6 +131,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidResponseError",
     "MediaError",
+    "MediaOptions",
     "MediaResult",
     "Model",
     "ModelAnswer",
@@ -110,8 +143,10 @@ __all__ = [
     "OverloadedError",
     "PoeClient",
     "PoeError",
+    "Provider",
     "QuotaError",
     "RateLimitError",
+    "RateLimiter",
     "ReasoningEffort",
     "RequestTimeoutError",
     "ResponseFormat",
@@ -119,9 +154,11 @@ __all__ = [
     "Settings",
     "Simulator",
     "Stance",
+    "Store",
     "StoreError",
     "TooLargeError",
     "Tool",
+    "ToolArgumentsError",
     "ToolCall",
     "ToolCallDelta",
     "ToolExecutionError",
@@ -149,12 +186,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._client import AsyncPoeClient, ClientOptions
     from ._events import ClientEvent
     from ._model import AsyncModel, AsyncModelConversation, Model, ModelConversation
+    from ._providers import Provider
     from ._sync_client import PoeClient
     from .agent import Agent, AgentResult, ToolTrace
+    from .budget import BudgetGuard, BudgetLimits
     from .catalog import Catalog, ModelInfo
-    from .client import AsyncPoeClient
     from .config import Settings
     from .conversation import Conversation
     from .errors import (
@@ -176,11 +215,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SessionNotFoundError,
         StoreError,
         TooLargeError,
+        ToolArgumentsError,
         ToolExecutionError,
         UpstreamError,
     )
     from .multi import Comparison, Consensus, ModelAnswer, Stance, compare, consensus
+    from .ratelimit import RateLimiter
     from .simulator import Simulator
+    from .store.base import Store
     from .structured import ResponseFormat
     from .tools import Tool, tool
     from .types import (
@@ -189,6 +231,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         ChatOptions,
         ChatResult,
         Delta,
+        MediaOptions,
         MediaResult,
         ReasoningEffort,
         ToolCall,

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import ConfigError, InvalidRequestError, PoeError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .catalog import Catalog
     from .config import Settings
 
-__all__ = ["BUILTIN_ALIASES", "AliasEntry", "alias_table", "resolve_model", "user_aliases"]
+__all__ = ["BUILTIN_ALIASES", "AliasEntry", "alias_table", "parse_aliases", "resolve_model"]
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +64,17 @@ class AliasEntry:
     listed: bool | None = None  # the live model list has it (None: the list is unavailable)
 
 
-def user_aliases(settings: Settings) -> dict[str, str]:
-    """``[aliases]`` of ``config.toml``, keys lower-cased.
+def parse_aliases(table: Mapping[str, Any], config_dir: Path) -> dict[str, str]:
+    """``[aliases]`` of ``config.toml``, keys lower-cased (``settings.aliases``).
 
     Raises:
         ConfigError: a value that is not a model name.
     """
-    table: Mapping[str, Any] = settings.section("aliases")
     out: dict[str, str] = {}
     for name, target in table.items():
         if not isinstance(target, str) or not target.strip():
             raise ConfigError(
-                f"[aliases] {name!r} in {settings.config_dir / 'config.toml'} must be a model "
+                f"[aliases] {name!r} in {config_dir / 'config.toml'} must be a model "
                 'name, e.g. fast = "GPT-4o-mini"'
             )
         out[str(name).strip().lower()] = target.strip()
@@ -111,7 +112,7 @@ async def resolve_model(name: str, *, settings: Settings, catalog: Catalog | Non
     """
     wanted = name.strip()
     key = wanted.lower()
-    mine = user_aliases(settings)
+    mine = settings.aliases
     on_poe = settings.provider == "poe"
     if key in mine:
         wanted = mine[key]
@@ -141,7 +142,7 @@ async def _unprefixed(name: str, catalog: Catalog | None) -> str:
 
 async def alias_table(settings: Settings, catalog: Catalog | None) -> list[AliasEntry]:
     """Every alias in effect and the model it resolves to now (config first, then built-in)."""
-    mine = user_aliases(settings)
+    mine = settings.aliases
     on_poe = settings.provider == "poe"
     known = await _known_ids(catalog)
 

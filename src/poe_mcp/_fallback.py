@@ -25,13 +25,14 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _constants as C
+from ._policy import aclose_stream
 from ._reasoning import plan_reasoning
 from .errors import ConfigError, InvalidRequestError, NotFoundError, PoeError
 from .types import Attempt, ChatOptions, ChatResult, Delta
 
 if TYPE_CHECKING:
+    from ._client import AsyncPoeClient
     from ._messages import MessagesInput
-    from .client import AsyncPoeClient
     from .config import Settings
 
 __all__ = [
@@ -56,17 +57,10 @@ _CONTEXT_OVERFLOW = re.compile(
 _OPTION_NAMES = frozenset(ChatOptions.__annotations__) - {"fallbacks", "reasoning_effort"}
 
 
-def call_options(scope: Mapping[str, Any]) -> dict[str, Any]:
-    """The chat options among ``scope`` (a call's ``locals()``) that are set.
-
-    ``ChatOptions`` is the one list of chat keywords, so the wrapped call forwards whatever the
-    client's ``chat``/``stream`` accept without repeating their signatures.
-    """
-    found = dict(scope)
-    packed = scope.get("options")  # a ``**options: Unpack[ChatOptions]`` signature
-    if isinstance(packed, Mapping):
-        found.update(packed)
-    return {k: v for k, v in found.items() if k in _OPTION_NAMES and v is not None}
+def call_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The chat options of one call that are set, but the plan's own (each model of a chain
+    is called with these, ``fallbacks=()`` and its mapped reasoning fields)."""
+    return {k: v for k, v in options.items() if k in _OPTION_NAMES and v is not None}
 
 
 def falls_back(exc: PoeError) -> bool:
@@ -79,8 +73,11 @@ def falls_back(exc: PoeError) -> bool:
     )
 
 
-def parse_fallbacks(table: Mapping[str, Any], where: str = "[fallbacks] in config.toml") -> None:
-    """Check a ``[fallbacks]`` table: model name -> list of fallback model names.
+def parse_fallbacks(
+    table: Mapping[str, Any], where: str = "[fallbacks] in config.toml"
+) -> dict[str, list[str]]:
+    """A ``[fallbacks]`` table (model name -> list of fallback model names), checked, with
+    the model names lower-cased (``settings.fallbacks``).
 
     Raises:
         ConfigError: a value that is not a list of model names, too many, or the model itself.
@@ -95,19 +92,12 @@ def parse_fallbacks(table: Mapping[str, Any], where: str = "[fallbacks] in confi
             raise ConfigError(f"{where}: {model!r} names more than {C.FALLBACKS_MAX} fallbacks")
         if any(m.lower() == str(model).lower() for m in chain):
             raise ConfigError(f"{where}: {model!r} lists itself as its own fallback")
+    return {str(model).lower(): list(chain) for model, chain in table.items()}
 
 
 def configured_fallbacks(settings: Settings, model: str) -> list[str]:
     """The ``[fallbacks]`` entry of ``model`` in config.toml (any case), or []."""
-    table = settings.section("fallbacks")
-    if not table:
-        return []
-    parse_fallbacks(table)
-    key = model.strip().lower()
-    for name, chain in table.items():
-        if str(name).lower() == key:
-            return list(chain)
-    return []
+    return list(settings.fallbacks.get(model.strip().lower(), ()))
 
 
 def fallback_chain(settings: Settings, model: str, fallbacks: Iterable[str] | None) -> list[str]:
@@ -141,7 +131,7 @@ def needs_plan(
         return True
     if fallbacks is not None:
         return bool(fallbacks)
-    return bool(settings.file.get("fallbacks")) and bool(configured_fallbacks(settings, model))
+    return bool(configured_fallbacks(settings, model))
 
 
 def _record(
@@ -241,7 +231,7 @@ async def stream_plan(
             first = await anext(source)
         except PoeError as exc:
             if source is not None:
-                await _aclose(source)
+                await aclose_stream(source)
             skip = _skip(exc, index, chain)
             _record(attempts, name, started, exc, skip)
             if not skip:
@@ -256,11 +246,5 @@ async def stream_plan(
                 yield delta
                 delta = await anext(source, None)
         finally:
-            await _aclose(source)
+            await aclose_stream(source)
         return
-
-
-async def _aclose(source: AsyncIterator[Delta]) -> None:
-    closer = getattr(source, "aclose", None)
-    if closer is not None:
-        await closer()

@@ -6,7 +6,7 @@ backend) has ``temperature``, ``stop`` and tools, but no ``max_tokens``, ``top_p
 
 ==================== ================================================================
 ``max_tokens``       enforced here: the answer is cut at the limit (estimated tokens,
-                     ``CHARS_PER_TOKEN`` characters each, as the protocol's usage is),
+                     as the protocol's usage is: :mod:`poe_mcp._tokens`),
                      ``finish_reason`` becomes ``length`` and the result says so
 ``top_p``            refused, naming the backend that has it (``openai``)
 ``parallel_tool_calls=false``, ``tool_choice`` ``required`` or a named tool
@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from . import _constants as C
+from ._tokens import chars_for_tokens
 from .backends import Backend, ChatRequest
 from .errors import InvalidRequestError
 from .types import ChatResult, Delta
@@ -80,7 +80,7 @@ def _cap_chars(request: ChatRequest, backend: str) -> int | None:
     limit = request.params.get("max_tokens")
     if "max_tokens" not in LOCALLY_ENFORCED.get(backend, ()) or not isinstance(limit, int):
         return None
-    return max(1, limit) * C.CHARS_PER_TOKEN
+    return chars_for_tokens(max(1, limit))
 
 
 def _notice(request: ChatRequest, backend: str) -> str:

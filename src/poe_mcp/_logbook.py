@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from .store.base import Store
     from .types import ChatResult
 
-__all__ = ["LOG_KEYS", "LogSettings", "log_settings", "logging_override", "record_exchange"]
+__all__ = ["LOG_KEYS", "LogSettings", "logging_override", "parse_log_settings", "record_exchange"]
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +57,13 @@ class LogSettings:
     retention_days: float | None
 
 
-def log_settings(settings: Settings) -> LogSettings:
-    """The ``[logs]`` table and ``POE_MCP_LOGS``, validated.
+def parse_log_settings(table: Mapping[str, Any], env: str | None) -> LogSettings:
+    """The ``[logs]`` table with ``POE_MCP_LOGS`` (``env``) over it, validated
+    (``settings.logs``).
 
     Raises:
         ConfigError: an unknown key or a value of the wrong type (naming the key).
     """
-    table = settings.section("logs")
     unknown = sorted(set(table) - set(LOG_KEYS))
     if unknown:
         raise ConfigError(
@@ -77,7 +76,7 @@ def log_settings(settings: Settings) -> LogSettings:
             if not isinstance(table[name], bool):
                 raise ConfigError(f"[logs] {name} in config.toml must be true or false")
             (enabled.add if table[name] else enabled.discard)(name)
-    env = os.environ.get("POE_MCP_LOGS", "").strip().lower()
+    env = (env or "").strip().lower()
     if env in _TRUE:
         enabled = set(ENTRY_POINTS)
     elif env in _FALSE:
@@ -119,7 +118,7 @@ def _enabled(settings: Settings, entry_point: str) -> bool:
     override = _OVERRIDE.get()
     if override is not None:
         return override
-    return entry_point in log_settings(settings).entry_points
+    return entry_point in settings.logs.entry_points
 
 
 def _text(content: Any) -> str:
@@ -202,7 +201,7 @@ async def record_exchange(
 
 
 async def _apply_retention(store: Store, settings: Settings) -> None:
-    days = log_settings(settings).retention_days
+    days = settings.logs.retention_days
     now = time.time()
     if days is None or now - _last_purge.get(store.url, 0.0) < C.LOGS_PURGE_INTERVAL_S:
         return

@@ -8,7 +8,6 @@ failed or refused download leaves nothing behind.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -24,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from . import _constants as C
 from ._netpolicy import AddressRefused, DownloadPolicy
-from ._retry import retry_delay
+from ._policy import attempts
 from .errors import (
     InvalidRequestError,
     MediaError,
@@ -311,18 +310,15 @@ async def download_media(
     directory = prepare_dir(output_dir)
     own = http is None
     client = http if http is not None else new_http(timeout, policy)
+    def retrying(exc: PoeError, attempt: int, delay: float) -> None:
+        log.info("download of %s failed (%s); retrying in %.2f s", url, exc.kind, delay)
+
     try:
-        attempt = 0
-        while True:
-            try:
-                return await _fetch(client, url, kind, directory, model, max_bytes, on_bytes)
-            except PoeError as exc:
-                delay = retry_delay(exc, attempt, max_retries)
-                if delay is None:
-                    raise
-                log.info("download of %s failed (%s); retrying in %.2f s", url, exc.kind, delay)
-                await asyncio.sleep(delay)
-                attempt += 1
+        return await attempts(
+            lambda: _fetch(client, url, kind, directory, model, max_bytes, on_bytes),
+            max_retries=max_retries,
+            on_retry=retrying,
+        )
     finally:
         if own:
             await client.aclose()

@@ -25,7 +25,6 @@ __all__ = [
     "attachment_part",
     "build_messages",
     "build_request",
-    "estimate_input_tokens",
     "guess_media_type",
     "last_user_text",
     "validate_params",
@@ -393,28 +392,6 @@ def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
                     if isinstance(p, Mapping) and p.get("type") == "text"
                 )
     return ""
-
-
-def estimate_input_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
-    """A rough prompt size in tokens where the provider gives no count (budgets, the bot protocol).
-
-    Text counts ``CHARS_PER_TOKEN`` characters a token; each attachment a flat
-    ``ATTACHMENT_TOKENS_ESTIMATE``, because its base64 data URI says nothing about its token cost.
-    """
-    chars = attachments = 0
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            chars += len(content)
-        elif isinstance(content, list):
-            for part in content:
-                if not isinstance(part, Mapping):
-                    continue
-                if part.get("type") == "text":
-                    chars += len(str(part.get("text", "")))
-                else:
-                    attachments += 1
-    return chars // C.CHARS_PER_TOKEN + attachments * C.ATTACHMENT_TOKENS_ESTIMATE
 
 
 def build_request(

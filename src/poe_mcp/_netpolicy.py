@@ -26,7 +26,6 @@ check). ``auto`` is ``public`` for a server listening on a non-loopback address 
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -113,10 +112,16 @@ def download_policy_setting(settings: Settings | None, explicit: str | None = No
     Raises:
         ConfigError: not one of auto, public, any.
     """
-    value = explicit or os.environ.get(ENV)
+    if settings is None:
+        from .config import env_value
+
+        env = env_value(ENV)
+    else:
+        env = settings.environ.get(ENV)
+    value = explicit or env
     where = "--download-policy" if explicit else ENV
     if not value and settings is not None:
-        value = settings.section("media").get("download_policy")
+        value = settings.media.download_policy
         where = "[media] download_policy"
     value = value or "auto"
     if not isinstance(value, str) or value.strip().lower() not in C.DOWNLOAD_POLICIES:

@@ -158,7 +158,7 @@ class PathPolicy:
         Raises:
             ConfigError: ``roots`` is not a list (or table) of existing folders.
         """
-        raw = settings.section("tools").get("roots", [])
+        raw = settings.tools.roots or []
         return cls(configured_roots(raw), denied_paths(settings))
 
     def refusal(self, real: Path) -> str | None:

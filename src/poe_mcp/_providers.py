@@ -39,6 +39,7 @@ class Provider:
     Attributes:
         name: ``poe``, ``openai`` or ``compatible``.
         key_env: the environment variable of its API key.
+        base_env: the environment variable of its REST base URL.
         key_section: the ``credentials.toml`` table of its key.
         key_example: what a key looks like, for the "no key" message.
         base_url: the REST base URL (``.../v1``, no trailing slash).
@@ -54,6 +55,7 @@ class Provider:
 
     name: str
     key_env: str
+    base_env: str
     key_section: str
     key_example: str
     base_url: str
@@ -90,6 +92,7 @@ class Provider:
         return cls(
             name=spec.name,
             key_env=spec.key_env,
+            base_env=spec.base_env,
             key_section=spec.key_section,
             key_example=spec.key_example,
             base_url=base,
@@ -157,8 +160,9 @@ def _account_url(base_url: str) -> str:
 def _spec(
     name: str, key_env: str, example: str, base_url: str, page: str, key: str, bill: str, site: str
 ) -> Provider:
+    base_env = "POE_BASE_URL" if name == "poe" else "OPENAI_BASE_URL"
     return Provider(
-        name, key_env, name, example, base_url, None, None, None, page, key, bill, site
+        name, key_env, base_env, name, example, base_url, None, None, None, page, key, bill, site
     )
 
 

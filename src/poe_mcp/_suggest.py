@@ -15,14 +15,14 @@ from . import _constants as C
 __all__ = ["did_you_mean", "suggest"]
 
 
-def suggest(word: str, candidates: Iterable[str], n: int = C.NAME_SUGGESTIONS) -> list[str]:
+def suggest(word: str, candidates: Iterable[str], n: int = C.SUGGESTIONS) -> list[str]:
     """Up to ``n`` of ``candidates`` close to ``word``, best first (case-insensitive)."""
     names = list(dict.fromkeys(candidates))
     lowered = {name.lower(): name for name in names}
     query = word.strip().lower()
     if not query:
         return []
-    close = difflib.get_close_matches(query, list(lowered), n=n, cutoff=C.NAME_SUGGESTION_CUTOFF)
+    close = difflib.get_close_matches(query, list(lowered), n=n, cutoff=C.SUGGESTION_CUTOFF)
     containing = [
         low
         for low in lowered

@@ -7,13 +7,14 @@ import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from .client import AsyncPoeClient
+from ._client import AsyncPoeClient, ClientOptions
+from ._policy import aclose_stream
 
 if TYPE_CHECKING:
     from ._messages import MessagesInput
     from ._model import Model
     from .multi import Comparison, Consensus, Stance
-    from .types import ChatOptions, ChatResult, Delta, MediaResult
+    from .types import ChatOptions, ChatResult, Delta, MediaOptions, MediaResult
 
 __all__ = ["PoeClient"]
 
@@ -24,12 +25,6 @@ async def _next(source: AsyncIterator[Delta]) -> Delta:
     return await anext(source)
 
 
-async def _aclose(source: AsyncIterator[Delta]) -> None:
-    closer = getattr(source, "aclose", None)
-    if closer is not None:
-        await closer()
-
-
 class PoeClient:
     """The blocking client, for scripts and the CLI: same arguments and methods as
     :class:`AsyncPoeClient`, run on a private event loop in a background thread.
@@ -38,8 +33,8 @@ class PoeClient:
     usable as a context manager; call :meth:`close` (or leave the ``with`` block) when done.
     """
 
-    def __init__(self, api_key: str | None = None, **kwargs: Any) -> None:
-        self.aio = AsyncPoeClient(api_key, **kwargs)
+    def __init__(self, api_key: str | None = None, **options: Unpack[ClientOptions]) -> None:
+        self.aio = AsyncPoeClient(api_key, **options)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="poe-mcp-client", daemon=True
@@ -93,7 +88,7 @@ class PoeClient:
                 yield item
         finally:
             if not self._loop.is_closed():
-                self._run(_aclose(source))
+                self._run(aclose_stream(source))
 
     def compare(
         self, prompt: MessagesInput, models: Sequence[str], **options: Unpack[ChatOptions]
@@ -132,17 +127,17 @@ class PoeClient:
         """Like :meth:`AsyncPoeClient.balance`, blocking."""
         return self._run(self.aio.balance())
 
-    def generate_image(self, prompt: str, **kwargs: Any) -> MediaResult:
+    def generate_image(self, prompt: str, **options: Unpack[MediaOptions]) -> MediaResult:
         """Like :meth:`AsyncPoeClient.generate_image`, blocking."""
-        return self._run(self.aio.generate_image(prompt, **kwargs))
+        return self._run(self.aio.generate_image(prompt, **options))
 
-    def generate_video(self, prompt: str, **kwargs: Any) -> MediaResult:
+    def generate_video(self, prompt: str, **options: Unpack[MediaOptions]) -> MediaResult:
         """Like :meth:`AsyncPoeClient.generate_video`, blocking."""
-        return self._run(self.aio.generate_video(prompt, **kwargs))
+        return self._run(self.aio.generate_video(prompt, **options))
 
-    def generate_audio(self, prompt: str, **kwargs: Any) -> MediaResult:
+    def generate_audio(self, prompt: str, **options: Unpack[MediaOptions]) -> MediaResult:
         """Like :meth:`AsyncPoeClient.generate_audio`, blocking."""
-        return self._run(self.aio.generate_audio(prompt, **kwargs))
+        return self._run(self.aio.generate_audio(prompt, **options))
 
     def close(self) -> None:
         """Close the connections and stop the background loop (idempotent)."""

@@ -48,15 +48,24 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _constants as C
 from ._logging import redact
 from ._money import usd_repr
 from ._reasoning import validate_effort
-from .errors import IncompleteStreamError, InvalidRequestError, NotFoundError, PoeError
+from .errors import (
+    IncompleteStreamError,
+    InvalidRequestError,
+    NotFoundError,
+    PoeError,
+    ToolArgumentsError,
+)
 from .tools import Tool, ToolFunc, ToolRegistry, format_tool_result
-from .types import ChatResult, Delta, ReasoningEffort, ToolCall, Usage
+from .types import ChatOptions, ChatResult, Delta, ReasoningEffort, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from .conversation import Conversation
 
 __all__ = ["Agent", "AgentResult", "StopReason", "ToolTrace", "unanswered_tool_calls"]
 
@@ -85,6 +94,8 @@ class ToolTrace:
             ``tool_results``.
         executed_by: ``agent`` (ran here), ``client`` (result supplied by the caller) or
             ``pending`` (waiting for the caller).
+        bad_arguments: the call failed because its arguments did not fit the tool's schema
+            (:class:`~poe_mcp.errors.ToolArgumentsError`): the model may correct them.
     """
 
     call_id: str
@@ -95,6 +106,7 @@ class ToolTrace:
     duration_s: float
     turn: int
     executed_by: Literal["agent", "client", "pending"] = "agent"
+    bad_arguments: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -211,7 +223,7 @@ class Agent:
         budget_tokens: int | None = None,
         stream: bool = False,
         on_delta: DeltaCallback | None = None,
-        options: Mapping[str, Any] | None = None,
+        options: ChatOptions | None = None,
         reasoning_effort: ReasoningEffort | None = None,
     ) -> None:
         if max_turns < 1:
@@ -225,14 +237,17 @@ class Agent:
         self.max_turns = max_turns
         self.tool_timeout = tool_timeout
         self.parallel = parallel
-        self.tool_choice = _normalise_choice(tool_choice, self.registry)
+        if isinstance(tool_choice, str):
+            _check_choice_word(tool_choice)
+        # Checked against the tools of each run (a stored conversation may add the caller's).
+        self.tool_choice = tool_choice
         self.budget_usd = budget_usd
         self.budget_tokens = budget_tokens
         self.stream = stream
         self.on_delta = on_delta
-        self.options = dict(options or {})
+        self.options: ChatOptions = {**(options or {})}
         if reasoning_effort is not None:
-            self.options["reasoning_effort"] = validate_effort(reasoning_effort)
+            self.options["reasoning_effort"] = validate_effort(reasoning_effort)  # type: ignore[typeddict-item]
         self._tools_checked = False
 
     @property
@@ -242,31 +257,99 @@ class Agent:
     # -- public --------------------------------------------------------------------------------
     async def run(
         self,
-        prompt_or_messages: str | Sequence[Mapping[str, Any]],
+        prompt_or_messages: str | Sequence[Mapping[str, Any]] | None = None,
         *,
         tool_results: Mapping[str, Any] | None = None,
+        conversation: Conversation | None = None,
     ) -> AgentResult:
         """Run the loop on a prompt or a conversation until the model answers or a bound hits.
 
         Args:
             prompt_or_messages: a prompt, or OpenAI-format messages (e.g. a previous
-                ``AgentResult.messages``).
+                ``AgentResult.messages``). With ``conversation``: the new user message, or
+                None to answer the stored conversation's pending calls with ``tool_results``.
             tool_results: results for the conversation's unanswered tool calls, by call id
                 (see the module docstring). Unanswered calls of tools the agent can run are
                 run first.
+            conversation: a stored :class:`~poe_mcp.Conversation` to continue. The run starts
+                from its history (fitted to the model's context window, as a chat turn) and,
+                once it is over, stores what it added in one append: the user message, the
+                tool calls and results, the answer, the calls left pending, and the caller's
+                tool definitions (client-executed tools). A later run may leave those
+                definitions out: the stored ones are offered again. A failed run stores
+                nothing.
 
         Raises:
-            InvalidRequestError: bad messages, missing or unknown ``tool_results`` ids, or a
-                model without tool support.
+            InvalidRequestError: bad messages, missing or unknown ``tool_results`` ids, a new
+                message for a conversation still waiting for ``tool_results``, or a model
+                without tool support.
+            SessionNotFoundError: the conversation's session does not exist (any more).
             PoeError: the model request failed (after the client's retries).
         """
+        started = time.perf_counter()
+        if conversation is not None:
+            return await self._run_stored(conversation, prompt_or_messages, tool_results, started)
+        if prompt_or_messages is None:
+            raise InvalidRequestError("give the agent a prompt or messages")
         from ._messages import build_messages
 
-        started = time.perf_counter()
         messages = build_messages(prompt_or_messages, system=self.system)
-        state = _Run(model=self.model, messages=messages)
-        if self.registry:
-            await self._check_tool_support()
+        return await self._loop(_Run(self.model, messages, self.registry), tool_results, started)
+
+    async def _run_stored(
+        self,
+        conversation: Conversation,
+        message: str | Sequence[Mapping[str, Any]] | None,
+        tool_results: Mapping[str, Any] | None,
+        started: float,
+    ) -> AgentResult:
+        if message is not None and not isinstance(message, str | Mapping):
+            raise InvalidRequestError(
+                "with a conversation, give the new user message (the history is stored)"
+            )
+        if tool_results is not None and message:
+            raise InvalidRequestError(
+                "give either a new message or tool_results (results of pending calls), not "
+                "both: the conversation continues where it stopped"
+            )
+        turn = await conversation._agent_turn(
+            self.client, self.model, None if tool_results is not None else message, self.system
+        )
+        if tool_results is None:
+            waiting = _unanswered_calls(turn.messages[:-1])
+            if waiting:
+                raise InvalidRequestError(
+                    f"session {turn.session_id} is waiting for tool_results for "
+                    + ", ".join(f"{c.id} ({c.name})" for c in waiting)
+                    + ": send them (without a new message), or start a new conversation"
+                )
+        registry = self._with_stored(turn.tools)
+        state = _Run(self.model, list(turn.messages), registry, session_id=turn.session_id)
+        result = await self._loop(state, tool_results, started)
+        theirs = [t.to_openai() for t in registry if not t.executable]
+        backend = self.options.get("backend") or getattr(self.client, "backend", None)
+        await conversation._store_agent_turn(
+            turn, result.messages[len(turn.messages) :], model=result.model,
+            backend=backend, tools=theirs or None,
+        )  # fmt: skip
+        return result
+
+    def _with_stored(self, stored: Sequence[Mapping[str, Any]] | None) -> ToolRegistry:
+        """This agent's tools, plus the stored client-executed definitions when it has none."""
+        if not stored or any(not t.executable for t in self.registry):
+            return self.registry
+        names = set(self.registry.names())
+        return ToolRegistry(
+            [*self.registry, *(d for d in stored if _definition_name(d) not in names)]
+        )
+
+    async def _loop(
+        self, state: _Run, tool_results: Mapping[str, Any] | None, started: float
+    ) -> AgentResult:
+        messages = state.messages
+        state.choice = _normalise_choice(self.tool_choice, state.registry)
+        if state.registry:
+            await self._check_tool_support(state.registry)
 
         unanswered = _unanswered_calls(messages)
         if tool_results and not unanswered:
@@ -312,12 +395,14 @@ class Agent:
     # -- model requests ------------------------------------------------------------------------
     async def _request(self, state: _Run) -> ChatResult:
         kwargs: dict[str, Any] = dict(self.options)
-        if self.registry:
-            kwargs["tools"] = self.registry.definitions()
+        if state.session_id is not None:  # recorded with each call, as a chat turn's
+            kwargs["session_id"] = state.session_id
+        if state.registry:
+            kwargs["tools"] = state.registry.definitions()
             # A forced choice applies to the user's new message only, or the model could never
             # answer (and a resumed conversation would be forced again).
             fresh = state.messages[-1].get("role") == "user"
-            choice = self.tool_choice if fresh else _relaxed(self.tool_choice)
+            choice = state.choice if fresh else _relaxed(state.choice)
             kwargs["tool_choice"] = choice
             if choice != "none":
                 kwargs["parallel_tool_calls"] = self.parallel
@@ -358,7 +443,7 @@ class Agent:
             if inspect.isawaitable(maybe):
                 await maybe
 
-    async def _check_tool_support(self) -> None:
+    async def _check_tool_support(self, registry: ToolRegistry) -> None:
         if self._tools_checked:
             return
         catalog = getattr(self.client, "catalog", None)
@@ -383,7 +468,7 @@ class Agent:
         if info is not None and getattr(info, "supports_tools", None) is False:
             raise InvalidRequestError(
                 f"{self.model} does not support tools (function calling), so it cannot run an "
-                f"agent with {len(self.registry)} tool(s). Pick a model whose catalog entry "
+                f"agent with {len(registry)} tool(s). Pick a model whose catalog entry "
                 "lists tools among its supported features, e.g. Claude-Sonnet-4 or GPT-4.1.",
                 metadata={"param": "model"},
             )
@@ -408,7 +493,7 @@ class Agent:
                 f"unanswered calls: {', '.join(sorted(ids)) or 'none'}"
             )
         runnable = [c for c in unanswered if c.id not in supplied]
-        missing = [c for c in runnable if not self._can_run(c)]
+        missing = [c for c in runnable if not _can_run(state.registry, c)]
         if missing:
             raise InvalidRequestError(
                 "tool_results is missing results for: "
@@ -427,21 +512,18 @@ class Agent:
             return await self._run_calls(state, runnable, 0, answer_all=False)
         return None
 
-    def _can_run(self, call: ToolCall) -> bool:
-        found = self.registry.get(call.name)
-        # Unknown tools are answered here with an error text the model can read.
-        return found is None or found.executable
-
     async def _run_calls(
         self, state: _Run, calls: Sequence[ToolCall], turn: int, *, answer_all: bool = True
     ) -> StopReason | None:
-        pending = [c for c in calls if not self._can_run(c)]
-        runnable = [c for c in calls if self._can_run(c)]
+        pending = [c for c in calls if not _can_run(state.registry, c)]
+        runnable = [c for c in calls if _can_run(state.registry, c)]
         began = time.perf_counter()
         if self.parallel and len(runnable) > 1:
-            traces = list(await asyncio.gather(*(self._execute(c, turn) for c in runnable)))
+            traces = list(
+                await asyncio.gather(*(self._execute(state.registry, c, turn) for c in runnable))
+            )
         else:
-            traces = [await self._execute(c, turn) for c in runnable]
+            traces = [await self._execute(state.registry, c, turn) for c in runnable]
         state.tools_s += time.perf_counter() - began
         by_id = {t.call_id: t for t in traces}
         for call in calls:  # keep the model's order in the conversation and the trace
@@ -464,7 +546,7 @@ class Agent:
 
     def _arg_retries_exhausted(self, state: _Run, traces: list[ToolTrace]) -> bool:
         for trace in traces:
-            if trace.error is not None and trace.error.startswith("Invalid arguments"):
+            if trace.bad_arguments:
                 state.arg_failures[trace.name] = state.arg_failures.get(trace.name, 0) + 1
                 if state.arg_failures[trace.name] > C.TOOL_ARG_RETRIES:
                     return True
@@ -472,14 +554,15 @@ class Agent:
                 state.arg_failures.pop(trace.name, None)
         return False
 
-    async def _execute(self, call: ToolCall, turn: int) -> ToolTrace:
+    async def _execute(self, registry: ToolRegistry, call: ToolCall, turn: int) -> ToolTrace:
         began = time.perf_counter()
-        found = self.registry.get(call.name)
+        found = registry.get(call.name)
         result: str | None = None
         error: str | None = None
+        bad_arguments = False
         if found is None:
             error = f"Unknown tool {call.name!r}. Available tools: " + (
-                ", ".join(self.registry.names()) or "none"
+                ", ".join(registry.names()) or "none"
             )
         else:
             timeout = found.timeout if found.timeout is not None else self.tool_timeout
@@ -489,6 +572,8 @@ class Agent:
                 result = _cap(redact(format_tool_result(value)))
             except TimeoutError:
                 error = f"Tool {call.name} timed out after {timeout:g} s."
+            except ToolArgumentsError as exc:
+                error, bad_arguments = exc.message, True
             except PoeError as exc:
                 error = exc.message
             except Exception as exc:  # noqa: BLE001 - a failing tool is reported to the model, not raised
@@ -496,9 +581,11 @@ class Agent:
         if error is not None:
             error = redact(error)
             result = _cap(f"Error: {error}")
+        elapsed = time.perf_counter() - began
         return ToolTrace(
-            call.id, call.name, call.arguments, result, error, time.perf_counter() - began, turn
-        )
+            call.id, call.name, call.arguments, result, error, elapsed, turn,
+            bad_arguments=bad_arguments,
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -507,6 +594,9 @@ class _Run:
 
     model: str
     messages: list[dict[str, Any]]
+    registry: ToolRegistry
+    choice: str | dict[str, Any] = "auto"
+    session_id: str | None = None
     trace: list[ToolTrace] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     cost: float | None = 0.0
@@ -549,12 +639,16 @@ def _cap(text: str) -> str:
     return text[: C.TOOL_RESULT_CAP] + f"\n[truncated: {len(text)} characters in all]"
 
 
+def _check_choice_word(choice: str) -> None:
+    if choice not in ("auto", "none", "required"):
+        raise InvalidRequestError(
+            f"tool_choice must be auto, none, required or {{'name': ...}}, got {choice!r}"
+        )
+
+
 def _normalise_choice(choice: ToolChoice, registry: ToolRegistry) -> str | dict[str, Any]:
     if isinstance(choice, str):
-        if choice not in ("auto", "none", "required"):
-            raise InvalidRequestError(
-                f"tool_choice must be auto, none, required or {{'name': ...}}, got {choice!r}"
-            )
+        _check_choice_word(choice)
         if choice == "required" and not registry:
             raise InvalidRequestError("tool_choice 'required' needs at least one tool")
         return choice
@@ -565,6 +659,18 @@ def _normalise_choice(choice: ToolChoice, registry: ToolRegistry) -> str | dict[
             + (", ".join(registry.names()) or "none")
         )
     return {"type": "function", "function": {"name": name}}
+
+
+def _can_run(registry: ToolRegistry, call: ToolCall) -> bool:
+    found = registry.get(call.name)
+    # Unknown tools are answered here with an error text the model can read.
+    return found is None or found.executable
+
+
+def _definition_name(definition: Mapping[str, Any]) -> str | None:
+    function = definition.get("function")
+    name = (function if isinstance(function, Mapping) else definition).get("name")
+    return name if isinstance(name, str) else None
 
 
 def _relaxed(choice: str | dict[str, Any]) -> str:

@@ -26,7 +26,6 @@ unknown add tokens but no dollars (they are never counted as 0; the error says h
 from __future__ import annotations
 
 import calendar
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,7 +106,7 @@ class BudgetLimits:
                 f"unknown key(s) under [budgets]: {', '.join(unknown)}.{hints} "
                 f"Known: {', '.join(_FIELDS)}"
             )
-        env = os.environ if env is None else env
+        env = env or {}
         values: dict[str, Any] = {}
         for name in _FIELDS:
             integer = name.endswith("tokens")
@@ -120,10 +119,8 @@ class BudgetLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BudgetLimits:
-        """Limits from ``settings``' config file and the process environment."""
-        return cls.from_mapping(
-            settings.section("budgets"), config_file=str(settings.config_dir / "config.toml")
-        )
+        """Limits from ``settings`` (``settings.budgets``: ``[budgets]`` and the environment)."""
+        return settings.budgets
 
 
 class BudgetGuard:

@@ -32,6 +32,7 @@ from ._model_info import ModelInfo, ModelParameter, Price, parse_price_overrides
 from ._openai_models import OPENAI_MODELS
 from ._openai_models import api_item as openai_api_item
 from ._openai_models import price_table as openai_price_table
+from ._providers import PROVIDERS
 from .errors import (
     InvalidRequestError,
     NetworkError,
@@ -41,7 +42,6 @@ from .errors import (
     RateLimitError,
     RequestTimeoutError,
     UpstreamError,
-    error_from_response,
 )
 from .types import Usage
 
@@ -54,9 +54,7 @@ __all__ = [
     "ModelInfo",
     "ModelParameter",
     "Price",
-    "account_base_url",
     "default_cache_path",
-    "fetch_point_balance",
     "parse_price_overrides",
 ]
 
@@ -94,50 +92,6 @@ def default_cache_path(settings: Settings) -> Path:
     """
     digest = hashlib.sha256(settings.effective_base_url.encode()).hexdigest()[:12]
     return settings.home / "cache" / f"models-{settings.provider}-{digest}.json"
-
-
-def account_base_url(settings: Settings) -> str:
-    """Where Poe's account endpoints (``/usage/...``) live: the API root, not ``/v1``."""
-    base = settings.effective_base_url.rstrip("/")
-    if base == C.POE_BASE_URL:
-        return C.POE_ACCOUNT_BASE_URL
-    return base.removesuffix("/v1")
-
-
-async def fetch_point_balance(settings: Settings, api_key: str) -> int:
-    """The Poe account's point balance (``GET /usage/current_balance``).
-
-    Prefer ``client.balance()`` when the client offers it; this is the same request without one.
-
-    Raises:
-        InvalidRequestError: the provider is not Poe (only Poe accounts have points).
-        PoeError: the request failed (auth, network...).
-    """
-    if settings.provider != "poe":
-        raise InvalidRequestError(
-            f"point balances exist only for Poe accounts, not provider {settings.provider!r}"
-        )
-    import httpx2
-
-    url = f"{account_base_url(settings)}/usage/current_balance"
-    timeout = httpx2.Timeout(settings.timeout_s, connect=C.CONNECT_TIMEOUT_S)
-    try:
-        async with httpx2.AsyncClient(timeout=timeout) as http:
-            response = await http.get(url, headers={"Authorization": f"Bearer {api_key}"})
-    except httpx2.TimeoutException as exc:
-        raise RequestTimeoutError(f"{url} did not answer in time") from exc
-    except httpx2.HTTPError as exc:
-        raise NetworkError(f"cannot reach {url}: {type(exc).__name__}") from exc
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = response.text
-    if response.status_code >= 400:
-        raise error_from_response(response.status_code, body, dict(response.headers))
-    value = body.get("current_point_balance") if isinstance(body, dict) else None
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise UpstreamError(f"{url} answered without a current_point_balance")
-    return int(value)
 
 
 def _norm(owner: str) -> str:
@@ -204,12 +158,9 @@ class Catalog:
     @classmethod
     def from_settings(cls, fetch: Fetch, settings: Settings) -> Catalog:
         """A catalog for ``settings``' provider, cached in its data dir, with its ``[prices]``."""
-        return cls(
-            fetch,
-            provider=settings.provider,
-            cache_path=default_cache_path(settings),
-            price_overrides=settings.section("prices"),
-        )
+        catalog = cls(fetch, provider=settings.provider, cache_path=default_cache_path(settings))
+        catalog._prices.update(settings.prices)  # parsed once, with the settings
+        return catalog
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -268,7 +219,7 @@ class Catalog:
             items, fetched_at = _openai_builtin(), None
             reason += "; using the built-in list of OpenAI models"
         else:
-            env = "POE_BASE_URL" if self.provider == "poe" else "OPENAI_BASE_URL"
+            env = PROVIDERS.get(self.provider, PROVIDERS["compatible"]).base_env
             raise NetworkError(
                 f"The model list could not be fetched ({exc}) and no copy is cached yet. Check "
                 f"the network and the base URL ({env})."
@@ -383,11 +334,11 @@ class Catalog:
             metadata={"model": name, "candidates": [m.id for m in owned]},
         )
 
-    def suggestions(self, name: str, n: int = C.MODEL_SUGGESTIONS) -> list[str]:
+    def suggestions(self, name: str, n: int = C.SUGGESTIONS) -> list[str]:
         """Up to ``n`` ids close to ``name`` (spelling, or containing it), best first."""
         query = name.strip().lower().rpartition("/")[2]
         ids = list(self._index)
-        close = difflib.get_close_matches(query, ids, n=n, cutoff=C.MODEL_SUGGESTION_CUTOFF)
+        close = difflib.get_close_matches(query, ids, n=n, cutoff=C.SUGGESTION_CUTOFF)
         containing = [i for i in ids if query and (query in i or i in query)]
         ranked = list(dict.fromkeys(close + containing))[:n]
         return [self._index[i].id for i in ranked]

@@ -1,28 +1,40 @@
 """Settings: environment variables, ``config.toml``, ``credentials.toml`` and the data dir.
 
 Precedence, highest first: explicit arguments (CLI flags, constructor arguments), environment
-variables, ``<config dir>/config.toml``, built-in defaults.
+variables, ``<config dir>/config.toml``, built-in defaults. This module is the one place that
+reads the environment: every variable it reads is listed in :data:`ENV_VARS`.
 
 =============== ======================================= ================== ======================
 setting         environment                             config.toml        default
 =============== ======================================= ================== ======================
 provider        POE_MCP_PROVIDER                        provider           poe
 base URL        POE_BASE_URL / OPENAI_BASE_URL          base_url           the provider's
+bot / upload    POE_BOT_BASE_URL / POE_UPLOAD_BASE_URL  bot_base_url ...   derived from base URL
 backend         POE_MCP_BACKEND                         backend            openai (REST API)
 data dir        POE_MCP_HOME                            -                  user data dir
 config dir      POE_MCP_CONFIG_DIR                      -                  user config dir
 store           POE_MCP_STORE                           store              sqlite in data dir
 session expiry  POE_MCP_SESSION_TTL                     session_ttl_s      3600 s
-rate limit      POE_MCP_RPM                             rpm                500 per minute
+rate limit      POE_MCP_RPM                             rpm, [rate_limit]  500 per minute
 prompt logging  POE_MCP_LOG_PROMPTS                     log_prompts        off
 default model   POE_MCP_MODEL                           model              GPT-5-mini
 full logs       POE_MCP_LOGS                            [logs]             CLI and console on
+stream_options  POE_MCP_STREAM_OPTIONS                  stream_options     auto
+downloads       POE_MCP_DOWNLOAD_POLICY                 [media]            auto
+budgets         POE_MCP_BUDGET_<LIMIT>                  [budgets]          none
+server tools    POE_MCP_TOOLS                           [server] tools     all
 =============== ======================================= ================== ======================
 
 API keys are never read from ``config.toml``: they come from the argument, ``POE_API_KEY`` /
 ``OPENAI_API_KEY`` / ``POE_MCP_COMPATIBLE_API_KEY`` (the ``compatible`` provider's own key, never
 another provider's), or ``<config dir>/credentials.toml`` (``[poe]``, ``[openai]``,
-``[compatible]`` ``api_key``).
+``[compatible]`` ``api_key``); see :mod:`poe_mcp._providers`.
+
+The tables of ``config.toml`` are validated whole at load (:mod:`poe_mcp._config_schema`) and
+exposed typed: ``settings.media``, ``settings.tools``, ``settings.server``,
+``settings.rate_limit``, ``settings.mcp_servers``, ``settings.budgets``, ``settings.prices``,
+``settings.aliases``, ``settings.fallbacks``, ``settings.logs``; each is parsed once per
+``Settings``.
 """
 
 from __future__ import annotations
@@ -31,21 +43,72 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _constants as C
+from ._providers import PROVIDERS, Provider
 from ._redact import describe_value, register_url_secrets
 from .errors import AuthError, ConfigError
 
-__all__ = ["Settings", "config_dir", "data_dir", "resolve_api_key"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from ._config_schema import ConfigFile, MediaTable, RateLimitTable, ServerTable, ToolsTable
+    from ._logbook import LogSettings
+    from ._model_info import Price
+    from .budget import BudgetLimits
+    from .mcp_tools import MCPServerSpec
+
+__all__ = ["ENV_VARS", "Settings", "config_dir", "data_dir", "key_sources", "resolve_api_key"]
 
 _APP = "poe-mcp"
 _TRUE = {"1", "true", "yes", "on"}
+_KEY_VARS = tuple(p.key_env for p in PROVIDERS.values())
+_BUDGET_VARS = tuple(
+    f"POE_MCP_BUDGET_{name}"
+    for name in ("DAILY_USD", "DAILY_TOKENS", "SESSION_USD", "SESSION_TOKENS")
+)
+
+# Every environment variable poe-mcp reads (tests clear them all). The CLI reads two of them
+# through its options (POE_MCP_TOKEN, POE_MCP_TRANSPORT); everything else is read here.
+ENV_VARS: tuple[str, ...] = (
+    *_KEY_VARS,
+    "POE_BASE_URL",
+    "OPENAI_BASE_URL",
+    "POE_BOT_BASE_URL",
+    "POE_UPLOAD_BASE_URL",
+    "POE_MCP_PROVIDER",
+    "POE_MCP_BACKEND",
+    "POE_MCP_HOME",
+    "POE_MCP_CONFIG_DIR",
+    "POE_MCP_STORE",
+    "POE_MCP_SESSION_TTL",
+    "POE_MCP_RPM",
+    "POE_MCP_LOG_PROMPTS",
+    "POE_MCP_MODEL",
+    "POE_MCP_LOGS",
+    "POE_MCP_STREAM_OPTIONS",
+    "POE_MCP_DOWNLOAD_POLICY",
+    "POE_MCP_TOOLS",
+    "POE_MCP_TOKEN",
+    "POE_MCP_TRANSPORT",
+    *_BUDGET_VARS,
+)
+
+T = TypeVar("T")
+
+
+def env_value(name: str) -> str | None:
+    """The value of ``name`` (one of :data:`ENV_VARS`) in the environment; None when unset or
+    empty. For code that has no :class:`Settings`; with one, use ``settings.environ``."""
+    if name not in ENV_VARS:
+        raise ValueError(f"{name} is not one of poe-mcp's environment variables")
+    return os.environ.get(name) or None
 
 
 def data_dir() -> Path:
     """Where sessions, usage, media and the model cache live (``POE_MCP_HOME``)."""
-    env = os.environ.get("POE_MCP_HOME")
+    env = env_value("POE_MCP_HOME")
     if env:
         return Path(env).expanduser()
     import platformdirs
@@ -55,7 +118,7 @@ def data_dir() -> Path:
 
 def config_dir() -> Path:
     """Where ``config.toml`` and ``credentials.toml`` live (``POE_MCP_CONFIG_DIR``)."""
-    env = os.environ.get("POE_MCP_CONFIG_DIR")
+    env = env_value("POE_MCP_CONFIG_DIR")
     if env:
         return Path(env).expanduser()
     import platformdirs
@@ -73,18 +136,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
-# Each provider has its own key: the ``compatible`` provider sends its key to whatever base URL
-# is configured, so it never falls back to the Poe or OpenAI key.
-_KEY_ENV = {
-    "poe": "POE_API_KEY",
-    "openai": "OPENAI_API_KEY",
-    "compatible": "POE_MCP_COMPATIBLE_API_KEY",
-}
-
-
 def key_env(provider: str) -> str:
     """The environment variable that holds ``provider``'s key."""
-    return _KEY_ENV.get(provider, "POE_API_KEY")
+    return PROVIDERS.get(provider, PROVIDERS["poe"]).key_env
 
 
 def _register_known_keys(creds: dict[str, Any]) -> None:
@@ -92,12 +146,33 @@ def _register_known_keys(creds: dict[str, Any]) -> None:
     (a model may be shown another provider's key: the environment is shared)."""
     from ._redact import register_secret
 
-    for env_name in _KEY_ENV.values():
-        register_secret(os.environ.get(env_name))
-    for section in _KEY_ENV:
-        table = creds.get(section)
+    for spec in PROVIDERS.values():
+        register_secret(os.environ.get(spec.key_env))
+        table = creds.get(spec.key_section)
         if isinstance(table, dict) and isinstance(table.get("api_key"), str):
             register_secret(table["api_key"])
+
+
+def _file_key(provider: str) -> tuple[str | None, Path, dict[str, Any] | None]:
+    """The key of ``credentials.toml`` for ``provider`` (and the path, and the whole file)."""
+    path = config_dir() / "credentials.toml"
+    creds = _read_toml(path)
+    table = creds.get(PROVIDERS.get(provider, PROVIDERS["poe"]).key_section, {})
+    value = table.get("api_key") if isinstance(table, dict) else None
+    return (str(value) if value else None), path, creds
+
+
+def key_sources(provider: str) -> tuple[str, ...]:
+    """Where ``provider``'s key is found, in the order :func:`resolve_api_key` looks:
+    ``environment (POE_API_KEY)`` and/or ``credentials.toml`` (never the key itself)."""
+    env_name = key_env(provider)
+    found = [f"environment ({env_name})"] if os.environ.get(env_name) else []
+    try:
+        if _file_key(provider)[0]:
+            found.append("credentials.toml")
+    except ConfigError:
+        pass  # an unreadable file holds no usable key
+    return tuple(found)
 
 
 def resolve_api_key(provider: str = "poe", explicit: str | None = None) -> str:
@@ -106,43 +181,32 @@ def resolve_api_key(provider: str = "poe", explicit: str | None = None) -> str:
     Raises:
         AuthError: no key anywhere; the message says exactly where to put one.
     """
-    creds_path = config_dir() / "credentials.toml"
     try:
-        all_creds = _read_toml(creds_path)
+        from_file, creds_path, creds = _file_key(provider)
     except ConfigError:
         if not explicit:
             raise
-        all_creds = {}
-    _register_known_keys(all_creds)
-    if explicit:
-        return explicit
-    env_name = key_env(provider)
-    value = os.environ.get(env_name)
-    if value:
-        return value
-    section = provider if provider in _KEY_ENV else "poe"
-    creds = all_creds.get(section, {})
-    if isinstance(creds, dict) and creds.get("api_key"):
-        return str(creds["api_key"])
-    where = _KEY_PAGES.get(provider, "the provider that issued it")
-    example = f'[{section}]\n      api_key = "{_KEY_EXAMPLES.get(section, "...")}"'
+        from_file, creds_path, creds = None, config_dir() / "credentials.toml", None
+    _register_known_keys(creds or {})
+    spec = PROVIDERS.get(provider, PROVIDERS["poe"])
+    found = explicit or os.environ.get(spec.key_env) or from_file
+    if found:
+        return found
+    where = spec.key_page or "the provider that issued it"
+    example = f'[{spec.key_section}]\n      api_key = "{spec.key_example}"'
     raise AuthError(
         f"No API key for provider {provider!r} (get one at {where}). Put it in one of these "
         f"places:\n"
-        f"  - the environment: export {env_name}=...\n"
+        f"  - the environment: export {spec.key_env}=...\n"
         f"  - {creds_path}:\n"
         f"      {example}\n"
+        f"    (one table per provider: {', '.join(f'[{p.key_section}]' for p in PROVIDERS.values())})\n"
         f"  - the api_key argument of AsyncPoeClient / PoeClient (or serve --api-key)."
     )
 
 
-# Where each provider's users get a key (the compatible provider's is whoever runs it).
-_KEY_PAGES = {"poe": "https://poe.com/api_key", "openai": "https://platform.openai.com/api-keys"}
-_KEY_EXAMPLES = {"poe": "your-poe-key", "openai": "sk-...", "compatible": "the server's key"}
-
-
-def _env_float(name: str) -> float | None:
-    raw = os.environ.get(name)
+def _env_float(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
     if raw is None or raw == "":
         return None
     try:
@@ -152,9 +216,27 @@ def _env_float(name: str) -> float | None:
         raise ConfigError(f"{name} must be a number, got {describe_value(raw)}") from None
 
 
+# settings field -> (environment variable, config.toml key); the environment wins
+_FROM_ENV_OR_FILE = {
+    "provider": ("POE_MCP_PROVIDER", "provider"),
+    "backend": ("POE_MCP_BACKEND", "backend"),
+    "store": ("POE_MCP_STORE", "store"),
+    "model": ("POE_MCP_MODEL", "model"),
+    "bot_base_url": ("POE_BOT_BASE_URL", "bot_base_url"),
+    "upload_base_url": ("POE_UPLOAD_BASE_URL", "upload_base_url"),
+    "stream_options": ("POE_MCP_STREAM_OPTIONS", "stream_options"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Resolved settings. Build with :meth:`Settings.load`; change with :meth:`with_`."""
+    """Resolved settings. Build with :meth:`Settings.load`; change with :meth:`with_`.
+
+    Attributes:
+        environ: the values of :data:`ENV_VARS` at load time, API keys left out (features
+            read their variable here, never from ``os.environ``).
+        file: the whole ``config.toml`` as parsed; prefer the typed sections.
+    """
 
     provider: str = "poe"
     base_url: str | None = None
@@ -168,7 +250,12 @@ class Settings:
     max_retries: int = C.DEFAULT_MAX_RETRIES
     log_prompts: bool = False
     model: str = C.DEFAULT_CHAT_MODEL  # `poe-mcp chat` and the other commands without -m
-    file: dict[str, Any] = field(default_factory=dict)  # the whole config.toml, for other sections
+    bot_base_url: str | None = None
+    upload_base_url: str | None = None
+    stream_options: str | bool | None = None  # auto | on | off (backends/_optional.py)
+    file: dict[str, Any] = field(default_factory=dict)  # the whole config.toml
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _parsed: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -178,33 +265,30 @@ class Settings:
         from ._config_schema import check_config_file
 
         check_config_file(file, cdir / "config.toml")  # whole file, before any value is used
-        values: dict[str, Any] = {"config_dir": cdir, "home": data_dir(), "file": file}
-        for key in ("provider", "base_url", "backend", "store", "log_prompts", "model"):
+        env = {n: v for n in ENV_VARS if n not in _KEY_VARS and (v := os.environ.get(n))}
+        values: dict[str, Any] = {
+            "config_dir": cdir, "home": data_dir(), "file": file, "environ": env,
+        }  # fmt: skip
+        for key in ("base_url", "log_prompts"):
             if key in file:
                 values[key] = file[key]
         for key, typ in (("session_ttl_s", float), ("rpm", int), ("timeout_s", float)):
             if key in file:
                 values[key] = typ(file[key])
-
-        env = os.environ
-        if env.get("POE_MCP_PROVIDER"):
-            values["provider"] = env["POE_MCP_PROVIDER"]
+        for key, (env_name, file_key) in _FROM_ENV_OR_FILE.items():
+            value = env.get(env_name, file.get(file_key))
+            if value is not None:
+                values[key] = value
         provider = str(overrides.get("provider") or values.get("provider") or "poe")
-        base_env = "POE_BASE_URL" if provider == "poe" else "OPENAI_BASE_URL"
+        base_env = PROVIDERS.get(provider, PROVIDERS["compatible"]).base_env
         if env.get(base_env):
             values["base_url"] = env[base_env]
-        if env.get("POE_MCP_BACKEND"):
-            values["backend"] = env["POE_MCP_BACKEND"]
-        if env.get("POE_MCP_STORE"):
-            values["store"] = env["POE_MCP_STORE"]
-        if env.get("POE_MCP_MODEL"):
-            values["model"] = env["POE_MCP_MODEL"]
         if env.get("POE_MCP_LOG_PROMPTS"):
             values["log_prompts"] = env["POE_MCP_LOG_PROMPTS"].lower() in _TRUE
-        ttl = _env_float("POE_MCP_SESSION_TTL")
+        ttl = _env_float(env, "POE_MCP_SESSION_TTL")
         if ttl is not None:
             values["session_ttl_s"] = ttl
-        rpm = _env_float("POE_MCP_RPM")
+        rpm = _env_float(env, "POE_MCP_RPM")
         if rpm is not None:
             values["rpm"] = int(rpm)
 
@@ -246,19 +330,27 @@ class Settings:
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError("model in config.toml (or POE_MCP_MODEL) must be a model name")
         if "logs" in self.file:
-            from ._logbook import log_settings
-
-            log_settings(self)  # [logs]: known keys, booleans, retention_days >= 0
+            self.logs  # noqa: B018 - parsed now: known keys, booleans, retention_days >= 0
         if "fallbacks" in self.file:
-            from ._fallback import parse_fallbacks
+            self.fallbacks  # noqa: B018 - parsed now: model -> [fallback models]
 
-            parse_fallbacks(self.section("fallbacks"))  # model -> [fallback models]
+    # --- derived values --------------------------------------------------------------------
+
+    def _once(self, name: str, parse: Callable[[], T]) -> T:
+        """``parse()``, computed on first use and kept for the life of these settings."""
+        if name not in self._parsed:
+            self._parsed[name] = parse()
+        value: T = self._parsed[name]
+        return value
+
+    @property
+    def provider_info(self) -> Provider:
+        """The provider these settings name: key variable, REST, bot, upload, account URLs."""
+        return self._once("provider", lambda: Provider.from_settings(self))
 
     @property
     def effective_base_url(self) -> str:
-        if self.base_url:
-            return self.base_url.rstrip("/")
-        return C.OPENAI_BASE_URL if self.provider == "openai" else C.POE_BASE_URL
+        return self.provider_info.base_url
 
     @property
     def store_url(self) -> str:
@@ -269,8 +361,106 @@ class Settings:
         return self.home / "media"
 
     def section(self, name: str) -> dict[str, Any]:
-        """A table of config.toml (``[budgets]``, ``[prices]``, ``[mcp_servers]``...), or {}."""
+        """A table of config.toml as parsed, or {} (prefer the typed sections below)."""
         value = self.file.get(name, {})
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}] in config.toml must be a table")
         return value
+
+    # --- the typed sections of config.toml --------------------------------------------------
+
+    @property
+    def config(self) -> ConfigFile:
+        """The whole ``config.toml``, validated (:class:`~poe_mcp._config_schema.ConfigFile`)."""
+
+        def parse() -> ConfigFile:
+            from ._config_schema import ConfigFile, check_config_file
+
+            check_config_file(self.file, self.config_dir / "config.toml")  # readable errors
+            return ConfigFile.model_validate(self.file)
+
+        return self._once("config", parse)
+
+    @property
+    def media(self) -> MediaTable:
+        """``[media]``: directory, timeouts, sizes, default models, download policy."""
+        from ._config_schema import MediaTable
+
+        return self.config.media or MediaTable()
+
+    @property
+    def tools(self) -> ToolsTable:
+        """``[tools]``: roots, commands and limits of the built-in tools."""
+        from ._config_schema import ToolsTable
+
+        return self.config.tools or ToolsTable()
+
+    @property
+    def server(self) -> ServerTable:
+        """``[server]``: exposed tools and HTTP limits."""
+        from ._config_schema import ServerTable
+
+        return self.config.server or ServerTable()
+
+    @property
+    def rate_limit(self) -> RateLimitTable:
+        """``[rate_limit]``: burst and longest wait of the client-side limiter."""
+        from ._config_schema import RateLimitTable
+
+        return self.config.rate_limit or RateLimitTable()
+
+    @property
+    def mcp_servers(self) -> list[MCPServerSpec]:
+        """``[mcp_servers.<name>]``: the MCP servers whose tools the agent may use."""
+        from .mcp_tools import mcp_servers_from_config
+
+        return self._once(
+            "mcp_servers", lambda: mcp_servers_from_config(self.section("mcp_servers"))
+        )
+
+    @property
+    def budgets(self) -> BudgetLimits:
+        """``[budgets]`` with ``POE_MCP_BUDGET_*`` over it."""
+        from .budget import BudgetLimits
+
+        return self._once(
+            "budgets",
+            lambda: BudgetLimits.from_mapping(
+                self.section("budgets"),
+                self.environ,
+                config_file=str(self.config_dir / "config.toml"),
+            ),
+        )
+
+    @property
+    def prices(self) -> dict[str, Price]:
+        """``[prices]``: USD per million tokens, by lower-case model id."""
+        from ._model_info import parse_price_overrides
+
+        return self._once("prices", lambda: parse_price_overrides(self.section("prices")))
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """``[aliases]``: lower-case alias -> model name."""
+        from ._aliases import parse_aliases
+
+        return self._once(
+            "aliases", lambda: parse_aliases(self.section("aliases"), self.config_dir)
+        )
+
+    @property
+    def fallbacks(self) -> dict[str, list[str]]:
+        """``[fallbacks]``: lower-case model -> the models tried after it."""
+        from ._fallback import parse_fallbacks
+
+        return self._once("fallbacks", lambda: parse_fallbacks(self.section("fallbacks")))
+
+    @property
+    def logs(self) -> LogSettings:
+        """``[logs]`` with ``POE_MCP_LOGS`` over it: which entry points log, for how long."""
+        from ._logbook import parse_log_settings
+
+        return self._once(
+            "logs",
+            lambda: parse_log_settings(self.section("logs"), self.environ.get("POE_MCP_LOGS")),
+        )

@@ -52,6 +52,12 @@ class Conversation:
             in-memory one when the client keeps none (``store=False``).
         system: a system prompt for every turn (a per-call ``system=`` replaces it).
         ttl_s: idle seconds before the conversation expires (default: the settings').
+
+    Attributes:
+        system: the system prompt of every turn.
+        last_turn: the last turn stored: its session, whether it started the conversation
+            (``is_new``), how many stored messages were sent along (``history_messages``) and
+            how many were left out to fit the window (``trimmed_messages``).
     """
 
     def __init__(
@@ -69,6 +75,7 @@ class Conversation:
         self._conversations: Conversations | None = None
         self.system = system
         self._ttl_s = ttl_s
+        self.last_turn: Turn | None = None
 
     def __repr__(self) -> str:
         return f"Conversation(session_id={self._session_id!r})"
@@ -104,18 +111,10 @@ class Conversation:
         message: UserInput,
         options: dict[str, Any],
     ) -> tuple[Conversations, Turn, dict[str, Any]]:
-        from ._messages import build_messages
-
         conversations = await self._bind(client)
         system = options.pop("system", None)
         system = self.system if system is None else system
-        attachments = options.pop("attachments", None)
-        source: Any = message if isinstance(message, str) else [dict(message)]
-        user: Message = build_messages(source, attachments=attachments)[-1]
-        if user.get("role") != "user":
-            from .errors import InvalidRequestError
-
-            raise InvalidRequestError("a conversation turn takes a prompt or a user message")
+        user = _user_message(message, options.pop("attachments", None))
         turn = await conversations.prepare(
             self._session_id,
             user,
@@ -129,11 +128,63 @@ class Conversation:
     async def _commit(self, conversations: Conversations, turn: Turn, result: ChatResult) -> None:
         await conversations.commit(
             turn,
-            {"role": "assistant", "content": result.text},
+            [{"role": "assistant", "content": result.text}],
             model=result.model,
             backend=result.backend,
         )
         self._session_id = turn.session_id
+        self.last_turn = turn
+
+    async def _agent_turn(
+        self,
+        client: AsyncPoeClient,
+        model: str,
+        message: UserInput | None,
+        system: str | None,
+    ) -> Turn:
+        """Where an :class:`~poe_mcp.Agent` run starts (see ``Agent.run(conversation=...)``).
+
+        A message makes a new turn, fitted to ``model``'s window like :meth:`ask`; None is the
+        stored conversation as it stands, to answer its pending tool calls.
+        """
+        conversations = await self._bind(client)
+        if message is not None:
+            return await conversations.prepare(
+                self._session_id,
+                _user_message(message, None),
+                system=self.system if system is None else system,
+                context_window=await _context_window(client, model),
+            )
+        if self._session_id is None:
+            from .errors import InvalidRequestError
+
+            raise InvalidRequestError(
+                "tool_results need the session_id of the conversation whose calls they answer"
+            )
+        stored = await conversations.load(self._session_id)
+        assert stored is not None  # an id is set: load raises SessionNotFoundError instead
+        return Turn(
+            stored.id,
+            list(stored.messages),
+            is_new=False,
+            history_messages=len(stored.messages),
+            tools=stored.tools,
+        )
+
+    async def _store_agent_turn(
+        self,
+        turn: Turn,
+        added: list[Message],
+        *,
+        model: str,
+        backend: str | None,
+        tools: list[dict[str, Any]] | None,
+    ) -> None:
+        """Store what an agent run added to ``turn`` (with the caller's tool definitions)."""
+        conversations = await self._bind(None)
+        await conversations.commit(turn, added, model=model, backend=backend, tools=tools)
+        self._session_id = turn.session_id
+        self.last_turn = turn
 
     async def ask(
         self,
@@ -194,6 +245,18 @@ class Conversation:
             conversations = await self._bind(client)
             await conversations.clear(self._session_id)
         self._session_id = None
+
+
+def _user_message(message: UserInput, attachments: Any) -> Message:
+    from ._messages import build_messages
+
+    source: Any = message if isinstance(message, str) else [dict(message)]
+    user: Message = build_messages(source, attachments=attachments)[-1]
+    if user.get("role") != "user":
+        from .errors import InvalidRequestError
+
+        raise InvalidRequestError("a conversation turn takes a prompt or a user message")
+    return user
 
 
 async def _context_window(client: AsyncPoeClient, model: str) -> int:

@@ -12,6 +12,7 @@ JSON ``{"error": {"code", "type", "message", "metadata"}}``::
     ├── NetworkError           kind=network           -    connection refused/reset (retried)
     ├── RequestTimeoutError    kind=timeout           408  request timed out (retried)
     ├── InvalidRequestError    kind=invalid_request   400  bad parameters
+    │   └── ToolArgumentsError                        400  a model's tool arguments fail the schema
     ├── NotFoundError          kind=not_found         404  unknown model or endpoint
     │   └── SessionNotFoundError                      404  unknown or expired session_id
     ├── ModerationError        kind=moderation        403  refused by moderation
@@ -60,6 +61,7 @@ __all__ = [
     "SessionNotFoundError",
     "StoreError",
     "TooLargeError",
+    "ToolArgumentsError",
     "ToolExecutionError",
     "UpstreamError",
     "add_hint",
@@ -182,6 +184,14 @@ class InvalidRequestError(PoeError):
     kind = "invalid_request"
     error_type = "invalid_request_error"
     default_status = 400
+
+
+class ToolArgumentsError(InvalidRequestError):
+    """A model's arguments for a tool that fail the tool's schema (or are not a JSON object).
+
+    The agent feeds the message back to the model and counts these per tool: the model gets
+    ``TOOL_ARG_RETRIES`` chances to correct them before the run stops.
+    """
 
 
 class NotFoundError(PoeError):

@@ -19,7 +19,7 @@ Connections use the official ``mcp`` client (``mcp.client.Client``) and stay ope
 :class:`MCPToolset` is entered; enter it once (e.g. for the life of ``poe-mcp serve``) and
 hand ``toolset.tools`` to every :class:`~poe_mcp.agent.Agent`::
 
-    async with MCPToolset(mcp_servers_from_config(settings.section("mcp_servers"))) as ts:
+    async with MCPToolset(settings.mcp_servers) as ts:
         agent = Agent(client, "Claude-Sonnet-4", tools=ts.tools)
 
 Arguments are checked against each tool's input schema before the call. A result marked

@@ -25,7 +25,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -52,8 +52,8 @@ from ._media_sidecar import label_files
 from ._netpolicy import DownloadPolicy
 from ._retry import accepted_timeout, no_retry_once_accepted
 from .config import Settings
-from .errors import ConfigError, InvalidRequestError, MediaError, PoeError, RequestTimeoutError
-from .types import Attachment, MediaKind, MediaResult
+from .errors import InvalidRequestError, MediaError, PoeError, RequestTimeoutError
+from .types import Attachment, MediaKind, MediaResult, ProgressCallback
 
 if TYPE_CHECKING:
     from .client import AsyncPoeClient
@@ -73,9 +73,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[float, str], "Awaitable[None] | None"]
-"""``on_progress(elapsed_s, message)``; may be a plain function or a coroutine function."""
 
 LinkSource = Literal["attachment", "json", "markdown_image", "markdown_link", "url"]
 
@@ -132,26 +129,19 @@ class MediaConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MediaConfig:
-        """Read ``[media]``.
-
-        Raises:
-            ConfigError: a value of the wrong type or out of range.
-        """
-        section = settings.section("media")
-        try:
-            directory = Path(str(section.get("dir") or settings.media_dir)).expanduser()
-            timeout_s = float(section.get("timeout_s", C.MEDIA_TIMEOUT_S))
-            max_bytes = int(section.get("max_bytes", C.MAX_MEDIA_BYTES))
-            interval = float(section.get("progress_interval_s", C.PROGRESS_INTERVAL_S))
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"[media] in config.toml has a bad value: {exc}") from exc
-        if timeout_s <= 0 or max_bytes <= 0 or interval <= 0:
-            raise ConfigError("[media] timeout_s, max_bytes and progress_interval_s must be > 0")
-        models = {
-            kind: str(section.get(f"{kind}_model") or default)
-            for kind, default in cls(directory).models.items()
-        }
-        return cls(directory, timeout_s, max_bytes, interval, models)
+        """``[media]`` of ``settings`` (validated with the rest of ``config.toml``)."""
+        media = settings.media
+        return cls(
+            Path(media.dir or settings.media_dir).expanduser(),
+            media.timeout_s or C.MEDIA_TIMEOUT_S,
+            media.max_bytes or C.MAX_MEDIA_BYTES,
+            media.progress_interval_s or C.PROGRESS_INTERVAL_S,
+            {
+                "image": media.image_model or C.DEFAULT_IMAGE_MODEL,
+                "video": media.video_model or C.DEFAULT_VIDEO_MODEL,
+                "audio": media.audio_model or C.DEFAULT_AUDIO_MODEL,
+            },
+        )
 
     def default_model(self, kind: MediaKind) -> str:
         """The model used for ``kind`` when the caller names none."""

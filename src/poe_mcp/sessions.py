@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _constants as C
+from ._tokens import message_tokens
 from .errors import InvalidRequestError, SessionNotFoundError, TooLargeError
 from .store.base import Message, Session, SessionInfo, SessionStore
 
 __all__ = [
     "Conversations",
     "Turn",
-    "estimate_tokens",
     "is_new_session",
     "new_session_id",
     "validate_session_id",
@@ -52,30 +52,6 @@ def validate_session_id(session_id: str) -> str:
             "':' or '-' (omit it, or pass \"new\", to start a new conversation)"
         )
     return value
-
-
-def _part_tokens(part: Any) -> int:
-    if isinstance(part, dict):
-        kind = part.get("type")
-        if kind == "text":
-            return len(str(part.get("text", ""))) // C.CHARS_PER_TOKEN + 1
-        if kind in ("image_url", "file", "input_audio"):
-            # The base64 payload says little about what the provider charges for it.
-            return C.ATTACHMENT_TOKEN_ESTIMATE
-    return len(json.dumps(part, ensure_ascii=False)) // C.CHARS_PER_TOKEN + 1
-
-
-def estimate_tokens(message: Message) -> int:
-    """A rough token count for one message (characters / 4, attachments at a flat rate)."""
-    content = message.get("content")
-    tokens = C.MESSAGE_OVERHEAD_TOKENS
-    if isinstance(content, str):
-        tokens += len(content) // C.CHARS_PER_TOKEN + 1
-    elif isinstance(content, list):
-        tokens += sum(_part_tokens(p) for p in content)
-    if message.get("tool_calls"):
-        tokens += len(json.dumps(message["tool_calls"])) // C.CHARS_PER_TOKEN + 1
-    return tokens
 
 
 def _history_form(message: Message) -> Message:
@@ -119,6 +95,7 @@ class Turn:
         is_new: True when the conversation starts with this turn (never existed or expired).
         history_messages: how many stored messages were sent along.
         trimmed_messages: how many of the oldest stored messages were left out to fit.
+        tools: the tool definitions stored with the conversation (an agent's caller's).
     """
 
     session_id: str
@@ -127,6 +104,7 @@ class Turn:
     is_new: bool = True
     history_messages: int = 0
     trimmed_messages: int = 0
+    tools: list[dict[str, Any]] | None = None
 
 
 class Conversations:
@@ -194,6 +172,7 @@ class Conversations:
             is_new=stored is None,
             history_messages=len(sent_history),
             trimmed_messages=trimmed,
+            tools=stored.tools if stored else None,
         )
 
     async def load(self, session_id: str | None) -> Session | None:
@@ -215,18 +194,24 @@ class Conversations:
     async def commit(
         self,
         turn: Turn,
-        answer: Message,
+        answer: Sequence[Message],
         *,
         model: str | None = None,
         backend: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Store the turn's new messages and the model's answer, renewing the expiry."""
+        """Store the turn's new messages and the model's answer, renewing the expiry.
+
+        ``answer`` is the assistant's message, or an agent's messages (tool calls, results,
+        the answer); ``tools``, when given, replaces the stored tool definitions.
+        """
         await self.store.append(
             turn.session_id,
-            [*turn.new_messages, answer],
+            [*turn.new_messages, *answer],
             model=model,
             backend=backend,
             ttl_s=self.ttl_s,
+            tools=tools,
         )
 
     async def clear(self, session_id: str) -> bool:
@@ -247,25 +232,25 @@ def _last_system(history: Sequence[Message]) -> str | None:
 
 def _fit(history: list[Message], new: list[Message], budget: int) -> tuple[list[Message], int]:
     """Keep system messages and the newest turns of ``history`` that fit in ``budget`` tokens."""
-    needed = sum(estimate_tokens(m) for m in new)
+    needed = sum(message_tokens(m) for m in new)
     systems = [m for m in history if m.get("role") == "system"]
     # Only the latest system prompt matters once older turns are dropped.
     kept_system = systems[-1:] if systems else []
-    needed += sum(estimate_tokens(m) for m in kept_system)
+    needed += sum(message_tokens(m) for m in kept_system)
     if needed > budget:
         raise TooLargeError(
             f"the message needs about {needed} tokens but the model's context window leaves "
             f"{budget}: shorten the prompt or attachments, or pick a model with a larger window"
         )
-    total = sum(estimate_tokens(m) for m in history)
-    if total + needed - sum(estimate_tokens(m) for m in kept_system) <= budget:
+    total = sum(message_tokens(m) for m in history)
+    if total + needed - sum(message_tokens(m) for m in kept_system) <= budget:
         return list(history), 0
 
     others = [m for m in history if m.get("role") != "system"]
     kept: list[Message] = []
     used = needed
     for message in reversed(others):
-        cost = estimate_tokens(message)
+        cost = message_tokens(message)
         if used + cost > budget:
             break
         kept.append(message)

@@ -7,7 +7,7 @@ with :func:`pydantic.create_model` (so ``Annotated[int, Field(ge=0)]`` bounds, e
 models and defaults all appear in the schema and are enforced by the same model).
 
 Poe ignores ``strict`` in tool schemas, so every call's arguments are validated here before the
-function runs; a validation error is a :class:`~poe_mcp.errors.InvalidRequestError` whose message
+function runs; a validation error is a :class:`~poe_mcp.errors.ToolArgumentsError` whose message
 is written for the model to read and correct itself.
 
 Example::
@@ -44,7 +44,7 @@ from typing import Any, overload
 
 from . import _constants as C
 from ._tool_schemas import check_parameters_schema
-from .errors import ConfigError, InvalidRequestError, ToolExecutionError
+from .errors import ConfigError, InvalidRequestError, ToolArgumentsError, ToolExecutionError
 
 __all__ = ["Tool", "ToolRegistry", "format_tool_result", "tool"]
 
@@ -114,7 +114,7 @@ class Tool:
             try:
                 parsed = model.model_validate(arguments)
             except ValidationError as exc:
-                raise InvalidRequestError(_describe_validation_error(tool_name, exc)) from exc
+                raise ToolArgumentsError(_describe_validation_error(tool_name, exc)) from exc
             # Attribute access keeps nested models as models (model_dump would flatten them).
             return {key: getattr(parsed, key) for key in type(parsed).model_fields}
 
@@ -179,7 +179,7 @@ class Tool:
         """Parse and check the model's arguments; returns the values the function receives.
 
         Raises:
-            InvalidRequestError: not a JSON object, or not matching the schema; the message is
+            ToolArgumentsError: not a JSON object, or not matching the schema; the message is
                 meant for the model.
         """
         if arguments is None or arguments == "":
@@ -188,14 +188,14 @@ class Tool:
             try:
                 data = json.loads(arguments)
             except json.JSONDecodeError as exc:
-                raise InvalidRequestError(
+                raise ToolArgumentsError(
                     f"Invalid arguments for {self.name}: not valid JSON ({exc.msg} at position "
                     f"{exc.pos}). Send a JSON object matching the tool's schema."
                 ) from exc
         else:
             data = dict(arguments)
         if not isinstance(data, dict):
-            raise InvalidRequestError(
+            raise ToolArgumentsError(
                 f"Invalid arguments for {self.name}: expected a JSON object, "
                 f"got {type(data).__name__}."
             )
@@ -427,7 +427,7 @@ def _schema_validator(name: str, schema: dict[str, Any]) -> Validator:
             for err in errors[:10]:
                 where = ".".join(str(p) for p in err.path) or "(arguments)"
                 problems.append(f"- {where}: {err.message}")
-            raise InvalidRequestError(
+            raise ToolArgumentsError(
                 f"Invalid arguments for {name}:\n"
                 + "\n".join(problems)
                 + "\nFix these and call the tool again."

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -25,7 +26,9 @@ __all__ = [
     "ChatResult",
     "Delta",
     "MediaKind",
+    "MediaOptions",
     "MediaResult",
+    "ProgressCallback",
     "ReasoningEffort",
     "ToolCall",
     "ToolCallDelta",
@@ -320,10 +323,30 @@ class MediaResult:
 class ChatOptions(TypedDict, total=False):
     """The keyword options of one chat call, shared by every typed entry point.
 
-    ``AsyncPoeClient.chat``/``stream`` spell them out; ``PoeClient``, the model-bound objects
-    (``client.model(...)``) and :class:`~poe_mcp.conversation.Conversation` take them as
-    ``**options: Unpack[ChatOptions]``, so the sync and async twins type-check the same calls.
-    A test keeps this list equal to ``AsyncPoeClient.chat``'s keywords.
+    ``AsyncPoeClient.chat``/``stream``, ``PoeClient``, the model-bound objects
+    (``client.model(...)``), :class:`~poe_mcp.conversation.Conversation`, ``compare`` and the
+    :class:`~poe_mcp.agent.Agent` (its ``options``) take them as
+    ``**options: Unpack[ChatOptions]``, so every twin type-checks the same calls; an unknown
+    keyword is a ``TypeError``, as Python says for any function.
+
+    Attributes:
+        system: a system prompt, put first.
+        temperature: 0..2. max_tokens: >= 1. top_p: 0..1. stop: up to 4 strings.
+        tools / tool_choice / parallel_tool_calls: OpenAI function calling.
+        attachments: files (paths or bytes) added to the last user message.
+        extra: bot parameters (thinking budget, aspect ratio...), sent in the body.
+        session_id: the conversation this call belongs to (recorded, returned).
+        timeout: seconds for this call (each attempt).
+        backend: ``openai`` or ``legacy`` for this call only.
+        response_format: ``{"type": "json_object" | "json_schema", ...}`` or a pydantic model
+            class: the answer is validated into ``result.parsed`` (:mod:`poe_mcp.structured`).
+        stream_options: ``{"include_usage": bool}``, for ``stream`` only (refused by ``chat``,
+            as OpenAI refuses it).
+        fallbacks: models to try in turn when the model fails with a rate limit (after
+            retries), 5xx, overload, moderation or a too-small context window; None uses
+            ``[fallbacks]`` of config.toml, ``()`` none. ``result.attempts`` tells the story.
+        reasoning_effort: ``low``/``medium``/``high`` or a token budget, mapped to what the
+            model takes (see :mod:`poe_mcp._reasoning`); ``result.notes`` says how.
     """
 
     system: str | None
@@ -343,3 +366,37 @@ class ChatOptions(TypedDict, total=False):
     stream_options: Mapping[str, Any] | None
     fallbacks: Sequence[str] | None
     reasoning_effort: ReasoningEffort | None
+
+
+# Progress of a media generation: (seconds elapsed, what is happening); sync or async.
+ProgressCallback = Callable[[float, str], "Awaitable[None] | None"]
+
+
+class MediaOptions(TypedDict, total=False):
+    """The keyword options of ``generate_image``/``generate_video``/``generate_audio``.
+
+    Attributes:
+        model: the media bot (default: ``[media]`` ``image_model``..., else GPT-Image-1, Veo-3,
+            ElevenLabs).
+        params: bot parameters (e.g. ``{"aspect": "16:9"}``), checked against the model's
+            declared ones.
+        output_dir: where to save (default: ``[media] dir``, else the data dir's ``media``).
+        download: False returns only the URLs.
+        timeout: seconds for the generation (each attempt) and each read of the download.
+        max_bytes: largest file downloaded.
+        on_progress: called with (seconds elapsed, message) while the bot works.
+        progress_interval: longest silence between two progress reports.
+        backend: ``openai`` or ``legacy`` for this call.
+        download_policy: ``public``, ``any`` or ``auto`` (see :mod:`poe_mcp._netpolicy`).
+    """
+
+    model: str | None
+    params: Mapping[str, Any] | None
+    output_dir: str | os.PathLike[str] | None
+    download: bool
+    timeout: float | None
+    max_bytes: int | None
+    on_progress: ProgressCallback | None
+    progress_interval: float | None
+    backend: str | None
+    download_policy: str | None

@@ -154,3 +154,24 @@ def test_escape_sequences_in_answers_are_shown_not_obeyed(
         assert screen[mark:].count("^[[31mRED") >= 3  # logs --full, then both compare columns
     finally:
         term.close()
+
+
+def test_ctrl_c_during_a_one_shot_answer(
+    simulator: Simulator, api_key: str, poe_home: Path
+) -> None:
+    term = Terminal(["bash", "--norc"], _env(api_key, poe_home))
+    try:
+        simulator.add_fault("delay", chunk_delay_s=0.3)
+        term.type(
+            f"{POE_MCP} chat -m GPT-4.1 --base-url {simulator.base_url} 'Long tale'; echo rc=$?"
+        )
+        term.wait_for("GPT-4.1 rec")
+        term.key("C-c")
+        screen = term.wait_for("rc=130")
+        assert screen.count('You said: "Long tale" GPT-4.1 rec') == 1  # drawn once
+        assert "Traceback" not in screen
+        term.type(f"{POE_MCP} logs --json")
+        term.wait_for("[]")  # nothing stored or logged
+    finally:
+        term.close()
+        simulator.clear_faults()

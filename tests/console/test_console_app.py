@@ -178,6 +178,23 @@ async def test_a_conversation_is_kept_exported_renamed_reset_and_deleted(console
     assert "Sea poems" not in (await client.get("/console/discussion/sessions")).text
 
 
+async def test_a_reconnecting_browser_resumes_after_the_last_event_it_saw(console: Any) -> None:
+    client, _ = console
+    csrf = await _login(client)
+    r = await client.post(
+        "/console/discussion/turns",
+        data={"model": "Claude-Sonnet-4", "message": "a question long enough for chunks " * 3},
+        headers={"X-CSRF-Token": csrf},
+    )
+    url = r.json()["events"]
+    whole = (await client.get(url)).text.replace("\r\n", "\n")
+    ids = [int(i) for i in re.findall(r"^id: (\d+)$", whole, re.M)]
+    assert ids == list(range(len(ids)))
+    assert len(ids) > 3
+    resumed = (await client.get(url, headers={"Last-Event-ID": "2"})).text.replace("\r\n", "\n")
+    assert [int(i) for i in re.findall(r"^id: (\d+)$", resumed, re.M)] == ids[3:]
+
+
 async def test_bad_turns_are_refused_with_a_reason(console: Any) -> None:
     client, _ = console
     csrf = await _login(client)

@@ -90,8 +90,7 @@ def test_login_refuses_a_wrong_token(
     assert browser.find_element(By.ID, "simulated-banner").is_displayed()  # no key yet
     shots(browser, "01-login")
     _login(browser, console_process, "not-the-token")
-    error = wait_for(lambda: browser.find_element(By.ID, "login-error"))
-    assert "not this server's token" in error.text
+    wait_for(lambda: "not this server's token" in browser.find_element(By.ID, "login-error").text)
     assert browser.get_cookie("poe_mcp_console") is None
     _login(browser, console_process)
     wait_for(lambda: "/console/discussion" in browser.current_url)
@@ -110,7 +109,7 @@ def test_choose_openai_against_the_simulator_lists_gpt_4o(
     Select(browser.find_element(By.ID, "key_provider")).select_by_value("openai")
     browser.find_element(By.ID, "api_key").send_keys(KEY)
     browser.find_element(By.CSS_SELECTOR, "#key-form button").click()
-    assert "Key saved" in wait_for(lambda: browser.find_element(By.ID, "saved")).text
+    wait_for(lambda: "Key saved" in browser.find_element(By.ID, "saved").text)
     credentials = console_process.config / "credentials.toml"
     assert credentials.stat().st_mode & 0o777 == 0o600
     openai_row = browser.find_element(By.CSS_SELECTOR, '#key-status li[data-provider="openai"]')
@@ -122,7 +121,7 @@ def test_choose_openai_against_the_simulator_lists_gpt_4o(
     base_url.clear()
     base_url.send_keys(openai_sim.base_url)
     browser.find_element(By.ID, "save-settings").click()
-    assert "applied" in wait_for(lambda: browser.find_element(By.ID, "saved")).text
+    wait_for(lambda: "applied" in browser.find_element(By.ID, "saved").text)
     assert not _css(browser, "#simulated-banner")  # the key is used now: no built-in simulator
 
     def listed() -> set[str]:
@@ -238,7 +237,7 @@ def test_dashboard_shows_what_the_calls_cost(
     browser: Any, console_process: ConsoleProcess, shots: Any
 ) -> None:
     browser.get(console_process.url + "/dashboard")
-    total = wait_for(lambda: browser.find_element(By.ID, "total-cost")).text
+    total = wait_for(lambda: browser.find_element(By.ID, "total-cost").text)
     db = console_process.home / "poe-mcp.db"
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         cost, calls, sim = conn.execute(
@@ -252,6 +251,10 @@ def test_dashboard_shows_what_the_calls_cost(
     assert any(r.startswith("gpt-4o") for r in rows)
     assert _css(browser, "#chart-cost .uplot")  # the chart was drawn
     shots(browser, "05-dashboard", full=True)
+    browser.find_element(By.ID, "theme-toggle").click()
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("data-theme") == "dark"
+    shots(browser, "09-dashboard-dark", full=True)
+    browser.find_element(By.ID, "theme-toggle").click()
     browser.get(console_process.url + "/dashboard?range=7d&by=entry_point&view=simulated")
     rows = {e.get_attribute("data-key") for e in _css(browser, "#groups-table tr[data-key]")}
     assert "console" in rows
@@ -288,6 +291,22 @@ def test_a_run_started_from_a_goal_shows_its_ticket_dag(
     browser.get(console_process.url + "/runs")
     assert "completed" in browser.find_element(By.ID, "runs-table").text.lower()
     shots(browser, "06-runs", full=True)
+    _seen(browser)
+
+
+def test_compare_asks_two_models_at_once(
+    browser: Any, console_process: ConsoleProcess, shots: Any
+) -> None:
+    browser.get(console_process.url + "/compare")
+    models = browser.find_element(By.ID, "models")
+    models.clear()
+    models.send_keys("gpt-4o, gpt-4o-mini")
+    browser.find_element(By.ID, "prompt").send_keys("Name one prime number.")
+    browser.find_element(By.CSS_SELECTOR, "#compare-form button").click()
+    cards = wait_for(lambda: _css(browser, ".compare-grid .card"))
+    assert [c.find_element(By.CSS_SELECTOR, "h2").text for c in cards] == ["gpt-4o", "gpt-4o-mini"]
+    assert all("Name one prime number." in c.text for c in cards)
+    shots(browser, "08-compare", full=True)
     _seen(browser)
 
 
@@ -348,8 +367,12 @@ def test_settings_are_validated_and_persist_across_a_restart(
     rpm.clear()
     rpm.send_keys("fast")
     browser.find_element(By.ID, "save-settings").click()
-    errors = wait_for(lambda: browser.find_element(By.ID, "errors")).text
-    assert "Requests per minute must be a whole number" in errors
+    wait_for(
+        lambda: (
+            "Requests per minute must be a whole number"
+            in browser.find_element(By.ID, "errors").text
+        )
+    )
     assert "fast" not in (console_process.config / "config.toml").read_text(encoding="utf-8")
 
     browser.get(console_process.url + "/settings")

@@ -10,7 +10,7 @@ import pytest
 from poe_mcp import AsyncPoeClient, PoeClient
 from poe_mcp import _constants as C
 from poe_mcp.backends import BackendOptions, create_backend
-from poe_mcp.backends.legacy import bot_urls
+from poe_mcp._providers import Provider, bot_urls
 from poe_mcp.config import Settings
 from poe_mcp.errors import (
     AuthError,
@@ -343,12 +343,9 @@ async def test_a_cut_stream_is_retried_in_chat_and_incomplete_in_stream(
 
 
 async def test_list_models_comes_from_the_rest_catalog(fresh_sim: Simulator) -> None:
+    settings = Settings.load(base_url=fresh_sim.base_url)
     options = BackendOptions(
-        api_key=KEY,
-        provider="poe",
-        base_url=fresh_sim.base_url,
-        timeout_s=30.0,
-        settings=Settings.load(base_url=fresh_sim.base_url),
+        api_key=KEY, provider=Provider.from_settings(settings), timeout_s=30.0, settings=settings
     )
     backend = create_backend("legacy", options)
     try:

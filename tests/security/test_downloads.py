@@ -193,11 +193,12 @@ def test_the_setting_is_validated_and_auto_depends_on_the_bind(
     assert server_download_policy(settings, None, transport="http", host="localhost") == "any"
     assert server_download_policy(settings, None, transport="stdio", host="0.0.0.0") == "any"
     assert server_download_policy(settings, "public", transport="stdio", host="x") == "public"
-    monkeypatch.setenv("POE_MCP_DOWNLOAD_POLICY", "any")
+    monkeypatch.setenv("POE_MCP_DOWNLOAD_POLICY", "any")  # read when settings load
+    settings = Settings.load()
     assert server_download_policy(settings, None, transport="http", host="0.0.0.0") == "any"
     monkeypatch.setenv("POE_MCP_DOWNLOAD_POLICY", "sometimes")
     with pytest.raises(ConfigError, match="POE_MCP_DOWNLOAD_POLICY must be one of"):
-        download_policy_setting(settings)
+        download_policy_setting(Settings.load())
     monkeypatch.delenv("POE_MCP_DOWNLOAD_POLICY")
     cfg = Settings.load(file={"media": {"download_policy": 3}})
     with pytest.raises(ConfigError, match=r"\[media\] download_policy"):

@@ -129,6 +129,15 @@ async def test_latency_percentiles_from_the_histogram(store: Store) -> None:
     assert percentile((), 0.5) is None
 
 
+async def test_series_without_the_latency_histogram_keep_every_sum(store: Store) -> None:
+    await _fill(store)
+    full = await store.usage.rollup(bucket="day", by="model")
+    lean = await store.usage.rollup(bucket="day", by="model", latency=False)
+    assert [(g.start, g.key, g.totals) for g in lean] == [(g.start, g.key, g.totals) for g in full]
+    assert all(g.latency == () for g in lean)
+    assert lean[0].mean_latency_s == full[0].mean_latency_s
+
+
 async def test_unknown_grouping_is_refused(store: Store) -> None:
     with pytest.raises(InvalidRequestError, match="cannot roll usage up by 'session'"):
         await store.usage.rollup(by="session")  # type: ignore[arg-type]

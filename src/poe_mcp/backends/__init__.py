@@ -21,6 +21,9 @@ from ..errors import ConfigError
 from ..types import ChatResult, Delta
 
 if TYPE_CHECKING:
+    import httpx2
+
+    from .._providers import Provider
     from ..config import Settings
 
 __all__ = ["BACKENDS", "Backend", "BackendOptions", "ChatRequest", "create_backend"]
@@ -32,21 +35,28 @@ class BackendOptions:
 
     Attributes:
         api_key: the key (already registered as a secret; never log it).
-        provider: ``poe``, ``openai`` or ``compatible``.
-        base_url: the REST base URL, e.g. ``https://api.poe.com/v1`` or a simulator's
-            ``http://127.0.0.1:<port>/v1`` (the bot protocol derives its own URLs from it).
+        provider: the :class:`~poe_mcp._providers.Provider`: its name and every URL (REST
+            base, bot protocol, uploads, account).
         timeout_s: default whole-request timeout.
         settings: the client's settings, for anything else.
+        http_client: an ``httpx2.AsyncClient`` for the REST API and the account endpoints
+            (e.g. one over ``httpx2.ASGITransport`` to drive an app in process); None makes
+            one. The backend never closes a client it was given.
     """
 
     api_key: str
-    provider: str
-    base_url: str
+    provider: Provider
     timeout_s: float
     settings: Settings
+    http_client: httpx2.AsyncClient | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The REST base URL, e.g. ``https://api.poe.com/v1`` or a simulator's."""
+        return self.provider.base_url
 
     def __repr__(self) -> str:
-        return f"BackendOptions(provider={self.provider!r}, base_url={self.base_url!r})"
+        return f"BackendOptions(provider={self.provider.name!r}, base_url={self.base_url!r})"
 
 
 @dataclass(frozen=True, slots=True)

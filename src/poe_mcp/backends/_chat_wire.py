@@ -7,7 +7,11 @@ the error rules of :mod:`._wire_errors`. The rules for streams, as providers beh
 - events come from an SSE parser that follows the WHATWG spec (``httpx-sse``): lines end only at
   ``\\n``, ``\\r\\n`` or ``\\r`` (never at U+2028 inside a JSON string), comments and
   ``event:``/``id:``/``retry:`` lines are handled, multi-line ``data`` is joined;
-- keep-alives (an empty ``data``, ``data: : keepalive``, ``data: ping``) are skipped;
+- keep-alives (an empty ``data``, ``data: : keepalive``, ``data: ping``) are skipped; two
+  chunks on consecutive ``data:`` lines of one event (no blank line between) are both read;
+- finish reasons are given in OpenAI's words (Together's ``eos``, Anthropic's ``end_turn`` and
+  ``tool_use``, Gemini's ``STOP`` and ``MAX_TOKENS``...);
+- a ``<think>`` block at the start of the text is reasoning (:mod:`._think`);
 - ``finish_reason: ""`` on intermediate chunks means nothing; a usage chunk may have
   ``choices: []``;
 - ``[DONE]`` ends the answer; when no chunk gave a finish reason, ``stop`` (or ``tool_calls``)
@@ -34,7 +38,7 @@ from ._sse import EOF_EVENT
 from ._think import ThinkSplitter, split_think
 from ._wire_errors import error_from_body, protocol_error
 
-__all__ = ["Completion", "StreamReader", "parse_completion"]
+__all__ = ["Completion", "StreamReader", "json_values", "parse_completion", "read_json_lines"]
 
 logger = logging.getLogger("poe_mcp.backends.openai")
 
@@ -204,7 +208,7 @@ class StreamReader:
             return None
         if payload.lower() in _KEEPALIVES or payload.startswith(":"):
             return None  # keep-alives some servers send as data
-        values = _json_values(payload)
+        values = json_values(payload)
         if values is None:
             if event == EOF_EVENT:
                 return None  # the body was cut inside its last chunk: incomplete, see completion()
@@ -300,7 +304,7 @@ class StreamReader:
         )
 
 
-def _json_values(payload: str) -> list[Any] | None:
+def json_values(payload: str) -> list[Any] | None:
     """The JSON values in one event's data: one as a rule, several when a server put chunks on
     consecutive ``data:`` lines without the blank line between events (the spec joins them with
     ``\\n``); None when it is not JSON."""
@@ -318,6 +322,19 @@ def _json_values(payload: str) -> list[Any] | None:
         while at < len(payload) and payload[at] in " \t\r\n":
             at += 1
     return values or None
+
+
+def read_json_lines(text: str, request_id: str | None = None) -> Completion | None:
+    """A whole body that is chunks one after the other without SSE framing (JSON lines), or
+    None when it is not that."""
+    values = json_values(text)
+    if values is None or len(values) < 2 or not all(isinstance(v, Mapping) for v in values):
+        return None
+    reader = StreamReader(request_id=request_id)
+    for value in values:
+        reader.feed_chunk(value)
+    reader.done = True  # the body was read to its end
+    return reader.completion()
 
 
 def _joined(deltas: list[Delta]) -> Delta | None:

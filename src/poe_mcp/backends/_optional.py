@@ -3,9 +3,11 @@
 We add a few fields the caller never asked for: ``stream_options: {"include_usage": true}`` on
 every streamed request (so usage arrives in the last chunk) and, from the agent, a
 ``parallel_tool_calls: true`` that only restates the default. Some servers validate strictly and
-answer 400/422 ``stream_options: Extra inputs are not permitted``. When the refusal names such a
-field, the request is sent again once without it, and the field is left out of every later
-request to that base URL (remembered for the life of the process).
+answer 400/422 ``stream_options: Extra inputs are not permitted`` (or name only the inner
+``include_usage``, as serde-based servers do; a Python server may even answer 500 "unexpected
+keyword argument 'stream_options'"). When the refusal names such a field, the request is sent
+again once without it, and the field is left out of every later request to that base URL
+(remembered for the life of the process).
 
 Only fields whose absence changes nothing the caller asked for are dropped this way; a value the
 caller chose (``parallel_tool_calls: false``) is never dropped silently.
@@ -20,13 +22,15 @@ The setting ``stream_options`` (``config.toml``) / ``POE_MCP_STREAM_OPTIONS`` (e
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, PoeError
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = [
     "StreamOptionsMode",
@@ -64,14 +68,14 @@ _lock = threading.Lock()
 _rejected: dict[str, set[str]] = {}  # base URL -> fields its provider refused
 
 
-def stream_options_mode(file: Mapping[str, Any]) -> StreamOptionsMode:
-    """The ``stream_options`` setting: the environment, then ``config.toml``, then ``auto``.
+def stream_options_mode(settings: Settings) -> StreamOptionsMode:
+    """The ``stream_options`` setting (the environment, then ``config.toml``), default ``auto``.
 
     Raises:
         ConfigError: a value other than auto, on or off.
     """
-    raw = os.environ.get(ENV_VAR) or file.get("stream_options") or "auto"
-    value = str(raw).strip().lower()
+    raw = settings.stream_options
+    value = "auto" if raw is None else str(raw).strip().lower()
     if value in ("true", "1", "yes"):
         value = "on"
     elif value in ("false", "0", "no"):

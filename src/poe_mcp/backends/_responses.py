@@ -19,9 +19,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import _constants as C
-from .._messages import estimate_input_tokens
 from .._sanitize import usage_counts
+from .._tokens import prompt_tokens, text_tokens
 from ..errors import InvalidRequestError, PoeError, error_from_response
 from ..types import ChatResult, Usage
 from . import ChatRequest
@@ -178,15 +177,14 @@ async def responses_chat(backend: OpenAICompatBackend, request: ChatRequest) -> 
     if counts is not None:
         usage = Usage(*counts)
     else:  # no counts, or impossible ones: estimate so the ledger stays complete, and say so
-        prompt = estimate_input_tokens(request.messages)
-        usage = Usage(prompt, len(text) // C.CHARS_PER_TOKEN, estimated=True)
+        usage = Usage(prompt_tokens(request.messages), text_tokens(text), estimated=True)
     return ChatResult(
         text=text,
         model=data.get("model") or request.model,
         finish_reason=finish,
         usage=usage,
         request_id=request_id or data.get("id"),
-        provider=options.provider,
+        provider=options.provider.name,
         backend=backend.name,
         simulated=simulated,
     )

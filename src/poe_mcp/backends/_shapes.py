@@ -249,8 +249,10 @@ def _index(value: Any) -> int | None:
 
 
 def _is_json(text: str) -> bool:
-    if not text.strip():
-        return False
+    """Whether tool-call arguments are complete: a JSON object (or array) that parses."""
+    stripped = text.rstrip()
+    if not stripped or stripped[-1] not in "}]":
+        return False  # cheap: most fragments end inside a value, and parsing each is quadratic
     try:
         json.loads(text)
     except ValueError:

@@ -20,7 +20,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-__all__ = ["EOF_EVENT", "Event", "is_event_stream", "sse_events", "sse_events_from_text"]
+from .. import _constants as C
+
+__all__ = [
+    "EOF_EVENT",
+    "Event",
+    "EventStream",
+    "is_event_stream",
+    "looks_like_sse",
+    "sse_events",
+    "sse_events_from_text",
+]
 
 Event = tuple[str, str]  # (event name, "" for a plain message; data)
 EOF_EVENT = "poe-mcp-end-of-body"  # the name of an event whose last line had no line end
@@ -34,6 +44,12 @@ def is_event_stream(content_type: str | None) -> bool:
     return "text/event-stream" in (content_type or "").lower()
 
 
+def looks_like_sse(body: bytes | str) -> bool:
+    """Whether a body starts the way an event stream does (a field or a comment)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return text.lstrip("\ufeff \t\r\n").startswith(("data:", "event:", ":", "id:", "retry:"))
+
+
 async def _events(source: Any) -> AsyncIterator[Event]:
     import httpx_sse
 
@@ -42,11 +58,13 @@ async def _events(source: Any) -> AsyncIterator[Event]:
 
 
 class _NoBom:
-    """A response whose text loses one leading U+FEFF, as the spec says a reader must."""
+    """A response whose text loses one leading U+FEFF, as the spec says a reader must; it keeps
+    the first ``SSE_HEAD_CHARS`` of the text (a body that holds no events is read as a whole)."""
 
     def __init__(self, response: Any) -> None:
         self.headers = response.headers
         self._response = response
+        self.head = ""
 
     async def aiter_text(self) -> AsyncIterator[str]:
         first = True
@@ -54,13 +72,35 @@ class _NoBom:
             if first and text:
                 text, first = text.removeprefix("\ufeff"), False
             if text:
+                if len(self.head) < C.SSE_HEAD_CHARS:
+                    self.head += text[: C.SSE_HEAD_CHARS - len(self.head)]
                 yield text
         yield _CLOSE
 
 
-def sse_events(response: Any) -> AsyncIterator[Event]:
+class EventStream:
+    """The events of a ``text/event-stream`` response, as they arrive (``async for``).
+
+    Attributes:
+        head: the start of the body read so far (up to ``SSE_HEAD_CHARS``), to make sense of
+            a body that holds no events (a JSON error sent as an event stream).
+    """
+
+    def __init__(self, response: Any) -> None:
+        self._source = _NoBom(response)
+        self._events = _events(self._source)
+
+    @property
+    def head(self) -> str:
+        return self._source.head
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events
+
+
+def sse_events(response: Any) -> EventStream:
     """The events of a ``text/event-stream`` response, as they arrive."""
-    return _events(_NoBom(response))
+    return EventStream(response)
 
 
 class _Text:

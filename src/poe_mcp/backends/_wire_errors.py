@@ -8,6 +8,12 @@ Real OpenAI-compatible providers do not always answer an error with an HTTP erro
 - an HTML page from a CDN or proxy in front of the API (502/503/504, or 200 from a captive
   portal).
 
+Error objects come in several shapes besides ``{"error": {...}}``: ``{"error": "text"}``
+(Ollama), Gemini's list-wrapped ``[{"error": {"code", "message", "status", "details"}}]``
+(its ``status`` and ``ErrorInfo`` reason say the kind), Cloudflare's ``{"success": false,
+"errors": [...]}``, FastAPI's ``detail``, vLLM's ``{"object": "error"}``, a bare
+``{"code", "message"}``.
+
 :func:`error_from_body` turns any of them into the error the provider meant: the provider's own
 message (trimmed; an HTML page becomes its status and ``<title>``), classified by the status it
 names (``code``), its ``type``, or, when it gives neither, the words of the message; whether it is

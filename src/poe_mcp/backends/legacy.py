@@ -14,7 +14,7 @@ client for every backend. Hence:
 
 Mapping of messages and attachments: ``_legacy_messages``; uploads: ``_legacy_upload``; error
 kinds: ``_legacy_errors``. The protocol reports no token counts, so usage is estimated
-(``CHARS_PER_TOKEN``) and flagged ``Usage.estimated``.
+(:mod:`poe_mcp._tokens`) and flagged ``Usage.estimated``.
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
-import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from .. import _constants as C
+from .._tokens import text_tokens
 from ..errors import (
     ConfigError,
     IncompleteStreamError,
@@ -55,53 +54,13 @@ if TYPE_CHECKING:
     import fastapi_poe as fp
     import httpx
 
-__all__ = ["LegacyBackend", "bot_urls", "resolve_bot_urls"]
+__all__ = ["LegacyBackend"]
 
 logger = logging.getLogger("poe_mcp.backends.legacy")
 
 _SIMULATOR_HEADER = "x-poe-simulator"
 _SIDE_REQUESTS = frozenset({"settings", "report_error", "report_feedback", "report_reaction"})
 _NO_DONE = "without sending 'done'"  # what fastapi_poe reports when a stream ends early
-
-
-def bot_urls(base_url: str) -> tuple[str, str]:
-    """The bot-protocol and upload base URLs that belong with a REST base URL.
-
-    Poe's REST API (``https://api.poe.com/v1``) gives Poe's bot endpoint
-    (``https://api.poe.com/bot/``) and upload endpoint (``POE_UPLOAD_BASE_URL``, another
-    host). Any other base, such as the simulator's ``http://127.0.0.1:P/v1``, gives
-    ``<root>/bot/`` and ``<root>/poe_api/`` (``<root>`` is the base without ``/v1``).
-
-    Returns:
-        ``(bot_base_url, upload_base_url)``, both ending with ``/``.
-    """
-    parts = urlsplit(base_url.rstrip("/"))
-    if parts.netloc.lower() == urlsplit(C.POE_BASE_URL).netloc:
-        return C.POE_BOT_BASE_URL, C.POE_UPLOAD_BASE_URL
-    path = parts.path[:-3] if parts.path.endswith("/v1") else parts.path
-    root = urlunsplit((parts.scheme, parts.netloc, path.rstrip("/"), "", ""))
-    return f"{root}/bot/", f"{root}/poe_api/"
-
-
-def resolve_bot_urls(options: BackendOptions) -> tuple[str, str]:
-    """The bot and upload base URLs to use: explicit settings first, else :func:`bot_urls`.
-
-    Each URL comes from the environment (``POE_BOT_BASE_URL`` / ``POE_UPLOAD_BASE_URL``), then
-    ``config.toml`` (``bot_base_url`` / ``upload_base_url``), then the REST base URL.
-    """
-    derived_bot, derived_upload = bot_urls(options.base_url)
-    file = options.settings.file
-
-    def pick(env: str, key: str, default: str) -> str:
-        value = os.environ.get(env) or file.get(key)
-        if not value:
-            return default
-        return str(value).rstrip("/") + "/"
-
-    return (
-        pick("POE_BOT_BASE_URL", "bot_base_url", derived_bot),
-        pick("POE_UPLOAD_BASE_URL", "upload_base_url", derived_upload),
-    )
 
 
 @dataclass(slots=True)
@@ -150,8 +109,8 @@ class LegacyBackend:
     """Chat over Poe's bot protocol (``fastapi_poe``), behind the :class:`Backend` protocol.
 
     Args:
-        options: key, provider, REST base URL, timeout and settings. The bot and upload URLs
-            are derived from the base URL (see :func:`resolve_bot_urls` for overrides).
+        options: key, provider (its bot and upload URLs: ``POE_BOT_BASE_URL``,
+            ``bot_base_url``..., else derived from the REST base URL), timeout and settings.
 
     Attributes:
         bot_base_url: where ``POST <bot_base_url><bot>`` goes.
@@ -165,13 +124,14 @@ class LegacyBackend:
     name = "legacy"
 
     def __init__(self, options: BackendOptions) -> None:
-        if options.provider == "openai":
+        provider = options.provider
+        if provider.bot_url is None or provider.upload_url is None:
             raise ConfigError(
                 "the bot protocol (backend 'legacy') is Poe's; use backend 'openai' with "
                 "provider 'openai'"
             )
         self._options = options
-        self.bot_base_url, self.upload_base_url = resolve_bot_urls(options)
+        self.bot_base_url, self.upload_base_url = provider.bot_url, provider.upload_url
         self._http: httpx.AsyncClient | None = None
         self._uploader = Uploader(options.api_key, self.upload_base_url, self._session)
         self.rate_limit: dict[str, str] = {}
@@ -347,7 +307,7 @@ class LegacyBackend:
             request_id=call.request_id,
             tool_calls=calls,
             attachments=tuple(state.files),
-            provider=self._options.provider,
+            provider=self._options.provider.name,
             backend=self.name,
             simulated=call.simulated,
             reasoning=state.reasoning,
@@ -460,8 +420,7 @@ def _estimate(request: ChatRequest, plan: Plan, text: str, calls: tuple[ToolCall
         prompt_chars += len(json.dumps(request.params["tools"]))
     output_chars = len(text) + sum(len(c.name) + len(c.arguments) for c in calls)
     return Usage(
-        input_tokens=max(1, math.ceil(prompt_chars / C.CHARS_PER_TOKEN))
-        + len(plan.files) * C.ATTACHMENT_TOKENS_ESTIMATE,
-        output_tokens=math.ceil(output_chars / C.CHARS_PER_TOKEN),
+        input_tokens=max(1, text_tokens(prompt_chars)) + len(plan.files) * C.ATTACHMENT_TOKENS,
+        output_tokens=text_tokens(output_chars),
         estimated=True,
     )

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _constants as C
 from .._logging import redact
-from .._messages import estimate_input_tokens, wire_messages
+from .._messages import wire_messages
+from .._tokens import prompt_tokens, text_tokens
 from ..errors import (
+    InvalidRequestError,
     NetworkError,
     PoeError,
     RequestTimeoutError,
@@ -26,7 +28,7 @@ from ..errors import (
 )
 from ..types import ChatResult, Delta, ToolCallDelta, Usage
 from . import BackendOptions, ChatRequest
-from ._chat_wire import Completion, StreamReader, parse_completion
+from ._chat_wire import Completion, StreamReader, parse_completion, read_json_lines
 from ._optional import (
     omit_remembered,
     rejected_field,
@@ -34,12 +36,13 @@ from ._optional import (
     stream_options_mode,
 )
 from ._shapes import provider_messages
-from ._sse import Event, is_event_stream, sse_events, sse_events_from_text
+from ._sse import Event, is_event_stream, looks_like_sse, sse_events, sse_events_from_text
 from ._wire_errors import error_from_body, normalise_error_body, protocol_error
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    import httpx2
     from openai import AsyncOpenAI
 
 __all__ = ["OpenAICompatBackend", "map_sdk_error"]
@@ -62,6 +65,7 @@ class OpenAICompatBackend:
     def __init__(self, options: BackendOptions) -> None:
         self._options = options
         self._sdk: AsyncOpenAI | None = None
+        self._http: httpx2.AsyncClient | None = options.http_client
         self.rate_limit: dict[str, str] = {}
         # Built now, not on the first request: the client takes a rate-limit slot just
         # before calling us, and 100 ms of set-up between slot and send would bunch requests.
@@ -76,11 +80,15 @@ class OpenAICompatBackend:
             import httpx2
             import openai
 
+            timeout = httpx2.Timeout(self._options.timeout_s, connect=C.CONNECT_TIMEOUT_S)
+            if self._http is None:  # the SDK's own kind of pool, shared with balance()
+                self._http = openai.DefaultAsyncHttpxClient(timeout=timeout)
             sdk = self._sdk = openai.AsyncOpenAI(
                 api_key=self._options.api_key,
                 base_url=self._options.base_url,
                 max_retries=0,  # ours is the only retry layer
-                timeout=httpx2.Timeout(self._options.timeout_s, connect=C.CONNECT_TIMEOUT_S),
+                timeout=timeout,
+                http_client=self._http,
             )
         return sdk
 
@@ -121,9 +129,9 @@ class OpenAICompatBackend:
         except Exception as exc:
             raise map_sdk_error(exc, self._options.base_url) from exc
         content_type = raw.headers.get("content-type")
-        if is_event_stream(content_type) or _looks_like_sse(content):
+        if looks_like_sse(content):
             answer = await _read_sse_body(content, request_id)  # a server that always streams
-        else:
+        else:  # a whole answer or an error, whatever the content type says
             answer = _read_completion(content, content_type, request_id)
         return self._result(request, answer, request_id, simulated)
 
@@ -159,7 +167,7 @@ class OpenAICompatBackend:
             usage=_usage(answer.usage, request, answer.text),
             request_id=request_id or answer.response_id,
             tool_calls=answer.tool_calls,
-            provider=self._options.provider,
+            provider=self._options.provider.name,
             backend=self.name,
             simulated=simulated,
             reasoning=answer.reasoning,
@@ -172,7 +180,7 @@ class OpenAICompatBackend:
         kwargs = self._kwargs(request)
         kwargs["stream"] = True
         ours = {"parallel_tool_calls"}
-        mode = stream_options_mode(self._options.settings.file)
+        mode = stream_options_mode(self._options.settings)
         if "stream_options" not in kwargs and mode != "off":
             kwargs["stream_options"] = {"include_usage": True}
             if mode == "auto":
@@ -189,14 +197,15 @@ class OpenAICompatBackend:
         answer: Completion | None = None
         try:
             content_type = http.headers.get("content-type")
-            events: AsyncIterator[Event] | None = None
+            events: AsyncIterable[Event] | None = None
+            live = None
             if is_event_stream(content_type):
-                events = sse_events(http)
+                events = live = sse_events(http)
             else:
                 # Not an event stream: an error body, SSE under another type, or a whole
                 # answer from a server that ignores stream=true.
                 body = await http.aread()
-                if _looks_like_sse(body):
+                if looks_like_sse(body):
                     events = sse_events_from_text(body.decode("utf-8", "replace"))
                 else:
                     answer = _read_completion(body, content_type, request_id)
@@ -207,6 +216,12 @@ class OpenAICompatBackend:
                         yield delta
                     if reader.done:
                         break
+            if live is not None and not reader.chunks and not reader.done:
+                head = live.head
+                if head.strip() and not looks_like_sse(head):
+                    # An event stream that holds no events: a JSON error (or a whole answer)
+                    # sent under the event-stream type. Read it as what it is.
+                    answer = _read_completion(head.encode(), content_type, request_id)
         except PoeError:
             raise
         except (httpx2.TimeoutException, httpx2.TransportError, httpx2.StreamError) as exc:
@@ -246,10 +261,48 @@ class OpenAICompatBackend:
             raise protocol_error("the model list has no 'data' array")
         return [item for item in items if isinstance(item, dict)]
 
+    async def balance(self) -> int:
+        """The Poe account's point balance (``GET <account_url>/usage/current_balance``).
+
+        Raises:
+            InvalidRequestError: the provider has no point balances (only Poe does).
+            PoeError: the request failed (auth, network...).
+        """
+        import httpx2
+
+        account = self._options.provider.account_url
+        if account is None:
+            raise InvalidRequestError(
+                "point balances exist only for Poe accounts, not provider "
+                f"{self._options.provider.name!r}"
+            )
+        self._client()
+        assert self._http is not None  # made with the SDK client
+        url = f"{account}/usage/current_balance"
+        try:
+            response = await self._http.get(
+                url, headers={"Authorization": f"Bearer {self._options.api_key}"}
+            )
+        except httpx2.TimeoutException as exc:
+            raise RequestTimeoutError(f"{url} did not answer in time") from exc
+        except httpx2.HTTPError as exc:
+            raise NetworkError(f"cannot reach {url}: {type(exc).__name__}") from exc
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, body, dict(response.headers))
+        value = body.get("current_point_balance") if isinstance(body, dict) else None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise UpstreamError(f"{url} answered without a current_point_balance")
+        return int(value)
+
     async def aclose(self) -> None:
-        if self._sdk is not None:
-            await self._sdk.close()
-            self._sdk = None
+        sdk, self._sdk = self._sdk, None
+        if sdk is not None and self._options.http_client is None:
+            await sdk.close()  # closes the pool it was made with; never the caller's
+        self._http = self._options.http_client
 
 
 def _broken_stream(exc: Exception, request_id: str | None) -> PoeError:
@@ -262,10 +315,6 @@ def _broken_stream(exc: Exception, request_id: str | None) -> PoeError:
     return NetworkError(
         f"the connection broke during the stream: {type(exc).__name__}", request_id=request_id
     )
-
-
-def _looks_like_sse(body: bytes) -> bool:
-    return body.lstrip().startswith((b"data:", b"event:", b":", b"id:", b"retry:"))
 
 
 async def _read_sse_body(body: bytes, request_id: str | None) -> Completion:
@@ -284,6 +333,9 @@ def _read_completion(body: bytes, content_type: str | None, request_id: str | No
         data = json.loads(body)
     except ValueError:
         text = body.decode("utf-8", "replace").strip()
+        lines = read_json_lines(text, request_id)  # chunks without SSE framing
+        if lines is not None:
+            return lines
         if text[:1] in ("{", "["):
             shown = (
                 text if len(text) <= C.ERROR_QUOTE_CHARS else text[: C.ERROR_QUOTE_CHARS] + "..."
@@ -303,11 +355,7 @@ def _usage(raw: Any, request: ChatRequest, text: str) -> Usage:
     if reported is not None:
         return reported
     # No counts from the provider: estimate so the ledger stays complete, and say so.
-    return Usage(
-        estimate_input_tokens(request.messages) + 1,
-        len(text) // C.CHARS_PER_TOKEN,
-        estimated=True,
-    )
+    return Usage(prompt_tokens(request.messages), text_tokens(text), estimated=True)
 
 
 def map_sdk_error(exc: BaseException, base_url: str = "") -> PoeError:

@@ -8,7 +8,6 @@ their password, keys not at all).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,16 +52,14 @@ def _budgets(settings: Settings) -> str:
 def _tools(settings: Settings) -> str:
     from ..server.registry import select_tools
 
-    spec = os.environ.get("POE_MCP_TOOLS") or settings.section("server").get("tools")
+    spec = settings.environ.get("POE_MCP_TOOLS") or settings.server.tools
     chosen = select_tools(spec)
     return f"{len(chosen)}: {', '.join(chosen)}"
 
 
 def _mcp_servers(settings: Settings) -> list[dict[str, Any]]:
-    from ..mcp_tools import mcp_servers_from_config
-
     lines = []
-    for spec in mcp_servers_from_config(settings.section("mcp_servers")):
+    for spec in settings.mcp_servers:
         if spec.url is not None:
             lines.append(check(f"mcp_server {spec.name}", "ok", f"{redact_url(spec.url)} (HTTP)"))
             continue
@@ -111,7 +108,7 @@ def settings_checks(settings: Settings) -> list[dict[str, Any]]:
 def _stream_options(settings: Settings) -> str:
     from ..backends._optional import stream_options_mode
 
-    mode = stream_options_mode(settings.file)
+    mode = stream_options_mode(settings)
     return {
         "auto": "auto (sent; dropped and remembered when a provider refuses it)",
         "on": "on (always sent)",
@@ -120,8 +117,7 @@ def _stream_options(settings: Settings) -> str:
 
 
 def _aliases(settings: Settings) -> str:
-    from .._aliases import user_aliases
 
-    mine = user_aliases(settings)
+    mine = settings.aliases
     shown = ", ".join(f"{k} -> {v}" for k, v in sorted(mine.items()))
     return f"{shown or 'none in config.toml'} (built-in: `poe-mcp models --aliases`)"

@@ -8,6 +8,7 @@ loop in ``_repl``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -210,7 +211,7 @@ def chat(
       poe-mcp chat "Three colours" --schema colours.schema.json   # validated JSON
       poe-mcp chat                                # interactive: /help lists the commands
     """
-    from .._logbook import log_settings, logging_override
+    from .._logbook import logging_override
     from ..config import Settings
     from ._schema import response_format_option
     from .compare import parse_effort
@@ -228,7 +229,7 @@ def chat(
             param_hint="--session",
         )
     settings = Settings.load(provider=provider, base_url=base_url)
-    log_settings(settings)  # a bad POE_MCP_LOGS is said before anything is sent
+    settings.logs  # noqa: B018 - a bad POE_MCP_LOGS is said before anything is sent
     interactive = prompt is None and sys.stdin.isatty() and not as_json
     if not interactive and prompt in (None, "-"):
         if prompt is None and sys.stdin.isatty():
@@ -340,11 +341,15 @@ class _Run:
 
     async def once(self, prompt: str, *, as_json: bool, show_session: bool) -> None:
         from ._answer import AnswerView
+        from ._term import no_echo
 
         state = await self._state()
         try:
             view = AnswerView(state.model, quiet=as_json)
-            with view:
+            # a ^C echo would make the live display draw twice; piped (e.g. into less, which
+            # sets the terminal up itself), the terminal is left alone
+            quiet = no_echo() if view.rich else contextlib.nullcontext()
+            with quiet, view:
                 result = await state.answer(prompt, attachments=self.attachments, view=view)
             if result.session_id:
                 remember_session(self.settings, result.session_id)

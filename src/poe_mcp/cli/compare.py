@@ -286,14 +286,13 @@ async def _run(
     synthesizer: str | None,
     client_args: dict[str, Any],
 ) -> Comparison | Consensus:
-    from .._logbook import log_settings
     from ..client import AsyncPoeClient
     from ..config import Settings
     from ..multi import compare as ask_all
     from ..multi import consensus as ask_panel
 
     settings = Settings.load(**client_args)
-    log_settings(settings)  # a bad POE_MCP_LOGS is said before anything is sent
+    settings.logs  # noqa: B018 - a bad POE_MCP_LOGS is said before anything is sent
     async with AsyncPoeClient(settings=settings, entry_point="cli") as client:
         if consensus:
             return await ask_panel(

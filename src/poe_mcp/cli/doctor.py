@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import click
 
-from ..config import Settings, key_env, resolve_api_key
+from ..config import Settings, key_sources
 from ..errors import PoeError
 
 __all__ = ["doctor", "run_checks"]
-
-
-def _key_source(provider: str) -> str | None:
-    env = key_env(provider)
-    if os.environ.get(env):
-        return f"environment ({env})"
-    try:
-        resolve_api_key(provider)
-    except PoeError:
-        return None
-    return "credentials.toml"
 
 
 async def run_checks(settings: Settings) -> list[dict[str, Any]]:
@@ -34,16 +22,16 @@ async def run_checks(settings: Settings) -> list[dict[str, Any]]:
     base_url = redact_url(settings.effective_base_url)  # no user:password from the URL
     checks: list[dict[str, Any]] = [config_file_check(settings.config_dir, None)]
     checks += settings_checks(settings)
-    source = _key_source(settings.provider)
-    env, section = key_env(settings.provider), settings.provider
+    source = next(iter(key_sources(settings.provider)), None)
+    provider = settings.provider_info
     checks.append(
         {
             "name": "api_key",
             "ok": source is not None,
             "detail": f"found in {source}"
             if source
-            else f"missing: export {env}=... or put it in "
-            f"{settings.config_dir / 'credentials.toml'} under [{section}] api_key",
+            else f"missing: export {provider.key_env}=... or put it in "
+            f"{settings.config_dir / 'credentials.toml'} under [{provider.key_section}] api_key",
         }
     )
 

@@ -48,29 +48,27 @@ def _visible_env() -> dict[str, str] | None:
     A desktop client starts servers without the shell's environment; without these the server
     would read another credentials.toml and store. Never the key.
     """
-    env = {n: os.environ[n] for n in ("POE_MCP_CONFIG_DIR", "POE_MCP_HOME") if os.environ.get(n)}
+    from ..config import env_value
+
+    env = {n: v for n in ("POE_MCP_CONFIG_DIR", "POE_MCP_HOME") if (v := env_value(n))}
     return env or None
 
 
 def key_visibility(client: str, simulated: bool) -> tuple[bool, str]:
     """Whether the server ``client`` starts will find an API key, and what to say about it."""
-    import tomllib
-
-    from ..config import Settings, config_dir, key_env
+    from ..config import Settings, key_sources
 
     if simulated:
         return True, "The server answers from the offline simulator when no key is configured."
-    provider = Settings.load().provider
-    env_name = key_env(provider)
-    creds = config_dir() / "credentials.toml"
-    try:
-        table = tomllib.loads(creds.read_text(encoding="utf-8")).get(provider, {})
-    except (OSError, tomllib.TOMLDecodeError):
-        table = {}
-    if isinstance(table, dict) and table.get("api_key"):
+    settings = Settings.load()
+    provider = settings.provider_info
+    env_name = provider.key_env
+    creds = settings.config_dir / "credentials.toml"
+    sources = key_sources(provider.name)
+    if "credentials.toml" in sources:
         return True, f"The server reads the API key from {creds} (`poe-mcp doctor` checks it)."
-    put_it = f'put it in {creds}:\n    [{provider}]\n    api_key = "..."'
-    if os.environ.get(env_name):
+    put_it = f'put it in {creds}:\n    [{provider.key_section}]\n    api_key = "..."'
+    if sources:
         if client == "claude-code":
             return True, (
                 f"The server sees {env_name} when Claude Code is started from a shell that has "

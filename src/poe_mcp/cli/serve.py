@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -230,9 +229,6 @@ def serve(
     configure_logging(transport=transport, log_file=log_file, log_format=log_format)
     import anyio
 
-    if stream_options:  # read by the REST backend of this process (backends/_optional.py)
-        os.environ["POE_MCP_STREAM_OPTIONS"] = stream_options
-
     from ..server.registry import select_tools
     from ..server.runtime import ServerRuntime
 
@@ -243,9 +239,9 @@ def serve(
         store=store,
         session_ttl_s=session_ttl,
         rpm=rpm,
+        stream_options=stream_options,
     )
-    server_cfg = settings.section("server")
-    tools = select_tools(tools_spec or server_cfg.get("tools"))
+    tools = select_tools(tools_spec or settings.server.tools)
 
     api_key: str | None = None
     if not simulate:
@@ -275,7 +271,7 @@ def serve(
     if simulate:
         simulator = _start_simulator(settings.provider)
         settings = settings.with_(provider=simulator.provider, base_url=simulator.base_url)
-        if store is None and not os.environ.get("POE_MCP_STORE"):
+        if store is None and "POE_MCP_STORE" not in settings.environ:
             # Simulated sessions and usage live apart from real ones, on disk, so a client
             # that starts the server per call still continues its conversations.
             settings = settings.with_(store=simulator_store_url(settings))
@@ -310,7 +306,7 @@ def serve(
             from ..server.http import HttpOptions, resolve_token, serve_http
 
             limits = HttpLimits.from_config(
-                server_cfg,
+                settings.section("server"),
                 header_timeout_s=header_timeout,
                 body_timeout_s=body_timeout,
                 keep_alive_s=keep_alive,

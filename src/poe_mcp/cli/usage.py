@@ -160,16 +160,13 @@ async def _run(
 
 
 async def _balance(settings: Settings) -> int:
-    """The point balance through the client when it offers it, else the account endpoint."""
-    from ..catalog import fetch_point_balance
+    """The point balance, through the client (its connection, retries and rate limit)."""
     from ..client import AsyncPoeClient
-    from ..config import resolve_api_key
 
-    async with AsyncPoeClient(settings=settings, store=False, entry_point="cli") as client:
-        method = getattr(client, "balance", None)
-        if method is not None:
-            return int(await method())
-    return await fetch_point_balance(settings, resolve_api_key(settings.provider))
+    async with AsyncPoeClient(
+        settings=settings, store=False, catalog=False, entry_point="cli"
+    ) as client:
+        return await client.balance()
 
 
 def _report(since: float | None, totals: UsageTotals, by: str, groups: list[UsageGroup]) -> str:

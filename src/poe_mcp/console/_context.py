@@ -162,7 +162,6 @@ class ConsoleContext:
 
     async def _build(self, settings: Settings) -> AsyncPoeClient:
         from ..client import AsyncPoeClient
-        from ..ratelimit_redis import limiter_for_store
 
         store = await self.store()
         status = key_status(
@@ -193,8 +192,7 @@ class ConsoleContext:
         return AsyncPoeClient(
             api_key,
             settings=effective,
-            store=store,
-            limiter=limiter_for_store(store, effective),
+            store=store,  # and its rate limiter (a Redis store's is shared)
             entry_point="console",
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +21,7 @@ from .. import _constants as C
 from .._money import format_usd
 from ..budget import BudgetLimits, start_of_utc_day
 from ..errors import ConfigError
-from ..store._rollup import RollupGroup, hour_of
+from ..store._rollup import Bucket, RollupBy, RollupGroup, hour_of
 from ._web import console_of, page, render
 
 __all__ = ["routes"]
@@ -136,8 +136,11 @@ async def dashboard(request: Request) -> Response:
     view = _choice(q.get("view"), ("real", "simulated"), default_view)
     simulated = view == "simulated"
     totals, other = (sim, real) if simulated else (real, sim)
-    series = await usage.rollup(since=since, bucket=bucket, by=by, simulated=simulated)  # type: ignore[arg-type]
-    groups = await usage.rollup(since=since, by=by, simulated=simulated)  # type: ignore[arg-type]
+    grouping = cast("RollupBy", by)
+    series = await usage.rollup(
+        since=since, bucket=cast("Bucket", bucket), by=grouping, simulated=simulated, latency=False
+    )
+    groups = await usage.rollup(since=since, by=grouping, simulated=simulated)
     errors = await usage.rollup(since=since, by="error_kind", simulated=simulated)
     today = await usage.rollup(since=start_of_utc_day(now), simulated=simulated)
     query_ms = (time.perf_counter() - started) * 1000

@@ -193,17 +193,23 @@ async def turn_events(request: Request) -> Response:
     if turn is None:
         return JSONResponse({"error": {"kind": "not_found", "message": "no such turn"}}, 404)
 
+    last = request.headers.get("last-event-id", "")
+    start = int(last) + 1 if last.isdigit() else 0
+
     async def events() -> Any:
+        turn.listeners += 1
         try:
-            async for name, data in turn.follow():
+            async for index, name, data in turn.follow(start):
                 if name == "ping":
                     yield {"comment": "ping"}
                 else:
-                    yield {"event": name, "data": json.dumps(data, ensure_ascii=False)}
+                    yield {
+                        "id": str(index),
+                        "event": name,
+                        "data": json.dumps(data, ensure_ascii=False),
+                    }
         finally:
-            # The browser went away (tab closed, stop): nobody waits for this answer.
-            if not turn.finished:
-                turn.cancel()
+            turn.left()  # the tab closed or the network dropped: see Turn.left
 
     return EventSourceResponse(events(), ping=None, headers={"Cache-Control": "no-store"})
 

@@ -2,9 +2,11 @@
 
 A turn is started by ``POST /discussion/turns`` and runs in a task of its own; the browser reads
 its events from ``GET /discussion/turns/<id>/events`` (server-sent events) and may connect late:
-every event is kept until the turn is forgotten, so nothing is missed. ``POST .../cancel`` (the
-stop button), or the browser going away before the end, cancels the task, which closes the
-upstream request: nothing is stored for a cancelled turn (the library's rule).
+every event is kept until the turn is forgotten and carries its index as the SSE ``id``, so a
+browser reconnecting after a network blip resumes where it stopped (``Last-Event-ID``).
+``POST .../cancel`` (the stop button), or no browser following the turn for
+``CONSOLE_RECONNECT_GRACE_S``, cancels the task, which closes the upstream request: nothing is
+stored for a cancelled turn (the library's rule).
 
 A plain turn is one :meth:`Conversation.stream <poe_mcp.conversation.Conversation.stream>` call
 (load, fit to the window, call, store). An agent turn (tools on) runs :class:`~poe_mcp.Agent`
@@ -35,7 +37,7 @@ from .._money import format_usd
 from ..errors import PoeError
 
 if TYPE_CHECKING:
-    from ..types import ChatResult, Delta
+    from ..types import ChatOptions, ChatResult, Delta
     from ._context import ConsoleContext
 
 __all__ = ["Turn", "TurnManager", "TurnRequest"]
@@ -67,16 +69,20 @@ class Turn:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     session_id: str | None = None
 
+    listeners: int = 0
+
     def emit(self, name: str, data: dict[str, Any]) -> None:
         self.events.append((name, data))
         self.changed.set()
 
-    async def follow(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """Every event from the first, waiting for new ones until the turn ends."""
-        sent = 0
+    async def follow(self, start: int = 0) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+        """``(index, name, data)`` of every event from ``start`` (a reconnecting browser's
+        ``Last-Event-ID`` + 1), waiting for new ones until the turn ends."""
+        sent = max(0, start)
         while True:
             while sent < len(self.events):
-                yield self.events[sent]
+                name, data = self.events[sent]
+                yield sent, name, data
                 sent += 1
             if self.finished:
                 return
@@ -86,13 +92,26 @@ class Turn:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), C.CONSOLE_SSE_PING_S)
             if sent == len(self.events) and not self.finished:
-                yield ("ping", {})
+                yield -1, "ping", {}
 
     def cancel(self) -> bool:
         if self.task is None or self.task.done():
             return False
         self.task.cancel()
         return True
+
+    def left(self) -> None:
+        """A browser stopped listening: cancel the turn unless one is back within the grace
+        period (an ``EventSource`` reconnects by itself after a network blip)."""
+        self.listeners -= 1
+        if self.listeners > 0 or self.finished:
+            return
+
+        def maybe_cancel() -> None:
+            if self.listeners <= 0 and not self.finished:
+                self.cancel()  # nobody waits for this answer: stop paying for it
+
+        asyncio.get_running_loop().call_later(C.CONSOLE_RECONNECT_GRACE_S, maybe_cancel)
 
 
 class TurnManager:
@@ -200,7 +219,7 @@ class TurnManager:
             context_window=window or C.DEFAULT_CONTEXT_WINDOW,
             max_output_tokens=req.max_tokens,
         )
-        options: dict[str, Any] = {"session_id": prepared.session_id}
+        options: ChatOptions = {"session_id": prepared.session_id}
         if req.temperature is not None:
             options["temperature"] = req.temperature
         if req.max_tokens is not None:

@@ -1,8 +1,9 @@
 """The MCP server: Poe's models as MCP tools over stdio and streamable HTTP.
 
 - :func:`build_server` (``app.py``): the ``MCPServer`` with the selected tools.
-- :class:`ServerRuntime` (``runtime.py``): what the tools share (client, store, catalog, metrics).
-- ``registry.py``: which tools exist and which module registers each (``tools_*.py``).
+- :class:`ServerRuntime` (``runtime.py``): what the tools share (client, store, catalog, metrics),
+  handed to every tool through the MCP lifespan context.
+- ``tools/``: the tools, one module per group; ``registry.py``: which module defines each.
 - :func:`serve_stdio` / :func:`serve_http` (``stdio.py``, ``http.py``): the transports.
 
 Names are imported on first use: ``import poe_mcp.server`` does not import the MCP SDK.

@@ -62,7 +62,11 @@ class Progress:
 
     async def step(self, message: str) -> None:
         """Report one step of a multi-part call (e.g. a model of a comparison that answered)."""
-        await self._send(message)
+        await self._send(message[: C.PROGRESS_TEXT_MAX_CHARS])
+
+    async def timed(self, elapsed_s: float, message: str) -> None:
+        """Report a phase of a library call that says how long it has run (media bots)."""
+        await self._send(f"{message} ({int(elapsed_s)} s)")
 
     async def text(self, partial: str) -> None:
         """Report the partial answer, at most every ``STREAM_PROGRESS_MIN_INTERVAL_S``."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server import MCPServer
@@ -15,7 +17,7 @@ from .. import __version__
 from .._sanitize import for_output
 from ._guard import validation_error_text
 from .prompts import register_prompts
-from .registry import ToolRegistry
+from .registry import ToolLoader
 from .resources import PoeServer
 from .runtime import ServerRuntime
 
@@ -101,9 +103,15 @@ def build_server(
         token_verifier: bearer-token check for HTTP (with ``auth``).
         auth: the SDK's auth settings, required with ``token_verifier``.
     """
-    registry = ToolRegistry(runtime, runtime.tools)
-    tools = registry.load()
+    tools = ToolLoader(runtime, runtime.tools).load()
     runtime.tools = [t.name for t in tools]
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[ServerRuntime]:
+        # What every tool reads (tools.runtime(ctx)). The transports close the runtime, once,
+        # when they stop: each in-memory client enters this lifespan anew.
+        yield runtime
+
     server: MCPServer[Any] = PoeServer(  # + resources (catalog, media); see resources.py
         SERVER_NAME,
         title="Poe models",
@@ -111,6 +119,7 @@ def build_server(
         instructions=_INSTRUCTIONS,
         tools=tools,
         middleware=[_Observe(runtime)],
+        lifespan=lifespan,
         log_level="WARNING",
         token_verifier=token_verifier,
         auth=auth,

@@ -1,16 +1,18 @@
-"""Which tools exist, which module defines each, and how they are registered.
+"""Which tools exist, which module defines each, and how they become SDK tools.
 
-A tool module is a small file under ``poe_mcp.server`` with a ``register(reg: ToolRegistry)``
-function that calls :meth:`ToolRegistry.add` for each of its tools. Adding a group of tools
-(the tool-calling agent, media generation) means writing such a module and listing its tools in
-:data:`TOOL_MODULES`; modules that are not installed yet are skipped.
+A tool module is a file under ``poe_mcp.server.tools`` whose ``TOOLS`` lists a
+:class:`~.tools._base.ToolSpec` per tool (a module-level function and what ``tools/list`` says
+about it). Adding a group of tools means writing such a module and listing its tools in
+:data:`TOOL_MODULES`; modules that are not installed are skipped. :class:`ToolLoader` wraps
+each selected tool with the error handling and metrics (``_guard``) and the argument checks
+(``_arguments``, ``_sizes``), and shrinks its schemas.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from mcp.server.mcpserver.tools import Tool
@@ -21,12 +23,13 @@ from ._arguments import StrictTool
 from ._guard import guarded
 from ._sizes import bound_schema
 from .runtime import ServerRuntime
+from .tools._base import ToolSpec
 
 __all__ = [
     "OPTIONAL_GROUPS",
     "TOOL_GROUPS",
     "TOOL_MODULES",
-    "ToolRegistry",
+    "ToolLoader",
     "available_tools",
     "compact_output_schema",
     "compact_schema",
@@ -34,27 +37,27 @@ __all__ = [
     "select_tools",
 ]
 
-# tool name -> module under poe_mcp.server that registers it
+# tool name -> module under poe_mcp.server that defines it (in its TOOLS)
 TOOL_MODULES: dict[str, str] = {
-    "ask_poe": "tools_chat",
-    "ask_with_attachment": "tools_chat",
-    "ask_poe_v2": "tools_chat",
-    "ask_poe_with_tools": "tools_agent",
-    "generate_image": "tools_media",
-    "generate_video": "tools_media",
-    "generate_audio": "tools_media",
-    "clear_session": "tools_sessions",
-    "list_sessions": "tools_sessions",
-    "list_available_models": "tools_info",
-    "list_available_models_v2": "tools_info",
-    "get_usage": "tools_info",
-    "get_server_info": "tools_info",
-    "orchestrate": "tools_orchestra",
-    "get_run": "tools_orchestra",
-    "resume_run": "tools_orchestra",
-    "cancel_run": "tools_orchestra",
-    "compare_models": "tools_multi",
-    "consensus": "tools_multi",
+    "ask_poe": "tools.chat",
+    "ask_with_attachment": "tools.chat",
+    "ask_poe_v2": "tools.chat",
+    "ask_poe_with_tools": "tools.agent",
+    "generate_image": "tools.media",
+    "generate_video": "tools.media",
+    "generate_audio": "tools.media",
+    "clear_session": "tools.sessions",
+    "list_sessions": "tools.sessions",
+    "list_available_models": "tools.info",
+    "list_available_models_v2": "tools.info",
+    "get_usage": "tools.info",
+    "get_server_info": "tools.info",
+    "orchestrate": "tools.orchestra",
+    "get_run": "tools.orchestra",
+    "resume_run": "tools.orchestra",
+    "cancel_run": "tools.orchestra",
+    "compare_models": "tools.multi",
+    "consensus": "tools.multi",
 }
 
 # Shorthands accepted by --tools.
@@ -206,45 +209,33 @@ def compact_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-class ToolRegistry:
-    """Collects the selected tools as SDK ``Tool`` objects.
+class ToolLoader:
+    """Builds the selected tools as SDK ``Tool`` objects.
 
     Args:
-        runtime: shared state handed to each tool module.
+        runtime: the server's shared state (its metrics count every call).
         wanted: names of the tools to expose.
     """
 
     def __init__(self, runtime: ServerRuntime, wanted: Iterable[str]) -> None:
         self.runtime = runtime
         self.wanted = set(wanted)
-        self.tools: list[Tool] = []
 
-    def add(
-        self,
-        fn: Callable[..., Any],
-        *,
-        title: str,
-        description: str,
-        read_only: bool = False,
-        open_world: bool = False,
-        destructive: bool = False,
-        idempotent: bool = False,
-        name: str | None = None,
-    ) -> None:
-        """Register ``fn`` as a tool (if selected), with error handling and metrics."""
-        tool_name = name or fn.__name__
-        if tool_name not in self.wanted:
-            return
+    def _tool(self, spec: ToolSpec) -> Tool:
+        read_only = spec.read_only
+        destructive = spec.destructive
+        if callable(destructive):
+            destructive = destructive(self.runtime.settings)
         tool = StrictTool.from_function(
-            guarded(self.runtime, tool_name)(fn),
-            name=tool_name,
-            title=title,
-            description=description,
+            guarded(self.runtime, spec.name)(spec.fn),
+            name=spec.name,
+            title=spec.title,
+            description=spec.description,
             annotations=ToolAnnotations(
                 read_only_hint=read_only or None,  # false is the spec's default
                 destructive_hint=None if read_only else destructive,
-                idempotent_hint=idempotent or None,
-                open_world_hint=open_world,
+                idempotent_hint=spec.idempotent or None,
+                open_world_hint=spec.open_world,
             ),
         )
         compact_schema(tool.parameters, optional_not_null=True)
@@ -253,24 +244,25 @@ class ToolRegistry:
         tool.parameters["additionalProperties"] = False
         if tool.fn_metadata.output_schema is not None:
             compact_output_schema(tool.fn_metadata.output_schema)
-        self.tools.append(tool)
+        return tool
 
     def load(self) -> list[Tool]:
-        """Import each module that defines a wanted tool and let it register."""
+        """The wanted tools, in :data:`TOOL_MODULES` order, ready for the server."""
+        tools: list[Tool] = []
         for module in dict.fromkeys(TOOL_MODULES[n] for n in TOOL_MODULES if n in self.wanted):
-            register = importlib.import_module(f"{__package__}.{module}").register
-            register(self)
+            specs: tuple[ToolSpec, ...] = importlib.import_module(f"{__package__}.{module}").TOOLS
+            tools += [self._tool(spec) for spec in specs if spec.name in self.wanted]
         order = {name: i for i, name in enumerate(TOOL_MODULES)}
-        self.tools.sort(key=lambda t: order.get(t.name, len(order)))
+        tools.sort(key=lambda t: order.get(t.name, len(order)))
         takers: dict[str, list[str]] = {}
-        for tool in self.tools:
+        for tool in tools:
             for arg in tool.parameters.get("properties") or {}:
                 takers.setdefault(arg, []).append(tool.name)
-        for tool in self.tools:
+        for tool in tools:
             if isinstance(tool, StrictTool):
                 elsewhere = {a: [t for t in ts if t != tool.name] for a, ts in takers.items()}
                 tool.configure({a: ts for a, ts in elsewhere.items() if ts}, self._refused)
-        return self.tools
+        return tools
 
     def _refused(self, tool: str) -> None:
         self.runtime.metrics.tool_call(tool, "error", 0.0, "invalid_request")

@@ -11,9 +11,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import _constants as C
 from .._logging import register_secret
 from ..config import Settings
 from ..errors import PoeError
@@ -22,24 +22,17 @@ from ._metrics import Metrics
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from ..client import AsyncPoeClient
-    from ..sessions import Conversations
     from ..store.base import Store
 
-__all__ = ["COMPAT_BACKEND", "ServerRuntime", "redact_url"]
+__all__ = ["COMPAT_BACKEND", "ServerRuntime"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The backend ``ask_poe`` and ``ask_with_attachment`` use when ``use_openai_client`` is false:
 # Poe's bot protocol, as in earlier Poe MCP servers (real uploads, bot parameters). The v2 tools
 # follow ``settings.backend`` (REST by default).
 COMPAT_BACKEND = "legacy"
-
-
-def redact_url(url: str) -> str:
-    """A store or base URL without its password (``redis://:secret@host`` -> ``redis://***@host``)."""
-    from .._redact import redact_url as redact
-
-    return redact(url)
 
 
 @dataclass
@@ -65,9 +58,9 @@ class ServerRuntime:
     metrics: Metrics = field(default_factory=Metrics)
     _client: AsyncPoeClient | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)
-    _conversations: Conversations | None = field(default=None, repr=False)
     _lock: asyncio.Lock | None = field(default=None, repr=False)
     _closers: list[Any] = field(default_factory=list, repr=False)
+    _shared: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         register_secret(self.api_key)
@@ -124,14 +117,23 @@ class ServerRuntime:
             return None
         return int(value) if isinstance(value, (int, float)) else None
 
+    def shared(self, factory: Callable[[ServerRuntime], T]) -> T:
+        """The one object ``factory`` makes for this runtime: state a tool module keeps for
+        the server's lifetime (the agent's own tools, the orchestration runs in progress)."""
+        found: T | None = self._shared.get(factory)
+        if found is None:
+            found = self._shared[factory] = factory(self)
+        return found
+
     async def store(self) -> Store:
-        """The session/usage store, opened on first use."""
+        """The session/usage store, opened on first use (in a worker thread: SQLite creates,
+        migrates and may wait for another process's lock)."""
         if self._store is None:
             async with self._get_lock():
                 if self._store is None:
-                    from ..store import open_store
+                    from ..store import open_store_async
 
-                    self._store = await _maybe_await(open_store(self.settings.store_url))
+                    self._store = await open_store_async(self.settings.store_url)
         return self._store
 
     async def client(self) -> AsyncPoeClient:
@@ -141,15 +143,11 @@ class ServerRuntime:
             async with self._get_lock():
                 if self._client is None:
                     from ..client import AsyncPoeClient
-                    from ..ratelimit_redis import limiter_for_store
 
-                    # A Redis store also holds the key's rate limit, shared by every instance.
+                    # A Redis store also holds the key's rate limit, shared by every instance
+                    # (the client takes its limiter from the store).
                     self._client = AsyncPoeClient(
-                        self.api_key,
-                        settings=self.settings,
-                        store=store,
-                        limiter=limiter_for_store(store, self.settings),
-                        entry_point="mcp",
+                        self.api_key, settings=self.settings, store=store, entry_point="mcp"
                     )
         return self._client
 
@@ -161,23 +159,6 @@ class ServerRuntime:
 
             raise ConfigError("the model catalog is turned off")
         return catalog
-
-    async def conversations(self) -> Conversations:
-        if self._conversations is None:
-            from ..sessions import Conversations
-
-            self._conversations = Conversations(
-                (await self.store()).sessions, ttl_s=self.settings.session_ttl_s
-            )
-        return self._conversations
-
-    async def context_window(self, model: str) -> int:
-        """The model's context window from the catalog, or the default when unknown."""
-        try:
-            return await (await self.catalog()).context_window(model)
-        except PoeError:
-            # Unreachable catalog: the API call itself gives the authoritative error.
-            return C.DEFAULT_CONTEXT_WINDOW
 
     def add_closer(self, closer: Any) -> None:
         """Something to close with the server (the in-process simulator, for one)."""

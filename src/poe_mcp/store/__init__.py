@@ -19,7 +19,7 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from .base import Store
 
-__all__ = ["open_store"]
+__all__ = ["open_store", "open_store_async"]
 
 # URL scheme -> module under poe_mcp.store whose ``open_store(url)`` opens it (imported on use).
 # None: known scheme, backend not available in this build.
@@ -54,3 +54,15 @@ def open_store(url: str) -> Store:
     opener = importlib.import_module(f"{__name__}.{module}").open_store
     store: Store = opener(url)
     return store
+
+
+async def open_store_async(url: str) -> Store:
+    """:func:`open_store` in a worker thread, for code on an event loop: opening SQLite creates
+    the file, applies migrations and may wait for another process's write lock.
+
+    Raises:
+        ConfigError / StoreError: as :func:`open_store`.
+    """
+    import anyio
+
+    return await anyio.to_thread.run_sync(open_store, url)

@@ -177,6 +177,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         "rows, so a query reads only the hours it shows. Existing rows are rolled up here, once.",
         (_rollup.create_table_sql(), *_rollup.backfill_sql()),
     ),
+    Migration(
+        9,
+        "session_tools",
+        "ask_poe_with_tools kept the caller's tool definitions in the server's memory, so a "
+        "continuation sent to another process (or after a restart) had lost them. They are "
+        "stored with the session (JSON, NULL when none), like its messages.",
+        ("ALTER TABLE sessions ADD COLUMN tools TEXT",),
+    ),
 )
 
 

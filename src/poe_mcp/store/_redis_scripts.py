@@ -11,7 +11,7 @@ __all__ = ["APPEND", "LIST_SESSIONS", "RATE_TAKE"]
 
 # KEYS: meta hash, message list, session index (zset id -> expires_at), write mark
 # ARGV: session id, ttl ms, '=model' or '' (keep), '=backend' or '', user turns, mark ttl ms,
-#       messages (JSON)...
+#       '=tools JSON' or '', messages (JSON)...
 # The write mark makes a retried append (reply lost when Redis restarted) a no-op.
 APPEND = """
 local t = redis.call('TIME')
@@ -24,11 +24,12 @@ if redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[6]) then
   end
   if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'model', string.sub(ARGV[3], 2)) end
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'backend', string.sub(ARGV[4], 2)) end
+  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'tools', string.sub(ARGV[7], 2)) end
   local expires = now + ttl_ms / 1000
   redis.call('HINCRBY', KEYS[1], 'turns', ARGV[5])
   redis.call('HSET', KEYS[1], 'updated_at', string.format('%.6f', now),
              'expires_at', string.format('%.6f', expires))
-  if #ARGV > 6 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 7)) end
+  if #ARGV > 7 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 8)) end
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
   if ttl_ms > 0 then
     redis.call('PEXPIRE', KEYS[1], ttl_ms)

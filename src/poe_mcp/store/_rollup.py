@@ -151,7 +151,8 @@ class RollupGroup:
         key: the group's value (a model, a provider, ``"3"`` for tier 3, ``"(none)"``,
             ``"real"``/``"simulated"``), or None when not grouped.
         totals: the sums, as the raw ledger's ``totals`` gives them.
-        latency: calls per latency bucket (upper edges :data:`LATENCY_EDGES_MS`, then +inf).
+        latency: calls per latency bucket (upper edges :data:`LATENCY_EDGES_MS`, then +inf);
+            empty when the query asked for no histogram (``latency=False``).
         latency_sum_s: summed latency of the calls.
     """
 
@@ -167,7 +168,7 @@ class RollupGroup:
 
     @property
     def mean_latency_s(self) -> float | None:
-        calls = sum(self.latency)
+        calls = self.totals.calls
         return self.latency_sum_s / calls if calls else None
 
 
@@ -217,7 +218,7 @@ def _bucket_start(hour: int, bucket: Bucket | None) -> float | None:
 
 
 def group_of(start: float | None, key: str | None, sums: list[float]) -> RollupGroup:
-    """A :class:`RollupGroup` from summed :data:`METRICS` values."""
+    """A :class:`RollupGroup` from summed :data:`METRICS` values (or only :data:`SUMS`)."""
     totals = UsageTotals(
         calls=int(sums[0]),
         errors=int(sums[1]),
@@ -241,10 +242,12 @@ def summarise(
     bucket: Bucket | None = None,
     by: RollupBy | None = None,
     simulated: bool | None = None,
+    latency: bool = True,
 ) -> list[RollupGroup]:
     """Aggregate cells (memory and Redis stores); the same answer SQLite gives in SQL."""
     check_query(by, bucket)
     dimension = dimension_for(by)
+    width = len(METRICS) if latency else len(SUMS)
     low = hour_of(since) if since is not None else -math.inf
     high = until if until is not None else math.inf
     items = cells.items() if isinstance(cells, Mapping) else cells
@@ -262,10 +265,10 @@ def summarise(
         group = (_bucket_start(hour, bucket), key)
         current = sums.get(group)
         if current is None:
-            sums[group] = list(values)
+            sums[group] = list(values[:width])
         else:
-            for i, v in enumerate(values):
-                current[i] += v
+            for i in range(width):
+                current[i] += values[i]
     return sort_rollup([group_of(s, k, v) for (s, k), v in sums.items()])
 
 
@@ -352,6 +355,7 @@ def sqlite_query(
     bucket: Bucket | None,
     by: RollupBy | None,
     simulated: bool | None,
+    latency: bool = True,
 ) -> tuple[str, tuple[Any, ...]]:
     """SQL (and parameters) answering :func:`summarise`'s question from the rollup table."""
     check_query(by, bucket)
@@ -366,7 +370,8 @@ def sqlite_query(
     elif by is not None:
         key = "value"
     sums = ", ".join(
-        f"TOTAL({m})" if m in ("cost", "latency_sum") else f"SUM({m})" for m in METRICS
+        f"TOTAL({m})" if m in ("cost", "latency_sum") else f"SUM({m})"
+        for m in (METRICS if latency else SUMS)
     )
     clauses = ["dim = ?"]
     args: list[Any] = [dimension_for(by)]

@@ -78,15 +78,17 @@ def cell_args(record: UsageRecord) -> tuple[int, list[tuple[str, str]], str]:
 # cell (redis-py's parser made reading thousands of cells slower than the query itself).
 # KEYS: the hashes of one dimension, one per hour
 # ARGV: bucket seconds (0: one bucket), grouping ('' none, 'value', 'simulated'),
-#       simulated filter ('', '0', '1'), then the hour of each key
+#       simulated filter ('', '0', '1'), how many leading sums to add (without the latency
+#       histogram: fewer), then the hour of each key
 # Returns JSON: [[bucket start or '', key or '', [sums...]], ...]
 QUERY = """
 local bucket = tonumber(ARGV[1])
 local mode = ARGV[2]
 local only = ARGV[3]
+local width = tonumber(ARGV[4])
 local sums, order = {}, {}
 for i = 1, #KEYS do
-  local hour = tonumber(ARGV[3 + i])
+  local hour = tonumber(ARGV[4 + i])
   local start = ''
   if bucket > 0 then start = hour - (hour % bucket) end
   local flat = redis.call('HGETALL', KEYS[i])
@@ -103,9 +105,11 @@ for i = 1, #KEYS do
       local add = cmsgpack.unpack(flat[j + 1])
       local cur = sums[id]
       if cur then
-        for k = 1, #add do cur[k] = cur[k] + add[k] end
+        for k = 1, width do cur[k] = cur[k] + (add[k] or 0) end
       else
-        sums[id] = add
+        cur = {}
+        for k = 1, width do cur[k] = add[k] or 0 end
+        sums[id] = cur
         order[#order + 1] = {start, key, id}
       end
     end
@@ -128,6 +132,7 @@ async def query(
     bucket: _rollup.Bucket | None,
     by: _rollup.RollupBy | None,
     simulated: bool | None,
+    latency: bool = True,
 ) -> list[_rollup.RollupGroup]:
     """:func:`~poe_mcp.store._rollup.summarise`'s answer, summed by Redis (:data:`QUERY`)."""
     low: Any = "-inf" if since is None else _rollup.hour_of(since)
@@ -141,7 +146,7 @@ async def query(
     only = "" if simulated is None else str(int(simulated))
     reply: Any = await script(
         keys=[keys.hour(int(h), dimension) for h in hours],
-        args=[seconds, mode, only, *hours],
+        args=[seconds, mode, only, len(_rollup.METRICS if latency else _rollup.SUMS), *hours],
         client=r,
     )
     groups = []

@@ -10,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from .. import _constants as C
 from .._money import usd_repr
 
 if TYPE_CHECKING:
+    from ..ratelimit import RateLimiter
     from ._logs import LogStore
     from ._rollup import Bucket, RollupBy, RollupGroup
 
 __all__ = [
+    "LocalRateLimits",
     "RunInfo",
     "RunStore",
     "Session",
@@ -35,7 +38,11 @@ GroupBy = Literal["model", "session", "day", "provider", "tier", "entry_point"]
 
 @dataclass(slots=True)
 class Session:
-    """A conversation: its full history (system message first, if any) and bookkeeping."""
+    """A conversation: its full history (system message first, if any) and bookkeeping.
+
+    ``tools`` holds the tool definitions (OpenAI format) an agent's caller gave, so a later
+    turn, in any process sharing the store, can offer them again without being given them.
+    """
 
     id: str
     messages: list[Message] = field(default_factory=list)
@@ -43,6 +50,7 @@ class Session:
     backend: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    tools: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +76,12 @@ class SessionStore(Protocol):
         model: str | None = None,
         backend: str | None = None,
         ttl_s: float,
+        tools: list[dict[str, Any]] | None = None,
     ) -> Session:
         """Atomically add messages (creating the session if needed) and renew its expiry.
 
-        Concurrent appends to one session never lose or duplicate messages.
+        Concurrent appends to one session never lose or duplicate messages. ``model``,
+        ``backend`` and ``tools`` replace the stored values when given (None keeps them).
         """
         ...
 
@@ -174,10 +184,12 @@ class UsageLedger(Protocol):
         bucket: Bucket | None = None,
         by: RollupBy | None = None,
         simulated: bool | None = None,
+        latency: bool = True,
     ) -> list[RollupGroup]:
         """Sums per hour or day (``bucket``) and dimension (``by``) from the hourly rollups
         kept on write (``store._rollup``): time grows with the range, not the ledger. Whole
-        hours: ``since`` counts from the start of its hour; ``until`` is exclusive."""
+        hours: ``since`` counts from the start of its hour; ``until`` is exclusive.
+        ``latency=False`` leaves out the latency histogram (cheaper for long series)."""
         ...
 
 
@@ -221,4 +233,24 @@ class Store(Protocol):
         """``{"ok": bool, "backend": "sqlite"|..., ...}``; never raises."""
         ...
 
+    def rate_limiter(
+        self, rpm: int, *, burst: int | None = None, max_wait_s: float | None = None
+    ) -> RateLimiter:
+        """The rate limiter of the clients using this store: shared by every process using
+        the same Redis, else this process's (see :mod:`poe_mcp.ratelimit`)."""
+        ...
+
     async def aclose(self) -> None: ...
+
+
+class LocalRateLimits:
+    """``Store.rate_limiter`` of the stores that live in one process or one file (memory,
+    SQLite): the process-wide limiter for the numbers (clients sharing a key share it)."""
+
+    def rate_limiter(
+        self, rpm: int, *, burst: int | None = None, max_wait_s: float | None = None
+    ) -> RateLimiter:
+        from ..ratelimit import shared_limiter
+
+        wait = C.RATE_LIMIT_MAX_WAIT_S if max_wait_s is None else max_wait_s
+        return shared_limiter(rpm, burst=burst, max_wait_s=wait)

@@ -24,6 +24,7 @@ from ._logs import LogStore, MemoryLogs
 from ._runs import MemoryRuns
 from .base import (
     GroupBy,
+    LocalRateLimits,
     Message,
     RunStore,
     Session,
@@ -67,8 +68,10 @@ class MemorySessions:
         model: str | None = None,
         backend: str | None = None,
         ttl_s: float,
+        tools: list[dict[str, Any]] | None = None,
     ) -> Session:
         added = copy_messages(storable_messages(messages))
+        kept_tools = copy_messages(storable_messages(tools)) if tools is not None else None
         with self._lock:
             now = time.time()
             entry = self._live(session_id, now)
@@ -76,6 +79,7 @@ class MemorySessions:
             session.messages.extend(added)
             session.model = model or session.model
             session.backend = backend or session.backend
+            session.tools = kept_tools if kept_tools is not None else session.tools
             session.updated_at = now
             self._sessions[session_id] = (session, now + ttl_s)
             return _copy(session)
@@ -132,12 +136,19 @@ class MemoryLedger:
         bucket: _rollup.Bucket | None = None,
         by: _rollup.RollupBy | None = None,
         simulated: bool | None = None,
+        latency: bool = True,
     ) -> list[_rollup.RollupGroup]:
         """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
         with self._lock:
             cells = [(k, list(v)) for k, v in self._cells.items()]
         return _rollup.summarise(
-            cells, since=since, until=until, bucket=bucket, by=by, simulated=simulated
+            cells,
+            since=since,
+            until=until,
+            bucket=bucket,
+            by=by,
+            simulated=simulated,
+            latency=latency,
         )
 
     def _select(
@@ -185,7 +196,7 @@ class MemoryLedger:
         return list(reversed(self._select(None, simulated=simulated)[-limit:]))
 
 
-class MemoryStore:
+class MemoryStore(LocalRateLimits):
     """Both halves in memory. Nothing survives the process."""
 
     def __init__(self, url: str = "memory://") -> None:
@@ -221,4 +232,5 @@ def _copy(session: Session) -> Session:
         backend=session.backend,
         created_at=session.created_at,
         updated_at=session.updated_at,
+        tools=copy_messages(session.tools) if session.tools is not None else None,
     )

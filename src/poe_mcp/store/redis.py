@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _constants as C
 from ..errors import InvalidRequestError, StoreError
+from ..ratelimit.redis import RedisRateLimiter
 from . import _redis_scripts as lua
 from . import _rollup
 from . import _rollup_redis as rollup_redis
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-    from ..ratelimit_redis import RedisRateLimiter
 
 __all__ = ["RedisLedger", "RedisSessions", "RedisStore", "open_store"]
 
@@ -113,6 +113,7 @@ def _session(session_id: str, meta: dict[str, str], raw: Iterable[str]) -> Sessi
         backend=meta.get("backend"),
         created_at=float(meta.get("created_at", 0.0)),
         updated_at=float(meta.get("updated_at", 0.0)),
+        tools=json.loads(meta["tools"]) if meta.get("tools") else None,
     )
 
 
@@ -147,10 +148,12 @@ class RedisSessions:
         model: str | None = None,
         backend: str | None = None,
         ttl_s: float,
+        tools: list[dict[str, Any]] | None = None,
     ) -> Session:
         messages = storable_messages(messages)
         try:
             payloads = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
+            tools_arg = "" if tools is None else "=" + json.dumps(storable_messages(tools))
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"session messages must be JSON-serialisable: {exc}") from exc
         ttl_ms = math.ceil(ttl_s * 1000) if ttl_s > 0 else 0
@@ -167,6 +170,7 @@ class RedisSessions:
             "" if backend is None else "=" + backend,
             count_user_turns(messages),
             C.REDIS_OP_MARK_TTL_S * 1000,
+            tools_arg,
             *payloads,
         ]
 
@@ -365,6 +369,7 @@ class RedisLedger:
         bucket: _rollup.Bucket | None = None,
         by: _rollup.RollupBy | None = None,
         simulated: bool | None = None,
+        latency: bool = True,
     ) -> list[_rollup.RollupGroup]:
         """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
         _rollup.check_query(by, bucket)
@@ -376,7 +381,7 @@ class RedisLedger:
         async def work(r: Redis) -> list[_rollup.RollupGroup]:
             return await rollup_redis.query(
                 r, script, keys, since=since, until=until, bucket=bucket, by=by,
-                simulated=simulated,
+                simulated=simulated, latency=latency,
             )  # fmt: skip
 
         return await self._link.run("reading the usage rollups", work)
@@ -436,18 +441,16 @@ class RedisStore:
         *,
         period_s: float = C.RATE_LIMIT_PERIOD_S,
         burst: int | None = None,
-        max_wait_s: float = C.RATE_LIMIT_MAX_WAIT_S,
+        max_wait_s: float | None = None,
     ) -> RedisRateLimiter:
         """A rate limiter shared by every process using this Redis (same connection pool).
 
-        Args: as :class:`~poe_mcp.ratelimit_redis.RedisRateLimiter`.
+        Args: as :class:`~poe_mcp.ratelimit.redis.RedisRateLimiter`.
         """
-        from ..ratelimit_redis import RedisRateLimiter
-
+        wait = C.RATE_LIMIT_MAX_WAIT_S if max_wait_s is None else max_wait_s
         return RedisRateLimiter(
-            self._link, rpm, period_s=period_s, burst=burst, max_wait_s=max_wait_s,
-            prefix=self.prefix,
-        )  # fmt: skip
+            self._link, rpm, period_s=period_s, burst=burst, max_wait_s=wait, prefix=self.prefix
+        )
 
     async def health(self) -> dict[str, Any]:
         info: dict[str, Any] = {"ok": False, "backend": "redis", "url": self.safe_url}

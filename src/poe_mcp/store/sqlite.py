@@ -44,6 +44,7 @@ from ._migrations import apply_migrations, schema_version
 from ._runs import SqliteRuns
 from .base import (
     GroupBy,
+    LocalRateLimits,
     Message,
     RunStore,
     Session,
@@ -166,7 +167,7 @@ class SqliteSessions:
     @staticmethod
     def _load(conn: Conn, session_id: str, now: float) -> Session | None:
         row = conn.execute(
-            "SELECT model, backend, created_at, updated_at FROM sessions "
+            "SELECT model, backend, created_at, updated_at, tools FROM sessions "
             "WHERE id = ? AND expires_at > ?",
             (session_id, now),
         ).fetchone()
@@ -178,7 +179,8 @@ class SqliteSessions:
                 "SELECT message FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
             )
         ]
-        return Session(session_id, messages, row[0], row[1], row[2], row[3])
+        tools = json.loads(row[4]) if row[4] else None
+        return Session(session_id, messages, row[0], row[1], row[2], row[3], tools)
 
     async def get(self, session_id: str) -> Session | None:
         def work(conn: Conn) -> Session | None:
@@ -198,10 +200,12 @@ class SqliteSessions:
         model: str | None = None,
         backend: str | None = None,
         ttl_s: float,
+        tools: list[dict[str, Any]] | None = None,
     ) -> Session:
         messages = storable_messages(messages)
         try:
             payloads = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
+            tools_json = None if tools is None else json.dumps(storable_messages(tools))
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"session messages must be JSON-serialisable: {exc}") from exc
         user_turns = count_user_turns(messages)
@@ -220,16 +224,17 @@ class SqliteSessions:
                 if row is None:
                     conn.execute(
                         "INSERT INTO sessions (id, model, backend, created_at, updated_at, "
-                        "expires_at, turns) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (session_id, model, backend, now, now, now + ttl_s, user_turns),
-                    )
+                        "expires_at, turns, tools) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (session_id, model, backend, now, now, now + ttl_s, user_turns,
+                         tools_json),
+                    )  # fmt: skip
                     start = 0
                 else:
                     conn.execute(
                         "UPDATE sessions SET model = COALESCE(?, model), "
-                        "backend = COALESCE(?, backend), updated_at = ?, expires_at = ?, "
-                        "turns = turns + ? WHERE id = ?",
-                        (model, backend, now, now + ttl_s, user_turns, session_id),
+                        "backend = COALESCE(?, backend), tools = COALESCE(?, tools), "
+                        "updated_at = ?, expires_at = ?, turns = turns + ? WHERE id = ?",
+                        (model, backend, tools_json, now, now + ttl_s, user_turns, session_id),
                     )
                     start = conn.execute(
                         "SELECT COALESCE(MAX(seq) + 1, 0) FROM messages WHERE session_id = ?",
@@ -394,10 +399,11 @@ class SqliteLedger:
         bucket: _rollup.Bucket | None = None,
         by: _rollup.RollupBy | None = None,
         simulated: bool | None = None,
+        latency: bool = True,
     ) -> list[_rollup.RollupGroup]:
         """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
         sql, args = _rollup.sqlite_query(
-            since=since, until=until, bucket=bucket, by=by, simulated=simulated
+            since=since, until=until, bucket=bucket, by=by, simulated=simulated, latency=latency
         )
 
         def work(conn: Conn) -> list[_rollup.RollupGroup]:
@@ -485,7 +491,7 @@ def _where(
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
 
 
-class SqliteStore:
+class SqliteStore(LocalRateLimits):
     """Sessions and the usage ledger in one SQLite file."""
 
     def __init__(self, url: str) -> None:

@@ -22,6 +22,7 @@
   var sessionId = chat.dataset.session || "";
   var files = [];
   var current = null; // {turnId, source, bubble}
+  var firstText = ""; // the first question of a new conversation names it
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -202,6 +203,11 @@
       var d = JSON.parse(e.data);
       finish(bubble, d);
       if (d.session_id && d.session_id !== sessionId) {
+        var heading = document.getElementById("conv-title");
+        if (heading && !value("title")) {
+          var first = (firstText || "Conversation").split("\n")[0].trim();
+          heading.textContent = first.length > 60 ? first.slice(0, 57) + "…" : first;
+        }
         sessionId = d.session_id;
         chat.dataset.session = sessionId;
         history.replaceState(null, "", base + "/discussion?session=" + encodeURIComponent(sessionId));
@@ -253,6 +259,7 @@
           showError((res.body.error && res.body.error.message) || "The message was not sent.");
           return;
         }
+        if (!sessionId && !firstText) firstText = text || (sent[0] && sent[0].name) || "";
         userBubble(text, sent);
         input.value = "";
         files = []; drawFiles();

@@ -20,20 +20,17 @@ import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from . import _constants as C
-from .errors import RateLimitError, StoreError
-from .store._redis_conn import SCHEMES, RedisLink
-from .store._redis_scripts import RATE_TAKE
+from .. import _constants as C
+from ..errors import RateLimitError, StoreError
+from ..store._redis_conn import RedisLink
+from ..store._redis_scripts import RATE_TAKE
+from . import spacing
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-    from .config import Settings
-    from .ratelimit import RateLimiter
-    from .store.base import Store
-
-__all__ = ["RedisRateLimiter", "limiter_for_store"]
+__all__ = ["RedisRateLimiter"]
 
 
 class RedisRateLimiter:
@@ -58,18 +55,13 @@ class RedisRateLimiter:
         max_wait_s: float = C.RATE_LIMIT_MAX_WAIT_S,
         prefix: str = C.REDIS_KEY_PREFIX,
     ) -> None:
-        if rpm < 1:
-            raise ValueError("rpm must be at least 1")
+        # Same spacing as the local limiter: no window of period_s holds more than rpm requests.
+        self.burst, self.interval_s, self._tolerance = spacing(rpm, period_s, burst)
         self._owns_link = isinstance(link, str)
         self._link = RedisLink(link) if isinstance(link, str) else link
         self.rpm = rpm
         self.period_s = period_s
-        self.burst = max(1, min(rpm, burst if burst is not None else rpm // C.RATE_LIMIT_BURST_DIV))
         self.max_wait_s = max_wait_s
-        # Same spacing as the local limiter: no window of period_s holds more than rpm requests.
-        window = period_s * (1.0 + C.RATE_LIMIT_MARGIN)
-        self.interval_s = window / (rpm - self.burst + 1)
-        self._tolerance = (self.burst - 1) * self.interval_s
         self._prefix = prefix
         self._script: AsyncScript | None = None
 
@@ -176,40 +168,3 @@ class RedisRateLimiter:
         """Close the connection pool when this limiter opened it (not a store's)."""
         if self._owns_link:
             await self._link.aclose()
-
-
-def limiter_for_store(
-    store: Store,
-    settings: Settings | None = None,
-    *,
-    rpm: int | None = None,
-) -> RateLimiter | None:
-    """The global limiter to give the client when ``store`` is a Redis store, else None.
-
-    Numbers: ``rpm`` (default ``settings.rpm``), and from ``config.toml``'s ``[rate_limit]``
-    table ``burst`` and ``max_wait_s``. With None the client keeps its in-process limiter.
-
-    Args:
-        store: the store the server (or a library user) opened.
-        settings: where ``rpm`` and ``[rate_limit]`` come from.
-        rpm: overrides ``settings.rpm``; 0 or less means no limiter.
-    """
-    scheme = store.url.partition("://")[0].lower()
-    if scheme not in SCHEMES:
-        return None
-    from .store.redis import RedisStore
-
-    if not isinstance(store, RedisStore):
-        return None
-    if rpm is None:
-        rpm = settings.rpm if settings is not None else C.POE_RPM
-    if rpm <= 0:
-        return None
-    table = settings.section("rate_limit") if settings is not None else {}
-    burst = table.get("burst")
-    max_wait = table.get("max_wait_s")
-    return store.rate_limiter(
-        rpm,
-        burst=int(burst) if burst is not None else None,
-        max_wait_s=float(max_wait) if max_wait is not None else C.RATE_LIMIT_MAX_WAIT_S,
-    )

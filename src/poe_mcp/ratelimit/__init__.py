@@ -7,8 +7,10 @@ that would wait longer than a bound fails with ``rate_limit`` instead of hanging
 The spacing is chosen so that *no* window of ``period_s`` holds more than ``rpm`` requests,
 burst included, so a provider counting with a sliding window, a fixed window or a token bucket
 of the same limit never answers 429. Limiters are keyed by :func:`key_id` (a hash), never by
-the API key itself. A Redis-backed limiter shared by several processes implements the same
-:class:`RateLimiter` protocol.
+the API key itself. A Redis-backed limiter shared by several processes
+(:class:`poe_mcp.ratelimit.redis.RedisRateLimiter`) implements the same :class:`RateLimiter`
+protocol. The client takes its limiter from its store (``store.rate_limiter(...)``): memory and
+SQLite stores give this process's limiter, a Redis store the shared one.
 """
 
 from __future__ import annotations
@@ -19,15 +21,36 @@ import threading
 import time
 from typing import Any, Protocol
 
-from . import _constants as C
-from .errors import RateLimitError
+from .. import _constants as C
+from ..errors import RateLimitError
 
-__all__ = ["LocalRateLimiter", "RateLimiter", "key_id", "shared_limiter"]
+__all__ = ["LocalRateLimiter", "RateLimiter", "key_id", "shared_limiter", "spacing"]
 
 
 def key_id(api_key: str) -> str:
     """A stable, non-reversible name for an API key (limiter keys, logs, metrics)."""
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def spacing(
+    rpm: int, period_s: float, burst: int | None, margin: float = C.RATE_LIMIT_MARGIN
+) -> tuple[int, float, float]:
+    """The GCRA numbers for ``rpm`` requests per ``period_s``: ``(burst, interval_s,
+    tolerance_s)``; the burst defaults to ``rpm // 20`` (>= 1).
+
+    With b requests at once then one per T, a window of length W holds at most
+    b - 1 + ceil(W / T) requests; T = W / (rpm - b + 1) keeps that at rpm. W is ``period_s``
+    made ``margin`` longer, so that delays between our clock and the provider's do not bunch
+    requests.
+
+    Raises:
+        ValueError: ``rpm`` below 1.
+    """
+    if rpm < 1:
+        raise ValueError("rpm must be at least 1")
+    burst = max(1, min(rpm, burst if burst is not None else rpm // C.RATE_LIMIT_BURST_DIV))
+    interval = period_s * (1.0 + margin) / (rpm - burst + 1)
+    return burst, interval, (burst - 1) * interval
 
 
 class RateLimiter(Protocol):
@@ -67,17 +90,10 @@ class LocalRateLimiter:
         max_wait_s: float = C.RATE_LIMIT_MAX_WAIT_S,
         margin: float = C.RATE_LIMIT_MARGIN,
     ) -> None:
-        if rpm < 1:
-            raise ValueError("rpm must be at least 1")
         self.rpm = rpm
         self.period_s = period_s
-        self.burst = max(1, min(rpm, burst if burst is not None else rpm // C.RATE_LIMIT_BURST_DIV))
+        self.burst, self.interval_s, self._tolerance = spacing(rpm, period_s, burst, margin)
         self.max_wait_s = max_wait_s
-        # With b requests at once then one per T, a window of length W holds at most
-        # b - 1 + ceil(W / T) requests; T = W / (rpm - b + 1) keeps that at rpm.
-        window = period_s * (1.0 + margin)
-        self.interval_s = window / (rpm - self.burst + 1)
-        self._tolerance = (self.burst - 1) * self.interval_s
         self._tat: dict[str, float] = {}
         self._waiting: dict[str, int] = {}
         self._lock = threading.Lock()

@@ -16,17 +16,18 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
-from .. import _constants as C
-from .._money import format_usd
-from .registry import ToolRegistry
-from .resources import MEDIA_PREFIX, media_directory, media_uri
-from .runtime import ServerRuntime
-from .schemas import UsageOut
+from ... import _constants as C
+from ..._money import format_usd
+from .._progress import progress
+from ..resources import MEDIA_PREFIX, media_directory, media_uri
+from ..schemas import UsageOut
+from ._base import ToolSpec, render, runtime, tool_result
 
 if TYPE_CHECKING:
-    from ..types import MediaKind, MediaResult
+    from ...types import MediaKind, MediaResult
+    from ..runtime import ServerRuntime
 
-__all__ = ["MediaOut", "register"]
+__all__ = ["TOOLS", "MediaOut", "generate_audio", "generate_image", "generate_video"]
 
 Prompt = Annotated[str, Field(min_length=1, max_length=C.TOOL_MEDIA_PROMPT_MAX_CHARS)]
 Params = Annotated[dict[str, Any] | None, Field(description="bot parameters")]
@@ -82,18 +83,18 @@ def _base_url(ctx: Context) -> str | None:
 
 
 def _links(
-    runtime: ServerRuntime, ctx: Context, result: MediaResult
+    rt: ServerRuntime, ctx: Context, result: MediaResult
 ) -> tuple[list[str], list[str]]:
     """(urls, resources) for the saved files: see MediaOut."""
-    directory = media_directory(runtime.settings)
+    directory = media_directory(rt.settings)
     resources = [uri for p in result.paths if (uri := media_uri(p, directory))]
-    if runtime.transport == "http":
+    if rt.transport == "http":
         base = _base_url(ctx)
         names = [uri[len(MEDIA_PREFIX) :] for uri in resources]
         downloads = [f"{base}{C.HTTP_MEDIA_PATH}/{name}" for name in names] if base else []
         # A remote client cannot reach an in-process simulator's URLs at all.
-        return downloads or ([] if runtime.simulated else list(result.urls)), resources
-    if runtime.simulated and resources:
+        return downloads or ([] if rt.simulated else list(result.urls)), resources
+    if rt.simulated and resources:
         return resources, resources  # the in-process simulator's URLs die with this server
     return list(result.urls), resources
 
@@ -121,10 +122,7 @@ def _summary(result: MediaResult, out: MediaOut, transport: str) -> str:
         f"{result.media_type or 'type unknown'}, {_size(result.size_bytes)}",
         f"cost: {format_usd(result.cost)}",
     ]
-    if out.simulated:
-        facts.append("SIMULATED (offline Poe simulator, not a real model)")
-    lines.append(f"[{' · '.join(facts)}]")
-    return "\n".join(lines)
+    return render("\n".join(lines), facts, simulated=out.simulated)
 
 
 def _link(uri: str, name: str, result: MediaResult, size: int | None = None) -> ResourceLink:
@@ -165,7 +163,6 @@ async def _content(result: MediaResult, out: MediaOut, transport: str) -> list[C
 
 
 async def _generate(
-    runtime: ServerRuntime,
     ctx: Context,
     kind: MediaKind,
     prompt: str,
@@ -173,20 +170,15 @@ async def _generate(
     params: dict[str, Any] | None,
 ) -> CallToolResult:
     # Imported on first use, like the client: start-up (initialize, tools/list) never needs it.
-    from ..media import generate_media
+    from ...media import generate_media
 
-    client = await runtime.client()
-    count = 0
-
-    async def report(elapsed: float, message: str) -> None:
-        nonlocal count
-        count += 1  # progress values must increase
-        await ctx.report_progress(count, None, f"{message} ({int(elapsed)} s)")
-
-    result = await generate_media(client, kind, prompt, model=model, params=params,
-                                  on_progress=report,
-                                  download_policy=runtime.download_policy)  # fmt: skip
-    runtime.metrics.usage(
+    rt = runtime(ctx)
+    client = await rt.client()
+    async with progress(ctx, kind) as reporter:
+        result = await generate_media(client, kind, prompt, model=model, params=params,
+                                      on_progress=reporter.timed,
+                                      download_policy=rt.download_policy)  # fmt: skip
+    rt.metrics.usage(
         result.model, result.usage.input_tokens, result.usage.output_tokens, result.cost
     )
     inline = (
@@ -195,7 +187,7 @@ async def _generate(
         and (result.media_type or "").startswith("image/")
         and (result.size_bytes or 0) <= C.INLINE_IMAGE_MAX_BYTES
     )
-    urls, resources = _links(runtime, ctx, result)
+    urls, resources = _links(rt, ctx, result)
     out = MediaOut(
         model=result.model,
         paths=list(result.paths),
@@ -206,62 +198,59 @@ async def _generate(
         cost=result.cost,
         usage=UsageOut(**result.usage.to_dict()),
         inline=inline,
-        simulated=runtime.simulated or result.simulated,
+        simulated=rt.simulated or result.simulated,
     )
-    return CallToolResult(
-        content=await _content(result, out, runtime.transport),
-        structured_content=out.model_dump(mode="json"),
-        _meta={"poe-mcp/simulated": out.simulated},
-    )
+    return tool_result(await _content(result, out, rt.transport), out)
 
 
-def register(reg: ToolRegistry) -> None:
-    """Add the media tools the registry wants."""
-    runtime = reg.runtime
+async def generate_image(
+    prompt: Prompt,
+    ctx: Context,
+    model: ImageModel = None,
+    params: Params = None,
+) -> Generated:
+    return await _generate(ctx, "image", prompt, model, params)
 
-    async def generate_image(
-        prompt: Prompt,
-        ctx: Context,
-        model: ImageModel = None,
-        params: Params = None,
-    ) -> Generated:
-        return await _generate(runtime, ctx, "image", prompt, model, params)
 
-    async def generate_video(
-        prompt: Prompt,
-        ctx: Context,
-        model: VideoModel = None,
-        params: Params = None,
-    ) -> Generated:
-        return await _generate(runtime, ctx, "video", prompt, model, params)
+async def generate_video(
+    prompt: Prompt,
+    ctx: Context,
+    model: VideoModel = None,
+    params: Params = None,
+) -> Generated:
+    return await _generate(ctx, "video", prompt, model, params)
 
-    async def generate_audio(
-        prompt: Prompt,
-        ctx: Context,
-        model: AudioModel = None,
-        params: Params = None,
-    ) -> Generated:
-        return await _generate(runtime, ctx, "audio", prompt, model, params)
 
-    saved = "returns it as a resource and a URL"
-    reg.add(
+async def generate_audio(
+    prompt: Prompt,
+    ctx: Context,
+    model: AudioModel = None,
+    params: Params = None,
+) -> Generated:
+    return await _generate(ctx, "audio", prompt, model, params)
+
+
+_SAVED = "returns it as a resource and a URL"
+TOOLS = (
+    ToolSpec(
         generate_image,
         title="Generate an image",
-        description=f"Make an image with a Poe image bot; {saved} (small ones inline too). "
+        description=f"Make an image with a Poe image bot; {_SAVED} (small ones inline too). "
         'params e.g. {"aspect":"16:9"}.',
         open_world=True,
-    )
-    reg.add(
+    ),
+    ToolSpec(
         generate_video,
         title="Generate a video",
-        description=f"Make a video with a Poe video bot (takes minutes); {saved}. "
+        description=f"Make a video with a Poe video bot (takes minutes); {_SAVED}. "
         'params e.g. {"duration":8}.',
         open_world=True,
-    )
-    reg.add(
+    ),
+    ToolSpec(
         generate_audio,
         title="Generate audio",
-        description=f"Make speech or audio with a Poe audio bot; {saved}. "
+        description=f"Make speech or audio with a Poe audio bot; {_SAVED}. "
         'params e.g. {"voice":"Adam"}.',
         open_world=True,
-    )
+    ),
+)
