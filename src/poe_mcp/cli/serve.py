@@ -326,7 +326,7 @@ def serve(
             bearer, generated = resolve_token(host, token, no_auth=no_auth)
             shown = f"[{host}]" if ":" in host else host
             url = f"http://{shown}:{port}{C.HTTP_MCP_PATH}" if port else None
-            announce(client_lines(url, bearer if kept else None, path=kept, made=made))
+            announce(client_lines(url, bearer, path=kept, made=made))
             options = HttpOptions(host, port, bearer, allowed_host, allowed_origin, limits)
 
             async def main() -> None:
