@@ -5,12 +5,14 @@ Test folders add their own ``conftest.py`` for anything narrower.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from poe_mcp.config import ENV_VARS
 from poe_mcp.simulator import Simulator
 
 
@@ -31,36 +33,13 @@ def api_key() -> str:
     return f"test-{uuid.uuid4().hex}"
 
 
-# Everything the user's environment could use to configure poe-mcp.
-CONFIG_ENV = (
-    "POE_MCP_DOWNLOAD_POLICY",
-    "POE_API_KEY",
-    "OPENAI_API_KEY",
-    "POE_BASE_URL",
-    "OPENAI_BASE_URL",
-    "POE_BOT_BASE_URL",
-    "POE_UPLOAD_BASE_URL",
-    "POE_MCP_PROVIDER",
-    "POE_MCP_BACKEND",
-    "POE_MCP_STORE",
-    "POE_MCP_RPM",
-    "POE_MCP_SESSION_TTL",
-    "POE_MCP_TOOLS",
-    "POE_MCP_TOKEN",
-    "POE_MCP_LOG_PROMPTS",
-    "POE_MCP_MODEL",
-    "POE_MCP_LOGS",
-    "POE_MCP_STREAM_OPTIONS",
-)
-
-
 @pytest.fixture
 def poe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """POE_MCP_HOME and POE_MCP_CONFIG_DIR in ``tmp_path`` (returns the data dir), and none of
     the user's configuration from the environment (no key, no base URL, no store...)."""
     home = tmp_path / "data"
+    for name in {*ENV_VARS, *(n for n in os.environ if n.startswith(("POE_", "OPENAI_")))}:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("POE_MCP_HOME", str(home))
     monkeypatch.setenv("POE_MCP_CONFIG_DIR", str(tmp_path / "config"))
-    for name in CONFIG_ENV:
-        monkeypatch.delenv(name, raising=False)
     return home

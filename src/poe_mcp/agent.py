@@ -237,10 +237,8 @@ class Agent:
         self.max_turns = max_turns
         self.tool_timeout = tool_timeout
         self.parallel = parallel
-        if isinstance(tool_choice, str):
-            _check_choice_word(tool_choice)
-        # Checked against the tools of each run (a stored conversation may add the caller's).
-        self.tool_choice = tool_choice
+        self.tool_choice = _normalise_choice(tool_choice, self.registry)
+        self._tool_choice_given = tool_choice  # for runs that add a conversation's tools
         self.budget_usd = budget_usd
         self.budget_tokens = budget_tokens
         self.stream = stream
@@ -347,7 +345,11 @@ class Agent:
         self, state: _Run, tool_results: Mapping[str, Any] | None, started: float
     ) -> AgentResult:
         messages = state.messages
-        state.choice = _normalise_choice(self.tool_choice, state.registry)
+        state.choice = (
+            self.tool_choice
+            if state.registry is self.registry
+            else _normalise_choice(self._tool_choice_given, state.registry)
+        )
         if state.registry:
             await self._check_tool_support(state.registry)
 
@@ -639,16 +641,12 @@ def _cap(text: str) -> str:
     return text[: C.TOOL_RESULT_CAP] + f"\n[truncated: {len(text)} characters in all]"
 
 
-def _check_choice_word(choice: str) -> None:
-    if choice not in ("auto", "none", "required"):
-        raise InvalidRequestError(
-            f"tool_choice must be auto, none, required or {{'name': ...}}, got {choice!r}"
-        )
-
-
 def _normalise_choice(choice: ToolChoice, registry: ToolRegistry) -> str | dict[str, Any]:
     if isinstance(choice, str):
-        _check_choice_word(choice)
+        if choice not in ("auto", "none", "required"):
+            raise InvalidRequestError(
+                f"tool_choice must be auto, none, required or {{'name': ...}}, got {choice!r}"
+            )
         if choice == "required" and not registry:
             raise InvalidRequestError("tool_choice 'required' needs at least one tool")
         return choice

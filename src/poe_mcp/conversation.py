@@ -128,7 +128,7 @@ class Conversation:
     async def _commit(self, conversations: Conversations, turn: Turn, result: ChatResult) -> None:
         await conversations.commit(
             turn,
-            [{"role": "assistant", "content": result.text}],
+            {"role": "assistant", "content": result.text},
             model=result.model,
             backend=result.backend,
         )

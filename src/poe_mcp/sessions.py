@@ -194,7 +194,7 @@ class Conversations:
     async def commit(
         self,
         turn: Turn,
-        answer: Sequence[Message],
+        answer: Message | Sequence[Message],
         *,
         model: str | None = None,
         backend: str | None = None,
@@ -205,9 +205,10 @@ class Conversations:
         ``answer`` is the assistant's message, or an agent's messages (tool calls, results,
         the answer); ``tools``, when given, replaces the stored tool definitions.
         """
+        answers = [answer] if isinstance(answer, dict) else list(answer)
         await self.store.append(
             turn.session_id,
-            [*turn.new_messages, *answer],
+            [*turn.new_messages, *answers],
             model=model,
             backend=backend,
             ttl_s=self.ttl_s,

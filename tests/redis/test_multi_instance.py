@@ -287,7 +287,7 @@ async def test_burst_through_both_instances_draws_no_429(
     # refused by the limit the two instances share, at once (no instance waited for a slot)
     assert all("shared through Redis" in r.content[0].text for r in refused), (
         "the servers did not use the Redis limiter: ServerRuntime.client() must pass "
-        "limiter=limiter_for_store(store, settings) to AsyncPoeClient"
+        "its store (the client takes store.rate_limiter(...))"
     )
     assert elapsed < 10
     async with b.client() as client:

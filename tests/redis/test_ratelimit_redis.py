@@ -13,8 +13,9 @@ import pytest
 
 from poe_mcp.config import Settings
 from poe_mcp.errors import RateLimitError, StoreError
-from poe_mcp.ratelimit import key_id
-from poe_mcp.ratelimit_redis import RedisRateLimiter, limiter_for_store
+from poe_mcp.client import AsyncPoeClient
+from poe_mcp.ratelimit import LocalRateLimiter, key_id
+from poe_mcp.ratelimit.redis import RedisRateLimiter
 from poe_mcp.simulator import Simulator
 from poe_mcp.store import open_store
 
@@ -25,7 +26,7 @@ _SLOTS = textwrap.dedent(
     """
     import asyncio, json, sys, time
     from poe_mcp.errors import RateLimitError
-    from poe_mcp.ratelimit_redis import RedisRateLimiter
+    from poe_mcp.ratelimit.redis import RedisRateLimiter
 
     async def main(url, key, n, rpm, period, burst):
         limiter = RedisRateLimiter(url, rpm, period_s=period, burst=burst)
@@ -84,7 +85,7 @@ _CLIENT = textwrap.dedent(
     import asyncio, json, sys
     from poe_mcp.client import AsyncPoeClient
     from poe_mcp.errors import PoeError
-    from poe_mcp.ratelimit_redis import RedisRateLimiter
+    from poe_mcp.ratelimit.redis import RedisRateLimiter
 
     async def main(url, base_url, key, n, rpm):
         limiter = RedisRateLimiter(url, rpm, burst=rpm)
@@ -127,7 +128,9 @@ async def test_status_and_store_factory(redis_url: str) -> None:
     store = open_store(redis_url)
     settings = Settings.load(rpm=100).with_(file={"rate_limit": {"burst": 3, "max_wait_s": 5}})
     try:
-        limiter = limiter_for_store(store, settings)
+        # A client on a Redis store takes the shared limiter from it, [rate_limit] applied.
+        client = AsyncPoeClient("k", settings=settings, store=store, catalog=False)
+        limiter = await client.rate_limiter()
         assert isinstance(limiter, RedisRateLimiter)
         assert (limiter.rpm, limiter.burst, limiter.max_wait_s) == (100, 3, 5.0)
         kid = key_id("status-key")
@@ -139,11 +142,16 @@ async def test_status_and_store_factory(redis_url: str) -> None:
         assert status["waiting"] == 0
         assert 0 < status["next_wait_s"] <= limiter.interval_s
         assert "status-key" not in json.dumps(status)
-        assert limiter_for_store(store, settings, rpm=0) is None
+        assert (await client.rate_limit_status())["client"]["kind"] == "redis"
+        off = AsyncPoeClient("k", settings=settings, store=store, catalog=False, rpm=0)
+        assert await off.rate_limiter() is None
     finally:
         await store.aclose()
-    sqlite = open_store("memory://")
-    assert limiter_for_store(sqlite, settings) is None
+    # A store of one process keeps the limit in the process, with the same numbers.
+    memory = open_store("memory://")
+    local = await AsyncPoeClient("k", settings=settings, store=memory).rate_limiter()
+    assert isinstance(local, LocalRateLimiter)
+    assert (local.rpm, local.burst, local.max_wait_s) == (100, 3, 5.0)
 
 
 async def test_redis_down_then_back(own_redis: RedisServer) -> None:

@@ -58,7 +58,7 @@ class StandIn:
         headers: dict[str, str] | None = None,
     ) -> None:
         """Queue the next answer (``times`` requests get it). A piece that is an exception
-        breaks the connection there (no end of the chunked body)."""
+        breaks the connection there (no end of the chunked body); a float pauses that long."""
         if isinstance(body, str):
             body = body.encode()
         pieces = body if isinstance(body, list) else [body]
@@ -97,6 +97,9 @@ class StandIn:
             for piece in answer.pieces:
                 if isinstance(piece, BaseException):
                     raise piece
+                if isinstance(piece, float):  # a pause of that many seconds
+                    await asyncio.sleep(piece)
+                    continue
                 yield piece
                 await asyncio.sleep(0)
 

@@ -483,3 +483,13 @@ async def test_over_mcp_a_broken_connection_keeps_the_partial_text(
     assert error["metadata"]["kind"] == "incomplete_stream"
     assert error["metadata"]["partial_text"] == "Half an answer"
     assert len(standin.calls()) == 1
+
+
+async def test_a_stream_that_stalls_after_its_finish_reason_is_a_whole_answer(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient]
+) -> None:
+    events = [f"{data_line(c)}\n\n".encode() for c in (chunk("Whole."), chunk(finish="stop"))]
+    standin.answer([*events, 3.0])  # then nothing: no [DONE], no end of the body
+    _, result = await collect(make_client(standin.base_url).stream("m", "hi", timeout=0.3))
+    assert (result.text, result.finish_reason) == ("Whole.", "stop")
+    assert len(standin.calls()) == 1

@@ -38,6 +38,10 @@ ERRORS: dict[str, tuple[int, str, str, dict[str, str], str, str, bool]] = {
     "error_as_a_string_200": (
         200, "application/json", '{"error": "model \'llama9\' not found, try pulling it first"}',
         {}, "not_found", "model 'llama9' not found", False),
+    # a rate limit sent as a success can pass by itself: retried
+    "rate_limit_as_a_200": (
+        200, "application/json", '{"error": {"message": "Rate limit reached for requests", '
+        '"code": 429}}', {}, "rate_limit", "Rate limit reached", True),
     "error_as_a_string_404": (
         404, "application/json", '{"error": "model \'llama9\' not found"}', {}, "not_found",
         "model 'llama9' not found", False),
@@ -69,6 +73,9 @@ ERRORS: dict[str, tuple[int, str, str, dict[str, str], str, str, bool]] = {
     "html_403_captive": (403, "text/html", "<html><head><title>Access denied | Cloudflare"
                          "</title></head><body>blocked</body></html>", {}, "moderation",
                          "Access denied", False),
+    "captive_portal_200": (200, "text/html", "<!DOCTYPE html><html><head><title>Hotel WiFi - "
+                           "Sign in</title></head><body><form></form></body></html>", {},
+                           "upstream", "Hotel WiFi - Sign in", False),
     "plain_text_401": (401, "text/plain", "Unauthorized", {}, "auth", "Unauthorized", False),
     "litellm_wrapped_400": (
         400, "application/json", '{"error": {"message": "litellm.BadRequestError: '

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..config import Settings, key_env, resolve_api_key
+from ..config import Settings, env_value, key_env, resolve_api_key
 from ..errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ def key_status(provider: str, settings: Settings, explicit: str | None = None) -
     env_name = key_env(provider)
     if explicit:
         return KeyStatus(provider, True, "the --api-key option", env_name)
-    if os.environ.get(env_name):
+    if env_value(env_name):
         return KeyStatus(provider, True, f"the environment ({env_name})", env_name)
     try:
         resolve_api_key(provider)

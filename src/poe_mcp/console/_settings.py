@@ -10,7 +10,6 @@ The API key is never shown: only whether one is set and where from; a new one go
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import _constants as C
+from .._providers import PROVIDERS
+from ..config import env_value
 from ..errors import ConfigError, PoeError
 from ._config_file import restore, store_api_key, update_config
 from ._web import action, base_path, console_of, page, render
@@ -91,7 +92,7 @@ FIELDS: tuple[Field, ...] = (
 
 def _env_for(field: Field, provider: str) -> str | None:
     if field.name == "base_url":
-        return "POE_BASE_URL" if provider == "poe" else "OPENAI_BASE_URL"
+        return PROVIDERS.get(provider, PROVIDERS["compatible"]).base_env
     return field.env
 
 
@@ -108,7 +109,7 @@ def _field_views(file: dict[str, Any], provider: str, form: Any = None) -> list[
     views = []
     for f in FIELDS:
         env = _env_for(f, provider)
-        overridden = bool(env and os.environ.get(env))
+        overridden = bool(env and env_value(env))
         value = _file_value(file, f.keys) if form is None else form.get(f.name)
         if f.name == "provider" and not value:
             value = provider  # the provider in effect (the environment's, or the default)
@@ -181,7 +182,7 @@ async def save_settings(request: Request) -> Response:
     problems: list[str] = []
     for f in FIELDS:
         env = _env_for(f, provider)
-        if env and os.environ.get(env):
+        if env and env_value(env):
             continue  # the environment decides; config.toml stays as it is
         if f.name == "backend" and f.name not in form:
             continue

@@ -101,6 +101,20 @@ class Simulator:
         """Upload base URL (``<url>/poe_api/``) for ``fastapi_poe.upload_file``'s ``base_url``."""
         return f"{self.url}/poe_api/"
 
+    @property
+    def app(self) -> Any:
+        """The simulator as an ASGI app, to drive in process without a socket or a thread::
+
+            sim = Simulator()
+            http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sim.app))
+            client = AsyncPoeClient("test-key", base_url="http://sim/v1", http_client=http)
+
+        Each access builds an app over the same :attr:`state` (faults, balances, requests).
+        """
+        from .app import build_app
+
+        return build_app(self.state)
+
     # --- lifecycle -------------------------------------------------------------------------
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
