@@ -36,7 +36,7 @@ from ._common import Options, Row
 SECTION = "MCP server under load (50 concurrent clients, streamable HTTP, ask_poe_v2)"
 MODEL = "GPT-4.1"
 KEY = "bench-key-load-0000"
-TOKEN = "bench-load-token-0123456789abcdef"  # noqa: S105 - a throwaway token for the bench
+TOKEN = "bench-load-token-0123456789abcdef"
 PROMPT = "Say hello to the benchmark."
 CLIENTS = 50
 
@@ -57,7 +57,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=1):
                 return
         except OSError as exc:
             if getattr(exc, "code", None) is not None:  # an HTTP answer: it is listening

@@ -18,13 +18,14 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import _constants as C
 from . import _landlock
-from ._commands import ProgramPolicy, git_config_probe, git_driver_overrides
+from ._commands import ProgramPolicy, git_config_probe, git_driver_overrides, path_candidates
+from ._git_place import borrowed_stores, location_probe, reported_places
 from ._logging import redact
 from ._paths import client_roots, inside
 from .errors import ConfigError, ToolExecutionError
@@ -96,15 +97,8 @@ def command_tool(
             raise ToolExecutionError(
                 f"an argument is longer than {C.COMMAND_ARG_MAX_CHARS} characters"
             )
-        found = sandbox.resolve(cwd)
-        if found is None or not found[1].is_dir():
-            raise ToolExecutionError(f"cwd {cwd!r} is not a folder")
-        workdir = found[1]
-        protected = sandbox.holds_protected(workdir)
-        if protected is not None:
-            raise ToolExecutionError(f"cwd {cwd!r} {protected}; access refused")
-        for arg in given:
-            sandbox.check_argument(arg, workdir)
+        # File system checks in a worker thread (the client's roots travel with the context).
+        workdir = await asyncio.to_thread(_checked, sandbox, policy, cwd, given)
         argv = policy.arguments(given)
         with tempfile.TemporaryDirectory(prefix="poe-mcp-cmd-", ignore_cleanup_errors=True) as tmp:
             env = policy.env(Path(tmp), roots)
@@ -121,6 +115,14 @@ def command_tool(
                 script = [_landlock.__file__, json.dumps(spec), policy.exe]
                 return sys.executable, ["-I", "-S", *script, *arguments]
 
+            if policy.rule_name == "git" and not landlock:
+                # Without the kernel sandbox nothing else stops git from reading a repository,
+                # work tree or object store kept outside the roots (a .git file, core.worktree,
+                # alternates): ask git where they are first.
+                where = await _output(
+                    *launch(location_probe(argv)), workdir, env, timeout, any_exit=True
+                )
+                await asyncio.to_thread(_check_git_places, sandbox, where)
             if policy.rule_name == "git":
                 # The repository's own filter and diff drivers would run on status and diff:
                 # each one it configures is switched off by name (git has no switch for all).
@@ -136,6 +138,64 @@ def command_tool(
     return made
 
 
+def _checked(sandbox: FileSandbox, policy: ProgramPolicy, cwd: str, given: list[str]) -> Path:
+    """The working folder, once it and every argument pass the path checks.
+
+    For a program that changes folder mid-command-line (``git -C``, ``tar -C``), every
+    argument is checked from every folder the arguments before it can lead to: ``-C .. -C ..``
+    cannot climb out of a root one allowed step at a time.
+
+    Raises:
+        ToolExecutionError: naming what is refused and why.
+    """
+    found = sandbox.resolve(cwd)
+    if found is None or not found[1].is_dir():
+        raise ToolExecutionError(f"cwd {cwd!r} is not a folder")
+    workdir = found[1]
+    protected = sandbox.holds_protected(workdir)
+    if protected is not None:
+        raise ToolExecutionError(f"cwd {cwd!r} {protected}; access refused")
+    linked = sandbox.protected().secrets_linked()
+    if linked:
+        raise ToolExecutionError(
+            "a file of poe-mcp's own configuration or data has another name (a hard link) "
+            "somewhere, which a command could read through; run_command is refused until it is "
+            "removed (copy the file and replace it with the copy)"
+        )
+    folders = [workdir]
+    listings: dict[Path, frozenset[str]] = {}
+    for arg in given:
+        for folder in folders:
+            sandbox.check_argument(arg, folder, listings)
+        if not policy.rule.chdir:
+            continue
+        for candidate in path_candidates(arg):
+            for folder in list(folders):
+                real = Path(os.path.realpath(folder / candidate))
+                if real not in folders and real.is_dir():
+                    folders.append(real)
+        if len(folders) > C.COMMAND_CHDIR_MAX:
+            raise ToolExecutionError(
+                f"{policy.name}: the arguments name more than {C.COMMAND_CHDIR_MAX} folders"
+            )
+    return workdir
+
+
+def _check_git_places(sandbox: FileSandbox, output: str) -> None:
+    """Refuse a repository whose git dir, work tree or borrowed object stores lie outside the
+    roots or in a protected place (``output``: the location probe's)."""
+    places = reported_places(output)
+    stores = borrowed_stores(places[1]) if len(places) > 1 else []
+    for place in [*places, *stores]:
+        real = Path(os.path.realpath(place))
+        reason = sandbox.refusal(real, git_ok=True)
+        if reason is not None:
+            raise ToolExecutionError(
+                "git: the repository here keeps files (its .git folder, work tree or borrowed "
+                f"objects) in a place that {reason.removeprefix('is ')}; not run"
+            )
+
+
 def _writable(roots: list[Path]) -> list[str]:
     """The roots a command may write in: the configured ones, narrowed by the client's."""
     declared = client_roots.get()
@@ -145,8 +205,17 @@ def _writable(roots: list[Path]) -> list[str]:
     return [str(r) for r in dict.fromkeys(kept)]
 
 
-async def _output(exe: str, args: list[str], cwd: Path, env: dict[str, str], limit_s: float) -> str:
-    """The standard output of a helper run (capped; empty on failure or timeout)."""
+async def _output(
+    exe: str,
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    limit_s: float,
+    *,
+    any_exit: bool = False,
+) -> str:
+    """The standard output of a helper run (capped; empty on timeout, and on failure unless
+    ``any_exit``)."""
     proc = await asyncio.create_subprocess_exec(
         exe,
         *args,
@@ -165,9 +234,9 @@ async def _output(exe: str, args: list[str], cwd: Path, env: dict[str, str], lim
         return ""
     finally:
         if proc.returncode is None:
-            _kill_group(proc.pid)
-            await proc.wait()
-    return out.data.decode("utf-8", errors="replace") if proc.returncode == 0 else ""
+            await _reap(proc, out.drain(proc.stdout))
+    ok = proc.returncode == 0 or any_exit
+    return out.data.decode("utf-8", errors="replace") if ok else ""
 
 
 async def _run(
@@ -204,13 +273,25 @@ async def _run(
     finally:
         # Also reached when the agent cancels the call: never leave the program running.
         if proc.returncode is None:
-            _kill_group(proc.pid)
-            await proc.wait()
+            await _reap(proc, out.drain(proc.stdout), err.drain(proc.stderr))
     if timed_out:
         raise ToolExecutionError(
             f"{label} timed out after {limit_s:g} s and was killed.\n" + _render(None, out, err)
         )
     return _render(proc.returncode, out, err)
+
+
+async def _reap(proc: asyncio.subprocess.Process, *drains: Awaitable[None]) -> None:
+    """Kill the process group and collect the process.
+
+    Its pipes are drained meanwhile: ``wait()`` returns only once they are closed, and a pipe
+    left full (the reader was cancelled with the timeout) would never be, leaving the call
+    hanging after the kill. A process that escaped the group and holds a pipe open is given
+    up on after ``COMMAND_REAP_S``.
+    """
+    _kill_group(proc.pid)
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.gather(*drains, proc.wait()), C.COMMAND_REAP_S)
 
 
 def _kill_group(pid: int) -> None:

@@ -97,6 +97,9 @@ _RUNNERS = {
     "xdg-open": "opens files with other programs",
     "busybox": "is every program at once (a shell included)",
     "toybox": "is every program at once",
+    "tmux": "runs a shell",
+    "screen": "runs a shell",
+    "patch": "applies ed scripts, and ed runs shell commands",
 }
 _INTERPRETER = "is an interpreter: it runs any code it is given"
 _EDITOR = "is an editor or pager that can run shell commands"
@@ -113,7 +116,10 @@ _NAMED = {
         ("irb", "node", "nodejs", "deno", "bun", "jshell", "java", "groovy", "scala", "kotlin",
          "julia", "R", "Rscript", "osascript", "pwsh", "powershell", "tclsh", "wish", "luajit",
          "guile", "racket", "sbcl", "clisp", "ghci", "runghc", "swipl", "erl", "elixir", "iex",
-         "octave", "matlab", "mawk", "nawk", "original-awk", "bc", "dc", "m4", "gpp"),
+         "octave", "matlab", "mawk", "nawk", "original-awk", "bc", "dc", "m4", "gpp",
+         "sqlite3", "sqlite", "duckdb", "psql", "mysql", "mariadb", "redis-cli", "mongo",
+         "mongosh", "gs", "ghostscript", "tex", "latex", "pdflatex", "xelatex", "lualatex",
+         "luatex", "pandoc", "hg", "nmap"),
         _INTERPRETER,
     ),
     **dict.fromkeys(
@@ -123,7 +129,10 @@ _NAMED = {
     ),
     **dict.fromkeys(
         ("ssh", "scp", "sftp", "rsh", "rlogin", "telnet", "nc", "ncat", "netcat", "socat",
-         "curl", "wget", "aria2c", "ftp", "lftp", "ssh-agent", "mosh"),
+         "curl", "wget", "aria2c", "ftp", "lftp", "ssh-agent", "mosh", "openssl", "gpg", "gpg2",
+         "dig", "host", "nslookup", "ping", "ping6", "traceroute", "tracepath", "mtr", "lynx",
+         "w3m", "links", "elinks", "svn", "ffmpeg", "ffprobe", "ffplay", "convert", "magick",
+         "mogrify", "composite", "montage", "identify", "tcpdump", "aws", "gcloud", "az"),
         _NETWORK,
     ),
     **dict.fromkeys(
@@ -202,6 +211,10 @@ class _Rule:
     rewrite: Callable[[list[str]], list[str]] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     exec_dirs: tuple[str, ...] = ()  # folders the program may start helpers from (Landlock)
+    # The program changes folder mid-command-line (git -C, tar -C): later paths are checked
+    # from every folder the earlier arguments can lead to.
+    chdir: bool = False
+    response_files: bool = False  # "@file" reads more arguments from a file: refused
 
 
 def _refuse(program: str, what: str) -> ToolExecutionError:
@@ -228,14 +241,27 @@ _GIT_REFUSED_LONG = (
     "--super-prefix", "--bare", "--output-directory", "--write", "--delete", "--move", "--copy",
     "--force", "--set-upstream-to", "--unset-upstream", "--edit-description", "--track",
     "--create-reflog", "--annotate", "--sign", "--local-user", "--message", "--file",
+    "--recurse-submodules", "--submodule", "--ignore-submodules",
 )  # fmt: skip
 # Forced settings: no pager, hook, fsmonitor, ssh, credential helper, editor, or transport.
 _GIT_SAFE_CONFIG = (
     "core.pager=cat", "core.fsmonitor=false", "core.hooksPath=/dev/null",
     "core.sshCommand=false", "core.editor=false", "sequence.editor=false",
     "credential.helper=", "protocol.allow=never", "gpg.program=false", "core.askPass=false",
+    # Signature checks run a program the repository names (log.showSignature, tag -v, %G?).
+    "gpg.openpgp.program=false", "gpg.x509.program=false", "gpg.ssh.program=false",
+    "log.showSignature=false",
+    # Files the repository names outside it, some quoted back in error messages (blame's
+    # ignoreRevsFile cannot be reset by -c: blame gets --no-ignore-revs-file instead).
+    "core.attributesFile=", "core.excludesFile=", "mailmap.file=", "mailmap.blob=",
+    # A submodule is another repository with its own drivers: never entered.
+    "submodule.recurse=false", "diff.submodule=short", "diff.ignoreSubmodules=all",
+    "status.submoduleSummary=false",
 )  # fmt: skip
 _GIT_DIFFS = frozenset({"diff", "log", "show", "whatchanged"})
+_GIT_SUBMODULE_AWARE = frozenset(
+    {"status", "diff", "diff-files", "diff-index", "diff-tree", "log", "show", "whatchanged"}
+)
 _GIT_WRITE_SHORT = {"branch": "dDmMcCfut", "tag": "dasufmFe"}
 
 
@@ -288,6 +314,10 @@ def _git(args: list[str]) -> list[str]:
     tail = ["--no-ext-diff", "--no-textconv"] if sub in _GIT_DIFFS else []
     if sub in ("blame", "annotate", "grep"):
         tail = ["--no-textconv"]
+    if sub in ("blame", "annotate"):
+        tail.append("--no-ignore-revs-file")
+    if sub in _GIT_SUBMODULE_AWARE:
+        tail.append("--ignore-submodules=all")
     return ["--no-pager", *forced, *lead, sub, *tail, *rest]
 
 
@@ -331,15 +361,16 @@ def git_driver_overrides(listing: str) -> list[str]:
 _TAR_REFUSED_LONG = (
     "--to-command", "--checkpoint-action", "--use-compress-program", "--rsh-command",
     "--info-script", "--new-volume-script", "--rmt-command", "--absolute-names",
-    "--dereference", "--index-file",
+    "--dereference", "--index-file", "--files-from",
 )  # fmt: skip
+_TAR_REFUSED_SHORT = "IFPhT"  # -T reads the names to archive from a file: they go unchecked
 
 
 def _tar(args: list[str]) -> list[str]:
     if args and not args[0].startswith("-"):
         # Old style: the first argument is a cluster of option letters (tar xzf a.tgz).
-        if set(args[0]) & set("IFPh"):
-            raise _refuse("tar", f"the options in {args[0]!r} (-I, -F, -P and -h)")
+        if set(args[0]) & set(_TAR_REFUSED_SHORT):
+            raise _refuse("tar", f"the options in {args[0]!r} (-I, -F, -P, -h and -T)")
         return [args[0], "--force-local", *args[1:]]
     return ["--force-local", *args]
 
@@ -367,6 +398,7 @@ _RULES: dict[str, _Rule] = {
             _EMPTY_ENV: "",
         },
         exec_dirs=("/usr/lib/git-core", "/usr/libexec/git-core"),
+        chdir=True,
     ),
     "find": _Rule(
         refused_words=frozenset(
@@ -382,10 +414,13 @@ _RULES: dict[str, _Rule] = {
                 "-fls",
                 "-L",
                 "-follow",
+                "-files0-from",
             }
         )
     ),
-    "tar": _Rule(refused_long=_TAR_REFUSED_LONG, refused_short="IFPh", rewrite=_tar),
+    "tar": _Rule(
+        refused_long=_TAR_REFUSED_LONG, refused_short=_TAR_REFUSED_SHORT, rewrite=_tar, chdir=True
+    ),
     "rsync": _Rule(
         refused_long=(
             "--rsh",
@@ -399,13 +434,17 @@ _RULES: dict[str, _Rule] = {
             "--keep-dirlinks",
             "--write-devices",
             "--copy-devices",
+            "--files-from",
         ),
         refused_short="eMLkK",
         rewrite=_rsync,
     ),
     "sed": _Rule(lead=("--sandbox",)),
     "gawk": _Rule(lead=("--sandbox",), refused_long=("--load",), refused_short="l"),
-    "sort": _Rule(refused_long=("--compress-program",)),
+    # --files0-from reads the names of the files to read from a file: they go unchecked.
+    "sort": _Rule(refused_long=("--compress-program", "--files0-from")),
+    "wc": _Rule(refused_long=("--files0-from",)),
+    "file": _Rule(refused_long=("--files-from",), refused_short="f"),
     "split": _Rule(refused_long=("--filter",)),
     "sdiff": _Rule(refused_long=("--diff-program",)),
     "diff3": _Rule(refused_long=("--diff-program",)),
@@ -417,11 +456,19 @@ _RULES: dict[str, _Rule] = {
     "grep": _Rule(refused_long=("--dereference-recursive",), refused_short="R"),
     "cp": _Rule(refused_long=("--dereference",), refused_short="LH"),
     "ls": _Rule(refused_long=("--dereference", "--dereference-command-line"), refused_short="LH"),
-    "du": _Rule(refused_long=("--dereference",), refused_short="LD"),
+    "du": _Rule(refused_long=("--dereference", "--files0-from"), refused_short="LD"),
     "tree": _Rule(refused_short="l"),
     "chmod": _Rule(refused_short="L"),
     "chown": _Rule(refused_short="L"),
 }
+# A checksum list names files to read (--check): they go unchecked.
+_CHECKSUMS = ("md5sum", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "b2sum",
+              "cksum", "sum", "shasum")  # fmt: skip
+_RULES.update(dict.fromkeys(_CHECKSUMS, _Rule(refused_long=("--check",), refused_short="c")))
+# Binutils and 7-Zip read more arguments from "@file" (unchecked paths among them).
+_RESPONSE_FILES = ("strings", "nm", "objdump", "readelf", "ar", "size", "objcopy", "strip",
+                   "addr2line", "c++filt", "ranlib", "elfedit", "7z", "7za", "7zr")  # fmt: skip
+_RULES.update(dict.fromkeys(_RESPONSE_FILES, _Rule(response_files=True)))
 # Other names of the same programs.
 _ALIASES = {"awk": "gawk", "gtar": "tar", "bsdtar": "tar", "egrep": "grep", "fgrep": "grep"}
 
@@ -494,6 +541,8 @@ class ProgramPolicy:
         for arg in args:
             if arg in rule.refused_words:
                 raise _refuse(program, f"the option {arg!r}")
+            if rule.response_files and arg.startswith("@"):
+                raise _refuse(program, f"{arg!r} (it reads more arguments from a file)")
             refused = _long_matches(arg, rule.refused_long)
             if refused is not None:
                 raise _refuse(program, f"the option {refused}")

@@ -189,6 +189,11 @@ COMMAND_OUTPUT_CAP = 64 * 1024
 COMMAND_MAX_ARGS = 256  # arguments one run_command call may pass
 COMMAND_ARG_MAX_CHARS = 4096  # characters of one run_command argument
 COMMAND_PATH = "/usr/local/bin:/usr/bin:/bin"  # PATH of a command (plus its own folder)
+COMMAND_REAP_S = 2.0  # after a timeout kill: how long the rest of a command's output is drained
+COMMAND_CHDIR_MAX = 32  # folders a git/tar command line may move through (-C, --directory)
+GIT_ALTERNATES_DEPTH = 5  # object stores a repository may borrow through (git's own limit)
+PROTECTED_SCAN_MAX_ENTRIES = 10_000  # entries of poe-mcp's own dirs examined for hard links
+PROTECTED_SCAN_DEPTH = 4  # folder levels of poe-mcp's own dirs examined for hard links
 COMMAND_PROBE_TIMEOUT_S = 5.0  # checking once that an allow-listed sed/gawk has --sandbox
 
 # --- Tiered orchestration --------------------------------------------------------------------

@@ -131,7 +131,7 @@ def needs_plan(
         return True
     if fallbacks is not None:
         return bool(fallbacks)
-    return bool(configured_fallbacks(settings, model))
+    return bool(settings.file.get("fallbacks")) and bool(configured_fallbacks(settings, model))
 
 
 def _record(

@@ -310,6 +310,7 @@ async def download_media(
     directory = prepare_dir(output_dir)
     own = http is None
     client = http if http is not None else new_http(timeout, policy)
+
     def retrying(exc: PoeError, attempt: int, delay: float) -> None:
         log.info("download of %s failed (%s); retrying in %.2f s", url, exc.kind, delay)
 

@@ -27,7 +27,7 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from . import _constants as C
+from ._safe_fs import Protected, alias_refusal, open_at, open_nofollow
 from .config import config_dir, data_dir
 from .errors import ConfigError, InvalidRequestError
 
@@ -173,7 +174,20 @@ class PathPolicy:
         declared = client_roots.get()
         if declared is not None and not inside(real, declared):
             return "is outside the roots your MCP client declared"
-        return None
+        root = next(r for r in self.roots if inside(real, [r]))
+        return alias_refusal(real, root, Protected.of(self.denied))
+
+    def read(self, real: Path, cap: int) -> tuple[bytes, int]:
+        """Read a path :meth:`resolve` allowed, refusing what changed since (a folder swapped
+        for a link, a protected file under another name): see :func:`read_regular`."""
+        protected = Protected.of(self.denied)
+
+        def guard(opened: os.stat_result) -> str | None:
+            if protected.matches(opened):
+                return "the file is poe-mcp's own configuration or data under another name"
+            return None
+
+        return read_regular(real, cap, guard=guard)
 
     def resolve(self, path: str, what: str = "path") -> Path:
         """The real path of a caller's ``path`` if policy allows reading it.
@@ -239,27 +253,43 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular(path: str | os.PathLike[str], cap: int) -> tuple[bytes, int]:
+def read_regular(
+    path: str | os.PathLike[str],
+    cap: int,
+    *,
+    guard: Callable[[os.stat_result], str | None] | None = None,
+    dir_fd: int | None = None,
+) -> tuple[bytes, int]:
     """Read at most ``cap`` bytes of a regular file; return them and the file's size.
 
     Never blocks on a special file: the type is checked before opening, the open is
-    non-blocking and does not follow a final symbolic link, and the opened file must be the
-    regular file that was checked.
+    non-blocking, and the opened file must be the regular file that was checked. An absolute
+    path is opened one folder at a time without following any link
+    (:func:`poe_mcp._safe_fs.open_nofollow`), so a folder swapped for a link after a policy
+    check cannot redirect the read. ``guard`` sees the opened file's ``fstat`` and may refuse
+    it (a protected file under another name). With ``dir_fd``, ``path`` is a name in that
+    folder (already reached safely, e.g. by ``os.fwalk``).
 
     Raises:
         FileNotFoundError: nothing at ``path``.
         IsADirectoryError: ``path`` is a folder.
-        OSError: unreadable (``strerror`` says why).
-        InvalidRequestError: a FIFO, socket, device or other non-regular file.
+        OSError: unreadable (``strerror`` says why), or a folder on the way became a link.
+        InvalidRequestError: a FIFO, socket, device or other non-regular file, or refused by
+            ``guard``.
     """
-    info = os.lstat(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+    if dir_fd is None:
+        fd, info = open_nofollow(Path(path), flags)
+    else:
+        fd, info = open_at(dir_fd, os.fspath(path), flags)
     if stat.S_ISDIR(info.st_mode):
+        if fd >= 0:
+            os.close(fd)
         raise IsADirectoryError(21, "is a folder", str(path))
-    if not stat.S_ISREG(info.st_mode):
+    if fd < 0 or not stat.S_ISREG(info.st_mode):
+        if fd >= 0:
+            os.close(fd)
         raise InvalidRequestError(f"{_kind(info.st_mode)}, not a regular file: not read")
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
-    flags |= getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
     with os.fdopen(fd, "rb") as fh:
         opened = os.fstat(fh.fileno())
         if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (
@@ -267,4 +297,7 @@ def read_regular(path: str | os.PathLike[str], cap: int) -> tuple[bytes, int]:
             info.st_ino,
         ):
             raise InvalidRequestError("the file changed while it was being opened: not read")
+        reason = guard(opened) if guard is not None else None
+        if reason is not None:
+            raise InvalidRequestError(reason)
         return fh.read(cap), opened.st_size

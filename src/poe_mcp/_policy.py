@@ -147,12 +147,12 @@ class RequestPolicy:
     # --- collaborators, built on first use -----------------------------------------------
 
     def _backend(self, name: str | None) -> Backend:
-        from ._honour import honour
-        from .backends import create_backend
-
-        name = name or self.settings.backend
-        backend = self._backends.get(name)
+        backend = self._backends.get(name or self.settings.backend)
         if backend is None:
+            from ._honour import honour
+            from .backends import create_backend
+
+            name = name or self.settings.backend
             backend = self._backends[name] = honour(create_backend(name, self._options))
         return backend
 

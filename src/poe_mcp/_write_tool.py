@@ -4,18 +4,22 @@ It writes inside the same roots, with the same path policy, as the reading tools
 only, no way out through ``..`` or a symbolic link, never into poe-mcp's own files. A write goes
 to a temporary file in the target's folder first and then replaces the target, so a reader never
 sees half a file and a failed write leaves the old one. Existing special files (FIFOs, devices,
-sockets) and links are refused rather than written through.
+sockets) and links are refused rather than written through; the folder is opened without
+following any link and the write is made relative to it, so a folder swapped for a link after
+the check cannot redirect it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import _constants as C
+from ._safe_fs import open_dir_nofollow
 from .errors import ToolExecutionError
 from .tools import Tool
 
@@ -44,27 +48,45 @@ def write_tool(sandbox: FileSandbox) -> Tool:
         if found is None:
             raise ToolExecutionError("give a file path, not the list of roots")
         _label, real = found
-        try:
-            mode = os.lstat(real).st_mode
-        except FileNotFoundError:
-            mode = None
-        if mode is not None and not stat.S_ISREG(mode):
-            raise ToolExecutionError(f"{path!r} exists and is not a regular file; not written")
         folder = real.parent
         _make_folders(sandbox, folder, path)
-        handle, tmp = tempfile.mkstemp(prefix=".poe-mcp-", dir=folder)
         try:
-            with os.fdopen(handle, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, real)
+            # The folder is opened without following a link anywhere and everything after is
+            # relative to it: a folder swapped for a link since the check cannot redirect the
+            # write (into poe-mcp's own files, say).
+            parent = open_dir_nofollow(folder)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise ToolExecutionError(f"cannot write {path!r}: {exc.strerror}") from None
+        try:
+            _write_at(parent, real.name, data, path)
+        finally:
+            os.close(parent)
         return f"wrote {len(data)} bytes to {path}"
 
     made = Tool.from_function(write_file)
     made.mutating = True
     return made
+
+
+def _write_at(parent: int, name: str, data: bytes, shown: str) -> None:
+    """Write ``data`` to ``name`` in the folder ``parent`` through a temporary file."""
+    try:
+        mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ToolExecutionError(f"{shown!r} exists and is not a regular file; not written")
+    tmp = f".poe-mcp-{secrets.token_hex(8)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        handle = os.open(tmp, flags | getattr(os, "O_CLOEXEC", 0), 0o644, dir_fd=parent)
+        with os.fdopen(handle, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=parent)
+        raise ToolExecutionError(f"cannot write {shown!r}: {exc.strerror}") from None
 
 
 def _make_folders(sandbox: FileSandbox, folder: Path, shown: str) -> None:

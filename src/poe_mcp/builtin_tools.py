@@ -37,7 +37,7 @@ import fnmatch
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -47,6 +47,7 @@ from . import _constants as C
 from ._command_tool import command_tool
 from ._commands import path_candidates
 from ._paths import check_path_text, client_roots, denied_paths, inside, read_regular
+from ._safe_fs import Protected, alias_refusal, is_git_name, open_dir_nofollow
 from .errors import ConfigError, InvalidRequestError, ToolExecutionError
 from .tools import Tool, tool
 
@@ -134,43 +135,76 @@ class FileSandbox:
             raise ToolExecutionError(f"{path!r} {reason}; access refused")
         return label, real
 
-    def refusal(self, real: Path) -> str | None:
+    def refusal(self, real: Path, *, git_ok: bool = False, by_identity: bool = True) -> str | None:
         """Why the real path ``real`` may not be used, or None (roots, protected places, and
-        the MCP client's roots when it declared some)."""
-        if not inside(real, self.roots.values()):
+        the MCP client's roots when it declared some).
+
+        ``.git`` folders are refused in every spelling a file system may take for one
+        (:func:`poe_mcp._safe_fs.is_git_name`) unless ``git_ok``; a protected place under
+        another name (a hard link, a mount, another letter case) is refused by identity
+        unless ``by_identity`` is False (a caller that compares identities itself).
+        """
+        root = next((r for r in self.roots.values() if inside(real, [r])), None)
+        if root is None:
             return "leads outside the allowed folder"
         if inside(real, self.denied):
             return (
                 "is in a protected location (poe-mcp's own configuration or data, /proc, /sys "
                 "or /dev)"
             )
-        if any(
-            ".git" in real.relative_to(r).parts for r in self.roots.values() if inside(real, [r])
-        ):
+        if not git_ok and any(is_git_name(part) for part in real.relative_to(root).parts):
             return "is inside a .git folder (a repository's own files are not open to tools)"
         declared = client_roots.get()
         if declared is not None and not inside(real, declared):
             return "is outside the roots your MCP client declared"
-        return None
+        return alias_refusal(real, root, self.protected()) if by_identity else None
 
-    def walkable(self, folder: Path) -> bool:
-        """Whether a search may enter ``folder`` (a real path under a root)."""
-        if inside(folder, self.denied):
+    def protected(self) -> Protected:
+        """The protected places by identity, as they are now (see :mod:`poe_mcp._safe_fs`)."""
+        return Protected.of(self.denied)
+
+    def guard(self) -> Callable[[os.stat_result], str | None]:
+        """A check of an opened file: None, or why it may not be read (a protected file under
+        another name)."""
+        protected = self.protected()
+
+        def check(opened: os.stat_result) -> str | None:
+            if protected.matches(opened):
+                return "poe-mcp's own configuration or data under another name"
+            return None
+
+        return check
+
+    def walkable(
+        self, folder: Path, info: os.stat_result | None = None, protected: Protected | None = None
+    ) -> bool:
+        """Whether a search may enter ``folder`` (a real path under a root; ``info`` its
+        ``lstat``, compared with ``protected`` by identity)."""
+        if inside(folder, self.denied) or any(is_git_name(p) for p in folder.parts[-1:]):
+            return False
+        if info is not None and protected is not None and protected.matches(info):
             return False
         declared = client_roots.get()
         if declared is None:
             return True
         return inside(folder, declared) or any(root.is_relative_to(folder) for root in declared)
 
-    def check_argument(self, arg: str, cwd: Path) -> None:
+    def check_argument(
+        self, arg: str, cwd: Path, listings: dict[Path, frozenset[str]] | None = None
+    ) -> None:
         """Refuse a command argument that could name a path outside the allowed places.
+
+        Besides :func:`poe_mcp._commands.path_candidates`, a value glued to a short option is
+        checked wherever it starts with the name of an entry of ``cwd`` (``-olink``,
+        ``-fsub/x``): a link there can lead anywhere. ``listings`` caches folder listings
+        across the arguments of one command.
 
         Raises:
             ToolExecutionError: naming the argument and why.
         """
         if "\x00" in arg:
             raise ToolExecutionError("a command argument contains a NUL byte")
-        for candidate in path_candidates(arg):
+        for candidate in [*path_candidates(arg), *_glued_entries(arg, cwd, listings)]:
             if candidate.startswith("~"):
                 raise ToolExecutionError(
                     f"argument {arg!r}: '~' is not expanded; give a path relative to the root"
@@ -204,15 +238,42 @@ class FileSandbox:
         return resolved == root or resolved.is_relative_to(root)
 
 
+def _glued_entries(arg: str, cwd: Path, listings: dict[Path, frozenset[str]] | None) -> list[str]:
+    """Tails of a short-option cluster (``-olink``) whose first component names an entry of
+    ``cwd`` (tails starting with ``/``, ``.`` or ``~`` are path candidates already)."""
+    if not arg.startswith("-") or arg.startswith("--") or len(arg) < 3:
+        return []
+    cache = listings if listings is not None else {}
+    names = cache.get(cwd)
+    if names is None:
+        try:
+            with os.scandir(cwd) as entries:
+                names = frozenset(entry.name for entry in entries)
+        except OSError:
+            names = frozenset()
+        cache[cwd] = names
+    found = []
+    for start in range(2, len(arg)):
+        if arg[start] in "/.~":
+            continue
+        end = arg.find("/", start)
+        if (arg[start:] if end < 0 else arg[start:end]) in names:
+            found.append(arg[start:])
+    return found
+
+
 def _is_binary(head: bytes) -> bool:
     return b"\x00" in head[:_BINARY_SNIFF_BYTES]
 
 
-def _read_capped(real: Path, cap: int, shown: str) -> tuple[bytes, int]:
+def _read_capped(
+    real: Path, cap: int, shown: str, guard: Callable[[os.stat_result], str | None]
+) -> tuple[bytes, int]:
     """Read at most ``cap`` bytes of a regular file: never a FIFO, device or socket, never
-    blocking, never through a final symlink (:func:`poe_mcp._paths.read_regular`)."""
+    blocking, never through a link (not even one swapped in after the check), never a
+    protected file under another name (:func:`poe_mcp._paths.read_regular`)."""
     try:
-        return read_regular(real, cap)
+        return read_regular(real, cap, guard=guard)
     except FileNotFoundError:
         raise ToolExecutionError(f"{shown!r} does not exist") from None
     except IsADirectoryError:
@@ -264,7 +325,7 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
         if found is None:
             raise ToolExecutionError("give a file path, not the list of roots")
         _label, real = found
-        data, size = _read_capped(real, max_read_bytes, path)
+        data, size = _read_capped(real, max_read_bytes, path, sandbox.guard())
         if _is_binary(data):
             return f"[binary file, {size} bytes: not shown]"
         text = data.decode("utf-8", errors="replace")
@@ -282,21 +343,31 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
         if found is None:
             return "\n".join(f"{label}/" for label in sandbox.roots)
         label, real = found
-        if not real.is_dir():
-            raise ToolExecutionError(f"{path!r} is not a folder")
+        try:
+            # Opened without following a link anywhere: a folder swapped for a link since the
+            # check cannot show another folder's names.
+            folder = open_dir_nofollow(real)
+        except NotADirectoryError:
+            raise ToolExecutionError(f"{path!r} is not a folder") from None
+        except OSError as exc:
+            raise ToolExecutionError(f"cannot list folder: {exc.strerror}") from None
         lines: list[str] = []
         try:
-            entries = sorted(os.scandir(real), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+            for entry in entries[: C.LIST_DIRECTORY_CAP]:
+                if entry.is_symlink():
+                    inside = sandbox.inside(label, real / entry.name)
+                    note = "" if inside else " out of the root: refused"
+                    lines.append(f"{entry.name} (link{note})")
+                elif entry.is_dir(follow_symlinks=False):
+                    lines.append(f"{entry.name}/")
+                else:
+                    lines.append(f"{entry.name} ({_entry_note(entry)})")
         except OSError as exc:
-            raise ToolExecutionError(f"cannot list folder: {exc.strerror}") from exc
-        for entry in entries[: C.LIST_DIRECTORY_CAP]:
-            if entry.is_symlink():
-                inside = sandbox.inside(label, Path(entry.path))
-                lines.append(f"{entry.name} (link{'' if inside else ' out of the root: refused'})")
-            elif entry.is_dir(follow_symlinks=False):
-                lines.append(f"{entry.name}/")
-            else:
-                lines.append(f"{entry.name} ({_entry_note(entry)})")
+            raise ToolExecutionError(f"cannot list folder: {exc.strerror}") from None
+        finally:
+            os.close(folder)
         if len(entries) > C.LIST_DIRECTORY_CAP:
             lines.append(f"[{len(entries) - C.LIST_DIRECTORY_CAP} more entries not shown]")
         return "\n".join(lines) if lines else "(empty folder)"
@@ -313,33 +384,11 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
         scopes = [(lbl, root) for lbl, root in sandbox.roots.items()] if found is None else [found]
         needle = contains.lower() if contains else None
         results: list[str] = []
-        examined = 0
+        examined = [0]
         for label, top in scopes:
-            # followlinks=False: a linked folder could lead out of the root. Paths under a
-            # real root reached without following links are real paths themselves.
-            for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-                here = Path(dirpath)
-                dirnames[:] = sorted(d for d in dirnames if sandbox.walkable(here / d))
-                for name in sorted(filenames):
-                    if len(results) >= C.SEARCH_MAX_MATCHES or examined >= C.SEARCH_MAX_FILES:
-                        results.append("[limit reached: narrow the search]")
-                        return "\n".join(results)
-                    if not fnmatch.fnmatch(name, pattern):
-                        continue
-                    full = here / name
-                    try:
-                        mode = os.lstat(full).st_mode
-                    except OSError:
-                        continue
-                    # Links, FIFOs, sockets and devices are skipped: only regular files.
-                    if not stat.S_ISREG(mode) or sandbox.refusal(full) is not None:
-                        continue
-                    examined += 1
-                    shown = sandbox.display(label, full)
-                    if needle is None:
-                        results.append(shown)
-                        continue
-                    results.extend(_grep(full, needle, shown, max_read_bytes))
+            if not _search(sandbox, label, top, pattern, needle, max_read_bytes, results, examined):
+                results.append("[limit reached: narrow the search]")
+                return "\n".join(results)
         return "\n".join(results[: C.SEARCH_MAX_MATCHES]) if results else "no matches"
 
     made = []
@@ -349,10 +398,78 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
     return made
 
 
-def _grep(full: Path, needle: str, shown: str, cap: int) -> list[str]:
+def _search(
+    sandbox: FileSandbox,
+    label: str,
+    top: Path,
+    pattern: str,
+    needle: str | None,
+    cap: int,
+    results: list[str],
+    examined: list[int],
+) -> bool:
+    """Search one folder into ``results``; False when a limit was reached.
+
+    ``os.fwalk`` from a descriptor opened without following links: every folder is entered
+    by descriptor, never through a link (not even one swapped in mid-search), so the walk
+    stays inside the real folder it started in. Links, FIFOs, sockets and devices are skipped;
+    files and folders that are protected places under another name too.
+    """
     try:
-        data, _ = _read_capped(full, cap, shown)
-    except ToolExecutionError:
+        top_fd = open_dir_nofollow(top)
+    except OSError:
+        return True
+    protected = sandbox.protected()
+    guard = sandbox.guard()
+    try:
+        walk = os.fwalk(".", dir_fd=top_fd, follow_symlinks=False)
+        for dirpath, dirnames, filenames, dir_fd in walk:
+            here = top / dirpath
+            kept = []
+            for name in sorted(dirnames):
+                try:
+                    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if sandbox.walkable(here / name, info, protected):
+                    kept.append(name)
+            dirnames[:] = kept
+            for name in sorted(filenames):
+                if len(results) >= C.SEARCH_MAX_MATCHES or examined[0] >= C.SEARCH_MAX_FILES:
+                    return False
+                if not fnmatch.fnmatch(name, pattern):
+                    continue
+                full = here / name
+                try:
+                    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(info.st_mode) or protected.matches(info):
+                    continue
+                if sandbox.refusal(full, by_identity=False) is not None:
+                    continue
+                examined[0] += 1
+                shown = sandbox.display(label, full)
+                if needle is None:
+                    results.append(shown)
+                else:
+                    results.extend(_grep(name, dir_fd, needle, shown, cap, guard))
+    finally:
+        os.close(top_fd)
+    return True
+
+
+def _grep(
+    name: str,
+    dir_fd: int,
+    needle: str,
+    shown: str,
+    cap: int,
+    guard: Callable[[os.stat_result], str | None],
+) -> list[str]:
+    try:
+        data, _ = read_regular(name, cap, guard=guard, dir_fd=dir_fd)
+    except (OSError, InvalidRequestError):
         return []
     if _is_binary(data):
         return []

@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from . import _constants as C
 from ._providers import PROVIDERS, Provider
@@ -51,8 +52,6 @@ from ._redact import describe_value, register_url_secrets
 from .errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
     from ._config_schema import ConfigFile, MediaTable, RateLimitTable, ServerTable, ToolsTable
     from ._logbook import LogSettings
     from ._model_info import Price
@@ -94,8 +93,6 @@ ENV_VARS: tuple[str, ...] = (
     "POE_MCP_TRANSPORT",
     *_BUDGET_VARS,
 )
-
-T = TypeVar("T")
 
 
 def env_value(name: str) -> str | None:
@@ -193,6 +190,7 @@ def resolve_api_key(provider: str = "poe", explicit: str | None = None) -> str:
     if found:
         return found
     where = spec.key_page or "the provider that issued it"
+    tables = ", ".join(f"[{p.key_section}]" for p in PROVIDERS.values())
     example = f'[{spec.key_section}]\n      api_key = "{spec.key_example}"'
     raise AuthError(
         f"No API key for provider {provider!r} (get one at {where}). Put it in one of these "
@@ -200,7 +198,7 @@ def resolve_api_key(provider: str = "poe", explicit: str | None = None) -> str:
         f"  - the environment: export {spec.key_env}=...\n"
         f"  - {creds_path}:\n"
         f"      {example}\n"
-        f"    (one table per provider: {', '.join(f'[{p.key_section}]' for p in PROVIDERS.values())})\n"
+        f"    (one table per provider: {tables})\n"
         f"  - the api_key argument of AsyncPoeClient / PoeClient (or serve --api-key)."
     )
 
@@ -336,17 +334,20 @@ class Settings:
 
     # --- derived values --------------------------------------------------------------------
 
-    def _once(self, name: str, parse: Callable[[], T]) -> T:
-        """``parse()``, computed on first use and kept for the life of these settings."""
-        if name not in self._parsed:
-            self._parsed[name] = parse()
-        value: T = self._parsed[name]
-        return value
+    def _once(self, name: str) -> Any:
+        """A derived value (``_DERIVED[name]``), computed on first use and kept for the life
+        of these settings."""
+        try:
+            return self._parsed[name]
+        except KeyError:
+            value = self._parsed[name] = _DERIVED[name](self)
+            return value
 
     @property
     def provider_info(self) -> Provider:
         """The provider these settings name: key variable, REST, bot, upload, account URLs."""
-        return self._once("provider", lambda: Provider.from_settings(self))
+        found: Provider = self._once("provider")
+        return found
 
     @property
     def effective_base_url(self) -> str:
@@ -372,95 +373,142 @@ class Settings:
     @property
     def config(self) -> ConfigFile:
         """The whole ``config.toml``, validated (:class:`~poe_mcp._config_schema.ConfigFile`)."""
-
-        def parse() -> ConfigFile:
-            from ._config_schema import ConfigFile, check_config_file
-
-            check_config_file(self.file, self.config_dir / "config.toml")  # readable errors
-            return ConfigFile.model_validate(self.file)
-
-        return self._once("config", parse)
+        found: ConfigFile = self._once("config")
+        return found
 
     @property
     def media(self) -> MediaTable:
         """``[media]``: directory, timeouts, sizes, default models, download policy."""
-        from ._config_schema import MediaTable
-
-        return self.config.media or MediaTable()
+        found: MediaTable = self._once("media")
+        return found
 
     @property
     def tools(self) -> ToolsTable:
         """``[tools]``: roots, commands and limits of the built-in tools."""
-        from ._config_schema import ToolsTable
-
-        return self.config.tools or ToolsTable()
+        found: ToolsTable = self._once("tools")
+        return found
 
     @property
     def server(self) -> ServerTable:
         """``[server]``: exposed tools and HTTP limits."""
-        from ._config_schema import ServerTable
-
-        return self.config.server or ServerTable()
+        found: ServerTable = self._once("server")
+        return found
 
     @property
     def rate_limit(self) -> RateLimitTable:
         """``[rate_limit]``: burst and longest wait of the client-side limiter."""
-        from ._config_schema import RateLimitTable
-
-        return self.config.rate_limit or RateLimitTable()
+        found: RateLimitTable = self._once("rate_limit")
+        return found
 
     @property
     def mcp_servers(self) -> list[MCPServerSpec]:
         """``[mcp_servers.<name>]``: the MCP servers whose tools the agent may use."""
-        from .mcp_tools import mcp_servers_from_config
-
-        return self._once(
-            "mcp_servers", lambda: mcp_servers_from_config(self.section("mcp_servers"))
-        )
+        found: list[MCPServerSpec] = self._once("mcp_servers")
+        return found
 
     @property
     def budgets(self) -> BudgetLimits:
         """``[budgets]`` with ``POE_MCP_BUDGET_*`` over it."""
-        from .budget import BudgetLimits
-
-        return self._once(
-            "budgets",
-            lambda: BudgetLimits.from_mapping(
-                self.section("budgets"),
-                self.environ,
-                config_file=str(self.config_dir / "config.toml"),
-            ),
-        )
+        found: BudgetLimits = self._once("budgets")
+        return found
 
     @property
     def prices(self) -> dict[str, Price]:
         """``[prices]``: USD per million tokens, by lower-case model id."""
-        from ._model_info import parse_price_overrides
-
-        return self._once("prices", lambda: parse_price_overrides(self.section("prices")))
+        found: dict[str, Price] = self._once("prices")
+        return found
 
     @property
     def aliases(self) -> dict[str, str]:
         """``[aliases]``: lower-case alias -> model name."""
-        from ._aliases import parse_aliases
-
-        return self._once(
-            "aliases", lambda: parse_aliases(self.section("aliases"), self.config_dir)
-        )
+        found: dict[str, str] = self._once("aliases")
+        return found
 
     @property
     def fallbacks(self) -> dict[str, list[str]]:
         """``[fallbacks]``: lower-case model -> the models tried after it."""
-        from ._fallback import parse_fallbacks
-
-        return self._once("fallbacks", lambda: parse_fallbacks(self.section("fallbacks")))
+        found: dict[str, list[str]] = self._once("fallbacks")
+        return found
 
     @property
     def logs(self) -> LogSettings:
         """``[logs]`` with ``POE_MCP_LOGS`` over it: which entry points log, for how long."""
-        from ._logbook import parse_log_settings
+        found: LogSettings = self._once("logs")
+        return found
 
-        return self._once(
-            "logs",
-            lambda: parse_log_settings(self.section("logs"), self.environ.get("POE_MCP_LOGS")),
-        )
+
+# --- how each derived value is made (imported on first use: the package import stays light) ---
+
+
+def _config(settings: Settings) -> ConfigFile:
+    from ._config_schema import ConfigFile, check_config_file
+
+    check_config_file(settings.file, settings.config_dir / "config.toml")  # readable errors
+    return ConfigFile.model_validate(settings.file)
+
+
+def _table(name: str) -> Callable[[Settings], Any]:
+    def make(settings: Settings) -> Any:
+        from . import _config_schema as schema
+
+        default = {
+            "media": schema.MediaTable,
+            "tools": schema.ToolsTable,
+            "server": schema.ServerTable,
+            "rate_limit": schema.RateLimitTable,
+        }[name]
+        return getattr(settings.config, name) or default()
+
+    return make
+
+
+def _mcp_servers(settings: Settings) -> list[MCPServerSpec]:
+    from .mcp_tools import mcp_servers_from_config
+
+    return mcp_servers_from_config(settings.section("mcp_servers"))
+
+
+def _budgets(settings: Settings) -> BudgetLimits:
+    from .budget import BudgetLimits
+
+    where = str(settings.config_dir / "config.toml")
+    return BudgetLimits.from_mapping(
+        settings.section("budgets"), settings.environ, config_file=where
+    )
+
+
+def _prices(settings: Settings) -> dict[str, Price]:
+    from ._model_info import parse_price_overrides
+
+    return parse_price_overrides(settings.section("prices"))
+
+
+def _aliases(settings: Settings) -> dict[str, str]:
+    from ._aliases import parse_aliases
+
+    return parse_aliases(settings.section("aliases"), settings.config_dir)
+
+
+def _fallbacks(settings: Settings) -> dict[str, list[str]]:
+    from ._fallback import parse_fallbacks
+
+    return parse_fallbacks(settings.section("fallbacks"))
+
+
+def _logs(settings: Settings) -> LogSettings:
+    from ._logbook import parse_log_settings
+
+    return parse_log_settings(settings.section("logs"), settings.environ.get("POE_MCP_LOGS"))
+
+
+_DERIVED: dict[str, Callable[[Settings], Any]] = {
+    "provider": Provider.from_settings,
+    "config": _config,
+    **{name: _table(name) for name in ("media", "tools", "server", "rate_limit")},
+    "mcp_servers": _mcp_servers,
+    "budgets": _budgets,
+    "prices": _prices,
+    "aliases": _aliases,
+    "fallbacks": _fallbacks,
+    "logs": _logs,
+}

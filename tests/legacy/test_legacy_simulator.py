@@ -9,8 +9,8 @@ import pytest
 
 from poe_mcp import AsyncPoeClient, PoeClient
 from poe_mcp import _constants as C
-from poe_mcp.backends import BackendOptions, create_backend
 from poe_mcp._providers import Provider, bot_urls
+from poe_mcp.backends import BackendOptions, create_backend
 from poe_mcp.config import Settings
 from poe_mcp.errors import (
     AuthError,

@@ -141,7 +141,8 @@ def test_the_provider_is_resolved_once_from_the_settings(
     assert provider.account_url == "http://127.0.0.1:9"
     openai = Provider.named("openai")
     assert (openai.key_env, openai.base_url) == ("OPENAI_API_KEY", "https://api.openai.com/v1")
-    assert openai.bot_url is None and openai.account_url is None  # no bot protocol, no points
+    assert openai.bot_url is None  # no bot protocol
+    assert openai.account_url is None  # no point balance
     compatible = Provider.named("compatible", "http://llm.example/v1")
     assert compatible.key_env == "POE_MCP_COMPATIBLE_API_KEY"
     assert compatible.key_hint == "Check the API key configured for http://llm.example/v1."
@@ -171,9 +172,13 @@ def _environment_reads(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
-            if isinstance(node.value, ast.Name) and node.value.id == "os":
-                found.append(f"{path.relative_to(SRC)}:{node.lineno}")
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "getenv")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ):
+            found.append(f"{path.relative_to(SRC)}:{node.lineno}")
     return found
 
 

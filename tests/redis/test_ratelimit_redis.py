@@ -11,9 +11,9 @@ import uuid
 
 import pytest
 
+from poe_mcp.client import AsyncPoeClient
 from poe_mcp.config import Settings
 from poe_mcp.errors import RateLimitError, StoreError
-from poe_mcp.client import AsyncPoeClient
 from poe_mcp.ratelimit import LocalRateLimiter, key_id
 from poe_mcp.ratelimit.redis import RedisRateLimiter
 from poe_mcp.simulator import Simulator

@@ -493,3 +493,26 @@ async def test_a_stream_that_stalls_after_its_finish_reason_is_a_whole_answer(
     _, result = await collect(make_client(standin.base_url).stream("m", "hi", timeout=0.3))
     assert (result.text, result.finish_reason) == ("Whole.", "stop")
     assert len(standin.calls()) == 1
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_the_deprecated_function_call_shape_is_a_tool_call(
+    standin: StandIn, make_client: Callable[..., AsyncPoeClient], streamed: bool
+) -> None:
+    call = {"name": "get_weather", "arguments": '{"city":"Paris"}'}
+    if streamed:
+        standin.sse(
+            chunk(None, function_call={"name": "get_weather", "arguments": ""}),
+            chunk(None, function_call={"arguments": '{"city":'}),
+            chunk(None, function_call={"arguments": '"Paris"}'}),
+            chunk(finish="function_call"),
+        )
+    else:
+        message = {"role": "assistant", "content": None, "function_call": call}
+        standin.answer(json.dumps(completion(message, "function_call")),
+                       content_type="application/json")  # fmt: skip
+    result = await ask(make_client(standin.base_url), "m", "hi", streamed=streamed,
+                       tools=[WEATHER])  # fmt: skip
+    assert [(c.name, json.loads(c.arguments)) for c in result.tool_calls] == [PARIS]
+    assert result.tool_calls[0].id
+    assert result.finish_reason == "tool_calls"

@@ -106,6 +106,16 @@ def _finish(choice: Mapping[str, Any]) -> str | None:
     return _FINISHES.get(name, name)
 
 
+def _tool_calls(message: Mapping[str, Any]) -> Any:
+    """``tool_calls``, or the one call of the deprecated ``function_call`` (older vLLM, LocalAI
+    and friends answer tools in that shape)."""
+    calls = message.get("tool_calls")
+    legacy = message.get("function_call")
+    if not calls and isinstance(legacy, Mapping):
+        return [{"index": 0, "function": legacy}]
+    return calls
+
+
 def _choice_text(choice: Mapping[str, Any], message: Mapping[str, Any]) -> Any:
     """The content of a choice: its message's, or a completions-style ``text`` beside it."""
     content = message.get("content")
@@ -144,7 +154,7 @@ def parse_completion(data: Any, *, request_id: str | None = None) -> Completion:
     text, reasoning = split_content(_choice_text(choice, message))
     text, thought = split_think(text)
     reasoning = (reasoning + thought) or message_reasoning(message, "message")
-    calls = tool_calls_from_message(message.get("tool_calls"))
+    calls = tool_calls_from_message(_tool_calls(message))
     refusal = message.get("refusal")
     if not text and not calls and isinstance(refusal, str):
         text = refusal  # OpenAI puts a refusal beside a null content
@@ -256,7 +266,7 @@ class StreamReader:
             text, thought = self._think.feed(text)
             reasoning += thought
         reasoning = reasoning or message_reasoning(delta, "delta")
-        fragments = self._calls.add(delta.get("tool_calls"))
+        fragments = self._calls.add(_tool_calls(delta))
         return self._shown(text, reasoning, fragments)
 
     def _shown(

@@ -49,8 +49,9 @@ _JSON_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a
 async def serve_stdio(runtime: ServerRuntime) -> None:
     """Serve MCP on stdin/stdout until the client closes it, then close the runtime."""
     server = build_server(runtime)
-    # MCPServer.run_stdio_async does exactly this, minus the filter; the low-level server
-    # is the SDK's documented way to run over given streams.
+    # MCPServer.run_stdio_async does exactly this, minus the filter. The SDK has no public
+    # handle on the low-level server yet (its own in-memory client reads this attribute, with
+    # "TODO: make lowlevel_server public"); it is the one private SDK name poe-mcp uses.
     lowlevel = server._lowlevel_server
     try:
         async with stdio_server() as (sdk_read, write):

@@ -392,7 +392,15 @@ def sqlite_query(
 
 
 def from_sql_rows(rows: Iterable[tuple[Any, ...]]) -> list[RollupGroup]:
-    groups = [
-        group_of(None if r[0] is None else float(r[0]), r[1], [v or 0 for v in r[2:]]) for r in rows
-    ]
-    return sort_rollup([g for g in groups if g.totals.calls])
+    """Groups from :func:`sqlite_query` rows (``b, k, *sums``); built field by field, as
+    long series return thousands of rows and this loop is most of their cost."""
+    groups: list[RollupGroup] = []
+    append = groups.append
+    lat0 = _LAT0 + 2
+    for r in rows:
+        if not r[2]:
+            continue
+        totals = UsageTotals(r[2], r[3], r[4], r[5], r[8], r[9], r[10], r[6], r[7])
+        start = None if r[0] is None else float(r[0])
+        append(RollupGroup(start, r[1], totals, tuple(r[lat0:]), r[11]))
+    return sort_rollup(groups)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from ...agent import AgentResult
     from ...config import Settings
     from ...tools import Tool
+    from ...types import ChatOptions
     from ..runtime import ServerRuntime
 
 __all__ = ["TOOLS", "AgentAnswer", "ask_poe_with_tools"]
@@ -147,9 +148,7 @@ async def ask_poe_with_tools(
     continuing = tool_results is not None
     _check_request(bot, prompt, tools, session_id, continuing)
     rt = runtime(ctx)
-    conversation = Conversation(
-        session_id, store=await rt.store(), ttl_s=rt.settings.session_ttl_s
-    )
+    conversation = Conversation(session_id, store=await rt.store(), ttl_s=rt.settings.session_ttl_s)
     if continuing and conversation.session_id is None:
         raise InvalidRequestError(
             "tool_results needs the session_id the pending_tool_calls came with"
@@ -167,9 +166,11 @@ async def ask_poe_with_tools(
             "no tools to offer: pass tools (OpenAI function definitions) or configure "
             "[tools] / [mcp_servers] in config.toml; for a plain question use ask_poe"
         )
-    options: dict[str, Any] = {"backend": rt.backend_for(True, compat=False)}
-    options.update({k: v for k, v in (("max_tokens", max_tokens),
-                                      ("temperature", temperature)) if v is not None})  # fmt: skip
+    options: ChatOptions = {"backend": rt.backend_for(True, compat=False)}
+    if max_tokens is not None:
+        options["max_tokens"] = max_tokens
+    if temperature is not None:
+        options["temperature"] = temperature
     agent = Agent(
         await rt.client(),
         bot,

@@ -130,9 +130,7 @@ async def _turn(
     from ...conversation import Conversation
 
     rt = runtime(ctx)
-    conversation = Conversation(
-        session_id, store=await rt.store(), ttl_s=rt.settings.session_ttl_s
-    )
+    conversation = Conversation(session_id, store=await rt.store(), ttl_s=rt.settings.session_ttl_s)
     client = await rt.client()
     call = {k: v for k, v in options.items() if v is not None}
     try:
@@ -223,7 +221,7 @@ TOOLS = (
     ToolSpec(
         ask_poe_v2,
         title="Ask (all options)",
-        description='ask_poe with every option: system, sampling, stop, bot params (e.g. '
+        description="ask_poe with every option: system, sampling, stop, bot params (e.g. "
         '{"web_search":true}); stream=true reports partial text as progress.',
         open_world=True,
     ),

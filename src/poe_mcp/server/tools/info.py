@@ -21,7 +21,6 @@ from ..schemas import (
     UsageResult,
     UsageTotalsOut,
 )
-
 from ._base import ToolSpec, runtime, tool_result
 
 if TYPE_CHECKING:
@@ -131,7 +130,9 @@ async def _models_result(rt: ServerRuntime, models: list[ModelInfo], header: str
     note = " (offline: the API could not be reached; the list may be stale)"
     lines = [f"{header}: {len(models)} model(s){note if source == 'offline' else ''}"]
     lines += [_model_line(m) for m in outs]
-    return tool_result("\n".join(lines), ModelsResult(models=outs, count=len(models), source=source))
+    return tool_result(
+        "\n".join(lines), ModelsResult(models=outs, count=len(models), source=source)
+    )
 
 
 async def list_available_models(ctx: Context) -> Annotated[CallToolResult, ModelsResult]:

@@ -82,9 +82,7 @@ def _base_url(ctx: Context) -> str | None:
     return str(base).rstrip("/") if base else None
 
 
-def _links(
-    rt: ServerRuntime, ctx: Context, result: MediaResult
-) -> tuple[list[str], list[str]]:
+def _links(rt: ServerRuntime, ctx: Context, result: MediaResult) -> tuple[list[str], list[str]]:
     """(urls, resources) for the saved files: see MediaOut."""
     directory = media_directory(rt.settings)
     resources = [uri for p in result.paths if (uri := media_uri(p, directory))]

@@ -42,6 +42,7 @@ StanceList = Annotated[
     Field(max_length=C.COMPARE_MAX_MODELS, description="one per model, in order"),
 ]
 
+
 def _head(answer: ModelAnswer) -> str:
     stance = f" [{answer.stance}]" if answer.stance else ""
     if answer.error is not None:

@@ -28,9 +28,12 @@ from ... import _constants as C
 from ..._money import format_usd
 from ...errors import InvalidRequestError, NotFoundError
 from .._progress import Progress, progress
+from .._roots import ClientRoots, declared_roots
 from ._base import ToolSpec, render, runtime, tool_result
 
 if TYPE_CHECKING:
+    from mcp_types import ListRootsResult
+
     from ...client import AsyncPoeClient
     from ...orchestra import Approval, Orchestrator, RunEvent, RunState
     from ..runtime import ServerRuntime
@@ -141,14 +144,19 @@ async def _drive(
     step: bool,
     budget_usd: float | None,
     work: Any,
+    client_roots: ListRootsResult | None = None,
 ) -> CallToolResult:
     """Build an orchestrator, let ``work(orch)`` run it with progress, and clean up."""
+    from ..._paths import using_client_roots
+
     rt = runtime(ctx)
     runs = rt.shared(_Runs)
     async with progress(ctx, "orchestrate") as reporter:
         orch, ids, extra = await _orchestrator(rt, ctx, reporter, tiers, step, budget_usd)
         try:
-            state = await work(orch)
+            # The workers' file tools and run_command stay inside the client's roots too.
+            with using_client_roots(declared_roots(client_roots)):
+                state = await work(orch)
         finally:
             for run_id in ids:
                 runs.active.pop(run_id, None)
@@ -168,24 +176,26 @@ async def orchestrate(
     ] = None,
     step: Annotated[bool, Field(description="Ask before each ticket and change")] = False,
     budget_usd: Annotated[float | None, Field(gt=0)] = None,
+    client_roots: ClientRoots = None,
 ) -> CallToolResult:
     def work(orch: Orchestrator) -> Awaitable[RunState]:
         return orch.run(goal, outline=outline)
 
-    return await _drive(ctx, tiers, step, budget_usd, work)
+    return await _drive(ctx, tiers, step, budget_usd, work, client_roots)
 
 
 async def resume_run(
     run_id: Annotated[str, _RUN_ID],
     ctx: Context,
     step: bool = False,
+    client_roots: ClientRoots = None,
 ) -> CallToolResult:
     runs = runtime(ctx).shared(_Runs)
     if run_id in runs.active or run_id in runs.resuming:
         raise InvalidRequestError(f"run {run_id} is running; cancel_run it first")
     runs.resuming.add(run_id)
     try:
-        return await _drive(ctx, None, step, None, lambda orch: orch.resume(run_id))
+        return await _drive(ctx, None, step, None, lambda orch: orch.resume(run_id), client_roots)
     finally:
         runs.resuming.discard(run_id)
 

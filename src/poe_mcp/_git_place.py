@@ -1,0 +1,74 @@
+"""Where a git command would read: its repository, work tree and borrowed object stores.
+
+A folder inside a root can hold a repository whose files live elsewhere: a ``.git`` *file*
+(``gitdir: /elsewhere``, as a linked work tree has), ``core.worktree`` in its configuration,
+or ``objects/info/alternates`` borrowing another repository's objects. ``git show`` there
+would print files from outside the roots. Before a git command runs without the kernel sandbox
+(which stops such reads by itself), :func:`location_probe` asks git where those places are and
+:func:`borrowed_stores` follows the alternates; ``run_command`` refuses the command when one of
+them lies outside the roots or in a protected place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import _constants as C
+from ._paths import read_regular
+from .errors import PoeError
+
+__all__ = ["borrowed_stores", "location_probe", "reported_places"]
+
+
+def location_probe(argv: list[str]) -> list[str]:
+    """Arguments asking git (with the global options of ``argv``, a rewritten git command
+    line) for its git dir, common dir and work tree, as absolute paths."""
+    index = 0
+    while index < len(argv):
+        if argv[index] in ("-c", "-C"):
+            index += 2
+        elif argv[index].startswith("-"):
+            index += 1
+        else:
+            break
+    return [
+        *argv[:index],
+        "rev-parse",
+        "--path-format=absolute",
+        "--git-dir",
+        "--git-common-dir",
+        "--show-toplevel",
+    ]
+
+
+def reported_places(output: str) -> list[Path]:
+    """The absolute paths in the probe's output (a bare repository has no work tree line)."""
+    return [Path(line) for line in output.splitlines() if line.startswith("/")]
+
+
+def borrowed_stores(common_dir: Path) -> list[Path]:
+    """The object stores ``common_dir`` borrows (``objects/info/alternates``), transitively, as
+    git would follow them (relative entries are relative to the borrowing store)."""
+    found: list[Path] = []
+    pending = [(common_dir / "objects", 0)]
+    while pending:
+        store, depth = pending.pop()
+        if depth >= C.GIT_ALTERNATES_DEPTH:
+            continue
+        try:
+            data, _ = read_regular(store / "info" / "alternates", C.FILE_READ_CAP)
+        except (OSError, PoeError):
+            continue  # none, or not a regular file (a FIFO is never opened)
+        text = data.decode("utf-8", errors="replace")
+        for line in text.splitlines():
+            entry = line.strip()
+            if not entry or entry.startswith("#"):
+                continue
+            if entry.startswith('"'):
+                entry = entry.strip('"')  # a quoted path: git unquotes C-style escapes
+            target = Path(os.path.realpath(store / entry))
+            if target not in found:
+                found.append(target)
+                pending.append((target, depth + 1))
+    return found
