@@ -6,7 +6,14 @@ bare ``/v1/models``, Ollama, vLLM...) is sent the request, and the provider has 
 
 - an image in the messages for a model that states it takes no images;
 - ``generate_image`` / ``generate_video`` / ``generate_audio`` with a model whose stated output
-  is another kind (a text model, or a video bot asked for an image).
+  is another kind (a text model, or a video bot asked for an image);
+- bot parameters (``extra``) the model's list entry does not declare, or whose value its schema
+  refuses, on every backend (the bot protocol may drop an unknown parameter silently), naming
+  the models that do take them.
+
+:func:`check_request` runs every check a chat request gets before it is sent, the ones that
+need no catalog too (:func:`~poe_mcp._honour.check_extra`,
+:func:`~poe_mcp._honour.check_tool_choice`).
 """
 
 from __future__ import annotations
@@ -15,12 +22,21 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import _constants as C
 from .errors import InvalidRequestError, PoeError
 
 if TYPE_CHECKING:
+    from .backends import ChatRequest
     from .catalog import Catalog, ModelInfo
 
-__all__ = ["check_input", "check_output", "image_parts", "output_capability"]
+__all__ = [
+    "check_input",
+    "check_output",
+    "check_params",
+    "check_request",
+    "image_parts",
+    "output_capability",
+]
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +133,56 @@ async def check_output(catalog: Catalog | None, info: ModelInfo | None, kind: st
         f"{info.id} makes {makes}, not {kind}: nothing was sent or charged.{hint}",
         metadata={"model": info.id, "capability": f"output:{kind}", "suggestions": others},
     )
+
+
+async def check_params(
+    catalog: Catalog | None, model: str, params: Mapping[str, Any] | None
+) -> None:
+    """Refuse bot parameters ``model`` does not declare (or values its schema refuses).
+
+    Nothing is checked when the catalog cannot tell (no catalog, an unknown model, an entry
+    without a ``parameters`` list): the provider then has the last word.
+
+    Raises:
+        InvalidRequestError: what is wrong, what the model accepts, and which models take an
+            undeclared parameter.
+    """
+    if catalog is None or not params:
+        return
+    try:
+        await catalog.check_params(model, params)
+    except InvalidRequestError as exc:
+        unknown = exc.metadata.get("unknown_parameters") or []
+        if not unknown:
+            raise
+        takers = await _models_taking(catalog, unknown)
+        hint = f" Models that take {', '.join(unknown)}: {', '.join(takers)}." if takers else ""
+        exc.message = f"{exc.message}{hint} Nothing was sent."
+        exc.args = (exc.message,)
+        exc.metadata["suggestions"] = takers
+        raise
+
+
+async def _models_taking(catalog: Catalog, names: list[str]) -> list[str]:
+    try:
+        models = await catalog.search(all_kinds=True)
+    except PoeError:
+        return []
+    wanted = set(names)
+    return [
+        m.id for m in models if wanted <= {p.name for p in m.parameters or ()}
+    ][: C.SUGGESTIONS]
+
+
+async def check_request(catalog: Catalog | None, request: ChatRequest) -> None:
+    """Every check a chat request gets before it is sent (see the module docstring).
+
+    Raises:
+        InvalidRequestError: the first problem found.
+    """
+    from ._honour import check_extra, check_tool_choice
+
+    check_extra(request.extra)
+    check_tool_choice(request.params)
+    await check_input(catalog, request.model, request.messages)
+    await check_params(catalog, request.model, request.extra)

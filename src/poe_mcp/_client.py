@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from . import _constants as C
-from ._capabilities import check_input
+from ._capabilities import check_request
 from ._fallback import call_options, chat_plan, needs_plan, stream_plan
 from ._logging import register_secret
 from ._messages import build_request, stream_options_param
@@ -69,6 +69,16 @@ class ClientOptions(TypedDict, total=False):
     http_client: httpx2.AsyncClient | None
 
 
+_CLIENT_OPTIONS = frozenset(ClientOptions.__annotations__)
+
+
+def _refuse_unknown(options: Mapping[str, Any], known: frozenset[str]) -> None:
+    """What Python says for a keyword the signature does not have (options are typed dicts)."""
+    unknown = set(options) - known
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+
+
 class AsyncPoeClient(RequestPolicy):
     """The asynchronous client.
 
@@ -94,8 +104,7 @@ class AsyncPoeClient(RequestPolicy):
         on_event: called with a :class:`~poe_mcp.ClientEvent` when the client waits for a
             rate-limit slot, retries, or an answer is cut at ``max_tokens`` (settable later
             as ``client.on_event``).
-        http_client: an ``httpx2.AsyncClient`` (or ``httpx.AsyncClient``) for the REST API
-            and the account endpoints, as ``openai.AsyncOpenAI(http_client=...)`` takes one:
+        http_client: an ``httpx2.AsyncClient`` for the REST API and the account endpoints, as ``openai.AsyncOpenAI(http_client=...)`` takes one:
             proxies, custom TLS, or ``httpx2.ASGITransport(app)`` to drive an app such as the
             simulator in process. The client never closes it. The bot protocol (``legacy``)
             keeps its own connection.
@@ -109,25 +118,10 @@ class AsyncPoeClient(RequestPolicy):
         ConfigError: an unknown provider or backend.
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        provider: str | None = None,
-        base_url: str | None = None,
-        backend: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        rpm: int | None = None,
-        settings: Settings | None = None,
-        store: Store | Literal[False] | None = None,
-        catalog: Catalog | Literal[False] | None = None,
-        limiter: RateLimiter | None = None,
-        budget: BudgetGuard | Literal[False] | None = None,
-        entry_point: str = "library",
-        on_event: EventHook | None = None,
-        http_client: httpx2.AsyncClient | None = None,
-    ) -> None:
+    def __init__(self, api_key: str | None = None, **options: Unpack[ClientOptions]) -> None:
+        _refuse_unknown(options, _CLIENT_OPTIONS)
+        provider, base_url, backend = (options.get(k) for k in ("provider", "base_url", "backend"))
+        settings = options.get("settings")
         if settings is None:
             settings = Settings.load(provider=provider, base_url=base_url, backend=backend)
         else:
@@ -138,10 +132,11 @@ class AsyncPoeClient(RequestPolicy):
         self.provider = settings.provider
         self.base_url = self.provider_info.base_url
         self.backend = settings.backend
+        timeout, retries = options.get("timeout"), options.get("max_retries")
         self.timeout = float(timeout if timeout is not None else settings.timeout_s)
-        self.max_retries = int(max_retries if max_retries is not None else settings.max_retries)
-        self.entry_point = entry_point
-        self.on_event = on_event
+        self.max_retries = int(retries if retries is not None else settings.max_retries)
+        self.entry_point = options.get("entry_point", "library")
+        self.on_event = options.get("on_event")
         self._simulated_seen = False  # a response came from the built-in simulator
         self._store_failure: str | None = None
 
@@ -153,12 +148,14 @@ class AsyncPoeClient(RequestPolicy):
             provider=self.provider_info,
             timeout_s=self.timeout,
             settings=settings,
-            http_client=http_client,
+            http_client=options.get("http_client"),
         )
+        rpm, limiter = options.get("rpm"), options.get("limiter")
         self._rpm = settings.rpm if rpm is None else rpm
         self._limiter = limiter
         self._limiter_ready = limiter is not None or self._rpm <= 0
         self._backends = {}
+        store, catalog, budget = options.get("store"), options.get("catalog"), options.get("budget")
         self._store_arg = store
         self._store = store if store is not False else None
         self._owns_store = False
@@ -196,9 +193,7 @@ class AsyncPoeClient(RequestPolicy):
         self, model: str, messages_or_prompt: MessagesInput, options: ChatOptions
     ) -> ChatRequest:
         """The validated request of one call (aliases resolved, inputs checked)."""
-        unknown = set(options) - _CHAT_OPTIONS
-        if unknown:  # what Python says for a keyword the signature does not have
-            raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        _refuse_unknown(options, _CHAT_OPTIONS)
         model = await self.resolve_model(model)
         request = build_request(
             model,
@@ -215,7 +210,7 @@ class AsyncPoeClient(RequestPolicy):
             extra=options.get("extra"),
             timeout=options.get("timeout"),
         )
-        await check_input(self.catalog, request.model, request.messages)
+        await check_request(self.catalog, request)  # before anything is sent or charged
         return request
 
     async def chat(

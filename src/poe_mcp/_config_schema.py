@@ -24,13 +24,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import _constants as C
 from ._redact import describe_value
 from ._suggest import suggest
 from .errors import ConfigError
 
-__all__ = ["ConfigFile", "check_config_file", "check_store_url", "known_keys"]
+__all__ = [
+    "ConfigFile",
+    "check_config_file",
+    "check_environment",
+    "check_http_url",
+    "check_store_url",
+    "known_keys",
+]
 
 PositiveInt = Annotated[int, Field(gt=0)]
+# A model name: "" (or blanks) would fall back to the default silently.
+Name = Annotated[str, Field(pattern=r"\S")]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
@@ -83,9 +93,9 @@ class MediaTable(_Table):
     timeout_s: PositiveFloat | None = None
     max_bytes: PositiveInt | None = None
     progress_interval_s: PositiveFloat | None = None
-    image_model: str | None = None
-    video_model: str | None = None
-    audio_model: str | None = None
+    image_model: Name | None = None
+    video_model: Name | None = None
+    audio_model: Name | None = None
     download_policy: str | None = None
 
 
@@ -100,7 +110,7 @@ class ConfigFile(_Table):
     rpm: PositiveInt | None = None
     timeout_s: PositiveFloat | None = None
     log_prompts: bool | None = None
-    model: str | None = None
+    model: Name | None = None
     bot_base_url: str | None = None
     upload_base_url: str | None = None
     stream_options: Literal["auto", "on", "off"] | bool | None = None
@@ -111,7 +121,7 @@ class ConfigFile(_Table):
     tools: ToolsTable | None = None
     mcp_servers: dict[str, McpServerTable] | None = None
     media: MediaTable | None = None
-    aliases: dict[str, str] | None = None
+    aliases: dict[str, Name] | None = None
     logs: dict[str, Any] | None = None
     fallbacks: dict[str, Any] | None = None
     tiers: dict[str, Any] | None = None
@@ -128,6 +138,7 @@ _EXPECTED: dict[str, str] = {
     "greater_than": "greater than {gt}",
     "greater_than_equal": "at least {ge}",
     "literal_error": "one of {expected}",
+    "string_pattern_mismatch": "a name, not blank",
 }
 
 
@@ -218,7 +229,8 @@ def _problem(error: Any, loc: tuple[Any, ...]) -> str:
 
 _TYPE_NAMES = frozenset(
     {"str", "int", "float", "bool", "dict", "list", "ServerTable", "RateLimitTable",
-     "ToolsTable", "McpServerTable", "MediaTable", "function-after", "literal"}
+     "ToolsTable", "McpServerTable", "MediaTable", "function-after", "literal",
+     "constrained-str"}
 )  # fmt: skip
 
 
@@ -242,6 +254,71 @@ def check_store_url(url: str, where: str) -> None:
             f"{where} is not a store URL ({redact_url(url)!r}): use sqlite:///relative/path.db, "
             "sqlite:////absolute/path.db, memory:// or redis://host:port/db"
         )
+
+
+def check_http_url(url: Any, where: str) -> None:
+    """An ``http://`` or ``https://`` URL with a host (a base URL, an MCP server's URL).
+
+    Raises:
+        ConfigError: naming ``where`` it came from.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        ok = parts is not None and parts.scheme.lower() in ("http", "https") and bool(
+            parts.hostname
+        )
+    except ValueError:  # a malformed port or IPv6 literal
+        ok = False
+    if not ok:
+        from ._redact import redact_url
+
+        shown = redact_url(url) if isinstance(url, str) else describe_value(url)
+        raise ConfigError(
+            f"{where} must be an http:// or https:// URL with a host, e.g. "
+            f"https://api.poe.com/v1 (got {shown!r})"
+        )
+
+
+def _file_checks(data: Mapping[str, Any]) -> list[str]:
+    """Values whose form the schema's types cannot state: URLs, policies, tool names."""
+    problems: list[str] = []
+
+    def run(check: Callable[[], Any]) -> None:
+        try:
+            check()
+        except ConfigError as exc:
+            problems.append(exc.message)
+
+    for key in ("base_url", "bot_base_url", "upload_base_url"):
+        if isinstance(data.get(key), str):
+            run(lambda key=key: check_http_url(data[key], key))
+    servers = data.get("mcp_servers")
+    for name, table in (servers or {}).items() if isinstance(servers, Mapping) else ():
+        if isinstance(table, Mapping) and isinstance(table.get("url"), str):
+            run(lambda n=name, t=table: check_http_url(t["url"], f"[mcp_servers.{n}] url"))
+    media = data.get("media")
+    policy = media.get("download_policy") if isinstance(media, Mapping) else None
+    if isinstance(policy, str) and policy.strip().lower() not in C.DOWNLOAD_POLICIES:
+        problems.append(
+            f"[media] download_policy must be one of {', '.join(C.DOWNLOAD_POLICIES)} "
+            f"(got {describe_value(policy)})"
+        )
+    server = data.get("server")
+    tools = server.get("tools") if isinstance(server, Mapping) else None
+    if isinstance(tools, str | list) and tools:
+        run(lambda: _check_tools(tools))
+    return problems
+
+
+def _check_tools(spec: str | list[str]) -> None:
+    from .server.registry import select_tools  # only when [server] tools is set: imports mcp
+
+    try:
+        select_tools(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"[server] tools: {exc.message.replace(' in --tools', '')}") from None
 
 
 def _delegated(data: Mapping[str, Any]) -> list[tuple[str, Callable[[], Any]]]:
@@ -277,16 +354,21 @@ def check_config_file(data: Mapping[str, Any], path: Path) -> None:
     if not data:
         return
     problems: list[str] = []
+    flawed: set[str] = set()  # tables the schema already found wrong: said once is enough
     try:
         ConfigFile.model_validate(dict(data))
     except ValidationError as exc:
         problems += _problems(list(exc.errors()), data)
+        flawed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
     if isinstance(data.get("store"), str):
         try:
             check_store_url(data["store"], "store")
         except ConfigError as exc:
             problems.append(exc.message)
-    for _section, check in _delegated(data):
+    problems += _file_checks(data)
+    for section, check in _delegated(data):
+        if section in flawed:
+            continue
         try:
             check()
         except ConfigError as exc:
@@ -299,4 +381,77 @@ def check_config_file(data: Mapping[str, Any], path: Path) -> None:
             f"{path} is not valid:\n{listed}\n"
             "Fix these keys (the README's Configuration section lists every one).",
             metadata={"config_file": str(path), "problems": list(dict.fromkeys(problems))},
+        )
+
+
+# Spellings of true and false the environment may use (POE_MCP_LOG_PROMPTS).
+_ENV_TRUE = frozenset({"1", "true", "yes", "on"})
+_ENV_FALSE = frozenset({"0", "false", "no", "off"})
+_URL_VARS = ("POE_BASE_URL", "OPENAI_BASE_URL", "POE_BOT_BASE_URL", "POE_UPLOAD_BASE_URL")
+
+
+def _env_problem(name: str, raw: str) -> str | None:
+    """What is wrong with ``raw`` as the value of ``name``, or None."""
+    value = raw.strip().lower()
+    given = describe_value(raw)  # a key pasted into the wrong variable is never quoted
+    if name == "POE_MCP_RPM":
+        try:
+            number = float(raw)
+        except ValueError:
+            number = -1.0
+        if not (number >= 1 and number.is_integer()):
+            return f"{name} must be a whole number of requests per minute, at least 1 (got {given})"
+    elif name == "POE_MCP_SESSION_TTL":
+        try:
+            ok = float(raw) > 0 and float(raw) != float("inf")
+        except ValueError:
+            ok = False
+        if not ok:
+            return f"{name} must be a number of seconds greater than 0 (got {given})"
+    elif name == "POE_MCP_LOG_PROMPTS" and value not in _ENV_TRUE | _ENV_FALSE:
+        return f"{name} must be true or false (1/0, yes/no, on/off; got {given})"
+    elif name == "POE_MCP_DOWNLOAD_POLICY" and value not in C.DOWNLOAD_POLICIES:
+        return f"{name} must be one of {', '.join(C.DOWNLOAD_POLICIES)} (got {given})"
+    elif name == "POE_MCP_STREAM_OPTIONS" and value not in (
+        "auto", "on", "off", *_ENV_TRUE, *_ENV_FALSE
+    ):  # fmt: skip
+        return f"{name} must be auto, on or off (got {given})"
+    elif name in _URL_VARS:
+        try:
+            check_http_url(raw, name)
+        except ConfigError as exc:
+            return exc.message
+    elif name.startswith("POE_MCP_BUDGET_"):
+        from .budget import BudgetLimits
+
+        try:
+            BudgetLimits.from_mapping({}, {name: raw})
+        except ConfigError as exc:
+            return exc.message
+    elif name == "POE_MCP_LOGS":
+        from ._logbook import parse_log_settings
+
+        try:
+            parse_log_settings({}, raw)
+        except ConfigError as exc:
+            return exc.message
+    return None
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """Validate poe-mcp's environment variables (``env``: name -> value, empty ones left out)
+    whole, as :func:`check_config_file` does the file: a value that cannot take effect is an
+    error naming the variable, never a silent default (``POE_MCP_RPM=1.7`` used to mean 1,
+    ``POE_MCP_LOG_PROMPTS=maybe`` off).
+
+    Raises:
+        ConfigError: every problem found, one per line.
+    """
+    problems = [p for name, raw in env.items() if (p := _env_problem(name, raw)) is not None]
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(
+            f"the environment is not valid:\n{listed}\nFix or unset these variables (the "
+            "README's Configuration section lists every one).",
+            metadata={"problems": problems},
         )

@@ -28,7 +28,118 @@ from .backends import Backend, ChatRequest
 from .errors import InvalidRequestError
 from .types import ChatResult, Delta
 
-__all__ = ["LOCALLY_ENFORCED", "UNSUPPORTED", "HonestBackend", "check_support", "honour"]
+__all__ = [
+    "LOCALLY_ENFORCED",
+    "RESERVED_EXTRA",
+    "UNSUPPORTED",
+    "HonestBackend",
+    "check_extra",
+    "check_support",
+    "check_tool_choice",
+    "honour",
+]
+
+# Names bot parameters (``extra`` / MCP ``params`` / CLI ``--param``) may not carry: the REST
+# backend merges ``extra`` into the top of the JSON body, so ``{"model": ...}`` would silently
+# send (and bill) another model and ``{"temperature": 5}`` would skip the checks and the
+# backend rules of the real argument; the bot protocol would pass them to the bot as unknown
+# parameters. name -> the argument that sets it (None: the call itself decides it).
+RESERVED_EXTRA: dict[str, str | None] = {
+    "model": None,
+    "messages": None,
+    "stream": None,
+    "n": None,
+    "temperature": "temperature",
+    "max_tokens": "max_tokens",
+    "max_completion_tokens": "max_tokens",
+    "top_p": "top_p",
+    "stop": "stop",
+    "tools": "tools",
+    "tool_choice": "tool_choice",
+    "parallel_tool_calls": "parallel_tool_calls",
+    "response_format": "response_format",
+    "stream_options": "stream_options",
+}
+
+
+def check_extra(extra: Mapping[str, Any] | None) -> None:
+    """Refuse bot parameters that name a standard field of the request (:data:`RESERVED_EXTRA`).
+
+    Raises:
+        InvalidRequestError: naming each such key and the argument to use instead.
+    """
+    if not extra:
+        return
+    found = [str(k) for k in extra if k in RESERVED_EXTRA]
+    if not found:
+        return
+    what = []
+    for name in found:
+        use = RESERVED_EXTRA[name]
+        what.append(
+            f"{name!r} is set by the call itself, not by a bot parameter"
+            if use is None
+            else f"{name!r} is a standard parameter: pass it as {use}=..., not in params/extra"
+        )
+    raise InvalidRequestError(
+        f"bot parameters (params / extra / --param) cannot hold {', '.join(found)}: "
+        f"{'; '.join(what)}. Nothing was sent.",
+        metadata={"param": "extra", "reserved": found},
+    )
+
+
+def _tool_names(tools: Any) -> list[str]:
+    names = []
+    for tool in tools or ():
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            names.append(function["name"])
+    return names
+
+
+def check_tool_choice(params: Mapping[str, Any]) -> None:
+    """Refuse a ``tool_choice`` that forces a tool call no offered tool can answer.
+
+    ``required`` (or a named function) without ``tools`` would force a call of nothing, and a
+    named function that is not among ``tools`` cannot be called: providers either reject
+    these or drop the choice silently.
+
+    Raises:
+        InvalidRequestError: naming the choice and the tools offered.
+    """
+    choice = params.get("tool_choice")
+    if choice is None or choice in ("auto", "none"):
+        return
+    names = _tool_names(params.get("tools"))
+    if isinstance(choice, Mapping):
+        function = choice.get("function")
+        wanted = function.get("name") if isinstance(function, Mapping) else None
+        if not isinstance(wanted, str) or not wanted:
+            raise InvalidRequestError(
+                'tool_choice must be "auto", "none", "required" or {"type": "function", '
+                '"function": {"name": ...}}',
+                metadata={"param": "tool_choice"},
+            )
+        if wanted not in names:
+            offered = ", ".join(names) or "none"
+            raise InvalidRequestError(
+                f"tool_choice names the function {wanted!r}, which is not among the tools "
+                f"offered ({offered}): it could never be called. Nothing was sent.",
+                metadata={"param": "tool_choice"},
+            )
+        return
+    if choice != "required":
+        raise InvalidRequestError(
+            f'tool_choice must be "auto", "none", "required" or {{"type": "function", '
+            f'"function": {{"name": ...}}}}, not {str(choice)[:64]!r}',
+            metadata={"param": "tool_choice"},
+        )
+    if not names:
+        raise InvalidRequestError(
+            'tool_choice "required" needs tools to choose from: pass tools, or leave '
+            "tool_choice out. Nothing was sent.",
+            metadata={"param": "tool_choice"},
+        )
 
 # backend -> parameters it cannot send at all (name -> why, for the refusal)
 UNSUPPORTED: dict[str, dict[str, str]] = {

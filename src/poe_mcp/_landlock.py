@@ -93,8 +93,8 @@ def _carve(folder: str, denied: list[str], budget: list[int]) -> list[list[Any]]
     protected place. Links are skipped (a rule on a link would grant its target).
     """
     inner = [d for d in denied if d != folder and d.startswith(folder.rstrip("/") + "/")]
-    if folder in denied:
-        return []
+    if any(folder == d or folder.startswith(d.rstrip("/") + "/") for d in denied):
+        return []  # a protected place, or a folder inside one (a client root there, say)
     if not inner:
         return [[folder, READ_WRITE]]
     rules: list[list[Any]] = [[folder, READ_DIR]]

@@ -172,7 +172,11 @@ class RequestPolicy:
         """The provider's models as raw ``/v1/models`` items (see ``poe_mcp.catalog``)."""
         return await self.send(self._backend("openai").list_models)
 
-    async def _get_store(self) -> Store | None:
+    async def get_store(self) -> Store | None:
+        """The store this client keeps its ledger in (opened on first use); None when off.
+
+        :class:`~poe_mcp.conversation.Conversation` keeps its history there by default.
+        """
         if self._store is not None or self._store_arg is False:
             return self._store
         try:
@@ -189,31 +193,19 @@ class RequestPolicy:
         self._store, self._owns_store = store, True
         return self._store
 
-    async def get_store(self) -> Store | None:
-        """The store this client keeps its ledger in (opened on first use); None when off.
-
-        :class:`~poe_mcp.conversation.Conversation` keeps its history there by default.
-        """
-        return await self._get_store()
-
     async def rate_limiter(self) -> RateLimiter | None:
         """The limiter this client takes a slot from before each request: the one it was
         given, else its store's (a Redis store's is shared by every process using it), else
         this process's; None with ``rpm=0``. ``[rate_limit]`` sets its burst and wait."""
         if not self._limiter_ready:
             if self._limiter is None and self._rpm > 0:
-                store = await self._get_store()
-                table = self.settings.rate_limit
-                if store is not None:
-                    self._limiter = store.rate_limiter(
-                        self._rpm, burst=table.burst, max_wait_s=table.max_wait_s
-                    )
-                else:
-                    from .store.base import LocalRateLimits
+                from .store.base import LocalRateLimits
 
-                    self._limiter = LocalRateLimits().rate_limiter(
-                        self._rpm, burst=table.burst, max_wait_s=table.max_wait_s
-                    )
+                store = await self.get_store()
+                table = self.settings.rate_limit
+                self._limiter = (store or LocalRateLimits()).rate_limiter(
+                    self._rpm, burst=table.burst, max_wait_s=table.max_wait_s
+                )
             self._limiter_ready = True
         return self._limiter
 
@@ -222,7 +214,7 @@ class RequestPolicy:
             from .budget import BudgetGuard
 
             limits = self.settings.budgets
-            store = await self._get_store() if limits.active else None
+            store = await self.get_store() if limits.active else None
             if store is None and limits.active and self._store_failure:
                 # Budgets that silently stop applying are worse than a refusal.
                 raise StoreError(
@@ -347,7 +339,7 @@ class RequestPolicy:
         result.latency_s = time.perf_counter() - call.started
         await self._record(call, result=result)
         await record_exchange(
-            await self._get_store(),
+            await self.get_store(),
             self.settings,
             entry_point=self.entry_point,
             provider=self.provider,
@@ -360,7 +352,7 @@ class RequestPolicy:
     async def _record(
         self, call: Call, *, result: ChatResult | None = None, error: PoeError | None = None
     ) -> None:
-        store = await self._get_store()
+        store = await self.get_store()
         if store is None:
             return
         from .store.base import UsageRecord

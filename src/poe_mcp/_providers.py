@@ -20,7 +20,7 @@ of its own and never falls back to Poe's or OpenAI's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -85,19 +85,15 @@ class Provider:
         is); :class:`~poe_mcp.config.Settings` refuses unknown names before this is reached.
         """
         spec = PROVIDERS.get(name, PROVIDERS["compatible"])
-        base = (base_url or spec.base_url or "").rstrip("/")
-        derived_bot, derived_upload = bot_urls(base) if base else (None, None)
-        no_bots = spec.name == "openai"  # OpenAI has no bot protocol
+        base = (base_url or spec.base_url).rstrip("/")
         where = base or "the provider's base URL"
-        return cls(
-            name=spec.name,
-            key_env=spec.key_env,
-            base_env=spec.base_env,
-            key_section=spec.key_section,
-            key_example=spec.key_example,
+        bots = spec.name != "openai"  # OpenAI has no bot protocol
+        derived_bot, derived_upload = bot_urls(base) if base and bots else (None, None)
+        return replace(
+            spec,
             base_url=base,
-            bot_url=None if no_bots else _slash(bot_url) or derived_bot,
-            upload_url=None if no_bots else _slash(upload_url) or derived_upload,
+            bot_url=_slash(bot_url) or derived_bot if bots else None,
+            upload_url=_slash(upload_url) or derived_upload if bots else None,
             account_url=_account_url(base) if spec.name == "poe" else None,
             key_page=spec.key_page or where,
             key_hint=spec.key_hint.format(base_url=where),

@@ -23,7 +23,7 @@ from typing import Any
 from . import _constants as C
 from .errors import InvalidRequestError
 
-__all__ = ["check_parameters_schema", "check_tool_definitions"]
+__all__ = ["check_parameters_schema", "check_schema_refs", "check_tool_definitions"]
 
 _VALID: dict[str, None] = {}  # JSON of schemas that passed, oldest first (insertion order)
 
@@ -166,6 +166,19 @@ def check_parameters_schema(schema: Any, where: str) -> None:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread
                 _VALID.pop(next(iter(_VALID)))
         _VALID[key] = None
+
+
+def check_schema_refs(schema: Mapping[str, Any], where: str) -> None:
+    """Refuse too deep a nesting, a non-finite number or a ``$ref`` that does not resolve
+    inside ``schema`` (nothing is fetched): for any JSON Schema a caller passes, such as a
+    ``response_format`` schema, whose answer would otherwise be validated only after paying.
+
+    Raises:
+        InvalidRequestError: naming the path of the problem under ``where``.
+    """
+    refs = _walk(schema, where)
+    if refs:
+        _check_refs(schema, refs, where)
 
 
 def check_tool_definitions(tools: Sequence[Any], where: str = "tools") -> None:

@@ -44,7 +44,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from . import _constants as C
 from ._providers import PROVIDERS, Provider
@@ -70,6 +70,8 @@ _BUDGET_VARS = tuple(
 
 # Every environment variable poe-mcp reads (tests clear them all). The CLI reads two of them
 # through its options (POE_MCP_TOKEN, POE_MCP_TRANSPORT); everything else is read here.
+T = TypeVar("T")
+
 ENV_VARS: tuple[str, ...] = (
     *_KEY_VARS,
     "POE_BASE_URL",
@@ -226,6 +228,104 @@ _FROM_ENV_OR_FILE = {
 }
 
 
+class _Derived(Generic[T]):
+    """A value derived from :class:`Settings` (a typed section of ``config.toml``, the
+    provider), made on first use by ``make(settings)`` and kept for the life of the settings."""
+
+    def __init__(self, make: Callable[[Settings], T], doc: str) -> None:
+        self.make = make
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, settings: None, owner: type) -> _Derived[T]: ...
+
+    @overload
+    def __get__(self, settings: Settings, owner: type) -> T: ...
+
+    def __get__(self, settings: Settings | None, owner: type) -> _Derived[T] | T:
+        if settings is None:
+            return self
+        try:
+            value: T = settings._parsed[self.name]
+        except KeyError:
+            value = settings._parsed[self.name] = self.make(settings)
+        return value
+
+
+# How each derived value is made; imported on first use, so the package import stays light.
+
+
+def _config(settings: Settings) -> ConfigFile:
+    from ._config_schema import ConfigFile, check_config_file
+
+    check_config_file(settings.file, settings.config_dir / "config.toml")  # readable errors
+    return ConfigFile.model_validate(settings.file)
+
+
+def _media(settings: Settings) -> MediaTable:
+    from ._config_schema import MediaTable
+
+    return settings.config.media or MediaTable()
+
+
+def _tools(settings: Settings) -> ToolsTable:
+    from ._config_schema import ToolsTable
+
+    return settings.config.tools or ToolsTable()
+
+
+def _server(settings: Settings) -> ServerTable:
+    from ._config_schema import ServerTable
+
+    return settings.config.server or ServerTable()
+
+
+def _rate_limit(settings: Settings) -> RateLimitTable:
+    from ._config_schema import RateLimitTable
+
+    return settings.config.rate_limit or RateLimitTable()
+
+
+def _mcp_servers(settings: Settings) -> list[MCPServerSpec]:
+    from .mcp_tools import mcp_servers_from_config
+
+    return mcp_servers_from_config(settings.section("mcp_servers"))
+
+
+def _budgets(settings: Settings) -> BudgetLimits:
+    from .budget import BudgetLimits
+
+    table, where = settings.section("budgets"), str(settings.config_dir / "config.toml")
+    return BudgetLimits.from_mapping(table, settings.environ, config_file=where)
+
+
+def _prices(settings: Settings) -> dict[str, Price]:
+    from ._model_info import parse_price_overrides
+
+    return parse_price_overrides(settings.section("prices"))
+
+
+def _aliases(settings: Settings) -> dict[str, str]:
+    from ._aliases import parse_aliases
+
+    return parse_aliases(settings.section("aliases"), settings.config_dir)
+
+
+def _fallbacks(settings: Settings) -> dict[str, list[str]]:
+    from ._fallback import parse_fallbacks
+
+    return parse_fallbacks(settings.section("fallbacks"))
+
+
+def _logs(settings: Settings) -> LogSettings:
+    from ._logbook import parse_log_settings
+
+    return parse_log_settings(settings.section("logs"), settings.environ.get("POE_MCP_LOGS"))
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Resolved settings. Build with :meth:`Settings.load`; change with :meth:`with_`.
@@ -264,6 +364,9 @@ class Settings:
 
         check_config_file(file, cdir / "config.toml")  # whole file, before any value is used
         env = {n: v for n in ENV_VARS if n not in _KEY_VARS and (v := os.environ.get(n))}
+        from ._config_schema import check_environment
+
+        check_environment(env)  # every variable, before any value is used
         values: dict[str, Any] = {
             "config_dir": cdir, "home": data_dir(), "file": file, "environ": env,
         }  # fmt: skip
@@ -332,22 +435,23 @@ class Settings:
         if "fallbacks" in self.file:
             self.fallbacks  # noqa: B018 - parsed now: model -> [fallback models]
 
-    # --- derived values --------------------------------------------------------------------
+    # --- derived values, each made on first use and kept (see _Derived) ------------------
 
-    def _once(self, name: str) -> Any:
-        """A derived value (``_DERIVED[name]``), computed on first use and kept for the life
-        of these settings."""
-        try:
-            return self._parsed[name]
-        except KeyError:
-            value = self._parsed[name] = _DERIVED[name](self)
-            return value
-
-    @property
-    def provider_info(self) -> Provider:
-        """The provider these settings name: key variable, REST, bot, upload, account URLs."""
-        found: Provider = self._once("provider")
-        return found
+    provider_info = _Derived(
+        Provider.from_settings,
+        "The provider these settings name: key variable, REST, bot, upload, account URLs.",
+    )
+    config = _Derived(_config, "The whole ``config.toml``, validated (``ConfigFile``).")
+    media = _Derived(_media, "``[media]``: directory, timeouts, sizes, default models.")
+    tools = _Derived(_tools, "``[tools]``: roots, commands and limits of the built-in tools.")
+    server = _Derived(_server, "``[server]``: exposed tools and HTTP limits.")
+    rate_limit = _Derived(_rate_limit, "``[rate_limit]``: burst and longest wait of the limiter.")
+    mcp_servers = _Derived(_mcp_servers, "``[mcp_servers.<name>]``: the agent's MCP servers.")
+    budgets = _Derived(_budgets, "``[budgets]`` with ``POE_MCP_BUDGET_*`` over it.")
+    prices = _Derived(_prices, "``[prices]``: USD per million tokens, by lower-case model id.")
+    aliases = _Derived(_aliases, "``[aliases]``: lower-case alias -> model name.")
+    fallbacks = _Derived(_fallbacks, "``[fallbacks]``: lower-case model -> the models after it.")
+    logs = _Derived(_logs, "``[logs]`` with ``POE_MCP_LOGS`` over it: who logs, how long.")
 
     @property
     def effective_base_url(self) -> str:
@@ -362,153 +466,8 @@ class Settings:
         return self.home / "media"
 
     def section(self, name: str) -> dict[str, Any]:
-        """A table of config.toml as parsed, or {} (prefer the typed sections below)."""
+        """A table of config.toml as parsed, or {} (prefer the typed sections above)."""
         value = self.file.get(name, {})
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}] in config.toml must be a table")
         return value
-
-    # --- the typed sections of config.toml --------------------------------------------------
-
-    @property
-    def config(self) -> ConfigFile:
-        """The whole ``config.toml``, validated (:class:`~poe_mcp._config_schema.ConfigFile`)."""
-        found: ConfigFile = self._once("config")
-        return found
-
-    @property
-    def media(self) -> MediaTable:
-        """``[media]``: directory, timeouts, sizes, default models, download policy."""
-        found: MediaTable = self._once("media")
-        return found
-
-    @property
-    def tools(self) -> ToolsTable:
-        """``[tools]``: roots, commands and limits of the built-in tools."""
-        found: ToolsTable = self._once("tools")
-        return found
-
-    @property
-    def server(self) -> ServerTable:
-        """``[server]``: exposed tools and HTTP limits."""
-        found: ServerTable = self._once("server")
-        return found
-
-    @property
-    def rate_limit(self) -> RateLimitTable:
-        """``[rate_limit]``: burst and longest wait of the client-side limiter."""
-        found: RateLimitTable = self._once("rate_limit")
-        return found
-
-    @property
-    def mcp_servers(self) -> list[MCPServerSpec]:
-        """``[mcp_servers.<name>]``: the MCP servers whose tools the agent may use."""
-        found: list[MCPServerSpec] = self._once("mcp_servers")
-        return found
-
-    @property
-    def budgets(self) -> BudgetLimits:
-        """``[budgets]`` with ``POE_MCP_BUDGET_*`` over it."""
-        found: BudgetLimits = self._once("budgets")
-        return found
-
-    @property
-    def prices(self) -> dict[str, Price]:
-        """``[prices]``: USD per million tokens, by lower-case model id."""
-        found: dict[str, Price] = self._once("prices")
-        return found
-
-    @property
-    def aliases(self) -> dict[str, str]:
-        """``[aliases]``: lower-case alias -> model name."""
-        found: dict[str, str] = self._once("aliases")
-        return found
-
-    @property
-    def fallbacks(self) -> dict[str, list[str]]:
-        """``[fallbacks]``: lower-case model -> the models tried after it."""
-        found: dict[str, list[str]] = self._once("fallbacks")
-        return found
-
-    @property
-    def logs(self) -> LogSettings:
-        """``[logs]`` with ``POE_MCP_LOGS`` over it: which entry points log, for how long."""
-        found: LogSettings = self._once("logs")
-        return found
-
-
-# --- how each derived value is made (imported on first use: the package import stays light) ---
-
-
-def _config(settings: Settings) -> ConfigFile:
-    from ._config_schema import ConfigFile, check_config_file
-
-    check_config_file(settings.file, settings.config_dir / "config.toml")  # readable errors
-    return ConfigFile.model_validate(settings.file)
-
-
-def _table(name: str) -> Callable[[Settings], Any]:
-    def make(settings: Settings) -> Any:
-        from . import _config_schema as schema
-
-        default = {
-            "media": schema.MediaTable,
-            "tools": schema.ToolsTable,
-            "server": schema.ServerTable,
-            "rate_limit": schema.RateLimitTable,
-        }[name]
-        return getattr(settings.config, name) or default()
-
-    return make
-
-
-def _mcp_servers(settings: Settings) -> list[MCPServerSpec]:
-    from .mcp_tools import mcp_servers_from_config
-
-    return mcp_servers_from_config(settings.section("mcp_servers"))
-
-
-def _budgets(settings: Settings) -> BudgetLimits:
-    from .budget import BudgetLimits
-
-    where = str(settings.config_dir / "config.toml")
-    return BudgetLimits.from_mapping(
-        settings.section("budgets"), settings.environ, config_file=where
-    )
-
-
-def _prices(settings: Settings) -> dict[str, Price]:
-    from ._model_info import parse_price_overrides
-
-    return parse_price_overrides(settings.section("prices"))
-
-
-def _aliases(settings: Settings) -> dict[str, str]:
-    from ._aliases import parse_aliases
-
-    return parse_aliases(settings.section("aliases"), settings.config_dir)
-
-
-def _fallbacks(settings: Settings) -> dict[str, list[str]]:
-    from ._fallback import parse_fallbacks
-
-    return parse_fallbacks(settings.section("fallbacks"))
-
-
-def _logs(settings: Settings) -> LogSettings:
-    from ._logbook import parse_log_settings
-
-    return parse_log_settings(settings.section("logs"), settings.environ.get("POE_MCP_LOGS"))
-
-
-_DERIVED: dict[str, Callable[[Settings], Any]] = {
-    "provider": Provider.from_settings,
-    "config": _config,
-    **{name: _table(name) for name in ("media", "tools", "server", "rate_limit")},
-    "mcp_servers": _mcp_servers,
-    "budgets": _budgets,
-    "prices": _prices,
-    "aliases": _aliases,
-    "fallbacks": _fallbacks,
-    "logs": _logs,
-}

@@ -206,7 +206,7 @@ class Conversations:
         the answer); ``tools``, when given, replaces the stored tool definitions.
         """
         answers = [answer] if isinstance(answer, dict) else list(answer)
-        await self.store.append(
+        await self.store.extend(
             turn.session_id,
             [*turn.new_messages, *answers],
             model=model,

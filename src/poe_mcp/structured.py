@@ -84,6 +84,12 @@ def _check_schema(schema: Mapping[str, Any]) -> None:
         raise _refuse(
             f"response_format schema is not a valid JSON Schema: {exc.message} (at {where})"
         ) from None
+    from ._tool_schemas import check_schema_refs
+
+    try:  # a $ref to nowhere (or to a URL) would fail only when the paid answer is validated
+        check_schema_refs(schema, "response_format schema")
+    except InvalidRequestError as exc:
+        raise _refuse(exc.message) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,5 +5,6 @@ from __future__ import annotations
 from .redis_testlib import reuse_scenarios
 
 reuse_scenarios(globals(), "store/test_sessions.py")
+reuse_scenarios(globals(), "store/test_session_tools.py")
 reuse_scenarios(globals(), "store/test_ledger.py")
 reuse_scenarios(globals(), "store/test_logs.py")

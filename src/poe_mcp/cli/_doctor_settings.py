@@ -31,7 +31,10 @@ def config_file_check(config_dir: Path, error: PoeError | None) -> dict[str, Any
     path = config_dir / "config.toml"
     if error is not None:
         text = str(error)
-        return check("config_file", "fail", text if str(path) in text else f"{path}: {text}")
+        if error.metadata.get("config_file") or str(path) in text:
+            return check("config_file", "fail", text if str(path) in text else f"{path}: {text}")
+        # the file loaded (it is checked first): the environment (or an option) is at fault
+        return check("environment", "fail", f"{text} ({path} is not at fault)")
     if not path.exists():
         return check("config_file", "ok", f"{path} (absent: defaults and environment apply)")
     return check("config_file", "ok", f"{path} (loaded, valid)")

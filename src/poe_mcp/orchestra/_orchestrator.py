@@ -560,7 +560,7 @@ class Orchestrator:
 
     async def _runs_store(self) -> Store:
         if self._store is None:
-            store = await self.client._get_store()
+            store = await self.client.get_store()
             if store is None:
                 from ..store import open_store
 

@@ -39,11 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ARGUMENT_ALIASES",
+    "EARLIER_TOOLS",
     "UNSUPPORTED_HINTS",
     "VALUE_FORMS",
     "Alias",
     "StrictTool",
     "normalize_arguments",
+    "unknown_tool_error",
 ]
 
 
@@ -53,6 +55,14 @@ def _as_list(value: Any) -> Any:
 
 def _thinking_budget(value: Any) -> Any:
     """``thinking`` as earlier servers (and Anthropic's API) sent it -> a token budget."""
+    if isinstance(value, bool):  # pydantic would read true as a budget of 1 token
+        if not value:
+            return None
+        raise InvalidRequestError(
+            "thinking=true says nothing about how much: give a token budget (thinking=2048) "
+            'or {"budget_tokens": 2048}',
+            metadata={"param": "thinking"},
+        )
     if not isinstance(value, Mapping):
         return value
     allowed = {"budget_tokens", "type", "enabled"}
@@ -117,6 +127,54 @@ UNSUPPORTED_HINTS: dict[str, str] = {
 }
 
 
+# Tools of earlier Poe MCP servers (by name) -> what does the same here.
+EARLIER_TOOLS: dict[str, str] = {
+    "query_bot": "use ask_poe (its message is prompt here; files go to ask_with_attachment)",
+    "search_models": "use list_available_models_v2 (query, modality, supports_tools)",
+    "o3_query": 'use ask_poe with bot "o3"',
+    "analyze-with-poe": "use ask_poe, or ask_with_attachment for files (attachment_paths)",
+    "ask_poe_with_actions": "use ask_poe: poe-mcp never runs commands found in an answer",
+    "ask_with_attachment_and_actions": (
+        "use ask_with_attachment: poe-mcp never runs commands found in an answer"
+    ),
+    "get_enhanced_server_info": "use get_server_info",
+    "register_custom_tool": (
+        "poe-mcp never runs code sent as text: pass tool definitions to ask_poe_with_tools "
+        "and answer its pending calls with tool_results"
+    ),
+}
+
+
+def unknown_tool_error(name: str, exposed: list[str]) -> InvalidRequestError:
+    """Why a call to a tool this server does not expose fails, and what to call instead.
+
+    A tool of this version that the server was started without names the ``--tools`` group
+    that enables it; a tool of an earlier Poe MCP server names the tool that does the same
+    here; anything else gets "did you mean" among the exposed tools.
+    """
+    from .registry import OPTIONAL_GROUPS, TOOL_GROUPS, TOOL_MODULES
+
+    shown = _short(name)
+    metadata: dict[str, Any] = {"tool": shown, "tools": list(exposed)}
+    if name in TOOL_MODULES:
+        group = next((g for g, names in TOOL_GROUPS.items() if name in names), name)
+        off = " (off by default)" if group in OPTIONAL_GROUPS else ""
+        text = (
+            f"tool {shown!r} is not enabled on this server: its group {group!r}{off} was not "
+            f"selected. Start the server with --tools all,{group} (or POE_MCP_TOOLS, or tools "
+            "under [server] in config.toml)."
+        )
+        metadata["enable"] = group
+    elif name in EARLIER_TOOLS:
+        text = f"{shown!r} is a tool of an earlier Poe MCP server: {EARLIER_TOOLS[name]}."
+    else:
+        found = suggest(name.replace("-", "_"), exposed)
+        hint = f" Did you mean {' or '.join(repr(f) for f in found)}?" if found else ""
+        text = f"unknown tool {shown!r}.{hint} This server has: {', '.join(exposed)}."
+        metadata["suggestions"] = found
+    return InvalidRequestError(text, metadata=metadata)
+
+
 def _short(name: str) -> str:
     limit = C.ARGUMENT_NAME_MAX_CHARS
     return name if len(name) <= limit else name[:limit] + "…"
@@ -136,11 +194,26 @@ def _unknown_text(
         text += f" ({tool} keeps no conversation: leave session_id out)"
     elif name in UNSUPPORTED_HINTS:
         text += f" ({UNSUPPORTED_HINTS[name]})"
-    elif name in elsewhere:
-        text += f" (taken by {', '.join(elsewhere[name])}, not by {tool})"
+    elif (where := _elsewhere(name, elsewhere)) is not None:
+        other, tools = where
+        named = "" if other == name else f" as {other!r}"
+        text += f" (taken by {', '.join(tools)}{named}, not by {tool})"
     elif "params" in declared:
         text += f" (a bot parameter? put it in params: {{{name!r}: ...}})"
     return text, found
+
+
+def _elsewhere(
+    name: str, elsewhere: Mapping[str, list[str]]
+) -> tuple[str, list[str]] | None:
+    """The argument of other tools ``name`` means (itself, another case, or what its alias
+    maps to), and those tools; None when no tool takes it."""
+    alias = ARGUMENT_ALIASES.get(name)
+    lowered = {key.lower(): key for key in elsewhere}
+    for candidate in (name, lowered.get(name.lower()), alias.target if alias else None):
+        if candidate is not None and candidate in elsewhere:
+            return candidate, elsewhere[candidate]
+    return None
 
 
 def normalize_arguments(

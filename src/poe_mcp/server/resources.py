@@ -181,6 +181,21 @@ class PoeServer(MCPServer[Any]):
         check_prompt_arguments(await self.list_prompts(), name, arguments)
         return await super().get_prompt(name, arguments, context)
 
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        """``tools/call``; a tool this server does not expose is refused with what to call
+        instead (the group that enables it, the tool an earlier Poe MCP server's name maps
+        to, or "did you mean"), not the SDK's bare "Unknown tool"."""
+        if self._tool_manager.get_tool(name) is None:
+            from mcp.server.mcpserver.exceptions import ToolError
+
+            from ._arguments import unknown_tool_error
+            from ._guard import render_error
+
+            raise ToolError(render_error(unknown_tool_error(name, self._runtime.tools)))
+        return await super().call_tool(name, arguments, context)
+
     async def list_resources(self) -> list[MCPResource]:
         listed = await super().list_resources()
         return [*listed, *await anyio.to_thread.run_sync(_listing, self._media_dir())]

@@ -11,7 +11,7 @@ __all__ = ["APPEND", "LIST_SESSIONS", "RATE_TAKE"]
 
 # KEYS: meta hash, message list, session index (zset id -> expires_at), write mark
 # ARGV: session id, ttl ms, '=model' or '' (keep), '=backend' or '', user turns, mark ttl ms,
-#       '=tools JSON' or '', messages (JSON)...
+#       '=tools JSON' or '', '1' to reply with the session (else an empty one), messages (JSON)...
 # The write mark makes a retried append (reply lost when Redis restarted) a no-op.
 APPEND = """
 local t = redis.call('TIME')
@@ -29,7 +29,7 @@ if redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[6]) then
   redis.call('HINCRBY', KEYS[1], 'turns', ARGV[5])
   redis.call('HSET', KEYS[1], 'updated_at', string.format('%.6f', now),
              'expires_at', string.format('%.6f', expires))
-  if #ARGV > 7 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 8)) end
+  if #ARGV > 8 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 9)) end
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
   if ttl_ms > 0 then
     redis.call('PEXPIRE', KEYS[1], ttl_ms)
@@ -37,7 +37,10 @@ if redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[6]) then
     redis.call('ZADD', KEYS[3], expires, ARGV[1])
   end
 end
-local reply = {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
+local reply = {{}, {}}
+if ARGV[8] == '1' then
+  reply = {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
+end
 if ttl_ms <= 0 then
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('ZREM', KEYS[3], ARGV[1])

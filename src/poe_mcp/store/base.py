@@ -85,6 +85,20 @@ class SessionStore(Protocol):
         """
         ...
 
+    async def extend(
+        self,
+        session_id: str,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        backend: str | None = None,
+        ttl_s: float,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """:meth:`append` without reading the session back: a conversation's turn already
+        holds the history, so storing it never reads the whole session a second time."""
+        ...
+
     async def delete(self, session_id: str) -> bool:
         """Forget a session; False when there was none."""
         ...

@@ -84,6 +84,20 @@ class MemorySessions:
             self._sessions[session_id] = (session, now + ttl_s)
             return _copy(session)
 
+    async def extend(
+        self,
+        session_id: str,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        backend: str | None = None,
+        ttl_s: float,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> None:
+        await self.append(
+            session_id, messages, model=model, backend=backend, ttl_s=ttl_s, tools=tools
+        )  # in memory, reading back is a copy, not a read
+
     async def delete(self, session_id: str) -> bool:
         with self._lock:
             if self._live(session_id, time.time()) is None:

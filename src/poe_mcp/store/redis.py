@@ -150,6 +150,33 @@ class RedisSessions:
         ttl_s: float,
         tools: list[dict[str, Any]] | None = None,
     ) -> Session:
+        reply = await self._add(session_id, messages, model, backend, ttl_s, tools, load=True)
+        meta, raw = reply
+        return _session(session_id, _flat(meta), raw)
+
+    async def extend(
+        self,
+        session_id: str,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        backend: str | None = None,
+        ttl_s: float,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> None:
+        await self._add(session_id, messages, model, backend, ttl_s, tools, load=False)
+
+    async def _add(
+        self,
+        session_id: str,
+        messages: list[Message],
+        model: str | None,
+        backend: str | None,
+        ttl_s: float,
+        tools: list[dict[str, Any]] | None,
+        *,
+        load: bool,
+    ) -> list[Any]:
         messages = storable_messages(messages)
         try:
             payloads = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
@@ -171,6 +198,7 @@ class RedisSessions:
             count_user_turns(messages),
             C.REDIS_OP_MARK_TTL_S * 1000,
             tools_arg,
+            "1" if load else "0",
             *payloads,
         ]
 
@@ -178,8 +206,8 @@ class RedisSessions:
             reply: list[Any] = await self._scripts.append(keys=keys, args=args, client=r)
             return reply
 
-        meta, raw = await self._link.run("appending to a session", work)
-        return _session(session_id, _flat(meta), raw)
+        result: list[Any] = await self._link.run("appending to a session", work)
+        return result
 
     async def delete(self, session_id: str) -> bool:
         meta_key, list_key = self._keys.meta(session_id), self._keys.messages(session_id)

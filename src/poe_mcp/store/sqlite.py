@@ -202,6 +202,33 @@ class SqliteSessions:
         ttl_s: float,
         tools: list[dict[str, Any]] | None = None,
     ) -> Session:
+        session = await self._add(session_id, messages, model, backend, ttl_s, tools, load=True)
+        assert session is not None
+        return session
+
+    async def extend(
+        self,
+        session_id: str,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        backend: str | None = None,
+        ttl_s: float,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> None:
+        await self._add(session_id, messages, model, backend, ttl_s, tools, load=False)
+
+    async def _add(
+        self,
+        session_id: str,
+        messages: list[Message],
+        model: str | None,
+        backend: str | None,
+        ttl_s: float,
+        tools: list[dict[str, Any]] | None,
+        *,
+        load: bool,
+    ) -> Session | None:
         messages = storable_messages(messages)
         try:
             payloads = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
@@ -210,7 +237,7 @@ class SqliteSessions:
             raise InvalidRequestError(f"session messages must be JSON-serialisable: {exc}") from exc
         user_turns = count_user_turns(messages)
 
-        def work(conn: Conn) -> Session:
+        def work(conn: Conn) -> Session | None:
             now = time.time()
             with _write(conn):
                 self._purge(conn, now)
@@ -244,9 +271,9 @@ class SqliteSessions:
                     "INSERT INTO messages (session_id, seq, message) VALUES (?, ?, ?)",
                     [(session_id, start + i, p) for i, p in enumerate(payloads)],
                 )
-                session = self._load(conn, session_id, -math.inf)  # even with ttl_s <= 0
-            assert session is not None
-            return session
+                if not load:
+                    return None
+                return self._load(conn, session_id, -math.inf)  # even with ttl_s <= 0
 
         return await self._db.run(work)
 

@@ -10,7 +10,6 @@ from mcp_types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel
 
 from ..._money import format_usd
-from ...errors import NotFoundError, PoeError, SessionNotFoundError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
@@ -27,7 +26,6 @@ __all__ = [
     "render",
     "runtime",
     "tool_result",
-    "with_suggestions",
 ]
 
 SIMULATED_MARK = "SIMULATED (offline Poe simulator, not a real model)"
@@ -89,19 +87,3 @@ def tool_result(
     )
     meta = {"poe-mcp/simulated": data["simulated"]} if "simulated" in data else None
     return CallToolResult(content=blocks, structured_content=data, is_error=is_error, _meta=meta)
-
-
-async def with_suggestions(rt: ServerRuntime, bot: str, exc: NotFoundError) -> PoeError:
-    """Add the catalog's "did you mean" names to an unknown-model error."""
-    if isinstance(exc, SessionNotFoundError):
-        return exc
-    try:
-        catalog = await rt.catalog()
-        await catalog.models()
-        names = catalog.suggestions(bot)
-    except PoeError:
-        return exc
-    if names and "Did you mean" not in exc.message:
-        exc.message = f"{exc.message} Did you mean: {', '.join(names)}?"
-        exc.metadata["suggestions"] = names
-    return exc

@@ -38,11 +38,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ... import _constants as C
 from ..._tool_schemas import check_tool_definitions
-from ...errors import ConfigError, InvalidRequestError, NotFoundError
+from ...errors import ConfigError, InvalidRequestError
 from .._progress import progress
 from .._roots import ClientRoots, declared_roots
 from ..schemas import UsageOut
-from ._base import ToolSpec, cost_facts, render, runtime, tool_result, with_suggestions
+from ._base import ToolSpec, cost_facts, render, runtime, tool_result
 
 if TYPE_CHECKING:
     from ...agent import AgentResult
@@ -181,17 +181,11 @@ async def ask_poe_with_tools(
         tool_choice=_choice(tool_choice),
         options=options,
     )
-    try:
-        # The file tools and run_command stay inside the client's roots too, if it has some.
-        with using_client_roots(declared_roots(client_roots)):
-            async with progress(ctx, bot):
-                result = await agent.run(
-                    prompt,
-                    tool_results=_results_by_id(tool_results),
-                    conversation=conversation,
-                )
-    except NotFoundError as exc:
-        raise await with_suggestions(rt, bot, exc) from None
+    # The file tools and run_command stay inside the client's roots too, if it has some.
+    with using_client_roots(declared_roots(client_roots)):
+        async with progress(ctx, bot):
+            results = _results_by_id(tool_results)
+            result = await agent.run(prompt, tool_results=results, conversation=conversation)
     rt.metrics.usage(
         result.model, result.usage.input_tokens, result.usage.output_tokens, result.cost
     )

@@ -15,11 +15,11 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from ... import _constants as C
-from ...errors import IncompleteStreamError, NotFoundError
+from ...errors import IncompleteStreamError
 from .._progress import Progress, progress
 from .._roots import ClientRoots
 from ..schemas import AskResult, UsageOut
-from ._base import ToolSpec, cost_facts, render, runtime, tool_result, with_suggestions
+from ._base import ToolSpec, cost_facts, render, runtime, tool_result
 
 if TYPE_CHECKING:
     from ...client import AsyncPoeClient
@@ -49,14 +49,17 @@ Effort = Literal["low", "medium", "high"]
 _FORMAT = 'OpenAI shape: {"type":"json_object"|"json_schema",...}; validated into parsed'
 
 
+Thinking = Annotated[
+    int | None, Field(ge=0, le=C.THINKING_BUDGET_MAX, description="thinking budget, tokens")
+]
+
+
 async def ask_poe(
     bot: Bot,
     prompt: Prompt,
     ctx: Context,
     session_id: SessionId = None,
-    thinking: Annotated[
-        int | None, Field(ge=0, le=C.THINKING_BUDGET_MAX, description="thinking budget, tokens")
-    ] = None,
+    thinking: Thinking = None,
     use_openai_client: UseOpenAI = None,
 ) -> Answer:
     backend = runtime(ctx).backend_for(use_openai_client, compat=True)
@@ -70,6 +73,7 @@ async def ask_with_attachment(
     attachment_paths: Annotated[list[Path], Field(min_length=1, max_length=C.MAX_ATTACHMENTS)],
     ctx: Context,
     session_id: SessionId = None,
+    thinking: Thinking = None,  # earlier servers' ask_with_attachment took it too
     use_openai_client: UseOpenAI = None,
     client_roots: ClientRoots = None,
 ) -> Answer:
@@ -81,7 +85,8 @@ async def ask_with_attachment(
     parts.extend(await attachment_parts(rt.settings, attachment_paths, client_roots))
     backend = rt.backend_for(use_openai_client, compat=True)
     message = {"role": "user", "content": parts}
-    return await _turn(ctx, bot, message, session_id, {"backend": backend})
+    extra = {C.THINKING_PARAM: thinking} if thinking is not None else None
+    return await _turn(ctx, bot, message, session_id, {"backend": backend, "extra": extra})
 
 
 async def ask_poe_v2(
@@ -133,14 +138,11 @@ async def _turn(
     conversation = Conversation(session_id, store=await rt.store(), ttl_s=rt.settings.session_ttl_s)
     client = await rt.client()
     call = {k: v for k, v in options.items() if v is not None}
-    try:
-        async with progress(ctx, bot) as reporter:
-            if stream:
-                result = await _streamed(conversation, client, bot, message, call, reporter)
-            else:
-                result = await conversation.ask(client, bot, message, **call)
-    except NotFoundError as exc:
-        raise await with_suggestions(rt, bot, exc) from None
+    async with progress(ctx, bot) as reporter:
+        if stream:
+            result = await _streamed(conversation, client, bot, message, call, reporter)
+        else:
+            result = await conversation.ask(client, bot, message, **call)
     turn = conversation.last_turn
     assert turn is not None  # set by every stored turn
     rt.metrics.usage(
