@@ -2,8 +2,9 @@
 
 Every process is real: the simulator (``poe-mcp simulator``, Poe's rate limit lifted), the
 server under test and the baseline, each a subprocess; the clients are the official MCP SDK's,
-all in this process, each with its own MCP session. Each client calls the tool in a loop
-(a new one-turn session per call, like the baseline), all 50 at once.
+in two worker processes (so the clients' own work does not set the pace), each with its own
+MCP session. Each client calls the tool in a loop (a new one-turn session per call, like the
+baseline), all 50 at once.
 
 - ``poe-mcp serve --transport http`` with its defaults: bearer token, Host/Origin checks,
   metrics, the per-call log line, the default SQLite store (sessions and the usage ledger).
@@ -18,7 +19,9 @@ not counted. The servers are measured one after the other, alternating, in sever
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import multiprocessing
 import os
 import socket
 import statistics
@@ -39,6 +42,8 @@ KEY = "bench-key-load-0000"
 TOKEN = "bench-load-token-0123456789abcdef"
 PROMPT = "Say hello to the benchmark."
 CLIENTS = 50
+WORKERS = 2  # client processes: 25 clients each
+CONNECT_S = 20.0  # time the workers get to start, connect and warm up before the calls
 
 _MINIMAL = str(Path(__file__).with_name("_minimal_servers.py"))
 _POE_MCP = str(Path(sys.executable).with_name("poe-mcp"))
@@ -104,34 +109,51 @@ async def _client(url: str, token: str | None) -> AsyncIterator[Any]:
         yield client
 
 
-async def _phase(server: _Server, tool: str, token: str | None, calls: int) -> dict[str, Any]:
-    """``CLIENTS`` clients, connected first, then ``calls`` calls each, all at once."""
+async def _clients_part(
+    url: str, tool: str, token: str | None, clients: int, calls: int, start_at: float
+) -> list[float]:
+    """One worker's share: its clients connect and warm up, then all call at ``start_at``."""
     args = {"bot": MODEL, "prompt": PROMPT}
     latencies: list[float] = []
     async with contextlib.AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(_client(server.url, token)) for _ in range(CLIENTS)
-        ]
-        for client in clients:  # warm: the first call opens the store, the SDK client...
+        connected = [await stack.enter_async_context(_client(url, token)) for _ in range(clients)]
+        for client in connected:  # warm: the first call opens the store, the SDK client...
             result = await client.call_tool(tool, args)
             if result.is_error:
-                raise RuntimeError(f"{server.name}: {result.content}")
-        start = asyncio.Event()
+                raise RuntimeError(f"{url}: {result.content}")
+        await asyncio.sleep(max(0.0, start_at - time.time()))
 
         async def run(client: Any) -> None:
-            await start.wait()
             for _ in range(calls):
                 t0 = time.perf_counter()
                 result = await client.call_tool(tool, args)
                 latencies.append(time.perf_counter() - t0)
                 if result.is_error:
-                    raise RuntimeError(f"{server.name}: {result.content}")
+                    raise RuntimeError(f"{url}: {result.content}")
 
-        tasks = [asyncio.create_task(run(c)) for c in clients]
+        await asyncio.gather(*(run(c) for c in connected))
+    return latencies
+
+
+def _worker(url: str, tool: str, token: str | None, clients: int, calls: int, start: float) -> Any:
+    return asyncio.run(_clients_part(url, tool, token, clients, calls, start))
+
+
+def _phase(server: _Server, tool: str, token: str | None, calls: int) -> dict[str, Any]:
+    """``CLIENTS`` clients in ``WORKERS`` processes (so the clients' own work is not the
+    bottleneck), connected first, then ``calls`` calls each, all at once."""
+    share = CLIENTS // WORKERS
+    start = time.time() + CONNECT_S
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(WORKERS, mp_context=context) as pool:
+        futures = [
+            pool.submit(_worker, server.url, tool, token, share, calls, start)
+            for _ in range(WORKERS)
+        ]
+        time.sleep(max(0.0, start - time.time()))
         cpu0 = cpu_seconds(server.proc.pid)
         wall0 = time.perf_counter()
-        start.set()
-        await asyncio.gather(*tasks)
+        latencies = [x for f in futures for x in f.result()]
         wall = time.perf_counter() - wall0
         cpu = cpu_seconds(server.proc.pid) - cpu0
     return {"latencies": latencies, "cpu": cpu, "wall": wall, "calls": len(latencies)}
@@ -179,8 +201,8 @@ def run(opts: Options) -> list[Row]:
         rounds = 2 if opts.quick else 3
         results: dict[str, list[dict[str, Any]]] = {"ours": [], "base": []}
         for _ in range(rounds):
-            results["ours"].append(asyncio.run(_phase(ours, "ask_poe_v2", TOKEN, calls)))
-            results["base"].append(asyncio.run(_phase(base, "ask", None, calls)))
+            results["ours"].append(_phase(ours, "ask_poe_v2", TOKEN, calls))
+            results["base"].append(_phase(base, "ask", None, calls))
     finally:
         for server in [*servers, sim]:
             server.stop()

@@ -147,6 +147,11 @@ async def check_params(
         InvalidRequestError: what is wrong, what the model accepts, and which models take an
             undeclared parameter.
     """
+    from ._reasoning import NATIVE
+
+    # OpenAI's own reasoning field is how poe-mcp asks a model that declares no reasoning
+    # control (see _reasoning): a chat-completions field, not a bot parameter.
+    params = {k: v for k, v in (params or {}).items() if k != NATIVE}
     if catalog is None or not params:
         return
     try:
@@ -169,9 +174,7 @@ async def _models_taking(catalog: Catalog, names: list[str]) -> list[str]:
     except PoeError:
         return []
     wanted = set(names)
-    return [
-        m.id for m in models if wanted <= {p.name for p in m.parameters or ()}
-    ][: C.SUGGESTIONS]
+    return [m.id for m in models if wanted <= {p.name for p in m.parameters or ()}][: C.SUGGESTIONS]
 
 
 async def check_request(catalog: Catalog | None, request: ChatRequest) -> None:

@@ -104,10 +104,11 @@ class AsyncPoeClient(RequestPolicy):
         on_event: called with a :class:`~poe_mcp.ClientEvent` when the client waits for a
             rate-limit slot, retries, or an answer is cut at ``max_tokens`` (settable later
             as ``client.on_event``).
-        http_client: an ``httpx2.AsyncClient`` for the REST API and the account endpoints, as ``openai.AsyncOpenAI(http_client=...)`` takes one:
-            proxies, custom TLS, or ``httpx2.ASGITransport(app)`` to drive an app such as the
-            simulator in process. The client never closes it. The bot protocol (``legacy``)
-            keeps its own connection.
+        http_client: an ``httpx2.AsyncClient`` for the REST API and the account endpoints,
+            as ``openai.AsyncOpenAI(http_client=...)`` takes one: proxies, custom TLS, or
+            ``httpx2.ASGITransport(app)`` to drive an app such as the simulator in process.
+            The client never closes it. The bot protocol (``legacy``) keeps its own
+            connection.
 
     Attributes:
         provider: the provider's name; ``provider_info`` is the whole

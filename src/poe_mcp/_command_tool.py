@@ -27,8 +27,8 @@ from . import _landlock
 from ._commands import ProgramPolicy, git_config_probe, git_driver_overrides, path_candidates
 from ._git_place import borrowed_stores, location_probe, reported_places
 from ._logging import redact
-from ._paths import client_roots, inside
-from .errors import ConfigError, ToolExecutionError
+from ._paths import client_roots, inside, real_path
+from .errors import ConfigError, InvalidRequestError, ToolExecutionError
 from .tools import Tool
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def _checked(sandbox: FileSandbox, policy: ProgramPolicy, cwd: str, given: list[
             continue
         for candidate in path_candidates(arg):
             for folder in list(folders):
-                real = Path(os.path.realpath(folder / candidate))
+                real = _real(folder / candidate)
                 if real not in folders and real.is_dir():
                     folders.append(real)
         if len(folders) > C.COMMAND_CHDIR_MAX:
@@ -187,13 +187,20 @@ def _check_git_places(sandbox: FileSandbox, output: str) -> None:
     places = reported_places(output)
     stores = borrowed_stores(places[1]) if len(places) > 1 else []
     for place in [*places, *stores]:
-        real = Path(os.path.realpath(place))
+        real = _real(place)
         reason = sandbox.refusal(real, git_ok=True)
         if reason is not None:
             raise ToolExecutionError(
                 "git: the repository here keeps files (its .git folder, work tree or borrowed "
                 f"objects) in a place that {reason.removeprefix('is ')}; not run"
             )
+
+
+def _real(path: Path) -> Path:
+    try:
+        return real_path(path)
+    except InvalidRequestError as exc:
+        raise ToolExecutionError(exc.message) from None
 
 
 def _writable(roots: list[Path]) -> list[str]:

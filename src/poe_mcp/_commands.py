@@ -7,25 +7,31 @@ their arguments may be. Four layers, each enough to stop what the others miss:
    interpreters (``python``, ``perl``, ``node``...), wrappers that run their arguments
    (``env``, ``xargs``, ``timeout``, ``nice``, ``sudo``...), editors and pagers (``vim``,
    ``less``, ``man``), remote shells and network clients (``ssh``, ``curl``, ``nc``...), build and
-   package runners (``make``, ``npm``, ``pip``, ``cargo``...), and an ``awk`` without a sandbox
-   mode. Allow-listing one is a :class:`~poe_mcp.errors.ConfigError` naming the reason.
+   package runners (``make``, ``npm``, ``pip``, ``cargo``...), ``#!`` scripts run by any of those,
+   and an ``awk`` without a sandbox mode (:mod:`poe_mcp._program_refusals`). Allow-listing one is
+   a :class:`~poe_mcp.errors.ConfigError` naming the reason.
 2. **Per-program argument filters** for programs that run others through options: ``git``
    (read-only subcommands only; ``-c``, ``--config-env``, ``--exec-path``, ``--git-dir``,
-   ``--work-tree``, ``--output``, ``--ext-diff``, ``--textconv``, ``-O``... refused; pager,
-   hooks, fsmonitor, ssh and credential helpers forced off), ``find`` (``-exec``, ``-execdir``,
-   ``-ok``, ``-okdir``, ``-delete``, ``-fprint*``, ``-fls``, ``-L``, ``-follow``), ``tar``
-   (``--to-command``, ``--checkpoint-action``, ``-I``/``--use-compress-program``,
-   ``--rsh-command``, ``-F``/``--info-script``, ``-P``, ``-h``; ``--force-local`` added),
+   ``--work-tree``, ``--output``, ``--ext-diff``, ``--textconv``, ``-O``, submodule options...
+   refused; pager, hooks, fsmonitor, ssh and credential helpers, signature programs and the
+   files a repository names outside itself forced off; submodules never entered), ``find``
+   (``-exec``, ``-execdir``, ``-ok``, ``-okdir``, ``-delete``, ``-fprint*``, ``-fls``, ``-L``,
+   ``-follow``, ``-files0-from``), ``tar`` (``--to-command``, ``--checkpoint-action``,
+   ``-I``/``--use-compress-program``, ``--rsh-command``, ``-F``/``--info-script``, ``-P``,
+   ``-h``, ``-T``/``--files-from``; ``--force-local`` added),
    ``rsync`` (``-e``/``--rsh``, ``--rsync-path``, remote ``host:path``), ``sed`` (always
    ``--sandbox``: no ``e``, ``r``, ``w``), ``gawk`` (always ``--sandbox``), ``sort``
    (``--compress-program``), ``split`` (``--filter``), ``zip`` (``-TT``/``--unzip-command``),
-   ``rg`` (``--pre``), ``grep`` (``-R``), ``cp``/``ls``/``du`` (``-L``...). Long options are
+   ``rg`` (``--pre``), ``grep`` (``-R``), ``cp``/``ls``/``du`` (``-L``...); options that read
+   the names of files to read from a file (``--files0-from``, ``file -f``, ``md5sum -c``...)
+   and binutils' ``@file`` are refused: those names would go unchecked. Long options are
    matched with their abbreviations (``--to-c`` is ``--to-command`` to GNU getopt).
 3. **Path-like arguments are confined**: every argument, every ``--opt=value`` value and every
-   path glued to a short option (``-f/etc/x``) is resolved against the working folder (``..``
-   and symbolic links included) and must stay inside the roots, out of protected places
-   (see :mod:`poe_mcp._paths`) and out of ``.git`` folders (a repository's configuration can
-   make git run programs). ``~`` is refused.
+   path glued to a short option (``-f/etc/x``, or ``-olink`` naming an entry of the working
+   folder) is resolved against the working folder (``..`` and symbolic links included) and must
+   stay inside the roots, out of protected places (see :mod:`poe_mcp._paths`) and out of
+   ``.git`` folders (a repository's configuration can make git run programs); for ``git`` and
+   ``tar``, against every folder an earlier ``-C`` can lead to as well. ``~`` is refused.
 4. **A minimal environment**: nothing inherited; ``PATH`` = the system folders, ``HOME`` and
    ``TMPDIR`` = an empty temporary folder removed afterwards, ``PAGER``/``GIT_PAGER`` = ``cat``,
    ``EDITOR`` = ``false``, ``LANG`` = ``C.UTF-8``; for git also ``GIT_CONFIG_NOSYSTEM=1``,
@@ -44,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import _constants as C
+from ._program_refusals import refusal_reason
 from .errors import ConfigError, ToolExecutionError
 
 __all__ = [
@@ -54,113 +61,6 @@ __all__ = [
     "path_candidates",
     "refusal_reason",
 ]
-
-# name -> why it cannot be allow-listed
-_RUNNERS = {
-    "env": "runs the program named in its arguments",
-    "xargs": "runs the program named in its arguments",
-    "nohup": "runs the program named in its arguments",
-    "timeout": "runs the program named in its arguments",
-    "nice": "runs the program named in its arguments",
-    "ionice": "runs the program named in its arguments",
-    "chrt": "runs the program named in its arguments",
-    "taskset": "runs the program named in its arguments",
-    "prlimit": "runs the program named in its arguments",
-    "setsid": "runs the program named in its arguments",
-    "stdbuf": "runs the program named in its arguments",
-    "unbuffer": "runs the program named in its arguments",
-    "chroot": "runs the program named in its arguments",
-    "unshare": "runs the program named in its arguments",
-    "nsenter": "runs the program named in its arguments",
-    "flock": "runs the program named in its arguments",
-    "watch": "runs the program named in its arguments",
-    "time": "runs the program named in its arguments",
-    "script": "runs the program named in its arguments",
-    "parallel": "runs the program named in its arguments",
-    "expect": "runs the program named in its arguments",
-    "sudo": "runs programs as another user",
-    "su": "runs programs as another user",
-    "doas": "runs programs as another user",
-    "runuser": "runs programs as another user",
-    "pkexec": "runs programs as another user",
-    "strace": "runs the program named in its arguments",
-    "ltrace": "runs the program named in its arguments",
-    "gdb": "runs and controls programs",
-    "lldb": "runs and controls programs",
-    "valgrind": "runs the program named in its arguments",
-    "firejail": "runs the program named in its arguments",
-    "bwrap": "runs the program named in its arguments",
-    "systemd-run": "runs the program named in its arguments",
-    "at": "schedules commands",
-    "batch": "schedules commands",
-    "crontab": "schedules commands",
-    "xdg-open": "opens files with other programs",
-    "busybox": "is every program at once (a shell included)",
-    "toybox": "is every program at once",
-    "tmux": "runs a shell",
-    "screen": "runs a shell",
-    "patch": "applies ed scripts, and ed runs shell commands",
-}
-_INTERPRETER = "is an interpreter: it runs any code it is given"
-_EDITOR = "is an editor or pager that can run shell commands"
-_NETWORK = "reaches other machines and runs or fetches what they say"
-_BUILDER = "runs the commands written in project files (recipes, scripts, hooks)"
-_NAMED = {
-    **_RUNNERS,
-    **dict.fromkeys(
-        ("sh", "bash", "rbash", "dash", "zsh", "ksh", "mksh", "pdksh", "yash", "ash", "csh",
-         "tcsh", "fish", "nu", "xonsh", "elvish"),
-        "is a shell: it runs any command it is given",
-    ),
-    **dict.fromkeys(
-        ("irb", "node", "nodejs", "deno", "bun", "jshell", "java", "groovy", "scala", "kotlin",
-         "julia", "R", "Rscript", "osascript", "pwsh", "powershell", "tclsh", "wish", "luajit",
-         "guile", "racket", "sbcl", "clisp", "ghci", "runghc", "swipl", "erl", "elixir", "iex",
-         "octave", "matlab", "mawk", "nawk", "original-awk", "bc", "dc", "m4", "gpp",
-         "sqlite3", "sqlite", "duckdb", "psql", "mysql", "mariadb", "redis-cli", "mongo",
-         "mongosh", "gs", "ghostscript", "tex", "latex", "pdflatex", "xelatex", "lualatex",
-         "luatex", "pandoc", "hg", "nmap"),
-        _INTERPRETER,
-    ),
-    **dict.fromkeys(
-        ("vi", "vim", "nvim", "view", "vimdiff", "rvim", "ex", "ed", "red", "emacs", "nano",
-         "pico", "joe", "mcedit", "micro", "less", "more", "most", "pg", "man", "info"),
-        _EDITOR,
-    ),
-    **dict.fromkeys(
-        ("ssh", "scp", "sftp", "rsh", "rlogin", "telnet", "nc", "ncat", "netcat", "socat",
-         "curl", "wget", "aria2c", "ftp", "lftp", "ssh-agent", "mosh", "openssl", "gpg", "gpg2",
-         "dig", "host", "nslookup", "ping", "ping6", "traceroute", "tracepath", "mtr", "lynx",
-         "w3m", "links", "elinks", "svn", "ffmpeg", "ffprobe", "ffplay", "convert", "magick",
-         "mogrify", "composite", "montage", "identify", "tcpdump", "aws", "gcloud", "az"),
-        _NETWORK,
-    ),
-    **dict.fromkeys(
-        ("make", "gmake", "cmake", "ninja", "meson", "scons", "npm", "npx", "yarn", "pnpm",
-         "pip", "pip3", "pipx", "uv", "uvx", "poetry", "pdm", "hatch", "tox", "nox", "pytest",
-         "cargo", "go", "mvn", "gradle", "ant", "rake", "bundle", "gem", "composer", "docker",
-         "podman", "kubectl", "gcc", "cc", "c++", "g++", "clang", "clang++", "ld", "tsc",
-         "just", "task", "invoke", "fab", "ansible", "terraform"),
-        _BUILDER,
-    ),
-}  # fmt: skip
-_PATTERNS = (
-    (re.compile(r"^(python|pypy|perl|ruby|php|lua|tclsh|wish|node)[0-9.]*(-config)?$"),
-     _INTERPRETER),
-    (re.compile(r"^(pip|python|gcc|g\+\+|clang|clang\+\+)[0-9.-]+.*$"), _BUILDER),
-    (re.compile(r"^(vim|nvim|emacs)[0-9.-]*.*$"), _EDITOR),
-)  # fmt: skip
-
-
-def refusal_reason(name: str, exe: str) -> str | None:
-    """Why ``name`` (found at ``exe``) may not be allow-listed, or None."""
-    for candidate in {Path(name).name, Path(exe).name, Path(os.path.realpath(exe)).name}:
-        if candidate in _NAMED:
-            return _NAMED[candidate]
-        for pattern, reason in _PATTERNS:
-            if pattern.match(candidate):
-                return reason
-    return None
 
 
 def path_candidates(arg: str) -> list[str]:

@@ -266,8 +266,8 @@ def check_http_url(url: Any, where: str) -> None:
 
     try:
         parts = urlsplit(url) if isinstance(url, str) else None
-        ok = parts is not None and parts.scheme.lower() in ("http", "https") and bool(
-            parts.hostname
+        ok = (
+            parts is not None and parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
         )
     except ValueError:  # a malformed port or IPv6 literal
         ok = False
@@ -285,19 +285,19 @@ def _file_checks(data: Mapping[str, Any]) -> list[str]:
     """Values whose form the schema's types cannot state: URLs, policies, tool names."""
     problems: list[str] = []
 
-    def run(check: Callable[[], Any]) -> None:
+    def url(value: Any, where: str) -> None:
         try:
-            check()
+            check_http_url(value, where)
         except ConfigError as exc:
             problems.append(exc.message)
 
     for key in ("base_url", "bot_base_url", "upload_base_url"):
         if isinstance(data.get(key), str):
-            run(lambda key=key: check_http_url(data[key], key))
+            url(data[key], key)
     servers = data.get("mcp_servers")
     for name, table in (servers or {}).items() if isinstance(servers, Mapping) else ():
         if isinstance(table, Mapping) and isinstance(table.get("url"), str):
-            run(lambda n=name, t=table: check_http_url(t["url"], f"[mcp_servers.{n}] url"))
+            url(table["url"], f"[mcp_servers.{name}] url")
     media = data.get("media")
     policy = media.get("download_policy") if isinstance(media, Mapping) else None
     if isinstance(policy, str) and policy.strip().lower() not in C.DOWNLOAD_POLICIES:
@@ -308,7 +308,10 @@ def _file_checks(data: Mapping[str, Any]) -> list[str]:
     server = data.get("server")
     tools = server.get("tools") if isinstance(server, Mapping) else None
     if isinstance(tools, str | list) and tools:
-        run(lambda: _check_tools(tools))
+        try:
+            _check_tools(tools)
+        except ConfigError as exc:
+            problems.append(exc.message)
     return problems
 
 
@@ -400,7 +403,7 @@ def _env_problem(name: str, raw: str) -> str | None:
         except ValueError:
             number = -1.0
         if not (number >= 1 and number.is_integer()):
-            return f"{name} must be a whole number of requests per minute, at least 1 (got {given})"
+            return f"{name} must be a number of requests per minute, whole, >= 1 (got {given})"
     elif name == "POE_MCP_SESSION_TTL":
         try:
             ok = float(raw) > 0 and float(raw) != float("inf")
@@ -428,13 +431,6 @@ def _env_problem(name: str, raw: str) -> str | None:
             BudgetLimits.from_mapping({}, {name: raw})
         except ConfigError as exc:
             return exc.message
-    elif name == "POE_MCP_LOGS":
-        from ._logbook import parse_log_settings
-
-        try:
-            parse_log_settings({}, raw)
-        except ConfigError as exc:
-            return exc.message
     return None
 
 
@@ -442,7 +438,9 @@ def check_environment(env: Mapping[str, str]) -> None:
     """Validate poe-mcp's environment variables (``env``: name -> value, empty ones left out)
     whole, as :func:`check_config_file` does the file: a value that cannot take effect is an
     error naming the variable, never a silent default (``POE_MCP_RPM=1.7`` used to mean 1,
-    ``POE_MCP_LOG_PROMPTS=maybe`` off).
+    ``POE_MCP_LOG_PROMPTS=maybe`` off). ``POE_MCP_LOGS`` is checked where logging starts
+    (a bad value refuses CLI commands, never costs a library caller a paid answer), and
+    ``POE_MCP_TOOLS`` / ``POE_MCP_TRANSPORT`` by ``serve`` (and ``doctor``).
 
     Raises:
         ConfigError: every problem found, one per line.

@@ -141,6 +141,7 @@ def check_tool_choice(params: Mapping[str, Any]) -> None:
             metadata={"param": "tool_choice"},
         )
 
+
 # backend -> parameters it cannot send at all (name -> why, for the refusal)
 UNSUPPORTED: dict[str, dict[str, str]] = {
     "legacy": {

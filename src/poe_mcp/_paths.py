@@ -50,6 +50,7 @@ __all__ = [
     "denied_paths",
     "inside",
     "read_regular",
+    "real_path",
     "roots_from_uris",
     "using_client_roots",
 ]
@@ -90,6 +91,21 @@ def check_path_text(path: Any, what: str = "path") -> str:
 
 def _real(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.realpath(Path(path).expanduser()))
+
+
+def real_path(path: str | os.PathLike[str]) -> Path:
+    """``os.path.realpath`` of a caller's path, ``~`` expanded.
+
+    Raises:
+        InvalidRequestError: the path changed while it was being resolved (a link swapped for
+            a folder mid-way makes ``realpath`` itself fail).
+    """
+    try:
+        return _real(path)
+    except OSError:
+        raise InvalidRequestError(
+            "the path changed while it was being resolved (a link was swapped); not used"
+        ) from None
 
 
 def inside(real: Path, roots: Iterable[Path]) -> bool:
@@ -209,7 +225,7 @@ class PathPolicy:
         candidate = Path(text).expanduser()
         if not candidate.is_absolute():
             candidate = self.roots[0] / candidate
-        real = _real(candidate)
+        real = real_path(candidate)
         reason = self.refusal(real)
         if reason is not None:
             raise InvalidRequestError(f"{what} {path!r} {reason}; access refused")

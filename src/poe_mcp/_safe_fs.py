@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,9 +189,11 @@ class Protected:
 def _multi_linked(denied: tuple[Path, ...]) -> dict[tuple[int, int], Path]:
     found: dict[tuple[int, int], Path] = {}
     budget = C.PROTECTED_SCAN_MAX_ENTRIES
-    stack = [(place, 0) for place in denied if str(place) not in ("/proc", "/sys", "/dev")]
-    while stack and budget > 0:
-        place, depth = stack.pop()
+    # Breadth first: the key file and the store sit at the top of their folders, saved media
+    # below; the budget is spent on the top levels first.
+    queue = deque((place, 0) for place in denied if str(place) not in ("/proc", "/sys", "/dev"))
+    while queue and budget > 0:
+        place, depth = queue.popleft()
         try:
             info = os.lstat(place)
         except OSError:
@@ -207,7 +210,7 @@ def _multi_linked(denied: tuple[Path, ...]) -> dict[tuple[int, int], Path]:
                     budget -= 1
                     if budget <= 0:
                         break
-                    stack.append((Path(entry.path), depth + 1))
+                    queue.append((Path(entry.path), depth + 1))
         except OSError:
             continue
     return found

@@ -15,10 +15,14 @@ Confinement rules (a refusal is an error result the model can read):
   by its folder name); absolute paths and ``~`` are refused, and so are NUL bytes and control
   characters;
 - the real path (after ``..`` and symbolic links are resolved) must stay inside its root, so a
-  link pointing out of the root is refused, and files are opened with ``O_NOFOLLOW``;
+  link pointing out of the root is refused, and files and folders are then opened one folder at
+  a time without following any link (:mod:`poe_mcp._safe_fs`): a folder swapped for a link
+  after the check is never followed;
 - the places :mod:`poe_mcp._paths` protects (poe-mcp's config and data dirs, its store,
-  ``/proc``, ``/sys``, ``/dev``) are refused even inside a root, and searches never enter them;
-  over MCP, a client that declares roots narrows the folders further;
+  ``/proc``, ``/sys``, ``/dev``) are refused even inside a root, also under another name (a
+  hard link, a mount, another letter case: compared by identity), and searches never enter
+  them; so are ``.git`` folders in any spelling; over MCP, a client that declares roots narrows
+  the folders further;
 - only regular files are read, never blocking: a FIFO, socket or device is refused before it is
   opened and skipped by searches;
 - answers never show host paths outside the root, reads are capped at ``max_read_bytes`` and
@@ -46,7 +50,14 @@ from . import _constants as C
 # Re-exported: the command tool lives in its own module.
 from ._command_tool import command_tool
 from ._commands import path_candidates
-from ._paths import check_path_text, client_roots, denied_paths, inside, read_regular
+from ._paths import (
+    check_path_text,
+    client_roots,
+    denied_paths,
+    inside,
+    read_regular,
+    real_path,
+)
 from ._safe_fs import Protected, alias_refusal, is_git_name, open_dir_nofollow
 from .errors import ConfigError, InvalidRequestError, ToolExecutionError
 from .tools import Tool, tool
@@ -124,7 +135,10 @@ class FileSandbox:
                     f"{path!r} names no root; paths start with one of: {', '.join(self.roots)}"
                 )
         root = self.roots[label]
-        real = Path(os.path.realpath(root.joinpath(*parts)))
+        try:
+            real = real_path(root.joinpath(*parts))
+        except InvalidRequestError as exc:
+            raise ToolExecutionError(f"{path!r}: {exc.message}") from None
         if real != root and not real.is_relative_to(root):
             raise ToolExecutionError(
                 f"{path!r} leads outside the allowed folder (through '..' or a symbolic link); "
@@ -209,7 +223,10 @@ class FileSandbox:
                 raise ToolExecutionError(
                     f"argument {arg!r}: '~' is not expanded; give a path relative to the root"
                 )
-            real = Path(os.path.realpath(cwd / candidate))
+            try:
+                real = real_path(cwd / candidate)
+            except InvalidRequestError as exc:
+                raise ToolExecutionError(f"argument {arg!r}: {exc.message}") from None
             reason = self.refusal(real) or self.holds_protected(real) or _special(real)
             if reason is not None:
                 raise ToolExecutionError(f"argument {arg!r} {reason}; access refused")
@@ -234,7 +251,10 @@ class FileSandbox:
 
     def inside(self, label: str, real: Path) -> bool:
         root = self.roots[label]
-        resolved = Path(os.path.realpath(real))
+        try:
+            resolved = real_path(real)
+        except InvalidRequestError:
+            return False
         return resolved == root or resolved.is_relative_to(root)
 
 

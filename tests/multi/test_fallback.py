@@ -126,7 +126,7 @@ async def test_an_invalid_argument_is_refused_whatever_the_chain(
 ) -> None:
     with pytest.raises(InvalidRequestError, match="web_search"):
         await client.chat("GPT-4.1", "hi", extra={"web_search": True}, fallbacks=["Grok-4"])
-    assert _models(sim) == ["GPT-4.1"]
+    assert _models(sim) == []  # refused unsent: the model list says GPT-4.1 takes no web_search
 
 
 async def test_the_last_failure_is_raised_with_the_whole_story(

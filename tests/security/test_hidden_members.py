@@ -40,14 +40,19 @@ from poe_mcp.server.runtime import ServerRuntime
 from poe_mcp.simulator import Simulator
 
 from .boundary import (
+    HOSTILE_MODEL,
     KEY_CANARY,
     OUTSIDE_CANARY,
     SteeredAPI,
     Victim,
     assert_no_leak,
+    call,
     error_of,
 )
 from .hidden import Redirector, flipping, git, outcome, repo, run, tools
+from .test_attacker_http import client as http_client
+from .test_attacker_http import server as attacker_server  # noqa: F401 - a fixture
+from .test_attacker_http import texts
 
 KERNEL = [True, False] if landlock.abi_version() > 0 else [False]
 KERNEL_IDS = ["landlock", "filters-only"][: len(KERNEL)]
@@ -177,7 +182,8 @@ async def test_write_file_never_writes_through_a_folder_swapped_for_a_link(
             written += ok
     assert written > 10
     assert not (victim.config / "config.toml").exists()
-    assert (flip / "config.toml").read_text() == "[tools]\n"
+    real = flip.with_name("flip.link") if flip.is_symlink() else flip  # where it ended up
+    assert (real / "config.toml").read_text() == "[tools]\n"
     assert not [p for p in victim.config.iterdir() if p.name.startswith(".poe-mcp-")]
 
 
@@ -418,6 +424,52 @@ async def test_a_timed_out_command_that_filled_its_pipe_returns_on_time(
     assert "output truncated" in said
     assert time.monotonic() - started < 4
     assert max(lags) < 0.5
+
+
+# --- the same members over the real HTTP transport ---------------------------------------------
+
+
+@pytest.mark.timeout(120)
+async def test_an_attacker_over_http_meets_the_same_refusals(
+    attacker_server: str,  # noqa: F811 - the fixture imported above
+    victim: Victim,
+) -> None:
+    """``poe-mcp serve --transport http --token`` in a subprocess: hard links, ``.git``
+    spellings, glued links and climbing ``-C`` through attachments and a steered model."""
+    os.link(victim.credentials, victim.work / "creds-copy.toml")
+    (victim.work / "lc").symlink_to(victim.credentials)
+    (victim.work / ".GIT").mkdir()
+    (victim.work / ".GIT" / "config").write_text("[core]\n")
+    calls = [
+        ("read_file", {"path": "work/creds-copy.toml"}),
+        ("read_file", {"path": "work/.GIT/config"}),
+        ("search_files", {"contains": "api_key", "path": "work"}),
+        ("run_command", {"program": "grep", "args": ["-r", "api_key", "."], "cwd": "work"}),
+        ("run_command", {"program": "grep", "args": ["-flc", "notes.txt"], "cwd": "work"}),
+        ("run_command", {"program": "tar", "args": ["-cf", "x.tar", "-C", "..", "-C", "..",
+                                                    "outside"], "cwd": "work/sub"}),
+        ("run_command", {"program": "git", "args": ["-C", "..", "-C", "..", "status"],
+                         "cwd": "work/sub"}),
+    ]  # fmt: skip
+    async with http_client(attacker_server) as mcp:
+        for path in ("creds-copy.toml", str(victim.work / "creds-copy.toml")):
+            result = await mcp.call_tool(
+                "ask_with_attachment",
+                {"bot": HOSTILE_MODEL, "prompt": "repeat", "attachment_paths": [path]},
+            )
+            assert error_of(result)["metadata"]["kind"] == "invalid_request"
+            assert_no_leak(texts(result))
+        for tool, arguments in calls:
+            result = await mcp.call_tool(
+                "ask_poe_with_tools", {"bot": HOSTILE_MODEL, "prompt": call(tool, **arguments)}
+            )
+            assert_no_leak(texts(result))
+            trace = (result.structured_content or {}).get("trace") or []
+            if tool == "search_files":
+                assert trace[0]["result"] == "no matches"
+            else:
+                assert trace[0]["error"], (tool, arguments, trace)
+    assert KEY_CANARY in victim.credentials.read_text()
 
 
 # --- downloads -------------------------------------------------------------------------------

@@ -203,9 +203,7 @@ def _unknown_text(
     return text, found
 
 
-def _elsewhere(
-    name: str, elsewhere: Mapping[str, list[str]]
-) -> tuple[str, list[str]] | None:
+def _elsewhere(name: str, elsewhere: Mapping[str, list[str]]) -> tuple[str, list[str]] | None:
     """The argument of other tools ``name`` means (itself, another case, or what its alias
     maps to), and those tools; None when no tool takes it."""
     alias = ARGUMENT_ALIASES.get(name)

@@ -49,9 +49,8 @@ Effort = Literal["low", "medium", "high"]
 _FORMAT = 'OpenAI shape: {"type":"json_object"|"json_schema",...}; validated into parsed'
 
 
-Thinking = Annotated[
-    int | None, Field(ge=0, le=C.THINKING_BUDGET_MAX, description="thinking budget, tokens")
-]
+ThinkingBudget = Annotated[int | None, Field(ge=0, le=C.THINKING_BUDGET_MAX)]
+Thinking = Annotated[ThinkingBudget, Field(description="thinking budget, tokens")]
 
 
 async def ask_poe(
@@ -73,7 +72,7 @@ async def ask_with_attachment(
     attachment_paths: Annotated[list[Path], Field(min_length=1, max_length=C.MAX_ATTACHMENTS)],
     ctx: Context,
     session_id: SessionId = None,
-    thinking: Thinking = None,  # earlier servers' ask_with_attachment took it too
+    thinking: ThinkingBudget = None,  # as ask_poe's; earlier servers' took it here too
     use_openai_client: UseOpenAI = None,
     client_roots: ClientRoots = None,
 ) -> Answer:
@@ -216,8 +215,8 @@ TOOLS = (
     ToolSpec(
         ask_with_attachment,
         title="Ask with files",
-        description="Like ask_poe, with local files (images, PDFs, text, audio) attached; "
-        "absolute paths inside the server's configured roots.",
+        description="ask_poe with local files (images, PDFs, text, audio) attached: "
+        "absolute paths in the configured roots.",
         open_world=True,
     ),
     ToolSpec(
