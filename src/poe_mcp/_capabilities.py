@@ -23,14 +23,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _constants as C
-from .errors import InvalidRequestError, PoeError
+from .errors import InvalidRequestError, NotFoundError, PoeError
 
 if TYPE_CHECKING:
     from .backends import ChatRequest
     from .catalog import Catalog, ModelInfo
+    from .client import AsyncPoeClient
 
 __all__ = [
     "check_input",
+    "check_known_model",
     "check_output",
     "check_params",
     "check_request",
@@ -189,3 +191,32 @@ async def check_request(catalog: Catalog | None, request: ChatRequest) -> None:
     check_tool_choice(request.params)
     await check_input(catalog, request.model, request.messages)
     await check_params(catalog, request.model, request.extra)
+
+
+async def check_known_model(client: AsyncPoeClient, name: str, role: str) -> None:
+    """Refuse a model the provider's live model list does not have, before a call that pays
+    for other requests first (a consensus's panel before its synthesizer) is started.
+
+    Only a list fetched from the provider (or its cache) can tell; without one, nothing is
+    refused and the call itself says what is wrong.
+
+    Raises:
+        NotFoundError: ``role`` (e.g. "the synthesizer") names an unknown model; close names
+            are in ``metadata["suggestions"]``.
+    """
+    catalog = client.catalog
+    if catalog is None:
+        return
+    model = await client.resolve_model(name)  # a wrong provider prefix is refused here too
+    try:
+        await catalog.models()
+    except PoeError:
+        return
+    if catalog.source not in ("live", "cache"):
+        return  # the built-in offline list may be older than the provider's
+    try:
+        await catalog.get(model)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"{role}: {exc.message} Nothing was sent.", metadata=exc.metadata
+        ) from None

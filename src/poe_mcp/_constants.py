@@ -160,7 +160,6 @@ DOWNLOAD_POLICIES = ("auto", "public", "any")  # [media] download_policy / POE_M
 AGENT_MAX_TURNS = 8
 AGENT_MAX_TURNS_LIMIT = 32  # highest max_turns the MCP tool accepts: each turn is a paid request
 AGENT_CLIENT_TOOLS_MAX = 64  # tool definitions one call may pass (each costs prompt tokens)
-AGENT_REMEMBERED_SESSIONS = 256  # sessions whose caller tool definitions stay in memory
 AGENT_TRACE_QUOTE_CHARS = 200  # of each tool result quoted in the answer text
 TOOL_TIMEOUT_S = 60.0
 TOOL_ARG_RETRIES = 2
@@ -194,6 +193,7 @@ COMMAND_CHDIR_MAX = 32  # folders a git/tar command line may move through (-C, -
 GIT_ALTERNATES_DEPTH = 5  # object stores a repository may borrow through (git's own limit)
 PROTECTED_SCAN_MAX_ENTRIES = 10_000  # entries of poe-mcp's own dirs examined for hard links
 PROTECTED_SCAN_DEPTH = 4  # folder levels of poe-mcp's own dirs examined for hard links
+REDIS_CONFIG_TIMEOUT_S = 1.0  # asking a Redis store where its dump file is (to protect it)
 COMMAND_PROBE_TIMEOUT_S = 5.0  # checking once that an allow-listed sed/gawk has --sandbox
 
 # --- Tiered orchestration --------------------------------------------------------------------
@@ -265,6 +265,11 @@ CONSOLE_DASHBOARD_RANGES_H = {"24h": 24, "7d": 24 * 7, "30d": 24 * 30}
 CONSOLE_RUN_EVENTS_KEPT = 200  # live events of one orchestration run shown on its page
 CONSOLE_SSE_PING_S = 15.0  # keep-alive comments on idle event streams
 CONSOLE_RECONNECT_GRACE_S = 5.0  # a turn nobody follows for this long is cancelled
+CONSOLE_MODEL_MAX_CHARS = 200  # a model name typed in the console (as TOOL_BOT_MAX_CHARS)
+CONSOLE_URL_MAX_CHARS = 2048  # a base URL typed on the settings page
+CONSOLE_MESSAGE_MAX_BYTES = 4 * 1024 * 1024  # the text of one message or system prompt (UTF-8)
+CONSOLE_FORM_SLACK_BYTES = 64 * 1024  # a message's form fields and multipart framing
+CONSOLE_LABEL_MAX_CHARS = 80  # a dashboard row or series name shown (the full name on hover)
 CHAT_SPINNER_REFRESH_HZ = 12  # redraws per second of the streamed Markdown and the spinner
 
 # --- Secrets: what is scrubbed ---------------------------------------------------------------

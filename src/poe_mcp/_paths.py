@@ -12,7 +12,8 @@ An MCP caller (a token holder over HTTP, or a model steered by whatever it read)
   widen them;
 - some places are refused whatever the roots say: poe-mcp's own config dir (``credentials.toml``)
   and data dir (the session store, the usage ledger), a SQLite store kept elsewhere, ``/proc``,
-  ``/sys`` and ``/dev``;
+  ``/sys`` and ``/dev``, also under another name (a hard link, a mount, another letter case:
+  compared by identity), and ``.git`` folders in any spelling;
 - only regular files are opened, and never in a way that can block: the type is checked with
   ``lstat`` first, the open uses ``O_NONBLOCK | O_NOFOLLOW``, and ``fstat`` on the open file must
   agree, so a FIFO, socket or device in a root cannot hang a worker thread.
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from . import _constants as C
-from ._safe_fs import Protected, alias_refusal, open_at, open_nofollow
+from ._safe_fs import Protected, alias_refusal, is_git_name, open_at, open_nofollow
 from .config import config_dir, data_dir
 from .errors import ConfigError, InvalidRequestError
 
@@ -57,7 +58,7 @@ __all__ = [
 
 SYSTEM_DENIED = ("/proc", "/sys", "/dev")  # kernel and device views: never files to send anywhere
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (Unicode category Cc)
 _STORE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 client_roots: ContextVar[tuple[Path, ...] | None] = ContextVar("poe_mcp_client_roots", default=None)
@@ -126,10 +127,51 @@ def denied_paths(settings: Settings | None = None) -> tuple[Path, ...]:
         if store.startswith("sqlite:///"):
             db = store[len("sqlite:///") :]
             places += [db + suffix for suffix in _STORE_SUFFIXES]
+        elif store.startswith(("redis://", "rediss://", "unix://")):
+            places += redis_files(store)
     seen: dict[Path, None] = {}
     for place in places:
         seen.setdefault(_real(place), None)
     return tuple(seen)
+
+
+_REDIS_FILES: dict[str, tuple[str, ...]] = {}
+
+
+def redis_files(url: str) -> tuple[str, ...]:
+    """The Redis server's snapshot and append-only files (they hold the stored sessions), as the
+    server reports them (``CONFIG GET dir``, ``dbfilename``, ``appendfilename``,
+    ``appenddirname``); asked once per URL. Nothing when the server cannot be asked (down,
+    ``CONFIG`` renamed or not permitted, no ``redis`` package): a remote server's files are not
+    on this machine anyway."""
+    if url in _REDIS_FILES:
+        return _REDIS_FILES[url]
+    found: list[str] = []
+    try:
+        import redis
+
+        wait = C.REDIS_CONFIG_TIMEOUT_S
+        client = redis.Redis.from_url(
+            url, socket_timeout=wait, socket_connect_timeout=wait, decode_responses=True
+        )
+        try:
+            config: dict[str, str] = {}
+            for key in ("dir", "dbfilename", "appendfilename", "appenddirname"):
+                config.update({str(k): str(v) for k, v in client.config_get(key).items()})
+        finally:
+            client.close()
+    except ImportError:
+        config = {}
+    except (redis.ConnectionError, redis.TimeoutError):
+        return ()  # down for now: asked again next time
+    except Exception:  # noqa: BLE001 - CONFIG refused or renamed: the server cannot tell
+        config = {}
+    folder = config.get("dir")
+    if folder:
+        names = (config.get(k) for k in ("dbfilename", "appendfilename", "appenddirname"))
+        found = [os.path.join(folder, name) for name in names if name]
+    _REDIS_FILES[url] = tuple(found)
+    return _REDIS_FILES[url]
 
 
 def roots_from_uris(uris: Iterable[str]) -> tuple[Path, ...]:
@@ -187,10 +229,12 @@ class PathPolicy:
             )
         if not inside(real, self.roots):
             return "is outside the folders poe-mcp may read ([tools] roots in config.toml)"
+        root = next(r for r in self.roots if inside(real, [r]))
+        if any(is_git_name(part) for part in real.relative_to(root).parts):
+            return "is inside a .git folder (a repository's own files are not sent anywhere)"
         declared = client_roots.get()
         if declared is not None and not inside(real, declared):
             return "is outside the roots your MCP client declared"
-        root = next(r for r in self.roots if inside(real, [r]))
         return alias_refusal(real, root, Protected.of(self.denied))
 
     def read(self, real: Path, cap: int) -> tuple[bytes, int]:

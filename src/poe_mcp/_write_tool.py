@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["write_tool"]
 
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+
 
 def write_tool(sandbox: FileSandbox) -> Tool:
     """``write_file`` confined to ``sandbox``, marked ``mutating`` (step mode asks first)."""
@@ -48,15 +50,10 @@ def write_tool(sandbox: FileSandbox) -> Tool:
         if found is None:
             raise ToolExecutionError("give a file path, not the list of roots")
         _label, real = found
-        folder = real.parent
-        _make_folders(sandbox, folder, path)
-        try:
-            # The folder is opened without following a link anywhere and everything after is
-            # relative to it: a folder swapped for a link since the check cannot redirect the
-            # write (into poe-mcp's own files, say).
-            parent = open_dir_nofollow(folder)
-        except OSError as exc:
-            raise ToolExecutionError(f"cannot write {path!r}: {exc.strerror}") from None
+        # The folder is opened (and missing folders made) without following a link anywhere,
+        # and everything after is relative to it: a folder swapped for a link since the check
+        # cannot redirect the write (into poe-mcp's own files, say).
+        parent = _open_folder(sandbox, real.parent, path)
         try:
             _write_at(parent, real.name, data, path)
         finally:
@@ -89,16 +86,32 @@ def _write_at(parent: int, name: str, data: bytes, shown: str) -> None:
         raise ToolExecutionError(f"cannot write {shown!r}: {exc.strerror}") from None
 
 
-def _make_folders(sandbox: FileSandbox, folder: Path, shown: str) -> None:
-    """Create ``folder`` (inside a root, checked) if missing; refuse anything else there."""
-    if folder.is_dir():
-        return
+def _open_folder(sandbox: FileSandbox, folder: Path, shown: str) -> int:
+    """A descriptor of ``folder`` (inside a root, checked), creating missing folders one at a
+    time relative to the one above, never through a link."""
     reason = sandbox.refusal(folder)
     if reason is not None:
         raise ToolExecutionError(f"{shown!r} {reason}; access refused")
+    missing: list[str] = []
+    current = folder
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = open_dir_nofollow(current)
+                break
+            except FileNotFoundError:
+                if current.parent == current:
+                    raise
+                missing.append(current.name)
+                current = current.parent
+        for name in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, dir_fd=fd)
+            try:
+                step = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            finally:
+                os.close(fd)
+            fd = step
     except OSError as exc:
-        raise ToolExecutionError(
-            f"cannot create the folder for {shown!r}: {exc.strerror}"
-        ) from None
+        raise ToolExecutionError(f"cannot write {shown!r}: {exc.strerror}") from None
+    return fd

@@ -311,6 +311,9 @@ def _check_options(options: Mapping[str, Any]) -> None:
     )
     if options.get("reasoning_effort") is not None:
         validate_effort(options["reasoning_effort"])
+    from ._honour import check_extra
+
+    check_extra(options.get("extra"))  # {"model": ...} in params: refused once, not per model
 
 
 async def _ask_all(
@@ -472,6 +475,9 @@ async def consensus(
         raise InvalidRequestError("the synthesizer must be a model name")
     call: dict[str, Any] = dict(options)
     messages = _prepared(prompt, call)
+    from ._capabilities import check_known_model
+
+    await check_known_model(client, judge, "the synthesizer")  # before the panel is paid
     jobs = [(m, _with_stance(messages, s), s) for m, s in zip(names, sides, strict=True)]
     started = time.perf_counter()
     panel = await _ask_all(client, jobs, call, on_answer)

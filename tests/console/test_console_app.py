@@ -112,7 +112,7 @@ async def test_a_program_may_use_the_bearer_token_instead(console: Any) -> None:
     )
     assert r.status_code == 200
     wrong = {"Authorization": "Bearer wrong"}
-    assert (await client.get("/console/settings", headers=wrong)).status_code == 303
+    assert (await client.get("/console/settings", headers=wrong)).status_code == 401
 
 
 async def test_logins_pause_after_repeated_wrong_tokens(console: Any) -> None:

@@ -29,15 +29,18 @@ import pytest
 from mcp import Client
 from mcp_types import ListRootsResult, Root
 
+import redis
 from poe_mcp import ConfigError, MediaError, ToolExecutionError
 from poe_mcp import _landlock as landlock
 from poe_mcp._netpolicy import DownloadPolicy
+from poe_mcp._paths import denied_paths
 from poe_mcp.builtin_tools import builtin_tools
 from poe_mcp.config import Settings
 from poe_mcp.media import download_media
 from poe_mcp.server.app import build_server
 from poe_mcp.server.runtime import ServerRuntime
 from poe_mcp.simulator import Simulator
+from tests.redis.redis_testlib import RedisServer
 
 from .boundary import (
     HOSTILE_MODEL,
@@ -90,6 +93,50 @@ async def test_hard_links_to_poe_mcps_files_are_refused_by_every_reader(
             )
             assert error_of(result)["metadata"]["kind"] == "invalid_request"
             assert_no_leak(result.content[0].text)
+
+
+async def test_c1_control_characters_are_invalid_requests_too(
+    victim: Victim, make_server: Callable[..., Any]
+) -> None:
+    """U+0080-U+009F are control characters as much as C0 (U+009B is a terminal's CSI)."""
+    read_file = tools(victim)["read_file"]
+    async with Client(make_server()) as client:
+        for path in ("notes\x85.txt", "notes\x9b31m.txt", "\x80"):
+            result = await client.call_tool(
+                "ask_with_attachment",
+                {"bot": "GPT-4.1", "prompt": "x", "attachment_paths": [path]},
+            )
+            err = error_of(result)
+            assert err["metadata"]["kind"] == "invalid_request"
+            assert "control character" in err["message"]
+            ok, said = await outcome(read_file, path=f"work/{path}")
+            assert not ok
+            assert "control character" in said
+
+
+async def test_the_redis_stores_dump_file_is_refused(
+    victim: Victim, make_server: Callable[..., Any], redis_server: RedisServer
+) -> None:
+    """With sessions in Redis, its snapshot file holds them: refused like the SQLite store."""
+    redis.Redis.from_url(redis_server.url(3)).set("poe-mcp-canary", KEY_CANARY)
+    redis.Redis.from_url(redis_server.url(3)).save()
+    dump = redis_server.workdir / "dump.rdb"
+    assert KEY_CANARY.encode() in dump.read_bytes()
+    roots = {**victim.roots, "redis": str(redis_server.workdir)}
+    server = make_server(tools={"roots": roots}, store=redis_server.url(3))
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "ask_with_attachment",
+            {"bot": "GPT-4.1", "prompt": "x", "attachment_paths": [str(dump)]},
+        )
+    assert "protected location" in error_of(result)["message"]
+    assert_no_leak(result.content[0].text)
+    settings = Settings.load(store=redis_server.url(3), file={"tools": {"roots": roots}})
+    made = builtin_tools(roots, denied=denied_paths(settings))
+    read_file = {t.name: t for t in made}["read_file"]
+    ok, said = await outcome(read_file, path="redis/dump.rdb")
+    assert not ok
+    assert "protected location" in said
 
 
 BIND_PROBE = """
@@ -180,17 +227,20 @@ async def test_write_file_never_writes_through_a_folder_swapped_for_a_link(
         while time.monotonic() < deadline:
             ok, _ = await outcome(write, path="work/flip/config.toml", content="[tools]\n")
             written += ok
+            ok, _ = await outcome(write, path=f"work/flip/new{written}/x.txt", content="x")
     assert written > 10
-    assert not (victim.config / "config.toml").exists()
+    # Nothing was created in the config dir: no file, no temporary, no folder.
+    assert sorted(p.name for p in victim.config.iterdir()) == ["credentials.toml"]
     real = flip.with_name("flip.link") if flip.is_symlink() else flip  # where it ended up
     assert (real / "config.toml").read_text() == "[tools]\n"
-    assert not [p for p in victim.config.iterdir() if p.name.startswith(".poe-mcp-")]
 
 
 GIT_SPELLINGS = [".GIT", ".Git", ".git.", ".git ", ".g\u200cit", ".gi\ufefft", "GIT~1"]
 
 
-async def test_every_spelling_of_dot_git_is_refused(victim: Victim) -> None:
+async def test_every_spelling_of_dot_git_is_refused(
+    victim: Victim, make_server: Callable[..., Any]
+) -> None:
     """On macOS and Windows these all are the repository's .git folder."""
     made = tools(victim, ["cat"], write=True)
     for name in GIT_SPELLINGS:
@@ -207,6 +257,13 @@ async def test_every_spelling_of_dot_git_is_refused(victim: Victim) -> None:
             assert ".git folder" in said, (name, tool, said)
     found = await run(made["search_files"], pattern="config", path="work")
     assert found == "no matches"
+    async with Client(make_server()) as client:
+        for name in GIT_SPELLINGS[:3]:
+            result = await client.call_tool(
+                "ask_with_attachment",
+                {"bot": "GPT-4.1", "prompt": "x", "attachment_paths": [f"{name}/config"]},
+            )
+            assert ".git folder" in error_of(result)["message"]
 
 
 async def test_orchestration_workers_stay_inside_the_client_roots(

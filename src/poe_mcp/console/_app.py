@@ -15,14 +15,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _constants as C
 from . import _compare, _dashboard, _discussion, _runs, _settings
-from ._auth import COOKIE, Sessions, same_origin
+from ._auth import COOKIE, Sessions, csrf_ok, same_origin
 from ._context import ConsoleContext
 from ._runs_live import RunManager
 from ._turns import TurnManager
@@ -115,8 +115,20 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     console = console_of(request)
-    if same_origin(request):
-        console.sessions.end(request.cookies.get(COOKIE))
+    cookie = request.cookies.get(COOKIE)
+    session = console.sessions.get(cookie)
+    if session is not None:
+        # Ending a session changes state: same origin and its CSRF token, like every action.
+        form = await request.form()
+        offered = form.get("csrf")
+        if not same_origin(request) or not csrf_ok(
+            request, session, offered if isinstance(offered, str) else None
+        ):
+            log.warning("console: refused a logout without its CSRF token")
+            return JSONResponse(
+                {"error": {"kind": "forbidden", "message": "missing or wrong CSRF token"}}, 403
+            )
+        console.sessions.end(cookie)
     response = RedirectResponse(f"{base_path(request)}/login", status_code=303)
     response.delete_cookie(COOKIE, path=base_path(request) or "/")
     return response
@@ -127,7 +139,11 @@ async def home(request: Request) -> Response:
 
 
 def build_console_app(
-    context: ConsoleContext, token: str | None, *, secure_cookie: bool = False
+    context: ConsoleContext,
+    token: str | None,
+    *,
+    secure_cookie: bool = False,
+    body_max_bytes: int | None = None,
 ) -> Starlette:
     """The console (mount it at ``/console``).
 
@@ -136,6 +152,8 @@ def build_console_app(
         token: the bearer token logging in takes; None (``--no-auth``, loopback only) logs
             every browser in.
         secure_cookie: mark the session cookie ``Secure`` (behind an HTTPS proxy).
+        body_max_bytes: the largest request body the server in front accepts (the page keeps
+            attachments within it).
     """
     console = Console(
         context=context,
@@ -143,6 +161,7 @@ def build_console_app(
         turns=TurnManager(context),
         runs=RunManager(context),
         secure_cookie=secure_cookie,
+        body_max_bytes=body_max_bytes,
     )
     routes: list[Any] = [
         Route("/", home, methods=["GET"]),
@@ -198,6 +217,7 @@ def standalone_app(
     )
     limits = HttpLimits()
     body_max = max(limits.max_body_bytes, C.CONSOLE_UPLOAD_MAX_BYTES * 2)
+    console_app.state.console.body_max_bytes = body_max
     outer.add_middleware(BodyDeadline, timeout_s=limits.body_timeout_s, max_bytes=body_max)
     outer.add_middleware(HostOriginGuard, rules=host_rules(host, allowed_hosts, allowed_origins))
     return outer

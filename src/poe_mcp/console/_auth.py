@@ -105,13 +105,25 @@ class Sessions:
             self._by_hash.pop(_digest(cookie), None)
 
     def bearer_ok(self, request: Request) -> bool:
-        """An ``Authorization: Bearer`` header with the right token (programs, not browsers)."""
+        """An ``Authorization: Bearer`` header with the right token (programs, not browsers).
+
+        A wrong one counts as a wrong login (the header is another way to guess the token), and
+        while logins pause no bearer token is taken either.
+        """
         if self._token is None:
             return False
         header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer "):
+        if not header:
             return False
-        return hmac.compare_digest(header[7:].strip().encode(), self._token.encode())
+        if self.throttled():
+            return False
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            value.strip().encode(), self._token.encode()
+        ):
+            self.failed()
+            return False
+        return True
 
 
 def same_origin(request: Request) -> bool:

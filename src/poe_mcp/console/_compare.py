@@ -9,6 +9,7 @@ from starlette.routing import Route
 from .. import _constants as C
 from .._money import format_usd
 from ..errors import InvalidRequestError, PoeError
+from ._inputs import check_model
 from ._web import action, console_of, page, render
 
 __all__ = ["routes"]
@@ -40,10 +41,12 @@ async def run_compare(request: Request) -> Response:
     answers = None
     error = None
     wall = None
+    system = str(form.get("system") or "").strip() or None
     try:
         if not prompt:
             raise InvalidRequestError("write a prompt to compare")
-        system = str(form.get("system") or "").strip() or None
+        for name in models:
+            check_model(name)
         table = await compare(await ctx.client(), prompt, models, system=system)
         wall = table.wall_s
         answers = [
@@ -73,6 +76,7 @@ async def run_compare(request: Request) -> Response:
         answers=answers,
         error=error,
         wall=wall,
+        system=system or "",
         max_models=C.COMPARE_MAX_MODELS,
         status_code=200 if error is None else 422,
     )

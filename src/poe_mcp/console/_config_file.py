@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidRequestError
+from ._inputs import check_api_key
 
 __all__ = ["restore", "store_api_key", "update_config"]
 
@@ -129,6 +130,10 @@ def store_api_key(config_dir: Path, provider: str, key: str) -> Path:
         raise ConfigError("the API key is empty")
     if any(c.isspace() for c in key) or len(key) > 4096:
         raise ConfigError("an API key has no spaces or line breaks (and is shorter than 4 KB)")
+    try:
+        check_api_key(key)  # what an HTTP header can carry: no control or non-ASCII characters
+    except InvalidRequestError as exc:
+        raise ConfigError(exc.message) from None
     register_secret(key)
     path = config_dir / "credentials.toml"
     _, document = _load(path)

@@ -22,6 +22,7 @@ from .._money import format_usd
 from ..budget import BudgetLimits, start_of_utc_day
 from ..errors import ConfigError
 from ..store._rollup import Bucket, RollupBy, RollupGroup, hour_of
+from ._inputs import short_label
 from ._web import console_of, page, render
 
 __all__ = ["routes"]
@@ -43,6 +44,7 @@ def _row(group: RollupGroup) -> dict[str, Any]:
     t = group.totals
     return {
         "key": group.key,
+        "label": short_label(str(group.key)),  # a 100,000-character model name fits the page
         "calls": t.calls,
         "errors": t.errors,
         "input_tokens": t.input_tokens,
@@ -75,7 +77,7 @@ def _chart(series: list[RollupGroup], starts: list[float]) -> dict[str, Any]:
         tokens[name][i] += g.totals.input_tokens + g.totals.output_tokens
     return {
         "x": starts,
-        "names": names,
+        "names": [short_label(n) for n in names],
         "cost": [cost[n] for n in names],
         "tokens": [tokens[n] for n in names],
     }

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from .. import _constants as C
 from ..errors import InvalidRequestError, PoeError, TooLargeError
+from ._inputs import check_finite, check_model
 from ._titles import Titles, default_title
 from ._turns import TurnRequest
 from ._views import history_view, markdown_export
@@ -106,9 +107,30 @@ async def discussion(request: Request) -> Response:
         model=model,
         system=next((m["text"] for m in history if m["role"] == "system"), ""),
         tools=tool_names(ctx),
-        upload_max=C.CONSOLE_UPLOAD_MAX_BYTES,
         attachments_max=C.CONSOLE_ATTACHMENTS_MAX,
+        **_upload_limits(console.body_max_bytes),
     )
+
+
+def _upload_limits(body_max: int | None) -> dict[str, Any]:
+    """Per file and per message, within the body limit of the server in front (``serve``'s
+    ``--max-body-bytes`` is smaller than the console's own 20 MB per file by default)."""
+    if body_max is None:
+        return {"upload_max": C.CONSOLE_UPLOAD_MAX_BYTES, "total_max": None}
+    room = max(0, body_max - C.CONSOLE_FORM_SLACK_BYTES)
+    return {"upload_max": min(C.CONSOLE_UPLOAD_MAX_BYTES, room), "total_max": room}
+
+
+@page
+async def head_fragment(request: Request) -> Response:
+    """The conversation's heading and controls (rename, export, reset, delete), fetched by the
+    page when its first answer gives a new conversation its id."""
+    session_id = request.query_params.get("session") or None
+    store = await console_of(request).context.store()
+    if session_id is not None and await store.sessions.get(session_id) is None:
+        session_id = None
+    title = (titles_of(request).get(session_id) or "") if session_id else ""
+    return await render(request, "_conv_head.html", session_id=session_id, title=title)
 
 
 @page
@@ -129,11 +151,12 @@ def _number(form: Any, name: str, kind: type, low: float, high: float | None) ->
         value = kind(raw)
     except ValueError:
         raise InvalidRequestError(
-            f"{name.replace('_', ' ')} must be a number, got {raw!r}"
+            f"{name.replace('_', ' ')} must be a number, got {raw[:40]!r}"
         ) from None
+    check_finite(value, name.replace("_", " "))  # nan passes every comparison below
     if value < low or (high is not None and value > high):
         bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidRequestError(f"{name.replace('_', ' ')} must be {bound}, got {raw}")
+        raise InvalidRequestError(f"{name.replace('_', ' ')} must be {bound}, got {raw[:40]}")
     return value
 
 
@@ -145,6 +168,7 @@ async def _turn_request(request: Request) -> TurnRequest:
     text = str(form.get("message") or "")
     if not model:
         raise InvalidRequestError("choose a model for this message")
+    check_model(model)
     files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and f.filename]
     if len(files) > C.CONSOLE_ATTACHMENTS_MAX:
         raise InvalidRequestError(f"at most {C.CONSOLE_ATTACHMENTS_MAX} attachments per message")
@@ -181,7 +205,10 @@ async def start_turn(request: Request) -> Response:
         turn_request = await _turn_request(request)
     except PoeError as exc:
         return error_json(exc)
-    turn = console.turns.start(turn_request)
+    try:
+        turn = console.turns.start(turn_request)
+    except InvalidRequestError as exc:
+        return error_json(exc, 409)
     return JSONResponse(
         {"turn_id": turn.id, "events": f"{base_path(request)}/discussion/turns/{turn.id}/events"}
     )
@@ -197,7 +224,7 @@ async def turn_events(request: Request) -> Response:
     start = int(last) + 1 if last.isdigit() else 0
 
     async def events() -> Any:
-        turn.listeners += 1
+        turn.joined()
         try:
             async for index, name, data in turn.follow(start):
                 if name == "ping":
@@ -294,6 +321,7 @@ async def export_session(request: Request) -> Response:
 routes = [
     Route("/discussion", discussion, methods=["GET"]),
     Route("/discussion/sessions", sessions_fragment, methods=["GET"]),
+    Route("/discussion/head", head_fragment, methods=["GET"]),
     Route("/discussion/turns", start_turn, methods=["POST"]),
     Route("/discussion/turns/{turn_id}/events", turn_events, methods=["GET"]),
     Route("/discussion/turns/{turn_id}/cancel", cancel_turn, methods=["POST"]),

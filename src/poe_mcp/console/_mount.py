@@ -21,9 +21,16 @@ if TYPE_CHECKING:
 __all__ = ["mount_console"]
 
 
-def mount_console(app: Starlette, runtime: ServerRuntime, token: str | None) -> None:
+def mount_console(
+    app: Starlette,
+    runtime: ServerRuntime,
+    token: str | None,
+    *,
+    body_max_bytes: int | None = None,
+) -> None:
     """Add the console to the server's app (the lifespan of a mounted app does not run, so the
-    runtime closes it)."""
+    runtime closes it). ``body_max_bytes``: the server's request body limit (``--max-body-bytes``),
+    which attachments must fit in."""
     from ._app import build_console_app, close_console
     from ._context import ConsoleContext
 
@@ -34,7 +41,7 @@ def mount_console(app: Starlette, runtime: ServerRuntime, token: str | None) -> 
         open_store=runtime.store,
         token_required=token is not None,
     )
-    console_app = build_console_app(context, token)
+    console_app = build_console_app(context, token, body_max_bytes=body_max_bytes)
     app.router.routes.append(Mount(C.CONSOLE_PATH, console_app))
 
     async def close() -> None:

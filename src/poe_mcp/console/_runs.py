@@ -20,6 +20,7 @@ from starlette.routing import Route
 from .. import _constants as C
 from .._money import format_usd
 from ..errors import ConfigError, InvalidRequestError, PoeError
+from ._inputs import check_model
 from ._runs_live import RunOptions
 from ._web import TEMPLATES, action, base_path, console_of, page, render
 
@@ -105,6 +106,21 @@ def _tiers(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _resumable(doc: dict[str, Any], running: bool) -> bool:
+    """Whether Resume can do anything: the orchestrator's own rule (a run another process
+    works on, or with nothing left to do, is refused), so the button is shown only then; a
+    run left "running" by a process that died becomes resumable once its state is stale."""
+    from ..orchestra import RunState
+
+    if running:
+        return False
+    try:
+        RunState.model_validate(doc).check_resumable()
+    except (InvalidRequestError, ValueError):
+        return False
+    return True
+
+
 def _live_context(request: Request, doc: dict[str, Any]) -> dict[str, Any]:
     console = console_of(request)
     live = console.runs.get(doc["id"])
@@ -120,6 +136,7 @@ def _live_context(request: Request, doc: dict[str, Any]) -> dict[str, Any]:
         "counts": counts,
         "total_cost": format_usd(total),
         "running": bool(live and live.running),
+        "resumable": _resumable(doc, bool(live and live.running)),
         "pending": list(live.pending.values()) if live else [],
         "events": list(live.events)[-12:] if live else [],
         "csrf": request.scope["poe_console_session"].csrf,
@@ -161,6 +178,9 @@ async def start_run(request: Request) -> Response:
     try:
         if not goal:
             raise InvalidRequestError("write the goal of the run")
+        for key, name in tiers.items():
+            if name:
+                check_model(name, f"the tier {key} model")
         budget_raw = str(form.get("budget_usd") or "").strip()
         concurrency_raw = str(form.get("concurrency") or "").strip()
         try:
@@ -237,7 +257,9 @@ async def run_events(request: Request) -> Response:
             elif idle >= C.CONSOLE_SSE_PING_S:
                 idle = 0.0
                 yield {"comment": "ping"}
-            if doc.get("status") not in ("planning", "running") and not ctx["running"]:
+            finished = doc.get("status") not in ("planning", "running")
+            if (finished or ctx["resumable"]) and not ctx["running"]:
+                # Over, or left "running" by a process that died: nothing more will change.
                 yield {"event": "finished", "data": doc.get("status", "")}
                 return
             await asyncio.sleep(0.3)
@@ -258,7 +280,19 @@ async def run_control(request: Request) -> Response:
         try:
             await console.runs.resume(run_id)
         except PoeError as exc:
-            return JSONResponse({"error": {"kind": exc.kind, "message": exc.message}}, 400)
+            doc = await _doc(request)
+            if doc is None:
+                return await render(
+                    request, "error.html", status_code=404, page_name="runs", message=exc.message
+                )
+            return await render(
+                request,
+                "run.html",
+                status_code=409,
+                page_name="runs",
+                error=f"Not resumed: {exc.message}",
+                **_live_context(request, doc),
+            )
     elif verb in ("approve", "deny"):
         console.runs.answer(run_id, str(form.get("approval") or ""), verb == "approve")
     else:

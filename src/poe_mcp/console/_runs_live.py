@@ -137,13 +137,44 @@ class RunManager:
         raise RuntimeError("the run ended before it started")  # pragma: no cover
 
     async def resume(self, run_id: str) -> None:
-        """Continue a stored run (completed tickets are not redone)."""
+        """Continue a stored run (completed tickets are not redone); returns once it goes on.
+
+        Raises:
+            PoeError: the run cannot be resumed (unknown, still worked on, nothing left to
+                do, a tier model that cannot work): what the orchestrator said, for the page.
+        """
+        from ..errors import InvalidRequestError
+
+        previous = self._runs.get(run_id)
+        if previous is not None and previous.running:
+            raise InvalidRequestError(f"run {run_id} is running: cancel it first")
         holder: list[LiveRun] = []
         orchestrator = await self._orchestrator(RunOptions(goal="-"), holder)
         live = LiveRun(run_id, orchestrator)
         holder.append(live)
         self._runs[run_id] = live
-        live.task = asyncio.create_task(self._go(orchestrator.resume(run_id), orchestrator))
+        first: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        original = orchestrator.on_event
+
+        def on_event(event: RunEvent) -> None:
+            if not first.done():
+                first.set_result(True)
+            if original is not None:
+                original(event)
+
+        orchestrator.on_event = on_event
+        task = asyncio.create_task(self._go(orchestrator.resume(run_id), orchestrator))
+        live.task = task
+        done, _ = await asyncio.wait({first, task}, return_when=asyncio.FIRST_COMPLETED)
+        if first in done:
+            return
+        first.cancel()
+        # Refused before it went on: the page says why (an error only logged helps nobody).
+        if previous is not None:
+            self._runs[run_id] = previous
+        else:
+            self._runs.pop(run_id, None)
+        task.result()
 
     async def _go(self, work: Any, orchestrator: Orchestrator) -> Any:
         try:

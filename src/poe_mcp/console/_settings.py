@@ -20,8 +20,9 @@ from starlette.routing import Route
 from .. import _constants as C
 from .._providers import PROVIDERS
 from ..config import env_value
-from ..errors import ConfigError, PoeError
+from ..errors import ConfigError, InvalidRequestError, PoeError
 from ._config_file import restore, store_api_key, update_config
+from ._inputs import check_finite, check_int64, check_line, check_model
 from ._web import action, base_path, console_of, page, render
 
 __all__ = ["routes"]
@@ -113,6 +114,8 @@ def _field_views(file: dict[str, Any], provider: str, form: Any = None) -> list[
         value = _file_value(file, f.keys) if form is None else form.get(f.name)
         if f.name == "provider" and not value:
             value = provider  # the provider in effect (the environment's, or the default)
+        if f.name == "base_url" and isinstance(value, str) and value:
+            value = _safe_store(value)  # a password in the URL is never shown (see _kept)
         views.append(
             {
                 "field": f,
@@ -127,19 +130,25 @@ def _parse(field: Field, raw: str) -> Any:
     text = raw.strip()
     if not text:
         return None
-    if field.kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"{field.label} must be a whole number, got {text!r}") from None
-    if field.kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(f"{field.label} must be a number, got {text!r}") from None
-    if field.kind == "choice" and text not in field.choices:
-        raise ConfigError(f"{field.label} must be one of {', '.join(field.choices)}")
-    return text
+    shown = text if len(text) <= 40 else text[:39] + "…"
+    try:
+        if field.kind == "int":
+            try:
+                return check_int64(int(text), field.label)
+            except ValueError:
+                raise ConfigError(f"{field.label} must be a whole number, got {shown!r}") from None
+        if field.kind == "float":
+            try:
+                return check_finite(float(text), field.label)
+            except ValueError:
+                raise ConfigError(f"{field.label} must be a number, got {shown!r}") from None
+        if field.kind == "choice" and text not in field.choices:
+            raise ConfigError(f"{field.label} must be one of {', '.join(field.choices)}")
+        if field.name == "base_url":
+            return check_line(text, field.label, C.CONSOLE_URL_MAX_CHARS)
+        return check_model(text, field.label)  # the default model and the tier models
+    except InvalidRequestError as exc:
+        raise ConfigError(exc.message) from None
 
 
 async def _page(request: Request, **extra: Any) -> Response:
@@ -153,13 +162,26 @@ async def _page(request: Request, **extra: Any) -> Response:
         fields=extra.pop("fields", None) or _field_views(ctx.configured.file, provider),
         key_statuses=statuses,
         active=ctx.key_status(),
-        effective_base_url=ctx.configured.effective_base_url,
+        effective_base_url=_safe_store(ctx.configured.effective_base_url),
         simulator_url=ctx.simulator_url,
         config_path=ctx.configured.config_dir / "config.toml",
         store_url=_safe_store(ctx.configured.store_url),
         saved=request.query_params.get("saved"),
         **extra,
     )
+
+
+def _kept(field: Field, file: dict[str, Any], value: Any) -> Any:
+    """The saved value when the form sends back the redacted one the page showed."""
+    current = _file_value(file, field.keys)
+    if (
+        field.name == "base_url"
+        and isinstance(current, str)
+        and value != current
+        and value == _safe_store(current)
+    ):
+        return current
+    return value
 
 
 def _safe_store(url: str) -> str:
@@ -187,7 +209,7 @@ async def save_settings(request: Request) -> Response:
         if f.name == "backend" and f.name not in form:
             continue
         try:
-            changes[f.keys] = _parse(f, str(form.get(f.name) or ""))
+            changes[f.keys] = _kept(f, ctx.configured.file, _parse(f, str(form.get(f.name) or "")))
         except ConfigError as exc:
             problems.append(exc.message)
     path = ctx.configured.config_dir / "config.toml"

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _constants as C
 from .._money import format_usd
-from ..errors import PoeError
+from ..errors import InvalidRequestError, PoeError
 
 if TYPE_CHECKING:
     from ..types import ChatOptions, ChatResult, Delta
@@ -70,6 +70,7 @@ class Turn:
     session_id: str | None = None
 
     listeners: int = 0
+    idle_since: float = field(default_factory=time.monotonic)  # since when nobody follows it
 
     def emit(self, name: str, data: dict[str, Any]) -> None:
         self.events.append((name, data))
@@ -100,15 +101,27 @@ class Turn:
         self.task.cancel()
         return True
 
+    def joined(self) -> None:
+        """A browser follows the turn's events."""
+        self.listeners += 1
+
     def left(self) -> None:
         """A browser stopped listening: cancel the turn unless one is back within the grace
         period (an ``EventSource`` reconnects by itself after a network blip)."""
         self.listeners -= 1
         if self.listeners > 0 or self.finished:
             return
+        self.idle_since = time.monotonic()
+        self.watch()
+
+    def watch(self) -> None:
+        """Cancel the turn if nobody follows it for ``CONSOLE_RECONNECT_GRACE_S`` from now: a
+        turn whose page was closed (or that no page ever followed) stops paying for itself."""
 
         def maybe_cancel() -> None:
-            if self.listeners <= 0 and not self.finished:
+            idle = time.monotonic() - self.idle_since
+            nobody = self.listeners <= 0 and not self.finished
+            if nobody and idle >= C.CONSOLE_RECONNECT_GRACE_S * 0.99:
                 self.cancel()  # nobody waits for this answer: stop paying for it
 
         asyncio.get_running_loop().call_later(C.CONSOLE_RECONNECT_GRACE_S, maybe_cancel)
@@ -126,12 +139,29 @@ class TurnManager:
         return self._turns.get(turn_id)
 
     def start(self, request: TurnRequest) -> Turn:
+        """Start a turn in its own task.
+
+        Raises:
+            InvalidRequestError: an answer is still coming in the same conversation (two
+                turns at once would each answer without the other's question).
+        """
+        if request.session_id is not None:
+            for other in self._turns.values():
+                if not other.finished and request.session_id in (
+                    other.request.session_id,
+                    other.session_id,
+                ):
+                    raise InvalidRequestError(
+                        "an answer is still coming in this conversation: wait for it (or press "
+                        "Stop), then send again"
+                    )
         turn = Turn(secrets.token_urlsafe(12), request)
         self._turns[turn.id] = turn
         while len(self._turns) > C.CONSOLE_TURNS_KEPT:
             _, old = self._turns.popitem(last=False)
             old.cancel()
         turn.task = asyncio.create_task(self._run(turn), name=f"console-turn-{turn.id}")
+        turn.watch()
         return turn
 
     async def aclose(self) -> None:

@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from .. import __version__
+from .. import _constants as C
 from .._money import format_usd
-from ..errors import PoeError
+from ..errors import AuthError, PoeError, RateLimitError, TooLargeError
 from ._auth import COOKIE, UNSAFE_METHODS, ConsoleSession, Sessions, csrf_ok, same_origin
+from ._inputs import form_error
 
 if TYPE_CHECKING:
     from ._context import ConsoleContext
@@ -54,6 +58,9 @@ class Console:
     runs: RunManager
     secure_cookie: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # The largest request body the server in front takes (None: no limit known): uploads
+    # are refused in the page beyond it, with a reason, before the browser sends them.
+    body_max_bytes: int | None = None
 
 
 def _templates() -> Environment:
@@ -133,6 +140,15 @@ def error_json(exc: PoeError, status_code: int = 400) -> JSONResponse:
 
 
 def _login_redirect(request: Request) -> Response:
+    if request.headers.get("authorization"):
+        # A program's wrong bearer token: say so (a redirect to a form would hide it).
+        if console_of(request).sessions.throttled():
+            return error_json(
+                RateLimitError("too many wrong tokens: wait a minute, then try again"), 429
+            )
+        return error_json(
+            AuthError("wrong bearer token (the one poe-mcp printed when it started)"), 401
+        )
     if request.headers.get("hx-request") or "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"error": {"kind": "auth", "message": "log in first"}}, 401)
     return RedirectResponse(f"{base_path(request)}/login", status_code=303)
@@ -200,10 +216,22 @@ def action(fn: Endpoint) -> Endpoint:
         session = authenticate(request)
         if session is None:
             return _login_redirect(request)
+        if "form" in request.headers.get("content-type", ""):
+            # Read once, here, with the console's limits (Starlette keeps the first reading,
+            # so the routes get this one); a form over a limit is refused with a reason.
+            try:
+                form = await request.form(
+                    max_files=C.CONSOLE_ATTACHMENTS_MAX + 1,
+                    max_part_size=C.CONSOLE_MESSAGE_MAX_BYTES,
+                )
+            except (HTTPException, MultiPartException) as exc:
+                detail = getattr(exc, "detail", None) or getattr(exc, "message", exc)
+                error = form_error(str(detail))
+                return error_json(error, 413 if isinstance(error, TooLargeError) else 400)
+        else:
+            form = None
         if request.method in UNSAFE_METHODS and not request.scope.get("poe_console_bearer"):
-            form_value = None
-            if "form" in request.headers.get("content-type", ""):
-                form_value = (await request.form()).get("csrf")
+            form_value = form.get("csrf") if form is not None else None
             if not csrf_ok(request, session, form_value if isinstance(form_value, str) else None):
                 log.warning(
                     "console: refused %s %s without its CSRF token",

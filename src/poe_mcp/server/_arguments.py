@@ -83,6 +83,22 @@ def _thinking_budget(value: Any) -> Any:
     return value["budget_tokens"]
 
 
+def _tool_choice(value: Any) -> Any:
+    """OpenAI's named choice ``{"type": "function", "function": {"name": N}}`` (what earlier
+    servers' ``ask_poe_with_tools`` took) -> ``N``, the tool name ours takes."""
+    if not isinstance(value, Mapping):
+        return value
+    function = value.get("function")
+    name = function.get("name") if isinstance(function, Mapping) else value.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequestError(
+            'tool_choice must be "auto", "none", "required", a tool name, or '
+            '{"type": "function", "function": {"name": ...}}',
+            metadata={"param": "tool_choice"},
+        )
+    return name
+
+
 @dataclass(frozen=True, slots=True)
 class Alias:
     """Another name for one of our arguments, with an optional value conversion."""
@@ -111,6 +127,7 @@ ARGUMENT_ALIASES: dict[str, Alias] = {
 VALUE_FORMS: dict[str, Callable[[Any], Any]] = {
     "thinking": _thinking_budget,
     "stop": _as_list,
+    "tool_choice": _tool_choice,
 }
 
 # Well-known names no tool takes, with the reason (instead of a bare "unknown").

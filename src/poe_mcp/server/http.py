@@ -241,7 +241,7 @@ def build_http_app(runtime: ServerRuntime, options: HttpOptions) -> Starlette:
     app.add_middleware(HostOriginGuard, rules=rules)
     from ..console._mount import mount_console  # the web console at /console, same token
 
-    mount_console(app, runtime, options.token)
+    mount_console(app, runtime, options.token, body_max_bytes=limits.max_body_bytes)
     return app
 
 

@@ -18,6 +18,7 @@
   var errorBox = document.getElementById("composer-error");
   var statusBox = document.getElementById("composer-status");
   var uploadMax = parseInt(chat.dataset.uploadMax || "0", 10);
+  var totalMax = parseInt(chat.dataset.totalMax || "0", 10); // the server's body limit, less framing
   var attachmentsMax = parseInt(chat.dataset.attachmentsMax || "8", 10);
   var sessionId = chat.dataset.session || "";
   var files = [];
@@ -33,14 +34,19 @@
   function scroll() { messages.scrollTop = messages.scrollHeight; }
   function showError(text) { errorBox.textContent = text || ""; }
   function value(id) { var n = document.getElementById(id); return n ? n.value : ""; }
+  function mb(bytes) { return (bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0); }
+  function attached() { return files.reduce(function (n, f) { return n + f.size; }, 0); }
 
   // --- attachments: picker, drag and drop, clipboard paste -----------------------------------
   function addFiles(list) {
     showError("");
+    var used = attached();
     for (var i = 0; i < list.length; i++) {
       var file = list[i];
       if (files.length >= attachmentsMax) { showError("At most " + attachmentsMax + " attachments per message."); break; }
-      if (uploadMax && file.size > uploadMax) { showError(file.name + " is too large (max " + Math.round(uploadMax / 1048576) + " MB)."); continue; }
+      if (uploadMax && file.size > uploadMax) { showError(file.name + " is too large (max " + mb(uploadMax) + " MB per file on this server)."); continue; }
+      if (totalMax && used + file.size > totalMax) { showError(file.name + " does not fit: a message's attachments add up to at most " + mb(totalMax) + " MB on this server."); continue; }
+      used += file.size;
       files.push(file);
     }
     drawFiles();
@@ -160,6 +166,12 @@
     bubble.root.dataset.done = "1";
     bubble.caret.remove();
     if (pc.renderRich) pc.renderRich(bubble.text, data.text !== undefined ? data.text : bubble.raw);
+    // A generated image the answer's text already shows (a Markdown image) is shown once.
+    var shown = {};
+    bubble.text.querySelectorAll("img, video, audio").forEach(function (n) { shown[n.getAttribute("src")] = true; });
+    Array.prototype.slice.call(bubble.media.children).forEach(function (n) {
+      if (shown[n.getAttribute("src")]) n.remove();
+    });
     bubble.root.querySelector(".who").textContent = data.model;
     var parts = [
       ["model", data.model],
@@ -183,6 +195,28 @@
       .then(function (html) { if (html) document.getElementById("sessions").innerHTML = html; })
       .catch(function () { /* the list refreshes on the next page */ });
   }
+  function refreshHead(id) {
+    // A new conversation got its id: show its controls (rename, export, reset, delete) too.
+    fetch(base + "/discussion/head?session=" + encodeURIComponent(id), { headers: { "HX-Request": "true" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        var old = document.querySelector(".conv-head");
+        if (!html || !old) return;
+        var holder = document.createElement("div");
+        holder.innerHTML = html; // rendered by the console, autoescaped like every page
+        var fresh = holder.querySelector(".conv-head");
+        if (!fresh) return;
+        old.replaceWith(fresh);
+        if (window.htmx) window.htmx.process(fresh);
+      })
+      .catch(function () { /* the controls appear on the next page */ });
+  }
+  document.body.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail && e.detail.elt;
+    if (!form || form.id !== "rename-form" || !e.detail.successful) return;
+    var name = (form.querySelector("input[name=title]").value || "").replace(/\s+/g, " ").trim();
+    document.getElementById("conv-title").textContent = name || "Conversation";
+  });
   function follow(turn, bubble) {
     var source = new EventSource(turn.events);
     current = { turnId: turn.turn_id, source: source, bubble: bubble };
@@ -196,7 +230,8 @@
     source.addEventListener("tool_result", function (e) { toolResult(bubble, JSON.parse(e.data)); scroll(); });
     source.addEventListener("media", function (e) {
       var d = JSON.parse(e.data);
-      var node = pc.mediaNode ? pc.mediaNode(d.url, d.kind) : null;
+      var url = pc.safeUrl ? pc.safeUrl(d.url) : null;
+      var node = url && pc.mediaNode ? pc.mediaNode(url, d.kind) : null;
       if (node) bubble.media.appendChild(node);
     });
     source.addEventListener("done", function (e) {
@@ -211,6 +246,7 @@
         sessionId = d.session_id;
         chat.dataset.session = sessionId;
         history.replaceState(null, "", base + "/discussion?session=" + encodeURIComponent(sessionId));
+        refreshHead(sessionId);
       }
       refreshSessions(sessionId);
       end();
@@ -232,12 +268,26 @@
       end();
     });
   }
+  function refusal(res) {
+    var error = res.body && res.body.error;
+    if (error && error.message) {
+      var m = error.message.charAt(0).toUpperCase() + error.message.slice(1);
+      return /[.!?)]$/.test(m) ? m : m + ".";
+    }
+    if (res.status === 401) return "Your login has ended: reload the page and log in again.";
+    if (res.status === 413) return "The message is larger than this server takes (" + (totalMax ? mb(totalMax) + " MB" : res.raw.trim()) + "): remove an attachment or shorten the text.";
+    return "The console refused the message (HTTP " + res.status + (res.raw.trim() ? ": " + res.raw.trim().slice(0, 200) : "") + ").";
+  }
   function send() {
     if (current) return;
     var text = input.value;
     if (!text.trim() && !files.length) { showError("Write a message or attach a file."); return; }
     var model = value("model").trim();
     if (!model) { showError("Choose a model in Parameters."); return; }
+    if (totalMax && attached() + new Blob([text, value("system")]).size > totalMax) {
+      showError("This message and its attachments are larger than this server takes (" + mb(totalMax) + " MB): remove an attachment or shorten the text.");
+      return;
+    }
     showError("");
     var data = new FormData();
     data.append("message", text);
@@ -252,14 +302,22 @@
     sent.forEach(function (file) { data.append("attachments", file, file.name); });
     busy(true);
     fetch(base + "/discussion/turns", { method: "POST", body: data, headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } })
-      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (r) {
+        // Errors may come as JSON from the console or as plain text from the server in front
+        // of it (a body over its limit, an expired login): say what happened either way.
+        return r.text().then(function (raw) {
+          var body = null;
+          try { body = JSON.parse(raw); } catch (e) { body = null; }
+          return { ok: r.ok, status: r.status, body: body, raw: raw || "" };
+        });
+      })
       .then(function (res) {
-        if (!res.ok) {
+        if (!res.ok || !res.body || !res.body.events) {
           busy(false);
-          showError((res.body.error && res.body.error.message) || "The message was not sent.");
+          showError(refusal(res));
           return;
         }
-        if (!sessionId && !firstText) firstText = text || (sent[0] && sent[0].name) || "";
+        if (!sessionId) firstText = text || (sent[0] && sent[0].name) || "";
         userBubble(text, sent);
         input.value = "";
         files = []; drawFiles();

@@ -95,5 +95,6 @@
   }
   window.poeConsole.renderRich = renderRich;
   window.poeConsole.mediaNode = mediaNode;
+  window.poeConsole.safeUrl = safeUrl;
   document.querySelectorAll("[data-rich]").forEach(function (el) { renderRich(el, el.textContent); });
 })();
