@@ -39,6 +39,7 @@ PROGRAMS = ["git", "ls", "cat", "head", "tail", "wc", "grep", "find", "sed", "so
 
 
 def tally(kind: str, outcome: str, text: str) -> None:
+    """Count one payload's outcome under ``kind``, and a leak if a canary shows."""
     stats[kind]["tried"] += 1
     stats[kind][outcome] += 1
     if any(c in text for c in CANARIES):
@@ -47,12 +48,14 @@ def tally(kind: str, outcome: str, text: str) -> None:
 
 
 def sh(args: list[str], cwd: Path, text: str | None = None) -> str:
+    """Run a setup command (git) quietly; its standard output."""
     env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1"}
     done = subprocess.run(args, cwd=cwd, env=env, input=text, capture_output=True, text=True)
     return done.stdout.strip()
 
 
 def world(tmp: Path, mp: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The victim of ``tests/security/boundary.py`` plus this run's traps."""
     v = make_victim(tmp, mp)
     w = v.work
     os.link(v.credentials, w / "hl_creds")
@@ -74,6 +77,7 @@ def world(tmp: Path, mp: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 def path_payloads(v) -> list[str]:  # type: ignore[no-untyped-def]
+    """Spellings of the key file, the environment and the database for attachments."""
     creds, pid = str(v.credentials), os.getpid()
     return [
         creds + "/", creds + ".", str(v.config) + "//credentials.toml", "//" + creds[1:],
@@ -91,6 +95,7 @@ def path_payloads(v) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 async def attachments(v, sim: Simulator) -> None:  # type: ignore[no-untyped-def]
+    """Every path payload through ``ask_with_attachment``, under several client roots."""
     async for make in server_factory(sim, v):
         for roots in (None, [f"file://{v.work}"], [f"file://evil.example{v.home}"], ["file:///"]):
 
@@ -117,6 +122,7 @@ async def attachments(v, sim: Simulator) -> None:  # type: ignore[no-untyped-def
 
 
 async def file_tools(v) -> None:  # type: ignore[no-untyped-def]
+    """The built-in file tools (and ``write_file``) against the traps."""
     made = {t.name: t for t in builtin_tools(v.roots, write=True)}
     paths = ["work/hl_creds", "work/lc", "work/pipe", "work/.GIT/config", "work/.git./config",
              "work/.g\u200cit/config", "work/GIT~1/config", "home/config/credentials.toml/",
@@ -135,6 +141,7 @@ async def file_tools(v) -> None:  # type: ignore[no-untyped-def]
 
 
 async def run(kind: str, tool, arguments: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """One tool call, counted under ``kind``."""
     try:
         text = str(await tool.run(tool.validate(arguments)))
         outcome = "ran"
@@ -208,6 +215,7 @@ COMMANDS = [
 
 
 async def commands(v) -> None:  # type: ignore[no-untyped-def]
+    """Every command payload, with and without the kernel sandbox."""
     present = [p for p in PROGRAMS if shutil.which(p)]
     for kernel in (True, False):
         made = builtin_tools(v.roots, commands=present, command_timeout=1.0, kernel_sandbox=kernel)
@@ -219,6 +227,7 @@ async def commands(v) -> None:  # type: ignore[no-untyped-def]
 
 
 async def downloads(bystander: SteeredAPI, out: Path) -> None:
+    """Internal addresses in every spelling, and redirects to them, under ``public``."""
     port = bystander.url.rsplit(":", 1)[1]
     hosts = ["127.0.0.1", "127.1", "127.0.1", "2130706433", "0x7f000001", "0x7f.1", "0177.0.0.1",
              "017700000001", "127.000.000.001", "0", "0.0.0.0", "localhost", "localhost.",
@@ -255,6 +264,7 @@ async def downloads(bystander: SteeredAPI, out: Path) -> None:
 
 
 async def main() -> None:
+    """Try everything and print the table."""
     mp = pytest.MonkeyPatch()
     v = world(Path(tempfile.mkdtemp(prefix="boundary-")), mp)
     bystander = SteeredAPI().start()

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _constants as C
+from ._suggest import suggest
 from .errors import InvalidRequestError, NotFoundError, PoeError
 
 if TYPE_CHECKING:
@@ -164,6 +165,15 @@ async def check_params(
             raise
         takers = await _models_taking(catalog, unknown)
         hint = f" Models that take {', '.join(unknown)}: {', '.join(takers)}." if takers else ""
+        info = await _info(catalog, model)
+        declared = [p.name for p in (info.parameters or ())] if info is not None else []
+        close = [
+            f"{' or '.join(repr(f) for f in found)} (for {u!r})"
+            for u in unknown
+            if (found := suggest(u, declared))
+        ]
+        if close:
+            hint = f" Did you mean {'; '.join(close)}?{hint}"
         exc.message = f"{exc.message}{hint} Nothing was sent."
         exc.args = (exc.message,)
         exc.metadata["suggestions"] = takers

@@ -166,6 +166,7 @@ _GIT_WRITE_SHORT = {"branch": "dDmMcCfut", "tag": "dasufmFe"}
 
 
 def _git(args: list[str]) -> list[str]:
+    """A git command line with its options checked and the safe settings added."""
     index = 0
     lead: list[str] = []
     while index < len(args) and args[index].startswith("-"):
@@ -192,6 +193,13 @@ def _git(args: list[str]) -> list[str]:
             + ", ".join(sorted(_GIT_READ_ONLY))
             + ")",
         )
+    _git_check(sub, rest)
+    forced = [item for setting in _GIT_SAFE_CONFIG for item in ("-c", setting)]
+    return ["--no-pager", *forced, *lead, sub, *_git_tail(sub), *rest]
+
+
+def _git_check(sub: str, rest: list[str]) -> None:
+    """Refuse what a read-only subcommand's arguments must not do."""
     for arg in rest:
         refused = _long_matches(arg, _GIT_REFUSED_LONG)
         if refused is not None:
@@ -210,7 +218,11 @@ def _git(args: list[str]) -> list[str]:
         raise _refuse("git", "stash other than 'stash list' / 'stash show'")
     if sub == "reflog" and positional[:1] in (["expire"], ["delete"]):
         raise _refuse("git", f"reflog {positional[0]}")
-    forced = [item for setting in _GIT_SAFE_CONFIG for item in ("-c", setting)]
+
+
+def _git_tail(sub: str) -> list[str]:
+    """Options put right after the subcommand: no external diff or text conversion, no
+    repository-named ignore-revs file, no submodule entered."""
     tail = ["--no-ext-diff", "--no-textconv"] if sub in _GIT_DIFFS else []
     if sub in ("blame", "annotate", "grep"):
         tail = ["--no-textconv"]
@@ -218,7 +230,7 @@ def _git(args: list[str]) -> list[str]:
         tail.append("--no-ignore-revs-file")
     if sub in _GIT_SUBMODULE_AWARE:
         tail.append("--ignore-submodules=all")
-    return ["--no-pager", *forced, *lead, sub, *tail, *rest]
+    return tail
 
 
 _GIT_DRIVER = re.compile(

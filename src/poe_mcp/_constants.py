@@ -277,6 +277,7 @@ SECRET_MIN_CHARS = 6  # registered secrets shorter than this would redact ordina
 BEARER_MIN_TOKEN_CHARS = 16  # "Bearer YOUR_TOKEN" in documentation is not a credential
 SECRET_LOOKALIKE_MIN_CHARS = 16  # a quoted value this long, of token characters, is masked
 STREAM_HOLDBACK_MAX_CHARS = 1024  # longest tail a streamed answer holds back as a maybe-secret
+SECRET_ENCODED_MIN_CHARS = 16  # a secret this long is also scrubbed in base64, hex, %-encoding
 
 # --- Simulator (its own deterministic numbers; it plays the provider) ------------------------
 SIMULATOR_HOST = "127.0.0.1"

@@ -112,6 +112,31 @@ def url_ext(url: str) -> str:
 # --- checking and saving a file ------------------------------------------------------------
 
 
+_MAGIC_PREFIXES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"\x1a\x45\xdf\xa3", "video/webm"),
+    (b"OggS", "audio/ogg"),
+    (b"fLaC", "audio/flac"),
+    (b"ID3", "audio/mpeg"),
+)
+# ISO BMFF (``....ftyp<brand>``): the brand names the kind; any other brand is MP4 video.
+_FTYP_BRANDS = {
+    b"avif": "image/avif",
+    b"avis": "image/avif",
+    b"heic": "image/heic",
+    b"heix": "image/heic",
+    b"mif1": "image/heic",
+    b"msf1": "image/heic",
+    b"M4A ": "audio/mp4",
+    b"M4B ": "audio/mp4",
+    b"M4P ": "audio/mp4",
+    b"qt  ": "video/quicktime",
+}
+
+
 def sniff_media_type(head: bytes) -> str | None:
     """The media type the first bytes of a file show, or None when they show nothing known.
 
@@ -119,33 +144,15 @@ def sniff_media_type(head: bytes) -> str | None:
     WAV, MP3 (ID3 or frame sync), AAC (ADTS), Ogg and FLAC; HTML and JSON come back as
     ``text/html`` / ``application/json`` so error pages are never saved as media.
     """
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
+    for magic, media_type in _MAGIC_PREFIXES:
+        if head.startswith(magic):
+            return media_type
     if head.startswith(b"RIFF") and len(head) >= 12:
         return {b"WEBP": "image/webp", b"WAVE": "audio/wav", b"AVI ": "video/x-msvideo"}.get(
             head[8:12]
         )
     if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"avif", b"avis"):
-            return "image/avif"
-        if brand in (b"heic", b"heix", b"mif1", b"msf1"):
-            return "image/heic"
-        if brand in (b"M4A ", b"M4B ", b"M4P "):
-            return "audio/mp4"
-        return "video/quicktime" if brand == b"qt  " else "video/mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
-    if head.startswith(b"OggS"):
-        return "audio/ogg"
-    if head.startswith(b"fLaC"):
-        return "audio/flac"
-    if head.startswith(b"ID3"):
-        return "audio/mpeg"
+        return _FTYP_BRANDS.get(head[8:12], "video/mp4")
     if len(head) >= 2 and head[0] == 0xFF:
         if head[1] & 0xF6 == 0xF0:
             return "audio/aac"

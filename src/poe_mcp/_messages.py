@@ -235,24 +235,7 @@ def build_messages(
             f"{type(messages_or_prompt).__name__}{hint}"
         )
     else:
-        messages = []
-        for index, raw in enumerate(messages_or_prompt):
-            if not isinstance(raw, Mapping):
-                raise InvalidRequestError(f"message {index} must be a dict with role and content")
-            message = dict(raw)
-            role = message.get("role")
-            if role == "developer":
-                message["role"] = role = "system"
-            if role not in _ROLES:
-                raise InvalidRequestError(
-                    f"message {index} has role {role!r}; use system, user, assistant or tool"
-                )
-            content = message.get("content")
-            if isinstance(content, (list, tuple)):
-                message["content"] = [_content_part(part) for part in content]
-            elif content is not None and not isinstance(content, str):
-                message["content"] = [_content_part(content)]
-            messages.append(message)
+        messages = [_one_message(index, raw) for index, raw in enumerate(messages_or_prompt)]
         if not messages:
             raise InvalidRequestError("no messages: give a prompt or at least one message")
         if not any(_has_content(m.get("content")) or m.get("tool_calls") for m in messages):
@@ -260,15 +243,7 @@ def build_messages(
 
     files = list(attachments or ())
     if files:
-        parts = [attachment_part(source) for source in files]
-        target = next((m for m in reversed(messages) if m["role"] == "user"), None)
-        if target is None:
-            target = {"role": "user", "content": []}
-            messages.append(target)
-        content = target.get("content")
-        if isinstance(content, str):
-            content = [{"type": "text", "text": content}] if content else []
-        target["content"] = [*(content or []), *parts]
+        _attach(messages, [attachment_part(source) for source in files])
 
     if system is not None:
         if messages and messages[0]["role"] == "system":
@@ -278,6 +253,39 @@ def build_messages(
     for index, message in enumerate(messages):
         _check_text(message.get("content"), index)
     return messages
+
+
+def _one_message(index: int, raw: Any) -> dict[str, Any]:
+    """One caller's message checked and normalised: ``developer`` is ``system``, non-text
+    content becomes content parts."""
+    if not isinstance(raw, Mapping):
+        raise InvalidRequestError(f"message {index} must be a dict with role and content")
+    message = dict(raw)
+    role = message.get("role")
+    if role == "developer":
+        message["role"] = role = "system"
+    if role not in _ROLES:
+        raise InvalidRequestError(
+            f"message {index} has role {role!r}; use system, user, assistant or tool"
+        )
+    content = message.get("content")
+    if isinstance(content, (list, tuple)):
+        message["content"] = [_content_part(part) for part in content]
+    elif content is not None and not isinstance(content, str):
+        message["content"] = [_content_part(content)]
+    return message
+
+
+def _attach(messages: list[dict[str, Any]], parts: list[dict[str, Any]]) -> None:
+    """Add attachment parts to the last user message (a new one when there is none)."""
+    target = next((m for m in reversed(messages) if m["role"] == "user"), None)
+    if target is None:
+        target = {"role": "user", "content": []}
+        messages.append(target)
+    content = target.get("content")
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}] if content else []
+    target["content"] = [*(content or []), *parts]
 
 
 def _check_text(content: Any, index: int) -> None:

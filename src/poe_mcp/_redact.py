@@ -3,7 +3,9 @@
 What it removes:
 
 - **registered secrets**: every API key in use (Poe, OpenAI, the ``compatible`` provider's) and
-  the HTTP bearer token, registered with :func:`register_secret` as soon as they are read;
+  the HTTP bearer token, registered with :func:`register_secret` as soon as they are read, also
+  in the forms a model asked to "encode" it would write: base64 (standard and URL-safe, at any
+  byte alignment), hex and percent-encoding;
 - **bearer tokens** of any origin (``Authorization: Bearer <token>``), by pattern.
 
 Where it runs (so that every entry point gets it): answers and streamed deltas in the client
@@ -11,7 +13,9 @@ Where it runs (so that every entry point gets it): answers and streamed deltas i
 tool result (``server/app.py``), error texts and log records (``_logging.py``).
 
 A streamed answer can split a key across two deltas; :class:`StreamScrubber` holds back the
-shortest tail that could still become a secret, so no part of one is ever emitted.
+shortest tail that could still become a secret, so no part of one is ever emitted. It does the
+same for the other streamed texts of one answer (reasoning, each tool call's arguments) through
+:meth:`StreamScrubber.part`.
 
 Also here: :func:`redact_url` (userinfo and secret query values out of URLs) and
 :func:`describe_value` (a value quoted in an error, masked when it looks like a secret).
@@ -19,15 +23,20 @@ Also here: :func:`redact_url` (userinfo and secret query values out of URLs) and
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
+from contextvars import ContextVar
 from typing import Any
+from urllib.parse import quote
 
 from . import _constants as C
 
 __all__ = [
     "StreamScrubber",
+    "current_scrubber",
     "describe_value",
+    "encoded_forms",
     "looks_secret",
     "mask_secrets",
     "redact",
@@ -56,12 +65,35 @@ _SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|pwd|auth|sig|credential)
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret so that it never reaches an answer, a record, an error or a log."""
+    """Remember a secret so that it never reaches an answer, a record, an error or a log
+    (nor in the encoded forms of :func:`encoded_forms`)."""
     global _ordered
     if value and len(value) >= _MIN_SECRET_LEN and value not in _secrets:
         with _lock:
             _secrets.add(value)
+            _secrets.update(encoded_forms(value))
             _ordered = tuple(sorted(_secrets, key=len, reverse=True))
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """What a secret looks like once encoded the usual ways, as it would appear inside a
+    longer encoded text: base64 and URL-safe base64 at each of the three byte alignments
+    (only the characters that depend on the secret alone), hex (both cases) and
+    percent-encoding (every byte, both cases; and ``quote``'s form). Empty for short secrets,
+    whose encodings would match ordinary text."""
+    if len(secret) < C.SECRET_ENCODED_MIN_CHARS:
+        return set()
+    raw = secret.encode("utf-8", "replace")
+    forms = {raw.hex(), raw.hex().upper(), quote(secret, safe="")}
+    percent = "".join(f"%{byte:02X}" for byte in raw)
+    forms |= {percent, percent.lower()}
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for align in range(3):
+            coded = encode(b"\0" * align + raw).decode("ascii")
+            # The first group mixes in the bytes before the secret, the last the bytes after.
+            forms.add(coded[4 if align else 0 : 4 * ((align + len(raw)) // 3)])
+    forms.discard(secret)
+    return {form for form in forms if len(form) >= C.SECRET_ENCODED_MIN_CHARS}
 
 
 def redact(text: str) -> str:
@@ -111,15 +143,27 @@ class StreamScrubber:
     """Scrubs a text that arrives in pieces (streamed deltas).
 
     :meth:`feed` returns what can be shown now; a tail that could still turn into a secret
-    is kept until the next piece says otherwise, or until :meth:`flush`.
+    is kept until the next piece says otherwise, or until :meth:`flush`. The other texts of
+    the same stream (reasoning, each tool call's arguments) go through :meth:`part`, each
+    with a scrubber of its own.
     """
 
     def __init__(self) -> None:
         self._held = ""
+        self._parts: dict[object, StreamScrubber] = {}
+
+    def part(self, name: object, text: str) -> str:
+        """Scrub the next piece of the stream's text ``name`` (``"reasoning"``, a tool
+        call's index...), holding back a maybe-secret tail like :meth:`feed`."""
+        scrubber = self._parts.get(name)
+        if scrubber is None:
+            scrubber = self._parts[name] = StreamScrubber()
+        return scrubber.feed(text)
 
     def feed(self, text: str, *, replace: bool = False) -> str:
         """Take the next piece (``replace``: it replaces everything so far) and return the
         scrubbed text to emit (for a replacement: the new text's safe beginning)."""
+        _CURRENT.set(self)  # for scrubbed_delta: the delta's other texts, same stream
         buffer = text if replace else self._held + text
         if not _ordered and "b" not in buffer and "B" not in buffer:
             self._held = ""
@@ -129,25 +173,45 @@ class StreamScrubber:
         return redact(buffer[: len(buffer) - keep])
 
     def flush(self) -> str:
-        """Whatever is still held, scrubbed (call when the stream ends)."""
+        """Whatever is still held, scrubbed (call when the stream ends). What the parts
+        still hold is dropped: the answer's result carries those texts whole, scrubbed."""
         held, self._held = self._held, ""
+        self._parts.clear()
         return redact(held)
+
+
+# The scrubber that last took a piece of streamed text in this context: the client feeds a
+# delta's text, then scrubs the delta's other texts (reasoning, tool-call arguments) with no
+# await between, so this is always the same stream's scrubber.
+_CURRENT: ContextVar[StreamScrubber | None] = ContextVar("poe_mcp_stream_scrubber", default=None)
+
+
+def current_scrubber() -> StreamScrubber | None:
+    """The :class:`StreamScrubber` that took the last piece of streamed text here."""
+    return _CURRENT.get()
 
 
 def looks_secret(value: object) -> bool:
     """Whether a value quoted in a message could be a credential (a long token-like string).
 
     Registered secrets always count; otherwise: 16+ characters without spaces, made of token
-    characters, that is not a path or a URL, and holds a run of 12+ letters and digits mixed.
+    characters, that is not a URL, and holds a run of 12+ letters and digits mixed. A path
+    counts when one of its folder or file names does (a key pasted into a path setting).
     """
     if not isinstance(value, str):
         return False
     text = value.strip()
     if any(secret in text for secret in _ordered):
         return True
-    if len(text) < _LOOKALIKE or "://" in text or text[0] in "/~.\\":
+    if len(text) < _LOOKALIKE or "://" in text:
         return False
-    if not re.fullmatch(rf"[{_ALPHABET}]+", text):
+    if text[0] in "/~.\\":
+        return any(_token_like(name) for name in re.split(r"[/\\]", text))
+    return _token_like(text)
+
+
+def _token_like(text: str) -> bool:
+    if len(text) < _LOOKALIKE or not re.fullmatch(rf"[{_ALPHABET}]+", text):
         return False
     # Keys carry a long random run; names such as gpt-4o-mini-2024-07-18 only short pieces.
     return any(
@@ -171,23 +235,34 @@ def mask_secrets(text: str) -> str:
     """``text`` (an error message quoting user input) with registered secrets redacted and
     every secret-looking run masked (see :func:`looks_secret`)."""
 
+    def masked(run: str) -> str:
+        return f"<{len(run)} characters, masked>" if looks_secret(run) else run
+
     def mask(match: re.Match[str]) -> str:
         run = match.group()
-        return f"<{len(run)} characters, masked>" if looks_secret(run) else run
+        if "/" in run and (run[0] in "/~.\\" or not looks_secret(run)):
+            return "/".join(masked(name) for name in run.split("/"))  # a path: names apart
+        return masked(run)
 
     return re.sub(rf"[{_ALPHABET}]{{{_LOOKALIKE},}}", mask, redact(text))
 
 
 def redact_url(url: str) -> str:
     """``url`` without its user and password (``https://u:p@host`` -> ``https://***@host``),
-    with secret-looking query values masked, and with registered secrets removed."""
+    with secret-looking query values and path segments masked (``/bot<token>/``), and with
+    registered secrets removed."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return redact(url)
+        return mask_secrets(url)
     userinfo = _userinfo(url)  # ends at the authority's last '@'; a password may hold a '/'
     if userinfo is not None:
         rest = "***@" + rest[len(userinfo) + 1 :]
     head, qmark, query = rest.partition("?")
+    authority, slash, path = head.partition("/")
+    if slash:
+        names = ["***" if looks_secret(name) else name for name in path.split("/")]
+        head = f"{authority}/{'/'.join(names)}"
+        rest = head + qmark + query
     if qmark:
         fragment = ""
         if "#" in query:
@@ -225,6 +300,13 @@ def register_url_secrets(url: str | None) -> None:
     if userinfo:
         register_secret(userinfo)
         register_secret(userinfo.partition(":")[2])
+    rest = url.partition("://")[2]
+    if userinfo:
+        rest = rest[len(userinfo) + 1 :]
+    path = rest.partition("?")[0].partition("#")[0].partition("/")[2]
+    for name in path.split("/"):
+        if looks_secret(name):
+            register_secret(name)
     query = url.partition("?")[2].partition("#")[0]
     for pair in query.split("&"):
         name, eq, value = pair.partition("=")

@@ -101,6 +101,7 @@ class FileSandbox:
 
     @property
     def single(self) -> bool:
+        """Whether there is one root (paths then start inside it, with no root name)."""
         return len(self.roots) == 1
 
     def resolve(self, path: str) -> tuple[str, Path] | None:
@@ -250,6 +251,7 @@ class FileSandbox:
         return label if rel == "." else f"{label}/{rel}"
 
     def inside(self, label: str, real: Path) -> bool:
+        """Whether ``real`` (a link, say) resolves to a place inside the root ``label``."""
         root = self.roots[label]
         try:
             resolved = real_path(real)
@@ -362,35 +364,7 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
         found = sandbox.resolve(path)
         if found is None:
             return "\n".join(f"{label}/" for label in sandbox.roots)
-        label, real = found
-        try:
-            # Opened without following a link anywhere: a folder swapped for a link since the
-            # check cannot show another folder's names.
-            folder = open_dir_nofollow(real)
-        except NotADirectoryError:
-            raise ToolExecutionError(f"{path!r} is not a folder") from None
-        except OSError as exc:
-            raise ToolExecutionError(f"cannot list folder: {exc.strerror}") from None
-        lines: list[str] = []
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
-            for entry in entries[: C.LIST_DIRECTORY_CAP]:
-                if entry.is_symlink():
-                    inside = sandbox.inside(label, real / entry.name)
-                    note = "" if inside else " out of the root: refused"
-                    lines.append(f"{entry.name} (link{note})")
-                elif entry.is_dir(follow_symlinks=False):
-                    lines.append(f"{entry.name}/")
-                else:
-                    lines.append(f"{entry.name} ({_entry_note(entry)})")
-        except OSError as exc:
-            raise ToolExecutionError(f"cannot list folder: {exc.strerror}") from None
-        finally:
-            os.close(folder)
-        if len(entries) > C.LIST_DIRECTORY_CAP:
-            lines.append(f"[{len(entries) - C.LIST_DIRECTORY_CAP} more entries not shown]")
-        return "\n".join(lines) if lines else "(empty folder)"
+        return _listing(sandbox, *found, path)
 
     def search_files(pattern: str = "*", contains: str | None = None, path: str = ".") -> str:
         """Find files by name, and optionally the lines containing a text.
@@ -416,6 +390,37 @@ def file_tools(sandbox: FileSandbox, *, max_read_bytes: int = C.FILE_READ_CAP) -
         func.__doc__ = (func.__doc__ or "").replace("{where}", where)
         made.append(tool(func))
     return made
+
+
+def _listing(sandbox: FileSandbox, label: str, real: Path, shown: str) -> str:
+    """The entries of the folder ``real``, one per line (see ``list_directory``)."""
+    try:
+        # Opened without following a link anywhere: a folder swapped for a link since the
+        # check cannot show another folder's names.
+        folder = open_dir_nofollow(real)
+    except NotADirectoryError:
+        raise ToolExecutionError(f"{shown!r} is not a folder") from None
+    except OSError as exc:
+        raise ToolExecutionError(f"cannot list folder: {exc.strerror}") from None
+    lines: list[str] = []
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        for entry in entries[: C.LIST_DIRECTORY_CAP]:
+            if entry.is_symlink():
+                inside = sandbox.inside(label, real / entry.name)
+                lines.append(f"{entry.name} (link{'' if inside else ' out of the root: refused'})")
+            elif entry.is_dir(follow_symlinks=False):
+                lines.append(f"{entry.name}/")
+            else:
+                lines.append(f"{entry.name} ({_entry_note(entry)})")
+    except OSError as exc:
+        raise ToolExecutionError(f"cannot list folder: {exc.strerror}") from None
+    finally:
+        os.close(folder)
+    if len(entries) > C.LIST_DIRECTORY_CAP:
+        lines.append(f"[{len(entries) - C.LIST_DIRECTORY_CAP} more entries not shown]")
+    return "\n".join(lines) if lines else "(empty folder)"
 
 
 def _search(

@@ -20,7 +20,7 @@ to one session and one store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
 from . import _constants as C
@@ -218,7 +218,7 @@ class Conversation:
         model: str,
         message: UserInput,
         **options: Unpack[ChatOptions],
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         """Like :meth:`ask`, streamed: deltas, then one whose ``result`` is the whole answer.
 
         The turn is stored before the last delta is yielded; a stream abandoned or broken

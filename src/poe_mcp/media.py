@@ -366,7 +366,9 @@ async def _model_info(client: AsyncPoeClient, model: str, params: Mapping[str, A
     catalog = client.catalog
     if catalog is None:
         return None
-    await catalog.check_params(model, params)
+    from ._capabilities import check_params
+
+    await check_params(catalog, model, params)  # names the models that do take a parameter
     try:
         return await catalog.find(model)
     except PoeError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from pydantic import Field
@@ -259,7 +259,7 @@ async def test_simulated_model_fixes_values_to_fit_the_schema(client: AsyncPoeCl
     }
     definition = {"type": "function", "function": {"name": "order", "parameters": schema}}
     bad = '{"size": "huge", "count": 50, "note": "keep me", "ratio": 3}'
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "user", "content": "order"},
         {
             "role": "assistant",

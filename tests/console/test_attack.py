@@ -120,10 +120,10 @@ async def test_a_second_turn_in_one_conversation_waits_for_the_first(
     client, inner = console
     csrf = await _login(client)
     sid = (await _turn(client, csrf, message="first"))[-1][1]["session_id"]
-    simulator.add_fault("delay", chunk_delay_s=0.2, model="Claude-Sonnet-4")
+    simulator.add_fault("delay", chunk_delay_s=0.1, model="Claude-Sonnet-4")
     headers = {"X-CSRF-Token": csrf}
     try:
-        data = {"model": "Claude-Sonnet-4", "message": "second " * 8, "session_id": sid}
+        data = {"model": "Claude-Sonnet-4", "message": "second", "session_id": sid}
         first = await client.post("/console/discussion/turns", data=data, headers=headers)
         assert first.status_code == 200
         data = {"model": "GPT-4o-mini", "message": "third", "session_id": sid}
@@ -254,9 +254,12 @@ async def test_forms_over_the_limits_are_refused_with_a_reason(console: Any) -> 
     )
     assert r.status_code == 400
     assert r.json()["error"]["message"] == "at most 8 attachments per message"
-    # A long message below the limit goes through (Starlette's own limit was 1 MB).
-    events = await _turn(client, csrf, model="GPT-4.1", message="y" * (1536 * 1024))
-    assert events[-1][0] == "done", events[-1]
+    # A long message below the limit is taken (Starlette's own limit was 1 MB).
+    data = {"model": "GPT-4.1", "message": "y" * (1536 * 1024)}
+    r = await client.post("/console/discussion/turns", data=data, headers=headers)
+    assert r.status_code == 200, r.text
+    cancel = f"/console/discussion/turns/{r.json()['turn_id']}/cancel"
+    await client.post(cancel, headers=headers)  # its answer is not what this test is about
 
 
 async def test_the_page_keeps_uploads_within_the_server_body_limit(

@@ -217,7 +217,7 @@ def test_serve_api_key_option_reaches_the_compatible_provider(
     assert proc.stdout is not None
     proc.stdin.write("".join(json.dumps(m) + "\n" for m in lines))
     proc.stdin.flush()
-    replies = []
+    replies: list[dict[str, Any]] = []
     while not any(r.get("id") == 2 for r in replies):
         line = proc.stdout.readline()
         assert line, "the server stopped without answering"

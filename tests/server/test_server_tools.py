@@ -392,7 +392,9 @@ async def test_tools_list_is_complete_annotated_and_small(server: Any, mode: str
     temp = tools["ask_poe_v2"].input_schema["properties"]["temperature"]
     assert temp["minimum"] == 0
     assert temp["maximum"] == 2
-    out = tools["ask_poe"].output_schema["properties"]
+    output_schema = tools["ask_poe"].output_schema
+    assert output_schema is not None
+    out = output_schema["properties"]
     assert {"text", "model", "session_id", "usage", "cost", "finish_reason"} <= set(out)
 
 

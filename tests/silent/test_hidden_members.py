@@ -346,3 +346,20 @@ async def test_an_unknown_synthesizer_is_refused_before_the_panel_is_paid(
     assert "the synthesizer: Unknown model 'Claud-Opus'" in error_of(judged)["message"]
     assert "'model' is set by the call itself" in error_of(compared)["message"]  # once
     assert sent(sim) == []
+
+
+@pytest.mark.parametrize(
+    ("tool", "params", "says"),
+    [
+        ("generate_image", {"aspect_ratio": "16:9"}, "Did you mean 'aspect' (for 'aspect_ratio')?"),
+        ("generate_image", {"duration": 5}, "Models that take duration: Veo-3."),
+        ("generate_video", {"size": "4k"}, "Parameters it accepts: aspect, duration."),
+    ],
+)
+async def test_a_media_parameter_the_bot_lacks_names_what_takes_it(
+    server: Any, sim: Simulator, tool: str, params: dict[str, Any], says: str
+) -> None:
+    async with Client(server) as client:
+        result = await client.call_tool(tool, {"prompt": "a fox", "params": params})
+    assert says in error_of(result)["message"]
+    assert sent(sim) == []

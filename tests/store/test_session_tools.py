@@ -28,7 +28,7 @@ async def test_tool_definitions_are_kept_until_replaced(store: Store) -> None:
 
 
 async def test_extend_stores_like_append_and_renews_the_session(store: Store) -> None:
-    returned = await store.sessions.extend(
+    returned: object = await store.sessions.extend(  # type: ignore[func-returns-value]
         "e", [{"role": "user", "content": "1"}], model="GPT-4.1", backend="openai", ttl_s=60
     )
     assert returned is None

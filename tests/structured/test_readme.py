@@ -29,7 +29,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def _blocks(language: str) -> list[str]:
     text = README.read_text(encoding="utf-8")
     section = text[text.index("### Structured output") :]
-    section = section[: section.index("\n## ")]
+    section = re.split(r"\n##+ ", section[1:], maxsplit=1)[0]  # up to the next heading
     return re.findall(rf"```{language}\n(.*?)```", section, re.DOTALL)
 
 

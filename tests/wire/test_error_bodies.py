@@ -95,6 +95,7 @@ async def test_error_bodies_answered_as_success(
     else:
         with pytest.raises(cls) as info:
             await _ask(client, "m", streamed)
+        assert words is not None
         assert words in info.value.message
         assert "<" not in info.value.message  # never raw HTML
     assert len(standin.calls()) == requests

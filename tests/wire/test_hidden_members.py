@@ -267,7 +267,7 @@ async def test_an_agent_answers_each_call_with_its_own_result(
     client = make_client(standin.base_url, provider="compatible", catalog=None)
     result = await Agent(client, "m", tools=[get_weather], stream=streamed).run("weather x3")
     assert result.text == "Done."
-    assert sorted(t.result for t in result.trace) == sorted(f"mild in {c}" for c in CITIES)
+    assert sorted(str(t.result) for t in result.trace) == sorted(f"mild in {c}" for c in CITIES)
     second = standin.calls()[1]["body"]["messages"]
     (assistant,) = [m for m in second if m.get("tool_calls")]
     tools = [m for m in second if m["role"] == "tool"]

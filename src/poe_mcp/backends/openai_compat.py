@@ -177,14 +177,7 @@ class OpenAICompatBackend:
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         import httpx2
 
-        kwargs = self._kwargs(request)
-        kwargs["stream"] = True
-        ours = {"parallel_tool_calls"}
-        mode = stream_options_mode(self._options.settings)
-        if "stream_options" not in kwargs and mode != "off":
-            kwargs["stream_options"] = {"include_usage": True}
-            if mode == "auto":
-                ours.add("stream_options")
+        kwargs, ours = self._stream_kwargs(request)
 
         async def open_stream(**kw: Any) -> tuple[Any, Any]:
             manager = self._client().chat.completions.with_streaming_response.create(**kw)
@@ -216,12 +209,8 @@ class OpenAICompatBackend:
                         yield delta
                     if reader.done:
                         break
-            if live is not None and not reader.chunks and not reader.done:
-                head = live.head
-                if head.strip() and not looks_like_sse(head):
-                    # An event stream that holds no events: a JSON error (or a whole answer)
-                    # sent under the event-stream type. Read it as what it is.
-                    answer = _read_completion(head.encode(), content_type, request_id)
+            if live is not None:  # (then ``answer`` is still None)
+                answer = _answer_in_head(live.head, reader, content_type, request_id)
         except PoeError:
             raise
         except (httpx2.TimeoutException, httpx2.TransportError, httpx2.StreamError) as exc:
@@ -233,17 +222,28 @@ class OpenAICompatBackend:
         finally:
             await manager.__aexit__(None, None, None)
         if answer is not None:
-            fragments = tuple(
-                ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(answer.tool_calls)
-            )
-            if answer.text or answer.reasoning or fragments:
-                yield Delta(text=answer.text, tool_calls=fragments, reasoning=answer.reasoning)
+            whole = _whole_answer_delta(answer)
+            if whole is not None:
+                yield whole
         else:
             held = reader.flush()  # text held back while it could still open a <think> tag
             if held is not None:
                 yield held
             answer = reader.completion()
         yield Delta(result=self._result(request, answer, request_id, simulated))
+
+    def _stream_kwargs(self, request: ChatRequest) -> tuple[dict[str, Any], set[str]]:
+        """The streamed request's arguments, and those of ours a server may refuse (dropped
+        on retry): usage is asked for unless ``stream_options`` is off."""
+        kwargs = self._kwargs(request)
+        kwargs["stream"] = True
+        ours = {"parallel_tool_calls"}
+        mode = stream_options_mode(self._options.settings)
+        if "stream_options" not in kwargs and mode != "off":
+            kwargs["stream_options"] = {"include_usage": True}
+            if mode == "auto":
+                ours.add("stream_options")
+        return kwargs, ours
 
     async def list_models(self) -> list[dict[str, Any]]:
         try:
@@ -396,3 +396,24 @@ def map_sdk_error(exc: BaseException, base_url: str = "") -> PoeError:
     if isinstance(exc, (httpx2.HTTPError, httpx2.StreamError)):
         return NetworkError(f"talking to {base_url} failed: {type(exc).__name__}")
     raise exc  # not a wire failure: our own bug, which must propagate
+
+
+def _whole_answer_delta(answer: Completion) -> Delta | None:
+    """A whole answer (from a server that ignored ``stream=true``) as one delta, or None
+    when it holds nothing to show."""
+    fragments = tuple(
+        ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(answer.tool_calls)
+    )
+    if answer.text or answer.reasoning or fragments:
+        return Delta(text=answer.text, tool_calls=fragments, reasoning=answer.reasoning)
+    return None
+
+
+def _answer_in_head(
+    head: str, reader: StreamReader, content_type: str | None, request_id: str | None
+) -> Completion | None:
+    """An event stream that held no events: a JSON error (or a whole answer) sent under the
+    event-stream type, read as what it is; None when events came."""
+    if reader.chunks or reader.done or not head.strip() or looks_like_sse(head):
+        return None
+    return _read_completion(head.encode(), content_type, request_id)

@@ -73,6 +73,9 @@ class ConsoleContext:
         open_store: opens a store to share (the MCP server's ``runtime.store``); None opens
             ``settings.store_url`` (and closes it with the console).
         token_required: whether logging in needs the bearer token (False with ``--no-auth``).
+        simulator: ``(plays, base_url)`` of a simulator already running (``serve --simulate``
+            prints its URL for faults): used while the console needs one playing the same
+            provider, instead of a second one nobody can reach.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class ConsoleContext:
         api_key: str | None = None,
         open_store: Callable[[], Awaitable[Store]] | None = None,
         token_required: bool = True,
+        simulator: tuple[str, str] | None = None,
     ) -> None:
         self.simulate_forced = simulate
         self._explicit_key = api_key
@@ -98,6 +102,8 @@ class ConsoleContext:
         self._client: AsyncPoeClient | None = None
         self._retired: list[AsyncPoeClient] = []
         self._simulator: Simulator | None = None
+        self._shared_simulator = simulator
+        self._simulator_url: str | None = None
         self._simulator_provider: str | None = None
         self._lock = asyncio.Lock()
         self._balance_cache: tuple[float, str, int | None, str | None] | None = None
@@ -174,8 +180,7 @@ class ConsoleContext:
             api_key = resolve_api_key(settings.provider, explicit)
         effective = settings
         if api_key is None:
-            simulator = self._ensure_simulator(settings.provider)
-            effective = settings.with_(base_url=simulator.base_url)
+            effective = settings.with_(base_url=self._ensure_simulator(settings.provider))
             api_key = SIMULATED_API_KEY
             self.simulated = True
             self.simulated_reason = (
@@ -195,21 +200,30 @@ class ConsoleContext:
             entry_point="console",
         )
 
-    def _ensure_simulator(self, provider: str) -> Simulator:
+    def _ensure_simulator(self, provider: str) -> str:
+        """The base URL of a simulator playing ``provider`` (started when needed)."""
         from ..simulator import Simulator
 
         plays = "poe" if provider == "poe" else "openai"
+        shared = self._shared_simulator
+        if shared is not None and shared[0] == plays:
+            if self._simulator is not None:
+                self._simulator.stop()
+                self._simulator = None
+            self._simulator_url = shared[1]
+            return shared[1]
         if self._simulator is not None and self._simulator_provider != plays:
             self._simulator.stop()
             self._simulator = None
         if self._simulator is None:
             self._simulator = Simulator(provider=plays).start()
             self._simulator_provider = plays
-        return self._simulator
+        self._simulator_url = self._simulator.base_url
+        return self._simulator_url
 
     @property
     def simulator_url(self) -> str | None:
-        return self._simulator.base_url if self._simulator is not None and self.simulated else None
+        return self._simulator_url if self.simulated else None
 
     async def balance(self) -> tuple[int | None, str | None]:
         """The Poe point balance, or None and why not (cached for a minute)."""

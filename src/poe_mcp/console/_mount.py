@@ -40,6 +40,12 @@ def mount_console(
         api_key=None if runtime.simulated else runtime.api_key,
         open_store=runtime.store,
         token_required=token is not None,
+        # serve --simulate already runs one (its URL printed for faults): the console uses it
+        simulator=(
+            (runtime.settings.provider, runtime.settings.effective_base_url)
+            if runtime.simulated
+            else None
+        ),
     )
     console_app = build_console_app(context, token, body_max_bytes=body_max_bytes)
     app.router.routes.append(Mount(C.CONSOLE_PATH, console_app))

@@ -175,6 +175,11 @@ def compact_schema(schema: Any, *, optional_not_null: bool = False) -> Any:
 def compact_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """:func:`compact_schema` for results: top-level fields only, nothing required.
 
+    Only tools whose result a calling program builds on (answers, media, comparisons) declare an
+    output schema; listings, usage, server info and the agent's turn send ``structuredContent``
+    without one, which keeps ``tools/list`` within its size goal. Nullable fields stay
+    ``anyOf`` branches of one type each: single-type dialects (Gemini's) reject type arrays.
+
     Output schemas describe what the server sends; the calling model acts on the text and the
     top-level fields, so nested objects are described as ``{"type": "object"}`` only and
     ``required`` lists and defaults are dropped. What is sent still validates.
@@ -197,14 +202,13 @@ def compact_output_schema(schema: dict[str, Any]) -> dict[str, Any]:
         if "properties" in prop:
             for key in ("properties", "required", "additionalProperties"):
                 prop.pop(key, None)
-        options = prop.get("anyOf")
-        if isinstance(options, list) and all(
-            isinstance(o, dict) and set(o) == {"type"} and isinstance(o["type"], str)
-            for o in options
-        ):
-            # {"anyOf": [{"type": "number"}, {"type": "null"}]} says {"type": ["number", "null"]}
-            del prop["anyOf"]
-            prop["type"] = [o["type"] for o in options]
+    # A field that may hold anything says nothing as {}: it is left undeclared (extra fields
+    # are allowed), which also keeps the schema portable (single-type dialects reject {}).
+    props = schema.get("properties") or {}
+    for name in [
+        n for n, p in props.items() if p == {} or p == {"description": p.get("description")}
+    ]:
+        del props[name]
     compact_schema(schema)
     return schema
 

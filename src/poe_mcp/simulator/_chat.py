@@ -224,6 +224,21 @@ def _fault_response(
     return None
 
 
+async def _before_answer(
+    fault: Fault, entry: dict[str, Any], rid: str, headers: dict[str, str], stream: bool
+) -> Response | None:
+    """Apply a scheduled fault before the answer: wait (``delay``) or answer with the fault's
+    response; None when the request goes on to be answered."""
+    entry["fault"] = fault.kind
+    if fault.kind == "delay":
+        await asyncio.sleep(fault.delay_s)
+        return None
+    forced = _fault_response(fault, rid, headers, stream)
+    if forced is not None:
+        entry["status"] = forced.status_code
+    return forced
+
+
 async def chat_completions(request: Request) -> Response:
     """Handle ``POST /v1/chat/completions`` against the app's :class:`SimState`."""
     state: SimState = request.app.state.sim
@@ -248,16 +263,9 @@ async def chat_completions(request: Request) -> Response:
 
     fault = state.next_fault(request.url.path, model_name)
     if fault is not None:
-        entry["fault"] = fault.kind
-        if fault.kind == "delay":
-            await asyncio.sleep(fault.delay_s)
-        else:
-            forced = _fault_response(
-                fault, rid, {**headers, **state.rate_info(key).headers()}, stream
-            )
-            if forced is not None:
-                entry["status"] = forced.status_code
-                return forced
+        forced = await _before_answer(fault, entry, rid, {**headers, **state.rate_info(key).headers()}, stream)
+        if forced is not None:
+            return forced
 
     rate: RateInfo | None = None
     try:

@@ -139,7 +139,7 @@ async def ask_poe_with_tools(
     max_tokens: Annotated[int | None, Field(ge=1, le=C.MAX_OUTPUT_TOKENS)] = None,
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None,
     client_roots: ClientRoots = None,
-) -> Annotated[CallToolResult, AgentAnswer]:
+) -> CallToolResult:
     from ..._paths import using_client_roots
     from ...agent import Agent
     from ...conversation import Conversation

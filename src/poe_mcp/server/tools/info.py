@@ -135,7 +135,7 @@ async def _models_result(rt: ServerRuntime, models: list[ModelInfo], header: str
     )
 
 
-async def list_available_models(ctx: Context) -> Annotated[CallToolResult, ModelsResult]:
+async def list_available_models(ctx: Context) -> CallToolResult:
     rt = runtime(ctx)
     # search(): the models that can chat (OpenAI lists embeddings, speech... too)
     return await _models_result(rt, await (await rt.catalog()).search(), "Available models")
@@ -146,7 +146,7 @@ async def list_available_models_v2(
     query: Annotated[str | None, Field(max_length=200, description="words to match")] = None,
     modality: Annotated[Modality | None, Field(description="output kind")] = None,
     supports_tools: bool | None = None,
-) -> Annotated[CallToolResult, ModelsResult]:
+) -> CallToolResult:
     rt = runtime(ctx)
     catalog = await rt.catalog()
     found = await catalog.search(query, modality=modality, supports_tools=supports_tools)
@@ -159,7 +159,7 @@ async def get_usage(
     by: GroupBy | None = None,
     session_id: Annotated[str | None, Field(max_length=C.SESSION_ID_MAX_LEN)] = None,
     include_simulated: bool = False,
-) -> Annotated[CallToolResult, UsageResult]:
+) -> CallToolResult:
     rt = runtime(ctx)
     store = await rt.store()
     ledger = store.usage
@@ -190,7 +190,7 @@ async def get_usage(
     return tool_result("\n".join(lines), UsageResult(totals=totals, groups=groups, since=since))
 
 
-async def get_server_info(ctx: Context) -> Annotated[CallToolResult, ServerInfo]:
+async def get_server_info(ctx: Context) -> CallToolResult:
     rt = runtime(ctx)
     settings = rt.settings
     store = await (await rt.store()).health()

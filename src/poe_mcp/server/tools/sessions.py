@@ -19,7 +19,7 @@ __all__ = ["TOOLS", "clear_session", "list_sessions"]
 async def clear_session(
     session_id: Annotated[str, Field(min_length=1, max_length=C.SESSION_ID_MAX_LEN)],
     ctx: Context,
-) -> Annotated[CallToolResult, ClearResult]:
+) -> CallToolResult:
     store = await runtime(ctx).store()
     cleared = await store.sessions.delete(validate_session_id(session_id))
     text = (
@@ -30,7 +30,7 @@ async def clear_session(
     return tool_result(text, ClearResult(session_id=session_id, cleared=cleared))
 
 
-async def list_sessions(ctx: Context) -> Annotated[CallToolResult, SessionsResult]:
+async def list_sessions(ctx: Context) -> CallToolResult:
     infos = await (await runtime(ctx).store()).sessions.list()
     sessions = [
         SessionOut(
