@@ -418,6 +418,13 @@ class AsyncPoeClient(RequestPolicy):
         """Make audio with a Poe audio bot (default ElevenLabs); see :meth:`generate_image`."""
         return await self._generate("audio", prompt, options)
 
+    @property
+    def simulated(self) -> bool:
+        """True once any answer (a model list included) came from the built-in simulator."""
+        return self._simulated_seen or any(
+            getattr(b, "simulator_seen", False) for b in self._backends.values()
+        )
+
     async def rate_limit_status(self) -> dict[str, Any]:
         """The client-side limiter's state and the provider's last rate-limit headers."""
         status: dict[str, Any] = {"key_id": self.key_id}

@@ -183,17 +183,22 @@ def _checked(sandbox: FileSandbox, policy: ProgramPolicy, cwd: str, given: list[
 
 def _check_git_places(sandbox: FileSandbox, output: str) -> None:
     """Refuse a repository whose git dir, work tree or borrowed object stores lie outside the
-    roots or in a protected place (``output``: the location probe's)."""
-    places = reported_places(output)
-    stores = borrowed_stores(places[1]) if len(places) > 1 else []
-    for place in [*places, *stores]:
-        real = _real(place)
-        reason = sandbox.refusal(real, git_ok=True)
+    roots or in a protected place (``output``: the location probe's). Each place is checked
+    before anything in it is read."""
+
+    def check(place: Path) -> None:
+        reason = sandbox.refusal(_real(place), git_ok=True)
         if reason is not None:
             raise ToolExecutionError(
                 "git: the repository here keeps files (its .git folder, work tree or borrowed "
                 f"objects) in a place that {reason.removeprefix('is ')}; not run"
             )
+
+    places = reported_places(output)
+    for place in places:
+        check(place)
+    if len(places) > 1:
+        borrowed_stores(_real(places[1]), check)
 
 
 def _real(path: Path) -> Path:

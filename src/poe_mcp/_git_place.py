@@ -12,6 +12,7 @@ them lies outside the roots or in a protected place.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from . import _constants as C
@@ -47,9 +48,11 @@ def reported_places(output: str) -> list[Path]:
     return [Path(line) for line in output.splitlines() if line.startswith("/")]
 
 
-def borrowed_stores(common_dir: Path) -> list[Path]:
+def borrowed_stores(common_dir: Path, check: Callable[[Path], None]) -> list[Path]:
     """The object stores ``common_dir`` borrows (``objects/info/alternates``), transitively, as
-    git would follow them (relative entries are relative to the borrowing store)."""
+    git would follow them (relative entries are relative to the borrowing store). Each one is
+    passed to ``check`` (which raises to refuse it) before its own alternates are read, so
+    nothing outside the allowed places is opened."""
     found: list[Path] = []
     pending = [(common_dir / "objects", 0)]
     while pending:
@@ -69,6 +72,7 @@ def borrowed_stores(common_dir: Path) -> list[Path]:
                 entry = entry.strip('"')  # a quoted path: git unquotes C-style escapes
             target = Path(os.path.realpath(store / entry))
             if target not in found:
+                check(target)
                 found.append(target)
                 pending.append((target, depth + 1))
     return found

@@ -20,11 +20,21 @@ __all__ = ["JsonFormatter", "RedactingFilter", "redact", "register_secret", "set
 
 
 class RedactingFilter(logging.Filter):
+    """Redacts the message, and the traceback and stack a record carries (an exception's text
+    can hold a key as well: formatters print them after the message)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatted once here; every formatter prints exc_text when it is set.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -42,7 +52,9 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             data.update(fields)
-        if record.exc_info:
+        if record.exc_text:
+            data["exception"] = record.exc_text
+        elif record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return redact(json.dumps(data, ensure_ascii=False, default=str))
 

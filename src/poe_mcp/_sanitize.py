@@ -8,26 +8,35 @@
   and flags the usage (``Usage.estimated``), as when the provider sends none.
 - **Answers as callers and stores get them.** :func:`clean_result` and :func:`scrubbed_delta`
   (used by the client for every result and streamed delta) apply both of the above and the key
-  scrubber of ``_redact``.
+  scrubber of ``_redact`` to every text a provider sent: the answer, its reasoning, tool calls
+  (ids, names, arguments), the model name, finish reason, request id and attachments.
 - **Oversized requests.** :func:`check_request_size` refuses a request whose text (prompt and
   history) exceeds the backend's ``REQUEST_TEXT_MAX_CHARS`` before anything is sent.
+- **Text that cannot be sent or stored.** :func:`check_sendable` refuses a request holding a
+  lone surrogate anywhere (model name, parameters, messages: undecodable bytes from a command
+  line) with ``invalid_request`` instead of a crash deep in the HTTP layer;
+  :class:`TextSafeConnection` (the SQLite store's connection) replaces them in every query
+  parameter, so a lookup by such a value finds nothing instead of failing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _constants as C
-from ._redact import redact
-from .errors import TooLargeError
+from ._redact import current_scrubber, redact
+from .errors import InvalidRequestError, TooLargeError
 
 if TYPE_CHECKING:
     from .types import ChatResult, Delta
 
 __all__ = [
+    "TextSafeConnection",
     "check_request_size",
+    "check_sendable",
     "clean_obj",
     "clean_result",
     "clean_text",
@@ -144,37 +153,143 @@ def check_request_size(messages: Iterable[Mapping[str, Any]], backend: str) -> N
             )
 
 
+def _clean(text: str) -> str:
+    return redact(clean_text(text))
+
+
+def _clean_opt(text: str | None) -> str | None:
+    return None if text is None else redact(clean_text(text))
+
+
 def clean_result(result: ChatResult) -> None:
     """An answer as the caller and every store get it: no key or bearer token, no lone
-    surrogate (which UTF-8 stores and the MCP wire refuse)."""
-    result.text = redact(clean_text(result.text))
+    surrogate (which UTF-8 stores and the MCP wire refuse), in any text a provider sent."""
+    result.text = _clean(result.text)
     if result.reasoning:
-        result.reasoning = redact(clean_text(result.reasoning))
-    result.model = clean_text(result.model)
-    if result.finish_reason is not None:
-        result.finish_reason = clean_text(result.finish_reason)
-    if result.request_id is not None:
-        result.request_id = clean_text(result.request_id)
+        result.reasoning = _clean(result.reasoning)
+    result.model = _clean(result.model)
+    result.finish_reason = _clean_opt(result.finish_reason)
+    result.request_id = _clean_opt(result.request_id)
     if result.tool_calls:
         result.tool_calls = tuple(
             dataclasses.replace(
-                call,
-                name=redact(clean_text(call.name)),
-                arguments=redact(clean_text(call.arguments)),
+                call, id=_clean(call.id), name=_clean(call.name), arguments=_clean(call.arguments)
             )
             for call in result.tool_calls
         )
+    if result.attachments:
+        result.attachments = tuple(
+            dataclasses.replace(
+                found,
+                url=_clean(found.url),
+                content_type=_clean_opt(found.content_type),
+                name=_clean_opt(found.name),
+            )
+            for found in result.attachments
+        )
+    if result.notes:
+        result.notes = tuple(_clean(note) for note in result.notes)
 
 
 def scrubbed_delta(delta: Delta, shown: str) -> Delta:
-    """``delta`` with its text replaced by the scrubbed ``shown`` and its tool-call
-    fragments scrubbed (each fragment on its own)."""
+    """``delta`` with its text replaced by the scrubbed ``shown``, and its reasoning and
+    tool-call arguments scrubbed as streams of their own: a key split across several deltas'
+    reasoning (or one call's argument fragments) is held back like one split across their
+    text, by the stream's :class:`~poe_mcp._redact.StreamScrubber` (the one that produced
+    ``shown``)."""
+    scrubber = current_scrubber()
+
+    def scrubbed(name: object, text: str) -> str:
+        text = clean_text(text)
+        return scrubber.part(name, text) if scrubber is not None else redact(text)
+
     fragments = delta.tool_calls
     if fragments:
         fragments = tuple(
-            dataclasses.replace(f, arguments=redact(clean_text(f.arguments))) for f in fragments
+            dataclasses.replace(
+                f,
+                id=_clean_opt(f.id),
+                name=_clean_opt(f.name),
+                arguments=scrubbed(("arguments", f.index), f.arguments),
+            )
+            for f in fragments
         )
-    reasoning = redact(clean_text(delta.reasoning)) if delta.reasoning else ""
+    reasoning = scrubbed("reasoning", delta.reasoning) if delta.reasoning else ""
     if shown == delta.text and fragments == delta.tool_calls and reasoning == delta.reasoning:
         return delta
     return dataclasses.replace(delta, text=shown, tool_calls=fragments, reasoning=reasoning)
+
+
+def _unsendable(value: Any, where: str, depth: int = 0) -> str | None:
+    """Where in ``value`` a string holds a lone surrogate (None: nowhere)."""
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"{where} (character {exc.start})"
+        return None
+    if depth > C.TOOL_ARGUMENT_MAX_DEPTH * 4:
+        return None  # deeper than anything JSON encoding accepts anyway
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _unsendable(key, where, depth + 1) or _unsendable(
+                item, f"{where}.{key}", depth + 1
+            )
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _unsendable(item, f"{where}[{index}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
+def check_sendable(
+    model: str, messages: Iterable[Mapping[str, Any]], params: Mapping[str, Any], extra: Any
+) -> None:
+    """Refuse a request holding a lone surrogate (an undecodable byte from a command line or
+    a file name) in its model name, messages, parameters or extra fields: UTF-8 JSON cannot
+    carry it, and the HTTP layer would fail with a ``UnicodeEncodeError`` instead.
+
+    Raises:
+        InvalidRequestError: naming the field.
+    """
+    found = (
+        _unsendable(model, "the model name")
+        or _unsendable(list(messages), "messages")
+        or _unsendable(dict(params), "parameter")
+        or _unsendable(extra, "extra")
+    )
+    if found:
+        raise InvalidRequestError(
+            f"{found[:200]} is not valid text (an undecodable byte or lone surrogate): "
+            "nothing was sent",
+            metadata={"param": found.split(" ", 1)[0][:80]},
+        )
+
+
+def _storable(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) and not value.isascii() else value
+
+
+def _storable_params(params: Any) -> Any:
+    if isinstance(params, Mapping):
+        return {k: _storable(v) for k, v in params.items()}
+    if isinstance(params, (list, tuple)):
+        return [_storable(v) for v in params]
+    return params
+
+
+class TextSafeConnection(sqlite3.Connection):
+    """A SQLite connection whose query parameters never hold a lone surrogate (replaced by
+    U+FFFD, as :func:`clean_text` does): sqlite3 encodes strings as strict UTF-8, so a session
+    id or search term with an undecodable byte failed with ``UnicodeEncodeError``."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _storable_params(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_storable_params(p) for p in seq_of_parameters))

@@ -158,6 +158,7 @@ class Agent:
 
     @property
     def tools(self) -> list[Tool]:
+        """The tools the agent may call, in the order given."""
         return list(self.registry)
 
     # -- public --------------------------------------------------------------------------------

@@ -82,6 +82,7 @@ class BudgetLimits:
 
     @property
     def active(self) -> bool:
+        """Whether any limit is set."""
         return any(getattr(self, name) is not None for name in _FIELDS)
 
     @classmethod

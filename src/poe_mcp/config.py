@@ -399,9 +399,11 @@ class Settings:
         return settings
 
     def with_(self, **changes: Any) -> Settings:
+        """A copy with the given fields changed (None values leave a field as it is)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def validate(self) -> None:
+        """Refuse settings that cannot work, with a ConfigError naming the setting."""
         # A password in a URL is a secret: error texts that quote the URL must not show it.
         register_url_secrets(self.base_url)
         if self.store:
@@ -455,14 +457,17 @@ class Settings:
 
     @property
     def effective_base_url(self) -> str:
+        """The REST base URL requests go to (the provider's, or the configured one)."""
         return self.provider_info.base_url
 
     @property
     def store_url(self) -> str:
+        """The store's URL: the configured one, else SQLite in the home folder."""
         return self.store or f"sqlite:///{self.home / 'poe-mcp.db'}"
 
     @property
     def media_dir(self) -> Path:
+        """The folder downloaded media files are saved in."""
         return self.home / "media"
 
     def section(self, name: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ to one session and one store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
 from . import _constants as C

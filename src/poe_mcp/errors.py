@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 
 from . import _constants as C
 from ._providers import PROVIDERS, Provider
+from ._redact import redact, scrub_obj
 
 __all__ = [
     "AuthError",
@@ -84,6 +85,10 @@ class PoeError(Exception):
         retryable: whether sending the request again could succeed; the class decides, and
             one error can say no (``retryable=False``) when its cause cannot change, such as
             an answer that breaks the protocol or a 200 whose body is an error.
+
+    Every active key and bearer token is scrubbed from the message, metadata, code and
+    request id (a provider's error body may echo the key in any field), when the error is
+    made and again when it is shown.
     """
 
     kind: ClassVar[str] = "error"
@@ -102,24 +107,25 @@ class PoeError(Exception):
         metadata: Mapping[str, Any] | None = None,
         retryable: bool | None = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.status = status if status is not None else self.default_status
-        self.request_id = request_id
+        self.request_id = None if request_id is None else redact(request_id)
         self.retry_after = retry_after
-        self.code = code
-        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.code = redact(code) if isinstance(code, str) else code
+        self.metadata: dict[str, Any] = scrub_obj(dict(metadata or {}))
         if retryable is not None:
             self.retryable = retryable
 
     def __str__(self) -> str:
         if self.request_id:
-            return f"{self.message} (request id {self.request_id})"
-        return self.message
+            return redact(f"{self.message} (request id {self.request_id})")
+        return redact(self.message)
 
     def __repr__(self) -> str:
         name = type(self).__name__
-        return f"{name}(kind={self.kind!r}, status={self.status}, message={self.message!r})"
+        return redact(f"{name}(kind={self.kind!r}, status={self.status}, message={self.message!r})")
 
     def to_dict(self) -> dict[str, Any]:
         """The Poe/OpenAI-format error body, with our ``kind`` in ``metadata``."""
@@ -129,38 +135,50 @@ class PoeError(Exception):
         if self.retry_after is not None:
             metadata["retry_after"] = self.retry_after
         code = self.code if self.code is not None else (self.status or self.kind)
-        return {
-            "error": {
-                "code": code,
-                "type": self.error_type,
-                "message": self.message,
-                "metadata": metadata,
+        body: dict[str, Any] = scrub_obj(
+            {
+                "error": {
+                    "code": code,
+                    "type": self.error_type,
+                    "message": self.message,
+                    "metadata": metadata,
+                }
             }
-        }
+        )
+        return body
 
     def to_json(self) -> str:
+        """The error as a JSON object text (see ``to_dict``)."""
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
 class AuthError(PoeError):
+    """The API key is missing, malformed or refused (401)."""
+
     kind = "auth"
     error_type = "authentication_error"
     default_status = 401
 
 
 class BalanceError(PoeError):
+    """The account has no points (or credits) left for the call (402)."""
+
     kind = "balance"
     error_type = "insufficient_credits"
     default_status = 402
 
 
 class QuotaError(PoeError):
+    """The account's quota is used up (429 ``insufficient_quota``): waiting does not help."""
+
     kind = "quota"
     error_type = "insufficient_quota"
     default_status = 429
 
 
 class RateLimitError(PoeError):
+    """Too many requests (429): retried after the server's delay, then raised."""
+
     kind = "rate_limit"
     error_type = "rate_limit_error"
     default_status = 429
@@ -168,12 +186,16 @@ class RateLimitError(PoeError):
 
 
 class NetworkError(PoeError):
+    """The server could not be reached, or the connection broke (retryable)."""
+
     kind = "network"
     error_type = "network_error"
     retryable = True
 
 
 class RequestTimeoutError(PoeError):
+    """The request took longer than its timeout (retryable)."""
+
     kind = "timeout"
     error_type = "timeout_error"
     default_status = 408
@@ -181,6 +203,8 @@ class RequestTimeoutError(PoeError):
 
 
 class InvalidRequestError(PoeError):
+    """The request is malformed or names something the server refuses (400)."""
+
     kind = "invalid_request"
     error_type = "invalid_request_error"
     default_status = 400
@@ -195,6 +219,8 @@ class ToolArgumentsError(InvalidRequestError):
 
 
 class NotFoundError(PoeError):
+    """The model, session or file does not exist (404)."""
+
     kind = "not_found"
     error_type = "not_found_error"
     default_status = 404
@@ -218,18 +244,24 @@ class SessionNotFoundError(NotFoundError):
 
 
 class ModerationError(PoeError):
+    """The provider's moderation refused the prompt or the answer (403)."""
+
     kind = "moderation"
     error_type = "moderation_error"
     default_status = 403
 
 
 class TooLargeError(PoeError):
+    """The request or an attachment is larger than the server accepts (413)."""
+
     kind = "too_large"
     error_type = "request_too_large"
     default_status = 413
 
 
 class UpstreamError(PoeError):
+    """The provider (or the model behind it) failed: a 5xx or a broken answer."""
+
     kind = "upstream"
     error_type = "upstream_error"
     default_status = 502
@@ -237,6 +269,8 @@ class UpstreamError(PoeError):
 
 
 class OverloadedError(PoeError):
+    """The model is overloaded (529): retryable, a fallback model may answer."""
+
     kind = "overloaded"
     error_type = "overloaded_error"
     default_status = 529
@@ -255,7 +289,7 @@ class IncompleteStreamError(PoeError):
 
     def __init__(self, message: str, *, partial_text: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.partial_text = partial_text
+        self.partial_text = redact(partial_text)
 
     def to_dict(self) -> dict[str, Any]:
         """The error body, with the text that arrived before the break (``partial_text``)."""
@@ -278,20 +312,26 @@ class InvalidResponseError(PoeError):
 
     def __init__(self, message: str, *, raw_text: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.raw_text = raw_text
+        self.raw_text = redact(raw_text)
 
 
 class MediaError(PoeError):
+    """A media file could not be fetched, checked or saved."""
+
     kind = "media"
     error_type = "media_error"
 
 
 class ToolExecutionError(PoeError):
+    """A tool failed while running."""
+
     kind = "tool"
     error_type = "tool_error"
 
 
 class StoreError(PoeError):
+    """The session and usage store is unavailable (503)."""
+
     kind = "store"
     error_type = "store_unavailable"
     default_status = 503
@@ -401,6 +441,7 @@ def add_hint(
         exc: the error.
         provider: the :class:`Provider` that answered, or its name (then ``base_url`` says
             where it is).
+        base_url: where a provider given by name is (its REST base URL).
 
     Returns:
         ``exc``, for ``raise add_hint(...)``.
@@ -492,8 +533,9 @@ def error_from_response(
         body: the parsed JSON body, or its text, or None.
         headers: response headers (for ``x-request-id`` and ``Retry-After``).
         request_id: the request id when the caller already has it.
-        provider / base_url: who answered; with them the error gets that provider's hint
+        provider: who answered; with it the error gets that provider's hint
             (see :func:`add_hint`; the client adds it otherwise).
+        base_url: where that provider is (its REST base URL).
     """
     error: Mapping[str, Any] = {}
     if isinstance(body, Mapping):

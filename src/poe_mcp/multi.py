@@ -113,14 +113,17 @@ class ModelAnswer:
 
     @property
     def ok(self) -> bool:
+        """Whether the model answered."""
         return self.result is not None
 
     @property
     def text(self) -> str:
+        """The answer's text (empty when the model failed)."""
         return self.result.text if self.result is not None else ""
 
     @property
     def usage(self) -> Usage:
+        """The answer's token usage (zero when the model failed)."""
         return self.result.usage if self.result is not None else Usage()
 
     @property
@@ -129,6 +132,7 @@ class ModelAnswer:
         return self.result.cost if self.result is not None else 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """The answer as a JSON-ready dict."""
         return {
             "model": self.model,
             "answered_by": self.result.model if self.result is not None else None,
@@ -167,14 +171,17 @@ class Comparison:
 
     @property
     def succeeded(self) -> list[ModelAnswer]:
+        """The answers of the models that answered."""
         return [a for a in self.answers if a.ok]
 
     @property
     def failed(self) -> list[ModelAnswer]:
+        """The answers of the models that failed."""
         return [a for a in self.answers if not a.ok]
 
     @property
     def usage(self) -> Usage:
+        """The token usage of every answer, summed."""
         total = Usage()
         for answer in self.answers:
             total = total + answer.usage
@@ -193,6 +200,7 @@ class Comparison:
         raise KeyError(model)
 
     def to_dict(self) -> dict[str, Any]:
+        """The panel as a JSON-ready dict."""
         return {
             "answers": [a.to_dict() for a in self.answers],
             "usage": self.usage.to_dict(),
@@ -224,6 +232,7 @@ class Consensus:
 
     @property
     def ok(self) -> bool:
+        """Whether the judge gave a verdict."""
         return self.verdict is not None
 
     @property
@@ -233,6 +242,7 @@ class Consensus:
 
     @property
     def usage(self) -> Usage:
+        """The token usage of the panel and the verdict, summed."""
         verdict = self.verdict.usage if self.verdict is not None else Usage()
         return self.panel.usage + verdict
 
@@ -252,6 +262,7 @@ class Consensus:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
+        """The judged panel as a JSON-ready dict."""
         return {
             "question": self.question,
             "verdict": self.text,

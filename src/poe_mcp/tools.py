@@ -279,6 +279,7 @@ class ToolRegistry:
         return new
 
     def get(self, name: str) -> Tool | None:
+        """The tool named ``name``, or None."""
         return self._tools.get(name)
 
     def definitions(self) -> list[dict[str, Any]]:
@@ -286,6 +287,7 @@ class ToolRegistry:
         return [t.to_openai() for t in self._tools.values()]
 
     def names(self) -> list[str]:
+        """The tools' names, in registration order."""
         return list(self._tools)
 
     def __contains__(self, name: object) -> bool:

@@ -60,6 +60,7 @@ class Usage:
 
     @property
     def total_tokens(self) -> int:
+        """Input plus output tokens."""
         return self.input_tokens + self.output_tokens
 
     def __add__(self, other: Usage) -> Usage:
@@ -81,6 +82,7 @@ class Usage:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The usage as a JSON-ready dict."""
         return {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
@@ -152,6 +154,7 @@ class ToolCall:
         return value
 
     def to_dict(self) -> dict[str, Any]:
+        """The call as a JSON-ready dict."""
         return {"id": self.id, "name": self.name, "arguments": self.arguments}
 
     def to_openai(self) -> dict[str, Any]:
@@ -182,6 +185,7 @@ class Attachment:
     name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The file as a JSON-ready dict."""
         return {"url": self.url, "content_type": self.content_type, "name": self.name}
 
 
@@ -205,6 +209,7 @@ class Attempt:
     latency_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """The attempt as a JSON-ready dict."""
         return {
             "model": self.model,
             "outcome": self.outcome,
@@ -266,6 +271,7 @@ class ChatResult:
     __repr__ = usd_repr
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict (``parsed`` as JSON when it is a pydantic model)."""
         data = asdict(self)
         data["usage"] = self.usage.to_dict()
         dump = getattr(self.parsed, "model_dump", None)  # a pydantic model: its JSON form
@@ -315,6 +321,7 @@ class MediaResult:
     __repr__ = usd_repr
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict."""
         data = asdict(self)
         data["usage"] = self.usage.to_dict()
         return data

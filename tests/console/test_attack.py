@@ -12,12 +12,14 @@ failed silently, and a dashboard made unreadable by one long model name.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import re
 import socket
+import threading
 import time
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +119,7 @@ async def test_a_second_turn_in_one_conversation_waits_for_the_first(
     console: Any, simulator: Simulator
 ) -> None:
     """Two answers at once in one conversation each answered without the other's question."""
-    client, inner = console
+    client, _ = console
     csrf = await _login(client)
     sid = (await _turn(client, csrf, message="first"))[-1][1]["session_id"]
     simulator.add_fault("delay", chunk_delay_s=0.1, model="Claude-Sonnet-4")
@@ -356,7 +358,8 @@ async def test_credentials_in_a_base_url_are_never_shown_and_survive_a_save(
     assert shown is not None
     assert "***@" in shown.group(1)
     # Saving the form as the page shows it keeps the real URL.
-    form = {"csrf": csrf, "provider": "compatible", "base_url": shown.group(1).replace("&amp;", "&")}
+    as_shown = shown.group(1).replace("&amp;", "&")
+    form = {"csrf": csrf, "provider": "compatible", "base_url": as_shown}
     r = await client.post("/console/settings", data=form, headers={"Origin": ORIGIN})
     assert r.status_code == 303
     assert tomllib.loads(config.read_text())["base_url"] == url
@@ -453,3 +456,78 @@ async def test_a_new_conversation_gets_its_controls_without_a_reload(console: An
     unknown = (await client.get("/console/discussion/head?session=nope")).text
     assert "rename" not in unknown
     assert "New conversation" in unknown
+
+
+# --- a hostile OpenAI-compatible provider -----------------------------------------------------
+
+HOSTILE = '<img src=x data-xss="1" onerror="alert(1)">"\'><b data-xss="2">'
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """Model ids, answers and error messages carrying markup (and echoing the key back)."""
+
+    def _json(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        models = [HOSTILE, "ok-model", "err-model"]
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": HOSTILE} for m in models]
+        self._json(200, {"object": "list", "data": data})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        echoed = self.headers.get("Authorization", "")
+        message = f"bad request {HOSTILE} you sent {echoed}"
+        self._json(400, {"error": {"message": message, "type": "invalid_request_error"}})
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile_provider() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_a_hostile_provider_cannot_put_markup_or_the_key_on_a_page(
+    poe_home: Path, hostile_provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "sk-compatible-0123456789abcdefghij"
+    monkeypatch.setenv("POE_MCP_COMPATIBLE_API_KEY", key)
+    config = poe_home.parent / "config"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text(
+        f'provider = "compatible"\nbase_url = "{hostile_provider}"\n', encoding="utf-8"
+    )
+    inner = build_console_app(ConsoleContext(Settings.load()), TOKEN)
+    transport = httpx.ASGITransport(app=standalone_app(inner, host="127.0.0.1"))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+            csrf = await _login(client)
+            table = (await client.get("/console/settings/models")).text
+            assert "3 models" in table
+            assert "data-xss" not in table.replace("data-xss=&#34;", "")  # only escaped
+            assert "<img" not in table
+            assert "&lt;img src=x" in table
+            ids = (await client.get("/console/settings/models?format=ids")).json()
+            assert HOSTILE in ids  # data for the datalist, set as option.value (never HTML)
+            events = await _turn(client, csrf, model="err-model", message="hi")
+            kind, data = events[-1]
+            assert kind == "failed"
+            assert "bad request" in data["message"]
+            assert key not in data["message"]
+            page = (await client.get("/console/dashboard?by=model&view=real")).text
+            assert "<img src=x" not in page
+            assert key not in page
+    finally:
+        await close_console(inner)

@@ -37,9 +37,9 @@ class Served:
         env = clean_env(root / "data", root / "config")
         (root / "config").mkdir(parents=True)
         exe = str(Path(sys.executable).with_name("poe-mcp"))
+        args = ["serve", "--transport", "http", "--simulate", "--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [exe, "serve", "--transport", "http", "--simulate", "--port", str(self.port)]
-            + ["--token", TOKEN, "--max-body-bytes", str(BODY_MAX)],
+            [exe, *args, "--token", TOKEN, "--max-body-bytes", str(BODY_MAX)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -363,3 +363,22 @@ async def test_a_media_parameter_the_bot_lacks_names_what_takes_it(
         result = await client.call_tool(tool, {"prompt": "a fox", "params": params})
     assert says in error_of(result)["message"]
     assert sent(sim) == []
+
+
+async def test_responses_api_names_map_and_top_k_is_not_top_p(server: Any, sim: Simulator) -> None:
+    async with Client(server) as client:
+        mapped = await client.call_tool(
+            "ask_poe_v2",
+            {"bot": "Claude-Sonnet-4", "prompt": "hi", "max_output_tokens": 5,
+             "instructions": "be brief", "reasoning": {"effort": "low"}},
+        )  # fmt: skip
+        top_k = await client.call_tool("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "x", "top_k": 5})
+    assert not mapped.is_error, mapped.content[0].text
+    (request,) = sent(sim)
+    body = request["body"]
+    assert body["max_tokens"] == 5
+    assert body["messages"][0] == {"role": "system", "content": "be brief"}
+    assert body["thinking_budget"] > 0  # the effort, as Claude's budget
+    message = error_of(top_k)["message"]
+    assert "has no top_k (top_p is another thing)" in message
+    assert "did you mean" not in message

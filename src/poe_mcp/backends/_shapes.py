@@ -264,7 +264,9 @@ _EMPTY_OBJECT = re.compile(r"^\s*\{\s*\}\s*$")
 
 
 class ToolCallAssembler:
-    """Streamed tool-call fragments -> whole calls, by the rules in the module docstring, and:
+    """Streamed tool-call fragments -> whole calls, by the module docstring's rules.
+
+    Also:
 
     - a name already given is not given again: a provider that repeats the whole name on every
       fragment (MiniMax via NVIDIA NIM) gets one name, one that streams the name in pieces

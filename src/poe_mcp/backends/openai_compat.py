@@ -67,6 +67,7 @@ class OpenAICompatBackend:
         self._sdk: AsyncOpenAI | None = None
         self._http: httpx2.AsyncClient | None = options.http_client
         self.rate_limit: dict[str, str] = {}
+        self.simulator_seen = False  # some answer (model list included) came from the simulator
         # Built now, not on the first request: the client takes a rate-limit slot just
         # before calling us, and 100 ms of set-up between slot and send would bunch requests.
         self._client()
@@ -111,7 +112,9 @@ class OpenAICompatBackend:
                 "remaining": limit,
                 "reset_s": headers.get("x-ratelimit-reset-requests", ""),
             }
-        return headers.get("x-request-id"), _SIMULATOR_HEADER in headers
+        simulated = _SIMULATOR_HEADER in headers
+        self.simulator_seen = self.simulator_seen or simulated
+        return headers.get("x-request-id"), simulated
 
     async def chat(self, request: ChatRequest) -> ChatResult:
         if request.text_format is not None:  # structured output on Poe: the Responses API

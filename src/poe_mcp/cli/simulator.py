@@ -81,6 +81,7 @@ def simulator(
     points: int,
     provider: str,
 ) -> None:
+    """Run the simulator until interrupted (``poe-mcp simulator``; the help is ``_HELP``)."""
     from ..simulator import Simulator
 
     sim = Simulator(

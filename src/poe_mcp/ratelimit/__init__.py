@@ -132,6 +132,7 @@ class LocalRateLimiter:
         )
 
     async def acquire(self, key_id: str) -> None:
+        """Wait for a request slot of the key; RateLimitError when the wait exceeds the bound."""
         wait = self._try_take(key_id, waiting=False)
         if wait <= 0:
             return
@@ -145,6 +146,7 @@ class LocalRateLimiter:
             raise
 
     async def status(self, key_id: str) -> dict[str, Any]:
+        """The key's limit, remaining requests and reset time, as a dict."""
         with self._lock:
             now = time.monotonic()
             tat = self._tat.get(key_id, now)

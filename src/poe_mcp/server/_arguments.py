@@ -99,6 +99,19 @@ def _tool_choice(value: Any) -> Any:
     return name
 
 
+def _effort(value: Any) -> Any:
+    """The Responses API's ``reasoning={"effort": "high"}`` -> ``"high"``."""
+    if not isinstance(value, Mapping):
+        return value
+    if set(value) - {"effort", "summary"} or "effort" not in value:
+        raise InvalidRequestError(
+            'reasoning takes {"effort": "low" | "medium" | "high"} (or give reasoning_effort: '
+            "a level or a token budget)",
+            metadata={"param": "reasoning"},
+        )
+    return value["effort"]
+
+
 @dataclass(frozen=True, slots=True)
 class Alias:
     """Another name for one of our arguments, with an optional value conversion."""
@@ -114,6 +127,10 @@ ARGUMENT_ALIASES: dict[str, Alias] = {
     "model": Alias("bot"),
     "system_prompt": Alias("system"),
     "stop_sequences": Alias("stop", _as_list),
+    # OpenAI's Responses API
+    "max_output_tokens": Alias("max_tokens"),
+    "instructions": Alias("system"),
+    "reasoning": Alias("reasoning_effort", _effort),
     # earlier Poe MCP servers
     "attachment_path": Alias("attachment_paths", _as_list),
     "file_path": Alias("attachment_paths", _as_list),
@@ -141,6 +158,10 @@ UNSUPPORTED_HINTS: dict[str, str] = {
     "top_logprobs": "Poe's API does not return logprobs",
     "user": "Poe's API does not support user",
     "messages": "send one prompt; pass session_id to continue a conversation",
+    "top_k": "Poe's OpenAI-compatible API has no top_k (top_p is another thing); a bot that "
+    "declares it takes it in params",
+    "min_p": "Poe's OpenAI-compatible API has no min_p; a bot that declares it takes it in params",
+    "repetition_penalty": "Poe's API does not support repetition_penalty",
 }
 
 
@@ -205,12 +226,13 @@ def _unknown_text(
         name, [*declared, *(a for a, al in ARGUMENT_ALIASES.items() if al.target in declared)]
     )
     text = f"unknown argument {_short(name)!r}"
-    if found:
+    if name in UNSUPPORTED_HINTS:  # before "did you mean": top_k is not top_p
+        found = []
+        text += f" ({UNSUPPORTED_HINTS[name]})"
+    elif found:
         text += " (did you mean " + " or ".join(repr(f) for f in found) + "?)"
     elif name == "session_id":
         text += f" ({tool} keeps no conversation: leave session_id out)"
-    elif name in UNSUPPORTED_HINTS:
-        text += f" ({UNSUPPORTED_HINTS[name]})"
     elif (where := _elsewhere(name, elsewhere)) is not None:
         other, tools = where
         named = "" if other == name else f" as {other!r}"

@@ -147,20 +147,28 @@ class HostOriginGuard:
         self.rules = rules
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):
             headers = Headers(scope=scope)
             hosts = headers.getlist("host")
             origins = headers.getlist("origin")
             if len(hosts) != 1 or not self.rules.host_ok(hosts[0]):
-                log.warning("refused Host header %r", hosts[:2])
-                await PlainTextResponse("Invalid Host header", status_code=421)(
-                    scope, receive, send
-                )
+                log.warning("refused Host header %r", _shown(hosts))
+                await _refuse(scope, receive, send, 421, "Invalid Host header")
                 return
             if len(origins) > 1 or not self.rules.origin_ok(origins[0] if origins else None):
-                log.warning("refused Origin header %r", origins[:2])
-                await PlainTextResponse("Invalid Origin header", status_code=403)(
-                    scope, receive, send
-                )
+                log.warning("refused Origin header %r", _shown(origins))
+                await _refuse(scope, receive, send, 403, "Invalid Origin header")
                 return
         await self.app(scope, receive, send)
+
+
+def _shown(values: list[str]) -> list[str]:
+    """Header values as logged: two at most, each cut short (no token needed to send them)."""
+    return [v if len(v) <= 100 else v[:100] + "..." for v in values[:2]]
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, text: str) -> None:
+    if scope["type"] == "websocket":  # never accepted: the handshake ends here
+        await send({"type": "websocket.close", "code": 1008, "reason": text})
+        return
+    await PlainTextResponse(text, status_code=status)(scope, receive, send)

@@ -10,8 +10,16 @@ limit                     where                           what happens
 ``keep_alive_s``          uvicorn ``timeout_keep_alive``  idle keep-alive connection closed
 ``max_connections``       protocol + ``limit_concurrency`` more open connections: 503, closed
 ``mcp_session_idle_s``    the SDK's session manager       MCP session with no request ends (404)
+                          :class:`StreamDeadline` (ASGI)  an event stream (``GET /mcp``) is
+                                                          closed after as long (clients reopen
+                                                          it); an open one keeps its session
 ``max_mcp_sessions``      the SDK's session manager       a new session beyond the cap: 503
 ========================= =============================== ================================
+
+A request line in absolute form (``GET http://host/path``) names its host itself, and RFC 9112
+says a server must use that, not the ``Host`` header: the protocol makes it the request's
+``Host`` (so the Host check judges the host the client addressed), and refuses the other forms
+(``CONNECT``'s authority form) the same way by leaving an empty ``Host``.
 
 uvicorn has no deadline for a request's headers: a client that sends half a request line keeps
 its connection (and a file descriptor) forever. :func:`protocol_class` adds one by subclassing
@@ -29,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -41,7 +50,7 @@ from .. import _constants as C
 from .._redact import describe_value
 from ..errors import ConfigError
 
-__all__ = ["BodyDeadline", "HttpLimits", "protocol_class"]
+__all__ = ["BodyDeadline", "HttpLimits", "StreamDeadline", "protocol_class"]
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +105,7 @@ def _checked(name: str, value: Any) -> Any:
 
 
 def protocol_class(limits: HttpLimits) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol with a header deadline and a hard connection cap."""
+    """The HTTP protocol of uvicorn, with a header deadline and a hard connection cap."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
     except ImportError:  # pragma: no cover - httptools is a dependency; h11 is the fallback
@@ -111,11 +120,28 @@ def protocol_class(limits: HttpLimits) -> type[asyncio.Protocol]:
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             if len(self.connections) > cap:
+                # Not counted from now on: until its close completes it would otherwise make
+                # uvicorn refuse requests of connections already accepted.
+                self.connections.discard(self)
                 log.warning("refusing a connection: %d are open (max_connections)", cap)
                 self.transport.write(_503)
                 self.transport.close()
                 return
             self._arm()
+
+        def on_headers_complete(self) -> None:
+            target: bytes = self.url
+            if not target.startswith(b"/") and target != b"*":
+                # Absolute form: the host is the target's authority, whatever Host says.
+                _scheme, sep, rest = target.partition(b"://")
+                authority = re.split(rb"[/?#]", rest, maxsplit=1)[0] if sep else b""
+                self.headers[:] = [(k, v) for k, v in self.headers if k != b"host"]
+                self.headers.append((b"host", authority))
+                if not sep or b"/" not in rest:
+                    self.url = b"/"  # uvicorn needs a path to build the request
+                else:
+                    self.url = b"/" + rest.split(b"/", 1)[1]
+            super().on_headers_complete()
 
         def data_received(self, data: bytes) -> None:
             before = self.cycle
@@ -189,6 +215,37 @@ class BodyDeadline:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class StreamDeadline:
+    """ASGI middleware: an event stream opened with ``GET`` on ``path`` is closed after
+    ``timeout_s``.
+
+    The SDK counts an open ``GET /mcp`` stream as a request in flight, so its session never
+    idles: a client that opened one and vanished without closing its connection (or one that
+    holds many) kept sessions and connections forever. MCP lets the server close that stream
+    at any time; clients open a new one (with ``Last-Event-ID``) when they want it.
+    """
+
+    def __init__(self, app: ASGIApp, timeout_s: float, path: str) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+        self.path = path.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "GET"
+            or scope.get("path", "").rstrip("/") != self.path
+        ):
+            await self.app(scope, receive, send)
+            return
+        with anyio.move_on_after(self.timeout_s) as timer:
+            await self.app(scope, receive, send)
+        if timer.cancelled_caught:
+            # The response is unfinished: the server closes the connection, the client sees
+            # the stream end and may open another.
+            log.info("closing an event stream open for %.0f s", self.timeout_s)
 
 
 async def _answer(send: Send, status: int, text: bytes) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 
 from .. import _constants as C
+from .._redact import redact
 
 __all__ = ["Progress", "progress"]
 
@@ -41,7 +42,8 @@ class Progress:
         self._count += 1
         self._last = time.monotonic()
         try:
-            await self._ctx.report_progress(self._count, None, message)
+            # Notifications bypass the result scrubber of app.py: no key in a label either.
+            await self._ctx.report_progress(self._count, None, redact(message))
         except anyio.get_cancelled_exc_class():
             raise
         except Exception:

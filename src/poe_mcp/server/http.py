@@ -35,7 +35,7 @@ from .. import _constants as C
 from .._logging import register_secret
 from ..errors import ConfigError
 from ._hostcheck import HostOriginGuard, HostRules
-from ._limits import BodyDeadline, HttpLimits, protocol_class
+from ._limits import BodyDeadline, HttpLimits, StreamDeadline, protocol_class
 from .resources import media_download
 from .runtime import ServerRuntime
 
@@ -101,6 +101,7 @@ class StaticTokenVerifier:
         return "StaticTokenVerifier(token=[redacted])"
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        """The access token when ``token`` is the server's bearer token, else None."""
         if hmac.compare_digest(token.encode(), self._token.encode()):
             # The SDK keeps this object on the request; it never needs the token itself.
             return AccessToken(token="[redacted]", client_id="poe-mcp-client", scopes=[])  # noqa: S106
@@ -236,6 +237,9 @@ def build_http_app(runtime: ServerRuntime, options: HttpOptions) -> Starlette:
     )
     # The last added runs first: Host/Origin before anything reads the body.
     app.add_middleware(
+        StreamDeadline, timeout_s=limits.mcp_session_idle_s, path=C.HTTP_MCP_PATH
+    )
+    app.add_middleware(
         BodyDeadline, timeout_s=limits.body_timeout_s, max_bytes=limits.max_body_bytes
     )
     app.add_middleware(HostOriginGuard, rules=rules)
@@ -300,10 +304,17 @@ async def serve_http(
     config = uvicorn.Config(
         app,
         log_level="warning",
+        # uvicorn's own handlers would print its lines unredacted and outside --log-file:
+        # without a config of its own its loggers reach ours (the root's, with the scrubber).
+        log_config=None,
+        ws="none",  # no WebSocket stack: an upgrade request is plain HTTP, Host-checked
         lifespan="on",
         access_log=False,
         http=protocol_class(limits),
-        limit_concurrency=limits.max_connections,
+        # The cap itself is the protocol's (it refuses the connection beyond it); uvicorn's own
+        # check answers 503 to every request once that many are open, counting ones being
+        # refused, so a flood would fail the requests of connections already accepted.
+        limit_concurrency=limits.max_connections + 1,
         timeout_keep_alive=max(1, round(limits.keep_alive_s)),
         backlog=C.HTTP_BACKLOG,
     )

@@ -197,12 +197,14 @@ class PoeServer(MCPServer[Any]):
         return await super().call_tool(name, arguments, context)
 
     async def list_resources(self) -> list[MCPResource]:
+        """The registered resources and every saved media file."""
         listed = await super().list_resources()
         return [*listed, *await anyio.to_thread.run_sync(_listing, self._media_dir())]
 
     async def read_resource(
         self, uri: Any, context: Context[Any, Any] | None = None
     ) -> Iterable[ReadResourceContents] | Any:
+        """A registered resource, or a saved media file by its ``poe-media://`` URI."""
         text = str(uri)
         if not text.startswith(MEDIA_PREFIX):
             return await super().read_resource(uri, context)

@@ -99,6 +99,11 @@ class ServerRuntime:
             )
         return COMPAT_BACKEND
 
+    def answers_simulated(self) -> bool:
+        """True under ``--simulate``, or once the client saw an answer from a simulator it
+        reached by URL (a model list included)."""
+        return self.simulated or (self._client is not None and self._client.simulated)
+
     @property
     def has_client(self) -> bool:
         """Whether the client exists yet (info tools should not create it just to report)."""

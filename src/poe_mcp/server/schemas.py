@@ -82,6 +82,7 @@ class ModelsResult(_Compact):
     models: list[ModelOut]
     count: int
     source: str
+    simulated: bool = False
 
 
 class UsageTotalsOut(_Compact):

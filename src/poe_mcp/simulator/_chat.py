@@ -263,7 +263,9 @@ async def chat_completions(request: Request) -> Response:
 
     fault = state.next_fault(request.url.path, model_name)
     if fault is not None:
-        forced = await _before_answer(fault, entry, rid, {**headers, **state.rate_info(key).headers()}, stream)
+        forced = await _before_answer(
+            fault, entry, rid, {**headers, **state.rate_info(key).headers()}, stream
+        )
         if forced is not None:
             return forced
 
@@ -322,9 +324,21 @@ async def chat_completions(request: Request) -> Response:
             return RawResponse([payload[: len(payload) // 2]], headers=headers, cut=True,
                                content_length=len(payload))  # fmt: skip
         return Response(payload, 200, headers=headers, media_type="application/json")
+    return _stream_response(rid, state.answered_id(model, model_name), reply, body, fault, headers)
+
+
+def _stream_response(
+    rid: str,
+    model_id: str,
+    reply: Reply,
+    body: dict[str, Any],
+    fault: Fault | None,
+    headers: dict[str, str],
+) -> Response:
+    """The answer as an event stream, cut, broken or slowed when the fault says so."""
     options = body.get("stream_options") or {}
     include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
-    events = _stream_events(rid, state.answered_id(model, model_name), reply, include_usage)
+    events = _stream_events(rid, model_id, reply, include_usage)
     if fault is not None and fault.kind in ("cut", "stream_error"):
         events = _faulty_stream(events, fault)
     headers["cache-control"] = "no-cache"

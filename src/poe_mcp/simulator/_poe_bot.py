@@ -314,10 +314,20 @@ async def _answer(
     if call.fault is not None and call.fault.kind == "invalid_json":
         reply = spoil(reply)
     state.charge(call.key, model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
+    async for event in _reply_events(bot, call, request, reply, reasoning=model.reasoning):
+        yield event
+
+
+async def _reply_events(
+    bot: fp.PoeBot, call: BotCall, request: fp.QueryRequest, reply: Reply, *, reasoning: bool
+) -> AsyncGenerator[fp.PartialResponse | ServerSentEvent, None]:
+    """A charged reply as the bot's events: files, tool calls as JSON events, or text."""
+    import fastapi_poe as fp
 
     if reply.media and call.fault is not None and "inline_media" in call.fault.quirks:
         yield fp.PartialResponse(
-            text=quirks.inline_media_text(reply, state.resolve_url).text, is_replace_response=True
+            text=quirks.inline_media_text(reply, call.state.resolve_url).text,
+            is_replace_response=True,
         )
         return
     if reply.media:
@@ -325,12 +335,12 @@ async def _answer(
             yield bot.file_event(url=media.url, content_type=media.mime, name=media.name)
         yield fp.PartialResponse(text=reply.text, is_replace_response=True)
         return
-    if tools and not request.tool_results:
+    if request.tools and not request.tool_results:
         for event in _json_events(call, reply):
             yield event
         return
     pieces = _split(reply.text)
-    if model.reasoning and pieces:
+    if reasoning and pieces:
         yield fp.PartialResponse(text=_THINKING_PLACEHOLDER)
         yield fp.PartialResponse(text=pieces[0], is_replace_response=True)
         pieces = pieces[1:]

@@ -103,7 +103,9 @@ class Simulator:
 
     @property
     def app(self) -> Any:
-        """The simulator as an ASGI app, to drive in process without a socket or a thread::
+        """The simulator as an ASGI app, to drive in process without a socket or a thread.
+
+        For example::
 
             sim = Simulator()
             http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sim.app))

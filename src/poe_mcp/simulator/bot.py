@@ -120,6 +120,7 @@ class BotEndpoint:
         return self._inner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request to the bot (the ASGI entry point)."""
         request = Request(scope, receive)
         state = self.state
         rid = new_request_id()

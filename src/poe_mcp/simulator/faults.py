@@ -107,6 +107,7 @@ class Fault:
 
     @property
     def resolved_error_type(self) -> str:
+        """The error type the fault answers with (its own, else the one its status implies)."""
         if self.error_type:
             return self.error_type
         if self.kind == "stream_error":
@@ -115,9 +116,11 @@ class Fault:
 
     @property
     def resolved_message(self) -> str:
+        """The error message the fault answers with (its own, else a generic one)."""
         return self.message or f"Simulated fault: {self.kind} ({self.resolved_error_type})"
 
     def matches(self, path: str, model: str | None) -> bool:
+        """Whether the fault applies to a request for ``path`` and ``model``."""
         if self.model is not None and (model is None or model.lower() != self.model.lower()):
             return False
         if self.path == "*":
@@ -148,6 +151,7 @@ class Fault:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The fault as a JSON-ready dict."""
         return asdict(self)
 
 

@@ -251,19 +251,24 @@ def _pieces(text: str) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] if text else []
 
 
+def _whole_tool_calls(reply: Reply, quirks: set[str]) -> Iterator[list[dict[str, Any]]]:
+    """Each call whole in one chunk, its index missing, negative or always 0 as quirked."""
+    for i, c in enumerate(reply.tool_calls):
+        function = {"name": c.name, "arguments": _arguments(c, quirks)}
+        item: dict[str, Any] = {"id": c.id, "type": "function", "function": function}
+        if "tool_index_negative" in quirks:
+            item["index"] = -1
+        elif "tool_no_index" not in quirks:
+            item["index"] = 0 if "tool_index_zero" in quirks else i
+        yield [item]
+
+
 def _tool_deltas(reply: Reply, quirks: set[str]) -> Iterator[list[dict[str, Any]]]:
     """The ``delta.tool_calls`` of each chunk, in the order the quirks say."""
     calls = reply.tool_calls
     whole = "tool_no_index" in quirks or "tool_index_negative" in quirks
     if whole or "object_arguments" in quirks:
-        for i, c in enumerate(calls):
-            function = {"name": c.name, "arguments": _arguments(c, quirks)}
-            item: dict[str, Any] = {"id": c.id, "type": "function", "function": function}
-            if "tool_index_negative" in quirks:
-                item["index"] = -1
-            elif "tool_no_index" not in quirks:
-                item["index"] = 0 if "tool_index_zero" in quirks else i
-            yield [item]
+        yield from _whole_tool_calls(reply, quirks)
         return
     step = C.SIM_TOOL_ARG_CHUNK_CHARS
     frags = [[c.arguments[j : j + step] for j in range(0, len(c.arguments), step)] for c in calls]
@@ -361,6 +366,11 @@ def answer(
     """The body of a quirky answer (bytes, or SSE pieces when ``stream``) and its media type.
 
     Args:
+        quirks: the quirks of the provider being played (see the module docstring).
+        rid: the request id the answer carries.
+        model: the model id the answer carries.
+        reply: the simulated reply.
+        stream: answer as server-sent events (else one JSON body).
         usage: the ``usage`` object (sent in a final chunk when streaming, if not None).
         resolve: the simulator's URL -> (bytes, type) lookup, for ``inline_media``.
     """

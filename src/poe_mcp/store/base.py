@@ -55,6 +55,8 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
+    """A session's summary: its model, turn count and times (no messages)."""
+
     id: str
     model: str | None
     turns: int  # number of user messages
@@ -64,6 +66,8 @@ class SessionInfo:
 
 
 class SessionStore(Protocol):
+    """Conversation sessions by id, each expiring ``ttl_s`` after its last write."""
+
     async def get(self, session_id: str) -> Session | None:
         """The session, or None when it never existed or has expired."""
         ...
@@ -139,6 +143,8 @@ class UsageRecord:
 
 @dataclass(frozen=True, slots=True)
 class UsageTotals:
+    """Calls, tokens and cost summed over a set of ledger rows."""
+
     calls: int = 0
     errors: int = 0
     input_tokens: int = 0
@@ -154,6 +160,8 @@ class UsageTotals:
 
 @dataclass(frozen=True, slots=True)
 class UsageGroup:
+    """The totals of one group (a model, day, session, ...) of a breakdown."""
+
     key: str
     totals: UsageTotals
 
@@ -166,7 +174,8 @@ class UsageLedger(Protocol):
     asked otherwise, so a simulator never spends a real budget.
     """
 
-    async def record(self, record: UsageRecord) -> None: ...
+    async def record(self, record: UsageRecord) -> None:
+        """Add one call's row."""
 
     async def totals(
         self,
@@ -175,7 +184,8 @@ class UsageLedger(Protocol):
         session_id: str | None = None,
         run_id: str | None = None,
         simulated: bool | None = None,
-    ) -> UsageTotals: ...
+    ) -> UsageTotals:
+        """The totals of the rows matching every filter given."""
 
     async def breakdown(
         self,
@@ -184,11 +194,11 @@ class UsageLedger(Protocol):
         since: float | None = None,
         run_id: str | None = None,
         simulated: bool | None = None,
-    ) -> list[UsageGroup]: ...
+    ) -> list[UsageGroup]:
+        """The totals grouped by ``by`` (model, session, day, provider, tier or entry point)."""
 
-    async def recent(
-        self, limit: int = 50, *, simulated: bool | None = None
-    ) -> list[UsageRecord]: ...
+    async def recent(self, limit: int = 50, *, simulated: bool | None = None) -> list[UsageRecord]:
+        """The latest rows, newest first."""
 
     async def rollup(
         self,
@@ -225,13 +235,15 @@ class RunStore(Protocol):
         """Create or replace the run ``doc["id"]``."""
         ...
 
-    async def get(self, run_id: str) -> dict[str, Any] | None: ...
+    async def get(self, run_id: str) -> dict[str, Any] | None:
+        """The run's document, or None."""
 
     async def list(self, limit: int = 50) -> list[RunInfo]:
         """The most recently updated runs first."""
         ...
 
-    async def delete(self, run_id: str) -> bool: ...
+    async def delete(self, run_id: str) -> bool:
+        """Delete the run; whether it existed."""
 
 
 class Store(Protocol):
@@ -254,7 +266,8 @@ class Store(Protocol):
         the same Redis, else this process's (see :mod:`poe_mcp.ratelimit`)."""
         ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Close the store's connections."""
 
 
 class LocalRateLimits:
@@ -264,6 +277,7 @@ class LocalRateLimits:
     def rate_limiter(
         self, rpm: int, *, burst: int | None = None, max_wait_s: float | None = None
     ) -> RateLimiter:
+        """The process-wide limiter for ``rpm`` (see :meth:`Store.rate_limiter`)."""
         from ..ratelimit import shared_limiter
 
         wait = C.RATE_LIMIT_MAX_WAIT_S if max_wait_s is None else max_wait_s

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import _constants as C
+from .._sanitize import TextSafeConnection
 from ..errors import ConfigError, InvalidRequestError, StoreError
 from . import _rollup
 from ._common import (
@@ -104,6 +105,7 @@ class _Db:
                 timeout=C.SQLITE_BUSY_TIMEOUT_S,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,  # opened here, then used only by the worker thread
+                factory=TextSafeConnection,  # lone surrogates in parameters: U+FFFD, no crash
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite store {path}: {exc}") from exc

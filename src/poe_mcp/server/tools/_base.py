@@ -28,7 +28,7 @@ __all__ = [
     "tool_result",
 ]
 
-SIMULATED_MARK = "SIMULATED (offline Poe simulator, not a real model)"
+SIMULATED_MARK = "SIMULATED (built-in offline simulator, not a real model)"
 
 
 @dataclass(frozen=True, slots=True)

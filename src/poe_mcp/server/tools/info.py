@@ -21,7 +21,7 @@ from ..schemas import (
     UsageResult,
     UsageTotalsOut,
 )
-from ._base import ToolSpec, runtime, tool_result
+from ._base import SIMULATED_MARK, ToolSpec, runtime, tool_result
 
 if TYPE_CHECKING:
     from ..._model_info import ModelInfo
@@ -130,9 +130,11 @@ async def _models_result(rt: ServerRuntime, models: list[ModelInfo], header: str
     note = " (offline: the API could not be reached; the list may be stale)"
     lines = [f"{header}: {len(models)} model(s){note if source == 'offline' else ''}"]
     lines += [_model_line(m) for m in outs]
-    return tool_result(
-        "\n".join(lines), ModelsResult(models=outs, count=len(models), source=source)
-    )
+    simulated = rt.answers_simulated()
+    if simulated:
+        lines.append(SIMULATED_MARK)
+    out = ModelsResult(models=outs, count=len(models), source=source, simulated=simulated)
+    return tool_result("\n".join(lines), out)
 
 
 async def list_available_models(ctx: Context) -> CallToolResult:
@@ -198,19 +200,20 @@ async def get_server_info(ctx: Context) -> CallToolResult:
     rate: dict[str, object] = {"rpm": settings.rpm}
     if rt.has_client:
         rate.update(await (await rt.client()).rate_limit_status())
+    balance = await rt.balance_points()  # an answer from a simulator says so (below)
     info = ServerInfo(
         name="poe-mcp",
         version=__version__,
         provider=settings.provider,
         base_url=redact_url(settings.effective_base_url),
         backend=settings.backend,
-        simulated=rt.simulated,
+        simulated=rt.answers_simulated(),
         api_key_configured=bool(rt.api_key),
         store=store,
         session_ttl_s=settings.session_ttl_s,
         tools=list(rt.tools),
         rate_limit=rate,
-        balance_points=await rt.balance_points(),
+        balance_points=balance,
         transport=rt.transport,
     )
     sim = " — SIMULATED: answers come from the built-in offline simulator" * info.simulated
