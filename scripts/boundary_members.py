@@ -29,9 +29,9 @@ from tests.security.hidden import GIT, Redirector
 
 from poe_mcp import PoeError, ToolExecutionError
 from poe_mcp._netpolicy import DownloadPolicy
-from poe_mcp.builtin_tools import builtin_tools
 from poe_mcp.media import download_media
 from poe_mcp.simulator import Simulator
+from poe_mcp.tools import builtin_tools
 
 stats: dict[str, Counter[str]] = defaultdict(Counter)
 PROGRAMS = ["git", "ls", "cat", "head", "tail", "wc", "grep", "find", "sed", "sort", "diff",

@@ -33,10 +33,11 @@ def api_key() -> str:
     return f"test-{uuid.uuid4().hex}"
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def poe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """POE_MCP_HOME and POE_MCP_CONFIG_DIR in ``tmp_path`` (returns the data dir), and none of
-    the user's configuration from the environment (no key, no base URL, no store...)."""
+    """Every test: POE_MCP_HOME and POE_MCP_CONFIG_DIR in ``tmp_path`` (returns the data dir),
+    and none of the user's configuration from the environment: every variable ``ENV_VARS``
+    lists and every ``POE_*`` / ``OPENAI_*`` one is cleared (no key, no base URL, no store...)."""
     home = tmp_path / "data"
     for name in {*ENV_VARS, *(n for n in os.environ if n.startswith(("POE_", "OPENAI_")))}:
         monkeypatch.delenv(name, raising=False)

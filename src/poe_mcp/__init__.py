@@ -19,8 +19,8 @@ Public submodules, for what the top level does not re-export:
 - ``poe_mcp.catalog``, ``poe_mcp.budget``, ``poe_mcp.ratelimit``: prices and capabilities,
   spending limits, client-side rate limits (``poe_mcp.ratelimit.redis`` for the shared one);
 - ``poe_mcp.store``: sessions, the usage ledger, runs and logs (memory, SQLite, Redis);
-- ``poe_mcp.conversation``, ``poe_mcp.agent``, ``poe_mcp.tools``, ``poe_mcp.mcp_tools``,
-  ``poe_mcp.builtin_tools``: conversations, the tool loop and its tools;
+- ``poe_mcp.conversation``, ``poe_mcp.agent``, ``poe_mcp.tools``: conversations, the tool loop
+  and its tools (from functions, the built-in file and command tools, other MCP servers);
 - ``poe_mcp.multi``, ``poe_mcp.structured``, ``poe_mcp.media``: many models at once, structured
   output, media generation;
 - ``poe_mcp.orchestra``: tiered orchestration;
@@ -68,16 +68,19 @@ _EXPORTS: dict[str, str] = {
     "MediaError": "errors",
     "MediaOptions": "types",
     "MediaResult": "types",
+    "MessagesInput": "_messages",
     "Model": "_model",
     "ModelAnswer": "multi",
     "ModelConversation": "_model",
     "ModelInfo": "catalog",
+    "ModelParameter": "_model_info",
     "ModerationError": "errors",
     "NetworkError": "errors",
     "NotFoundError": "errors",
     "OverloadedError": "errors",
     "PoeClient": "_sync_client",
     "PoeError": "errors",
+    "Price": "_model_info",
     "Provider": "_providers",
     "QuotaError": "errors",
     "RateLimitError": "errors",
@@ -86,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "RequestTimeoutError": "errors",
     "ResponseFormat": "structured",
     "SessionNotFoundError": "errors",
+    "SessionStore": "store.base",
     "Settings": "config",
     "Simulator": "simulator",
     "Stance": "multi",
@@ -100,6 +104,7 @@ _EXPORTS: dict[str, str] = {
     "ToolTrace": "agent",
     "UpstreamError": "errors",
     "Usage": "types",
+    "UsageLedger": "store.base",
     "compare": "multi",
     "consensus": "multi",
     "tool": "tools",
@@ -133,16 +138,19 @@ __all__ = [
     "MediaError",
     "MediaOptions",
     "MediaResult",
+    "MessagesInput",
     "Model",
     "ModelAnswer",
     "ModelConversation",
     "ModelInfo",
+    "ModelParameter",
     "ModerationError",
     "NetworkError",
     "NotFoundError",
     "OverloadedError",
     "PoeClient",
     "PoeError",
+    "Price",
     "Provider",
     "QuotaError",
     "RateLimitError",
@@ -151,6 +159,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseFormat",
     "SessionNotFoundError",
+    "SessionStore",
     "Settings",
     "Simulator",
     "Stance",
@@ -165,6 +174,7 @@ __all__ = [
     "ToolTrace",
     "UpstreamError",
     "Usage",
+    "UsageLedger",
     "__version__",
     "compare",
     "consensus",
@@ -188,7 +198,9 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._client import AsyncPoeClient, ClientOptions
     from ._events import ClientEvent
+    from ._messages import MessagesInput
     from ._model import AsyncModel, AsyncModelConversation, Model, ModelConversation
+    from ._model_info import ModelParameter, Price
     from ._providers import Provider
     from ._sync_client import PoeClient
     from .agent import Agent, AgentResult, ToolTrace
@@ -222,7 +234,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .multi import Comparison, Consensus, ModelAnswer, Stance, compare, consensus
     from .ratelimit import RateLimiter
     from .simulator import Simulator
-    from .store.base import Store
+    from .store.base import SessionStore, Store, UsageLedger
     from .structured import ResponseFormat
     from .tools import Tool, tool
     from .types import (

@@ -1,7 +1,7 @@
 """``run_command``: an allow-listed program run for a model, confined by ``_commands``.
 
 The program never runs through a shell. Its arguments pass the program's filter and the path
-confinement of the :class:`~poe_mcp.builtin_tools.FileSandbox`; it runs in a folder under a
+confinement of the :class:`~poe_mcp.tools.FileSandbox`; it runs in a folder under a
 root, with a minimal environment, stdin closed, a timeout that kills its whole process group,
 output capped and redacted, and, where the kernel has Landlock, inside a kernel sandbox
 (:mod:`poe_mcp._landlock`).
@@ -32,11 +32,11 @@ from .errors import ConfigError, InvalidRequestError, ToolExecutionError
 from .tools import Tool
 
 if TYPE_CHECKING:
-    from .builtin_tools import FileSandbox
+    from .tools._builtin import FileSandbox
 
 __all__ = ["command_tool"]
 
-log = logging.getLogger("poe_mcp.builtin_tools")
+log = logging.getLogger("poe_mcp.tools")
 
 
 def command_tool(
@@ -198,7 +198,10 @@ def _check_git_places(sandbox: FileSandbox, output: str) -> None:
     for place in places:
         check(place)
     if len(places) > 1:
-        borrowed_stores(_real(places[1]), check)
+        try:
+            borrowed_stores(_real(places[1]), check)
+        except InvalidRequestError as exc:  # a store's path changed while being resolved
+            raise ToolExecutionError(f"git: {exc.message}") from None
 
 
 def _real(path: Path) -> Path:

@@ -342,7 +342,7 @@ def _delegated(data: Mapping[str, Any]) -> list[tuple[str, Callable[[], Any]]]:
             return checks
         checks.append(("tiers", lambda: resolve_tiers(data["tiers"])))
     if isinstance(data.get("mcp_servers"), Mapping):
-        from .mcp_tools import mcp_servers_from_config
+        from .tools._mcp import mcp_servers_from_config
 
         checks.append(("mcp_servers", lambda: mcp_servers_from_config(data["mcp_servers"])))
     return checks

@@ -11,12 +11,11 @@ them lies outside the roots or in a protected place.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from . import _constants as C
-from ._paths import read_regular
+from ._paths import read_regular, real_path
 from .errors import PoeError
 
 __all__ = ["borrowed_stores", "location_probe", "reported_places"]
@@ -70,7 +69,7 @@ def borrowed_stores(common_dir: Path, check: Callable[[Path], None]) -> list[Pat
                 continue
             if entry.startswith('"'):
                 entry = entry.strip('"')  # a quoted path: git unquotes C-style escapes
-            target = Path(os.path.realpath(store / entry))
+            target = real_path(store / entry)
             if target not in found:
                 check(target)
                 found.append(target)

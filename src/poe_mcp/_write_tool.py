@@ -24,7 +24,7 @@ from .errors import ToolExecutionError
 from .tools import Tool
 
 if TYPE_CHECKING:
-    from .builtin_tools import FileSandbox
+    from .tools._builtin import FileSandbox
 
 __all__ = ["write_tool"]
 

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from ._logbook import LogSettings
     from ._model_info import Price
     from .budget import BudgetLimits
-    from .mcp_tools import MCPServerSpec
+    from .tools._mcp import MCPServerSpec
 
 __all__ = ["ENV_VARS", "Settings", "config_dir", "data_dir", "key_sources", "resolve_api_key"]
 
@@ -290,7 +290,7 @@ def _rate_limit(settings: Settings) -> RateLimitTable:
 
 
 def _mcp_servers(settings: Settings) -> list[MCPServerSpec]:
-    from .mcp_tools import mcp_servers_from_config
+    from .tools._mcp import mcp_servers_from_config
 
     return mcp_servers_from_config(settings.section("mcp_servers"))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from poe_mcp import Agent, AsyncPoeClient, ConfigError, Tool, ToolExecutionError
-from poe_mcp.builtin_tools import builtin_tools, builtin_tools_from_config
+from poe_mcp.tools import builtin_tools, builtin_tools_from_config
 
 from .conftest import TOOL_MODEL
 

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from poe_mcp import Agent, AsyncPoeClient, ConfigError, InvalidRequestError, ToolExecutionError
-from poe_mcp.mcp_tools import MCPServerSpec, MCPToolset, mcp_servers_from_config
+from poe_mcp.tools import MCPServerSpec, MCPToolset, mcp_servers_from_config
 
 from .conftest import TOOL_MODEL
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,11 +13,6 @@ from poe_mcp.simulator import Simulator
 def catalog_sim() -> Iterator[Simulator]:
     with Simulator() as sim:
         yield sim
-
-
-@pytest.fixture(autouse=True)
-def _isolated_dirs(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture

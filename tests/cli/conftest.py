@@ -14,11 +14,6 @@ from poe_mcp.simulator import Simulator
 Invoke = Callable[..., Result]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
-
-
 @pytest.fixture
 def invoke(simulator: Simulator, api_key: str, poe_home: Path) -> Invoke:
     """``invoke("chat", "hi", input=None)``: the CLI against the simulator, with a fresh key."""

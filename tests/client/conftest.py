@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,11 +11,6 @@ from poe_mcp.client import AsyncPoeClient
 from poe_mcp.simulator import Simulator
 
 KEY = "test-client-key-7f3a9c"
-
-
-@pytest.fixture(autouse=True)
-def _isolated_dirs(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture(scope="session")

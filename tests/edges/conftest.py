@@ -7,7 +7,6 @@ import asyncio
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,11 +20,6 @@ from poe_mcp.server.runtime import ServerRuntime
 from poe_mcp.simulator import Simulator
 
 TOKEN = "edges-test-token-0123456789abcdef"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import fastapi_poe as fp
@@ -60,11 +59,6 @@ def png(width: int = 64, height: int = 48) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), "blue").save(buf, "PNG")
     return buf.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def _isolated(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture(scope="session")

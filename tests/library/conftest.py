@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from poe_mcp import AsyncPoeClient
 from poe_mcp.simulator import Simulator
 from poe_mcp.store.memory import MemoryStore
-
-
-@pytest.fixture(autouse=True)
-def _isolated_dirs(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture

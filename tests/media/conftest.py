@@ -43,11 +43,6 @@ def files_in(directory: Path) -> list[Path]:
     return sorted(directory.iterdir()) if directory.exists() else []
 
 
-@pytest.fixture(autouse=True)
-def _isolated(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
-
-
 def write_config(text: str) -> None:
     """Write ``config.toml`` in the test's POE_MCP_CONFIG_DIR."""
     import os

@@ -7,7 +7,6 @@ ledger over it, and helpers to read what the simulator received.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +14,6 @@ import pytest
 from poe_mcp.client import AsyncPoeClient
 from poe_mcp.simulator import Simulator
 from poe_mcp.store import open_store
-
-
-@pytest.fixture(autouse=True)
-def _isolated_dirs(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture

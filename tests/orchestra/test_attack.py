@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from poe_mcp import AsyncPoeClient
-from poe_mcp.builtin_tools import builtin_tools_from_config
 from poe_mcp.errors import AuthError, ConfigError, InvalidRequestError, NotFoundError
 from poe_mcp.orchestra import Orchestrator, RunEvent
 from poe_mcp.simulator import Simulator
 from poe_mcp.store.base import Store
+from poe_mcp.tools import builtin_tools_from_config
 
 from .conftest import TIERS
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from poe_mcp import AsyncPoeClient
-from poe_mcp.builtin_tools import builtin_tools, builtin_tools_from_config
 from poe_mcp.errors import ConfigError, ToolExecutionError
 from poe_mcp.orchestra import Orchestrator
+from poe_mcp.tools import builtin_tools, builtin_tools_from_config
 
 from .conftest import TIERS
 

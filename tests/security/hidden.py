@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from poe_mcp import ToolExecutionError
-from poe_mcp.builtin_tools import builtin_tools
+from poe_mcp.tools import builtin_tools
 
 from .boundary import PNG, Victim
 

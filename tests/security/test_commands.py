@@ -17,7 +17,7 @@ import pytest
 
 from poe_mcp import ConfigError, ToolExecutionError
 from poe_mcp import _landlock as landlock
-from poe_mcp.builtin_tools import builtin_tools
+from poe_mcp.tools import builtin_tools
 
 from .boundary import ENV_CANARY, Victim, assert_no_leak
 

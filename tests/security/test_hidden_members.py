@@ -34,12 +34,12 @@ from poe_mcp import ConfigError, MediaError, ToolExecutionError
 from poe_mcp import _landlock as landlock
 from poe_mcp._netpolicy import DownloadPolicy
 from poe_mcp._paths import denied_paths
-from poe_mcp.builtin_tools import builtin_tools
 from poe_mcp.config import Settings
 from poe_mcp.media import download_media
 from poe_mcp.server.app import build_server
 from poe_mcp.server.runtime import ServerRuntime
 from poe_mcp.simulator import Simulator
+from poe_mcp.tools import builtin_tools
 from tests.redis.redis_testlib import RedisServer
 
 from .boundary import (
@@ -141,7 +141,7 @@ async def test_the_redis_stores_dump_file_is_refused(
 
 BIND_PROBE = """
 import asyncio, json, subprocess, sys
-from poe_mcp.builtin_tools import builtin_tools
+from poe_mcp.tools import builtin_tools
 work, home, config, mount = sys.argv[1:5]
 subprocess.run(["mount", "--bind", config, mount], check=True)
 made = {t.name: t for t in builtin_tools({"work": work, "home": home}, commands=["cat"])}

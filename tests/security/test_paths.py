@@ -22,8 +22,8 @@ from mcp_types import ListRootsResult, Root
 
 from poe_mcp import ToolExecutionError
 from poe_mcp._messages import attachment_part, build_messages
-from poe_mcp.builtin_tools import builtin_tools
 from poe_mcp.errors import InvalidRequestError
+from poe_mcp.tools import builtin_tools
 
 from .boundary import (
     DB_CANARY,

@@ -17,11 +17,6 @@ from poe_mcp.server.runtime import ServerRuntime
 from poe_mcp.simulator import Simulator
 
 
-@pytest.fixture(autouse=True)
-def _isolated(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
-
-
 def write_config(text: str) -> Path:
     """Write ``config.toml`` in the test's config dir (``POE_MCP_CONFIG_DIR``); returns its path."""
     path = Path(os.environ["POE_MCP_CONFIG_DIR"]) / "config.toml"

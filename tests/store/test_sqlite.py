@@ -17,6 +17,7 @@ from poe_mcp.errors import ConfigError, StoreError
 from poe_mcp.store import open_store
 from poe_mcp.store._migrations import MIGRATIONS
 from poe_mcp.store.base import UsageRecord
+from poe_mcp.store.memory import MemoryStore
 from poe_mcp.store.sqlite import SqliteStore
 
 
@@ -111,7 +112,7 @@ async def test_closed_store_refuses_work(tmp_path: Path) -> None:
 
 
 def test_store_urls() -> None:
-    assert isinstance(open_store("memory://"), object)
+    assert isinstance(open_store("memory://"), MemoryStore)
     with pytest.raises(ConfigError, match="unknown store URL"):
         open_store("postgres://db")
     with pytest.raises(ConfigError, match="unknown store URL"):

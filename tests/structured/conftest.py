@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,11 +32,6 @@ WEATHER_FORMAT: dict[str, Any] = {
     "type": "json_schema",
     "json_schema": {"name": "weather", "schema": WEATHER, "strict": True},
 }
-
-
-@pytest.fixture(autouse=True)
-def _isolated_dirs(poe_home: Path) -> None:
-    """Every test here: its own data and config dirs, no configuration from the environment."""
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from .._logging import redact
 from .._messages import wire_messages
 from .._tokens import prompt_tokens, text_tokens
 from ..errors import (
+    IncompleteStreamError,
     InvalidRequestError,
     NetworkError,
     PoeError,
@@ -132,10 +133,21 @@ class OpenAICompatBackend:
         except Exception as exc:
             raise map_sdk_error(exc, self._options.base_url) from exc
         content_type = raw.headers.get("content-type")
-        if looks_like_sse(content):
-            answer = await _read_sse_body(content, request_id)  # a server that always streams
-        else:  # a whole answer or an error, whatever the content type says
-            answer = _read_completion(content, content_type, request_id)
+        try:
+            if looks_like_sse(content):
+                answer = await _read_sse_body(content, request_id)  # a server that streams
+            elif is_event_stream(content_type) and not content.strip():
+                # An event stream with no events: cut before its first (a proxy that
+                # dropped the connection after the headers).
+                raise IncompleteStreamError("the stream ended before any data")
+            else:  # a whole answer or an error, whatever the content type says
+                answer = _read_completion(content, content_type, request_id)
+        except IncompleteStreamError as exc:
+            # Nothing reached the caller: as on the bot protocol, an answer cut short is a
+            # network failure (sent again), not a stream the caller saw break.
+            raise NetworkError(
+                exc.message, request_id=exc.request_id, metadata={"backend": self.name}
+            ) from exc
         return self._result(request, answer, request_id, simulated)
 
     async def _create(
@@ -218,7 +230,7 @@ class OpenAICompatBackend:
             raise
         except (httpx2.TimeoutException, httpx2.TransportError, httpx2.StreamError) as exc:
             if reader.finish_reason is None:
-                raise _broken_stream(exc, request_id) from exc
+                raise _broken_stream(exc, request_id, reader.text) from exc
             # The answer had ended (a finish reason came): only [DONE] or the usage chunk
             # was lost with the connection.
             logger.debug("the stream broke after its finish reason: %s", type(exc).__name__)
@@ -308,15 +320,22 @@ class OpenAICompatBackend:
         self._http = self._options.http_client
 
 
-def _broken_stream(exc: Exception, request_id: str | None) -> PoeError:
+def _broken_stream(exc: Exception, request_id: str | None, text: str) -> PoeError:
+    """A stream whose connection failed after the 200 arrived: a stall is a timeout; a break
+    is a stream cut short, as on the bot protocol (with the text that arrived), even before
+    its first chunk. A non-streamed call reports a cut-short answer as ``network`` (see
+    :meth:`OpenAICompatBackend.chat`), again like the bot protocol."""
     import httpx2
 
     if isinstance(exc, httpx2.TimeoutException):
         return RequestTimeoutError(
             "the stream stalled: no data within the read timeout", request_id=request_id
         )
-    return NetworkError(
-        f"the connection broke during the stream: {type(exc).__name__}", request_id=request_id
+    return IncompleteStreamError(
+        f"the connection broke during the stream: {type(exc).__name__}",
+        partial_text=text,
+        request_id=request_id,
+        metadata={"backend": "openai"},
     )
 
 

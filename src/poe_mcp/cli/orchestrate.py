@@ -231,12 +231,12 @@ async def _run(
     seen: dict[str, str],
 ) -> int:
     from .._paths import denied_paths
-    from ..builtin_tools import builtin_tools_from_config
     from ..client import AsyncPoeClient
     from ..config import Settings
     from ..errors import NotFoundError, PoeError
     from ..orchestra import Orchestrator, RunState
     from ..store import open_store
+    from ..tools._builtin import builtin_tools_from_config
 
     settings = Settings.load(**client_args)
     store = open_store(settings.store_url)

@@ -25,7 +25,7 @@ async def console_tools(context: ConsoleContext) -> list[Tool]:
         ConfigError: ``[tools]`` names a root or program that does not exist.
     """
     from .._paths import denied_paths
-    from ..builtin_tools import builtin_tools_from_config
+    from ..tools._builtin import builtin_tools_from_config
 
     settings = context.configured
     return builtin_tools_from_config(settings.section("tools"), denied=denied_paths(settings))
@@ -40,7 +40,7 @@ def tool_names(context: ConsoleContext) -> list[str]:
         return []
     try:
         from .._paths import denied_paths
-        from ..builtin_tools import builtin_tools_from_config
+        from ..tools._builtin import builtin_tools_from_config
 
         tools = builtin_tools_from_config(section, denied=denied_paths(context.configured))
     except ConfigError:

@@ -50,7 +50,7 @@ from .. import _constants as C
 from .._redact import describe_value
 from ..errors import ConfigError
 
-__all__ = ["BodyDeadline", "HttpLimits", "StreamDeadline", "protocol_class"]
+__all__ = ["BodyDeadline", "HttpLimits", "StreamDeadline", "origin_form", "protocol_class"]
 
 log = logging.getLogger(__name__)
 
@@ -130,17 +130,7 @@ def protocol_class(limits: HttpLimits) -> type[asyncio.Protocol]:
             self._arm()
 
         def on_headers_complete(self) -> None:
-            target: bytes = self.url
-            if not target.startswith(b"/") and target != b"*":
-                # Absolute form: the host is the target's authority, whatever Host says.
-                _scheme, sep, rest = target.partition(b"://")
-                authority = re.split(rb"[/?#]", rest, maxsplit=1)[0] if sep else b""
-                self.headers[:] = [(k, v) for k, v in self.headers if k != b"host"]
-                self.headers.append((b"host", authority))
-                if not sep or b"/" not in rest:
-                    self.url = b"/"  # uvicorn needs a path to build the request
-                else:
-                    self.url = b"/" + rest.split(b"/", 1)[1]
+            self.url = origin_form(self.url, self.headers)
             super().on_headers_complete()
 
         def data_received(self, data: bytes) -> None:
@@ -172,6 +162,20 @@ def protocol_class(limits: HttpLimits) -> type[asyncio.Protocol]:
                 self.transport.close()
 
     return DeadlineProtocol
+
+
+def origin_form(target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The request target as a path; for one in absolute form (``http://host/path``) the
+    ``Host`` header becomes the target's authority (RFC 9112: the target names the host), for
+    any other form that is no path an empty ``Host`` (refused)."""
+    if target.startswith(b"/") or target == b"*":
+        return target
+    _scheme, sep, rest = target.partition(b"://")
+    authority = re.split(rb"[/?#]", rest, maxsplit=1)[0] if sep else b""
+    headers[:] = [(name, value) for name, value in headers if name != b"host"]
+    headers.append((b"host", authority))
+    path = rest[len(authority) :]
+    return path if path.startswith(b"/") else b"/" + path  # uvicorn needs a path
 
 
 class BodyDeadline:

@@ -236,9 +236,7 @@ def build_http_app(runtime: ServerRuntime, options: HttpOptions) -> Starlette:
         max_sessions=limits.max_mcp_sessions,
     )
     # The last added runs first: Host/Origin before anything reads the body.
-    app.add_middleware(
-        StreamDeadline, timeout_s=limits.mcp_session_idle_s, path=C.HTTP_MCP_PATH
-    )
+    app.add_middleware(StreamDeadline, timeout_s=limits.mcp_session_idle_s, path=C.HTTP_MCP_PATH)
     app.add_middleware(
         BodyDeadline, timeout_s=limits.body_timeout_s, max_bytes=limits.max_body_bytes
     )

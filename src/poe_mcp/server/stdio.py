@@ -16,13 +16,26 @@ between it and the server: a line the SDK rejected is answered on the same write
 
 with the request's ``id`` when it can be read from the line, else ``null``. A malformed
 *response* (an object with ``result`` or ``error``) gets no reply, as JSON-RPC says.
+
+The SDK also reads a request whose ``id`` is no string or integer (an object, a float, ``true``,
+``null``, a list) as a *notification* (the id dropped), which is never answered: the client
+waited forever. To tell, the filter needs the line itself: :class:`_Lines` hands the SDK's
+reader the lines of stdin (and a line's leading byte-order mark dropped, as RFC 8259 allows)
+while keeping each raw line; the reader turns every line into exactly one item, in order, so
+the filter pairs them. Such a request gets ``-32600`` with ``id: null``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+import os
+import sys
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from io import TextIOWrapper
+from typing import Any, cast
 
 import anyio
 import mcp_types as types
@@ -54,38 +67,120 @@ async def serve_stdio(runtime: ServerRuntime) -> None:
     # "TODO: make lowlevel_server public"); it is the one private SDK name poe-mcp uses.
     lowlevel = server._lowlevel_server
     try:
-        async with stdio_server() as (sdk_read, write):
-            send, read = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_answer_rejected, sdk_read, send, write)
-                await lowlevel.run(read, write, lowlevel.create_initialization_options())
-                tg.cancel_scope.cancel()
+        with _claimed_stdin() as buffer:
+            lines = _Lines(
+                anyio.wrap_file(TextIOWrapper(buffer, encoding="utf-8", errors="replace"))
+            )
+            stdin = cast("anyio.AsyncFile[str]", lines)  # the SDK only iterates it
+            async with stdio_server(stdin=stdin) as (sdk_read, write):
+                send, read = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_answer_rejected, sdk_read, send, write, lines.raw)
+                    await lowlevel.run(read, write, lowlevel.create_initialization_options())
+                    tg.cancel_scope.cancel()
     finally:
         await runtime.aclose()
 
 
-async def _answer_rejected(sdk_read: Any, send: Any, write: Any) -> None:
-    """Forward what the SDK parsed; answer what it rejected."""
+class _Lines:
+    """The lines of stdin as the SDK's reader iterates them, each raw line kept in ``raw``
+    until the filter takes it (one per item the reader makes)."""
+
+    def __init__(self, file: anyio.AsyncFile[str]) -> None:
+        self._file = file
+        self.raw: deque[str] = deque()
+
+    def __aiter__(self) -> _Lines:
+        return self
+
+    async def __anext__(self) -> str:
+        line = await self._file.readline()
+        if not line:
+            raise StopAsyncIteration
+        if line.startswith("\ufeff"):
+            line = line[1:]  # a byte-order mark: JSON parsers may ignore it (RFC 8259)
+        self.raw.append(line)
+        return line
+
+
+@contextmanager
+def _claimed_stdin() -> Iterator[Any]:
+    """The bytes of stdin, read from a private copy of fd 0 while fd 0 itself points at the null
+    device, as the SDK's own stdio transport does (so tools and the commands they start read
+    EOF instead of the protocol); restored on exit."""
+    stream = sys.stdin
+    try:
+        is_fd0 = stream is not None and stream.buffer.fileno() == 0
+    except (AttributeError, OSError, ValueError):
+        is_fd0 = False
+    if not is_fd0 or not hasattr(os, "set_inheritable"):
+        yield stream.buffer
+        return
+    import fcntl
+
+    private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null, 0)
+    finally:
+        os.close(null)
+    try:
+        # closefd=False: a worker thread may still block on it after we return.
+        yield os.fdopen(private, "rb", closefd=False)
+    finally:
+        os.dup2(private, 0)
+
+
+async def _answer_rejected(sdk_read: Any, send: Any, write: Any, raw: deque[str]) -> None:
+    """Forward what the SDK parsed; answer what it rejected or misread."""
     async with send:
         async for item in sdk_read:
+            line = raw.popleft() if raw else None
             if not isinstance(item, Exception):
-                await send.send(item)
+                reply = _misread(item, line)
+                if reply is None:
+                    await send.send(item)
+                else:
+                    await write.send(SessionMessage(reply))
                 continue
-            reply = rejection(item)
+            reply = rejection(item, line)
             if reply is None:
                 log.debug("ignoring an unparsable line: %s", type(item).__name__)
                 continue
             await write.send(SessionMessage(reply))
 
 
-def rejection(exc: Exception) -> types.JSONRPCError | None:
-    """The JSON-RPC error for a line the SDK's parser refused, or None when none is due."""
+def _misread(item: Any, line: str | None) -> types.JSONRPCError | None:
+    """The error for a request the SDK took for a notification because its ``id`` is no
+    string or integer (None: the item is what the line says)."""
+    message = getattr(item, "message", None)
+    if not isinstance(message, types.JSONRPCNotification) or line is None or '"id"' not in line:
+        return None
+    try:
+        value = json.loads(line, parse_int=lambda digits: 0)  # the id's value is not needed
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or "id" not in value:
+        return None
+    shown = _JSON_NAMES.get(type(value["id"]), "an object or a list")
+    return _error(
+        None,
+        types.INVALID_REQUEST,
+        f"Invalid Request: the id must be a string or an integer, got {shown}",
+    )
+
+
+def rejection(exc: Exception, line: str | None = None) -> types.JSONRPCError | None:
+    """The JSON-RPC error for a line the SDK's parser refused, or None when none is due.
+
+    ``line`` (the raw line, when known) is where the request's id is read from.
+    """
     if not isinstance(exc, ValidationError):
         return _error(None, types.PARSE_ERROR, f"Parse error: {type(exc).__name__}")
     errors = exc.errors(include_url=False)
     first: dict[str, Any] = dict(errors[0]) if errors else {}
     if first.get("type") == "json_invalid":
-        raw = first.get("input")
+        raw = first.get("input") if line is None else line
         detail = str((first.get("ctx") or {}).get("error", "") or first.get("msg", ""))
         request_id = _id_from_line(raw) if isinstance(raw, str | bytes) else None
         return _error(request_id, types.PARSE_ERROR, f"Parse error: {detail}")
@@ -100,7 +195,12 @@ def rejection(exc: Exception) -> types.JSONRPCError | None:
         what = "not a valid JSON-RPC message"
     else:
         what = f"a JSON-RPC message is a JSON object, got {_JSON_NAMES.get(type(value), 'a value')}"
-    request_id = _valid_id(value.get("id")) if isinstance(value, dict) else None
+    if isinstance(value, dict):
+        request_id = _valid_id(value.get("id"))
+    elif value is _UNKNOWN and line is not None:
+        request_id = _id_from_line(line)
+    else:
+        request_id = None
     return _error(request_id, types.INVALID_REQUEST, f"Invalid Request: {what}")
 
 

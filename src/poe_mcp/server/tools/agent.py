@@ -3,8 +3,8 @@
 Tools come from two places:
 
 - the server's own, opt-in in ``config.toml``: the built-in file tools and ``run_command``
-  (``[tools]``, see :mod:`poe_mcp.builtin_tools`) and the tools of other MCP servers
-  (``[mcp_servers]``, see :mod:`poe_mcp.mcp_tools`). They run here, automatically, and the
+  (``[tools]``, see :func:`poe_mcp.tools.builtin_tools`) and the tools of other MCP servers
+  (``[mcp_servers]``, see :class:`poe_mcp.tools.MCPToolset`). They run here, automatically, and the
   result holds the final answer and the trace of every call.
 - definitions the caller passes in ``tools`` (OpenAI format). The server cannot run them: when
   the model calls one, the result lists ``pending_tool_calls`` (id, name, arguments) and the
@@ -98,8 +98,8 @@ class _ServerTools:
 
     async def _build(self) -> list[Tool]:
         from ..._paths import denied_paths
-        from ...builtin_tools import builtin_tools_from_config
-        from ...mcp_tools import MCPToolset, mcp_servers_from_config
+        from ...tools._builtin import builtin_tools_from_config
+        from ...tools._mcp import MCPToolset, mcp_servers_from_config
 
         settings = self.runtime.settings
         # The server's own store and dirs are refused even when a root contains them.

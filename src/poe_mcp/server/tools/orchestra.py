@@ -101,8 +101,8 @@ async def _orchestrator(
     budget_usd: float | None,
 ) -> tuple[Orchestrator, list[str], list[AsyncPoeClient]]:
     from ..._paths import denied_paths
-    from ...builtin_tools import builtin_tools_from_config
     from ...orchestra import Orchestrator
+    from ...tools._builtin import builtin_tools_from_config
 
     client = await rt.client()
     store = await rt.store()

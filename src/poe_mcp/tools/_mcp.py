@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from . import _constants as C
-from ._logging import register_secret
-from .errors import ConfigError, ToolExecutionError
-from .tools import Tool, format_tool_result
+from .. import _constants as C
+from .._logging import register_secret
+from ..errors import ConfigError, ToolExecutionError
+from . import Tool, format_tool_result
 
 __all__ = ["MCPServerSpec", "MCPToolset", "mcp_servers_from_config"]
 

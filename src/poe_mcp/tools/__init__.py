@@ -25,6 +25,11 @@ Example::
         return a + b
 
     add.to_openai()  # {"type": "function", "function": {"name": "add", ...}}
+
+Also here, imported on first use: :func:`builtin_tools` / :func:`builtin_tools_from_config`
+and :class:`FileSandbox` (files under configured roots, and commands; ``tools/_builtin.py``),
+and :class:`MCPToolset` / :class:`MCPServerSpec` / :func:`mcp_servers_from_config` (the
+tools of other MCP servers; ``tools/_mcp.py``).
 """
 
 from __future__ import annotations
@@ -42,11 +47,48 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from . import _constants as C
-from ._tool_schemas import check_parameters_schema
-from .errors import ConfigError, InvalidRequestError, ToolArgumentsError, ToolExecutionError
+from .. import _constants as C
+from .._tool_schemas import check_parameters_schema
+from ..errors import ConfigError, InvalidRequestError, ToolArgumentsError, ToolExecutionError
 
-__all__ = ["Tool", "ToolRegistry", "format_tool_result", "tool"]
+# name -> submodule defining it, imported on first use (the file and MCP tools pull in more)
+_LAZY: dict[str, str] = {
+    "FileSandbox": "_builtin",
+    "builtin_tools": "_builtin",
+    "builtin_tools_from_config": "_builtin",
+    "MCPServerSpec": "_mcp",
+    "MCPToolset": "_mcp",
+    "mcp_servers_from_config": "_mcp",
+}
+
+__all__ = [  # noqa: RUF022 - the core names, then the lazily imported ones
+    "Tool",
+    "ToolRegistry",
+    "format_tool_result",
+    "tool",
+    "FileSandbox",
+    "builtin_tools",
+    "builtin_tools_from_config",
+    "MCPServerSpec",
+    "MCPToolset",
+    "mcp_servers_from_config",
+]
+
+if typing.TYPE_CHECKING:
+    from ._builtin import FileSandbox, builtin_tools, builtin_tools_from_config
+    from ._mcp import MCPServerSpec, MCPToolset, mcp_servers_from_config
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 ToolFunc = Callable[..., Any]
 Validator = Callable[[dict[str, Any]], dict[str, Any]]
@@ -66,7 +108,7 @@ class Tool:
 
     Build one with :func:`tool` (from a Python function), :meth:`Tool.from_openai` (a definition
     only: the caller runs it, see :class:`~poe_mcp.agent.Agent`), or the MCP toolset in
-    ``poe_mcp.mcp_tools``.
+    ``poe_mcp.tools`` (:class:`MCPToolset`).
 
     Attributes:
         name: the function name the model sees.

@@ -45,12 +45,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import _constants as C
+from .. import _constants as C
 
 # Re-exported: the command tool lives in its own module.
-from ._command_tool import command_tool
-from ._commands import path_candidates
-from ._paths import (
+from .._command_tool import command_tool
+from .._commands import path_candidates
+from .._paths import (
     check_path_text,
     client_roots,
     denied_paths,
@@ -58,9 +58,9 @@ from ._paths import (
     read_regular,
     real_path,
 )
-from ._safe_fs import Protected, alias_refusal, is_git_name, open_dir_nofollow
-from .errors import ConfigError, InvalidRequestError, ToolExecutionError
-from .tools import Tool, tool
+from .._safe_fs import Protected, alias_refusal, is_git_name, open_dir_nofollow
+from ..errors import ConfigError, InvalidRequestError, ToolExecutionError
+from . import Tool, tool
 
 __all__ = ["FileSandbox", "builtin_tools", "builtin_tools_from_config"]
 
@@ -540,7 +540,7 @@ def builtin_tools(
     if write:
         if sandbox is None:
             raise ConfigError("[tools] write = true needs roots: the folders it may write in")
-        from ._write_tool import write_tool
+        from .._write_tool import write_tool
 
         made.append(write_tool(sandbox))
     if commands is not None:
