@@ -6,7 +6,6 @@ Plain dataclasses: cheap to build on the hot path, easy to serialise with ``to_d
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -125,12 +124,15 @@ class Usage:
 
 
 def _count(value: Any) -> int:
-    """A token count from a provider: a non-negative int, else 0 (null, missing, junk)."""
+    """A detail count from a provider (reasoning, cached tokens): a whole number in
+    0..``USAGE_TOKENS_MAX``, else 0 (unknown: null, missing, junk, negative, absurd; never
+    clamped to the maximum, which would be believed and priced)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    if isinstance(value, float) and not math.isfinite(value):  # JSON's NaN / Infinity
+    if isinstance(value, float) and not value.is_integer():  # also JSON's NaN / Infinity
         return 0
-    return min(max(0, int(value)), USAGE_TOKENS_MAX)
+    number = int(value)
+    return number if 0 <= number <= USAGE_TOKENS_MAX else 0
 
 
 @dataclass(frozen=True, slots=True)

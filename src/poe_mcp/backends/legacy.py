@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .. import _constants as C
+from .._sanitize import check_sendable
 from .._tokens import text_tokens
 from ..errors import (
     ConfigError,
@@ -215,6 +216,7 @@ class LegacyBackend:
         """
         from fastapi_poe.client import stream_request_base
 
+        check_sendable(request.model, request.messages, request.params, request.extra)
         bot = request.model
         # Tool-call ids we made unique go back to the provider as it wrote them.
         plan = plan_request(replace(request, messages=provider_messages(request.messages)))

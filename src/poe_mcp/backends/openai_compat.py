@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _constants as C
 from .._logging import redact
 from .._messages import wire_messages
+from .._sanitize import check_sendable
 from .._tokens import prompt_tokens, text_tokens
 from ..errors import (
     IncompleteStreamError,
@@ -118,6 +119,7 @@ class OpenAICompatBackend:
         return headers.get("x-request-id"), simulated
 
     async def chat(self, request: ChatRequest) -> ChatResult:
+        check_sendable(request.model, request.messages, request.params, request.extra)
         if request.text_format is not None:  # structured output on Poe: the Responses API
             from ._responses import responses_chat
 
@@ -192,6 +194,7 @@ class OpenAICompatBackend:
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         import httpx2
 
+        check_sendable(request.model, request.messages, request.params, request.extra)
         kwargs, ours = self._stream_kwargs(request)
 
         async def open_stream(**kw: Any) -> tuple[Any, Any]:

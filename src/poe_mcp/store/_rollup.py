@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from .. import _constants as C
@@ -217,21 +217,45 @@ def _bucket_start(hour: int, bucket: Bucket | None) -> float | None:
     return float(hour)
 
 
+# Long series build thousands of groups per query; a frozen dataclass's __init__ sets each
+# field through object.__setattr__, so these fill the slots directly (same objects, ~2x faster).
+_NEW = object.__new__
+_TOTALS_SLOTS = tuple(getattr(UsageTotals, f.name).__set__ for f in fields(UsageTotals))
+_GROUP_SLOTS = tuple(getattr(RollupGroup, f.name).__set__ for f in fields(RollupGroup))
+
+
+def _make(cls: type[Any], slots: tuple[Any, ...], values: tuple[Any, ...]) -> Any:
+    obj = _NEW(cls)
+    for put, value in zip(slots, values, strict=True):
+        put(obj, value)
+    return obj
+
+
 def group_of(start: float | None, key: str | None, sums: list[float]) -> RollupGroup:
-    """A :class:`RollupGroup` from summed :data:`METRICS` values (or only :data:`SUMS`)."""
-    totals = UsageTotals(
-        calls=int(sums[0]),
-        errors=int(sums[1]),
-        input_tokens=int(sums[2]),
-        output_tokens=int(sums[3]),
-        cost=float(sums[6]),
-        unknown_cost_calls=int(sums[7]),
-        estimated_calls=int(sums[8]),
-        reasoning_tokens=int(sums[4]),
-        cached_tokens=int(sums[5]),
+    """A :class:`RollupGroup` from summed :data:`METRICS` values (or only :data:`SUMS`).
+
+    Args:
+        start: the bucket's start, or None.
+        key: the group's value, or None.
+        sums: the summed values, in :data:`METRICS` order (the histogram may be left out).
+
+    Returns:
+        The group.
+    """
+    i = int
+    totals = _make(
+        UsageTotals,
+        _TOTALS_SLOTS,
+        (
+            i(sums[0]), i(sums[1]), i(sums[2]), i(sums[3]), float(sums[6]),
+            i(sums[7]), i(sums[8]), i(sums[4]), i(sums[5]),
+        ),
+    )  # fmt: skip
+    latency = tuple([i(v) for v in sums[_LAT0:]])
+    group: RollupGroup = _make(
+        RollupGroup, _GROUP_SLOTS, (start, key, totals, latency, float(sums[9]))
     )
-    latency = tuple(int(v) for v in sums[_LAT0:])
-    return RollupGroup(start, key, totals, latency, float(sums[9]))
+    return group
 
 
 def summarise(
@@ -397,10 +421,12 @@ def from_sql_rows(rows: Iterable[tuple[Any, ...]]) -> list[RollupGroup]:
     groups: list[RollupGroup] = []
     append = groups.append
     lat0 = _LAT0 + 2
+    make, totals_slots, group_slots = _make, _TOTALS_SLOTS, _GROUP_SLOTS
     for r in rows:
         if not r[2]:
             continue
-        totals = UsageTotals(r[2], r[3], r[4], r[5], r[8], r[9], r[10], r[6], r[7])
+        sums = (r[2], r[3], r[4], r[5], r[8], r[9], r[10], r[6], r[7])
+        totals = make(UsageTotals, totals_slots, sums)
         start = None if r[0] is None else float(r[0])
-        append(RollupGroup(start, r[1], totals, tuple(r[lat0:]), r[11]))
+        append(make(RollupGroup, group_slots, (start, r[1], totals, tuple(r[lat0:]), r[11])))
     return sort_rollup(groups)

@@ -79,6 +79,8 @@ class _Scripts:
         # The ledger write that also adds to the hourly rollups (store._rollup_redis).
         self.record_usage: AsyncScript = client.register_script(rollup_redis.RECORD_USAGE)
         self.rollup_query: AsyncScript = client.register_script(rollup_redis.QUERY)
+        self.claim_layout: AsyncScript = client.register_script(rollup_redis.CLAIM_LAYOUT)
+        self.add_cells: AsyncScript = client.register_script(rollup_redis.ADD_CELLS)
 
 
 class _Keys:
@@ -257,7 +259,7 @@ class _Pending:
     op_id: str
     ts: float
     payload: str
-    cell: tuple[int, list[tuple[str, str]], str]  # hour, (dimension, field)s, values
+    cell: tuple[list[str], list[Any]]  # rollup_redis.cell_args
 
 
 def _decode(payload: str) -> UsageRecord:
@@ -281,11 +283,25 @@ class RedisLedger:
         self._scripts = scripts
         self._pending: list[_Pending] = []
         self._lock = asyncio.Lock()
+        self._layout_ready = False  # rollup cells checked to follow rollup_redis.LAYOUT
 
     @property
     def pending(self) -> int:
         """Records not yet in Redis (waiting for it to come back)."""
         return len(self._pending)
+
+    async def _ensure_layout(self) -> None:
+        """Rebuild the rollups from the ledger once if they follow an older key layout."""
+        if self._layout_ready:
+            return
+        k = self._keys
+        ledger = (k.usage_records, k.usage_by_order, k.usage_seq)
+
+        async def work(r: Redis) -> None:
+            await rollup_redis.ensure_layout(r, self._scripts, k.rollups, ledger, _decode)
+
+        await self._link.run("upgrading the usage rollups", work)
+        self._layout_ready = True
 
     async def record(self, record: UsageRecord) -> None:
         record = storable_record(record)
@@ -314,18 +330,18 @@ class RedisLedger:
             self._keys.usage_seq,
         ]
         async with self._lock:
+            if self._pending:
+                await self._ensure_layout()
             while self._pending:
                 item = self._pending[0]
 
                 async def work(r: Redis, item: _Pending = item) -> None:
-                    hour, fields, values = item.cell
-                    rollups = self._keys.rollups
+                    parts, args = item.cell
                     await self._scripts.record_usage(
-                        keys=[*keys, rollups.hours, *(rollups.hour(hour, d) for d, _ in fields)],
-                        args=[item.op_id, repr(item.ts), item.payload, hour, values,
-                              *(f for _, f in fields)],
+                        keys=[*keys, *rollup_redis.record_keys(self._keys.rollups, parts)],
+                        args=[item.op_id, repr(item.ts), item.payload, *args],
                         client=r,
-                    )  # fmt: skip
+                    )
 
                 await self._link.run("recording usage", work)
                 if self._pending and self._pending[0] is item:
@@ -402,6 +418,7 @@ class RedisLedger:
         """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
         _rollup.check_query(by, bucket)
         await self.flush()
+        await self._ensure_layout()
         keys = self._keys.rollups
 
         script = self._scripts.rollup_query
