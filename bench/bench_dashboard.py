@@ -210,7 +210,7 @@ async def _redis_section(
         await r.flushdb()
         await r.set(keys.layout, rollup_redis.LAYOUT)
         async with r.pipeline(transaction=False) as pipe:
-            rollup_redis.write_cells(pipe, add_cells, keys, cells)
+            await rollup_redis.write_cells(pipe, add_cells, keys, cells)
             await pipe.execute()
 
     await store.link.run("bench setup", write)

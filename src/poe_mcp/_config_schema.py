@@ -18,6 +18,7 @@ schema but read nowhere would be a silent one again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -267,9 +268,13 @@ def check_http_url(url: Any, where: str) -> None:
     try:
         parts = urlsplit(url) if isinstance(url, str) else None
         ok = (
-            parts is not None and parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+            parts is not None
+            and parts.scheme.lower() in ("http", "https")
+            and bool(parts.hostname)
+            and (parts.port is None or parts.port > 0)  # reading it checks it: 1-65535
+            and not any(c.isspace() or ord(c) < 32 for c in str(url))
         )
-    except ValueError:  # a malformed port or IPv6 literal
+    except ValueError:  # a malformed port (a password holding '/' reads as one) or IPv6
         ok = False
     if not ok:
         from ._redact import redact_url
@@ -356,7 +361,7 @@ def check_config_file(data: Mapping[str, Any], path: Path) -> None:
     """
     if not data:
         return
-    problems: list[str] = []
+    problems: list[str] = list(_impossible_numbers(data))
     flawed: set[str] = set()  # tables the schema already found wrong: said once is enough
     try:
         ConfigFile.model_validate(dict(data))
@@ -385,6 +390,27 @@ def check_config_file(data: Mapping[str, Any], path: Path) -> None:
             "Fix these keys (the README's Configuration section lists every one).",
             metadata={"config_file": str(path), "problems": list(dict.fromkeys(problems))},
         )
+
+
+_INT_MAX = 2**63 - 1  # TOML's own integer range; Python would take more and overflow later
+
+
+def _impossible_numbers(data: Mapping[str, Any], where: str = "") -> list[str]:
+    """Keys holding nan/inf or an integer past TOML's 64-bit range, wherever they are.
+
+    ``daily_usd = nan`` compares false with everything, so a budget would silently never
+    apply; such values are refused for every key rather than table by table.
+    """
+    found: list[str] = []
+    for key, value in data.items():
+        name = f"{where}.{key}" if where else str(key)
+        if isinstance(value, Mapping):
+            found += _impossible_numbers(value, name)
+        elif isinstance(value, float) and not math.isfinite(value):
+            found.append(f"{name}: {value} is not a usable number (give a finite value)")
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT_MAX:
+            found.append(f"{name}: the integer is out of range (at most {_INT_MAX})")
+    return found
 
 
 # Spellings of true and false the environment may use (POE_MCP_LOG_PROMPTS).

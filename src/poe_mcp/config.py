@@ -406,6 +406,19 @@ class Settings:
         """Refuse settings that cannot work, with a ConfigError naming the setting."""
         # A password in a URL is a secret: error texts that quote the URL must not show it.
         register_url_secrets(self.base_url)
+        from ._config_schema import check_http_url
+
+        for name, url in (
+            (
+                "the base URL (POE_BASE_URL / OPENAI_BASE_URL, --base-url or base_url)",
+                self.base_url,
+            ),
+            ("bot_base_url (POE_BOT_BASE_URL)", self.bot_base_url),
+            ("upload_base_url (POE_UPLOAD_BASE_URL)", self.upload_base_url),
+        ):
+            if url:  # never a traceback from the HTTP layer, never the password
+                register_url_secrets(url)
+                check_http_url(url, name)
         if self.store:
             from ._config_schema import check_store_url
 

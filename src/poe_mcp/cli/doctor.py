@@ -103,8 +103,13 @@ def doctor(as_json: bool) -> None:
         checks += [check(n, "skip", "skipped: the settings did not load") for n in _LATER]
     else:
         checks = anyio.run(run_checks, settings)
+    from .._redact import mask_secrets
+
     for c in checks:
         c.setdefault("status", "ok" if c["ok"] else "fail")
+        # Every line quotes settings: a key pasted into the wrong one (a path, an alias, an
+        # MCP server's command) is masked like in error messages, whatever check shows it.
+        c["name"], c["detail"] = mask_secrets(str(c["name"])), mask_secrets(str(c["detail"]))
     ok = all(c["status"] != "fail" for c in checks)
     if as_json:
         click.echo(json.dumps({"ok": ok, "checks": checks}, indent=2))

@@ -177,7 +177,7 @@ def record_keys(keys: RollupKeys, parts: list[str]) -> list[str]:
     return out
 
 
-def write_cells(
+async def write_cells(
     pipe: Any, script: Any, keys: RollupKeys, cells: Mapping[_rollup.Cell, list[float]]
 ) -> None:
     """Queue, on a pipeline, the addition of folded cells (:func:`_rollup.fold`) in this layout.
@@ -198,7 +198,7 @@ def write_cells(
             pipe.zadd(keys.hours, {str(hour): hour})
             hashes += [keys.sums(hour, dim, sim), keys.latency(hour, dim, sim)]
             args += [value, json.dumps(values[:n]), value, json.dumps(values[n:])]
-        script(keys=hashes, args=args, client=pipe)
+        await script(keys=hashes, args=args, client=pipe)
 
 
 async def ensure_layout(
@@ -235,7 +235,7 @@ async def ensure_layout(
         payloads: Any = await r.hmget(records, chunk)
         cells = _rollup.fold(decode(p) for p in payloads if p)
         async with r.pipeline(transaction=False) as pipe:
-            write_cells(pipe, scripts.add_cells, keys, cells)
+            await write_cells(pipe, scripts.add_cells, keys, cells)
             await pipe.execute()
 
 
