@@ -4,8 +4,8 @@ What it removes:
 
 - **registered secrets**: every API key in use (Poe, OpenAI, the ``compatible`` provider's) and
   the HTTP bearer token, registered with :func:`register_secret` as soon as they are read, also
-  in the forms a model asked to "encode" it would write: base64 (standard and URL-safe, at any
-  byte alignment), hex and percent-encoding;
+  in the forms a model asked to "encode" it would write: all upper or lower case, base64
+  (standard and URL-safe, at any byte alignment), hex and percent-encoding;
 - **bearer tokens** of any origin (``Authorization: Bearer <token>``), by pattern.
 
 Where it runs (so that every entry point gets it): answers and streamed deltas in the client
@@ -77,14 +77,14 @@ def register_secret(value: str | None) -> None:
 
 def encoded_forms(secret: str) -> set[str]:
     """What a secret looks like once encoded the usual ways, as it would appear inside a
-    longer encoded text: base64 and URL-safe base64 at each of the three byte alignments
-    (only the characters that depend on the secret alone), hex (both cases) and
-    percent-encoding (every byte, both cases; and ``quote``'s form). Empty for short secrets,
-    whose encodings would match ordinary text."""
+    longer encoded text: all upper or lower case, base64 and URL-safe base64 at each of the
+    three byte alignments (only the characters that depend on the secret alone), hex (both
+    cases) and percent-encoding (every byte, both cases; and ``quote``'s form). Empty for short
+    secrets, whose encodings would match ordinary text."""
     if len(secret) < C.SECRET_ENCODED_MIN_CHARS:
         return set()
     raw = secret.encode("utf-8", "replace")
-    forms = {raw.hex(), raw.hex().upper(), quote(secret, safe="")}
+    forms = {secret.lower(), secret.upper(), raw.hex(), raw.hex().upper(), quote(secret, safe="")}
     percent = "".join(f"%{byte:02X}" for byte in raw)
     forms |= {percent, percent.lower()}
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
@@ -139,6 +139,21 @@ def _secret_tail(text: str) -> int:
     return min(longest, _HOLDBACK_MAX)
 
 
+def _safe_cut(text: str, cut: int) -> int:
+    """``cut`` moved back to the start of any whole secret it would split: the tail held back
+    for one secret (a maybe-start of it) can begin inside another that is already complete,
+    and a split secret would be emitted unredacted."""
+    moved = True
+    while moved and cut > 0:
+        moved = False
+        for secret in _ordered:
+            if cut < len(text):
+                at = text.find(secret, max(0, cut - len(secret) + 1), cut + len(secret) - 1)
+                if at != -1 and at < cut:
+                    cut, moved = at, True
+    return cut
+
+
 class StreamScrubber:
     """Scrubs a text that arrives in pieces (streamed deltas).
 
@@ -168,9 +183,9 @@ class StreamScrubber:
         if not _ordered and "b" not in buffer and "B" not in buffer:
             self._held = ""
             return buffer
-        keep = _secret_tail(buffer)
-        self._held = buffer[len(buffer) - keep :] if keep else ""
-        return redact(buffer[: len(buffer) - keep])
+        cut = _safe_cut(buffer, len(buffer) - _secret_tail(buffer))
+        self._held = buffer[cut:]
+        return redact(buffer[:cut])
 
     def flush(self) -> str:
         """Whatever is still held, scrubbed (call when the stream ends). What the parts

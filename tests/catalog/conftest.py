@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +44,8 @@ async def dead_client(closed_url: str) -> AsyncIterator[AsyncPoeClient]:
         api_key="test-key", base_url=closed_url, max_retries=0, store=False
     ) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""

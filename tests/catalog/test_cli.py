@@ -82,6 +82,7 @@ def test_models_cache_refresh_and_offline(tmp_path: Path) -> None:
     assert len(listed["models"]) == len(SIM_CATALOG)
 
 
+@pytest.mark.timeout(60)  # CLI processes waiting on a refused connection
 def test_models_unreachable_without_cache_is_a_clear_error(tmp_path: Path, closed_url: str) -> None:
     env = {
         "POE_API_KEY": "cli-key",

@@ -23,3 +23,8 @@ def invoke(simulator: Simulator, api_key: str, poe_home: Path) -> Invoke:
         return CliRunner().invoke(cli, [*args, *extra], input=input, env={"POE_API_KEY": api_key})
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""

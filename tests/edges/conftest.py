@@ -7,6 +7,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,3 +189,8 @@ class PlainProvider(ThreadServer):
             )
         )
         self.base_url = f"{self.base}/v1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""

@@ -107,6 +107,7 @@ async def test_openai_s_other_non_chat_families_are_not_listed_as_chat(
     assert "only supported in v1/responses" in raised.value.message
 
 
+@pytest.mark.timeout(60)  # a server process
 async def test_serve_simulate_keeps_provider_openai(tmp_path: Path) -> None:
     """``serve --simulate --provider openai`` used to drop the provider silently (Poe's
     simulator, where ``gpt-4o`` does not exist); it now plays OpenAI's API."""

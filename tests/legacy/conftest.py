@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import fastapi_poe as fp
@@ -234,3 +235,8 @@ async def drain(source: AsyncIterator[Delta], seen: list[str] | None = None) -> 
     async for delta in source:
         if seen is not None and delta.result is None:
             seen.append(delta.text)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""

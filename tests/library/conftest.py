@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +24,8 @@ async def client(
     """The real client against the simulator, its ledger and sessions in ``store``."""
     async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=store, rpm=0) as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""

@@ -194,3 +194,8 @@ async def edge_client(edge: EdgeServer) -> AsyncIterator[AsyncPoeClient]:
 
 
 __all__ = ["MP3", "PNG", "EdgeServer", "files_in", "make_mp4", "make_wav", "png_size"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""

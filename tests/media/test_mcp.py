@@ -183,6 +183,7 @@ def subprocess_env(home: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.timeout(60)  # a stdio server process
 async def test_stdio_server_generates_an_image(tmp_path: Path) -> None:
     params = StdioServerParameters(
         command=POE_MCP, args=["serve", "--simulate", "--tools", "media"],

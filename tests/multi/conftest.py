@@ -7,6 +7,7 @@ ledger over it, and helpers to read what the simulator received.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,3 +54,8 @@ def chat_bodies(sim: Simulator) -> list[dict[str, Any]]:
 def fail_model(sim: Simulator, model: str, status: int, **fields: Any) -> None:
     """Make every request to ``model`` fail with ``status`` (retries come back at once)."""
     sim.add_fault("status", status=status, model=model, times=50, retry_after_ms=1, **fields)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""

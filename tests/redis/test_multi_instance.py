@@ -30,6 +30,8 @@ from poe_mcp.store import open_store
 
 from .redis_testlib import RedisServer
 
+pytestmark = pytest.mark.timeout(60)  # two server processes and a Redis per test
+
 POE_MCP = str(Path(sys.executable).with_name("poe-mcp"))
 TOKEN = "redis-test-token-0123456789"
 

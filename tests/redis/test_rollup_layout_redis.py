@@ -61,3 +61,20 @@ async def test_two_instances_writing_count_every_record_once(redis_url: str) -> 
         assert sum(g.totals.calls for g in hours) == len(RECORDS) - 1  # one is simulated
     await a.aclose()
     await b.aclose()
+
+
+async def test_queries_survive_redis_forgetting_its_scripts(redis_url: str) -> None:
+    store = open_store(redis_url)
+    for record in RECORDS:
+        await store.usage.record(record)
+    r = await _raw(redis_url)
+    await r.script_flush()  # what a Redis restart does to the script cache
+    days = await store.usage.rollup(bucket="day", by="model", simulated=False)
+    assert [(g.key, g.totals.calls) for g in days] == [
+        ("Claude-Sonnet-4", 3),
+        ("GPT-4o", 1),
+        ("Claude-Sonnet-4", 1),
+    ]
+    assert await store.usage.rollup(since=T0 + 30 * 86_400.0) == []
+    await store.aclose()
+    await r.aclose()

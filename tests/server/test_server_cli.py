@@ -15,6 +15,8 @@ from poe_mcp.simulator import Simulator
 from .conftest import INSPECTOR, POE_MCP, subprocess_env
 from .test_server_transports import TOKEN, start_http
 
+pytestmark = pytest.mark.timeout(60)  # the MCP Inspector CLI (node) and server processes
+
 
 def inspector(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = subprocess_env(tmp_path)

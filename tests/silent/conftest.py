@@ -84,3 +84,8 @@ def sent(sim: Simulator) -> list[dict[str, Any]]:
 def said(result: Any) -> str:
     """What a CliRunner result told the user on stderr (an error not yet printed included)."""
     return str(result.stderr) + (str(result.exception) if result.exception else "")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""

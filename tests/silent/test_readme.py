@@ -108,6 +108,7 @@ def _explain(out: subprocess.CompletedProcess[str], block: Block) -> str:
 
 
 @pytest.mark.parametrize("block", _select("python"))
+@pytest.mark.timeout(60)  # README snippets start real processes
 def test_python_snippet_runs(block: Block, workdir: tuple[Path, dict[str, str]]) -> None:
     folder, env = workdir
     out = subprocess.run(
@@ -118,6 +119,7 @@ def test_python_snippet_runs(block: Block, workdir: tuple[Path, dict[str, str]])
 
 
 @pytest.mark.parametrize("block", _select("sh", "bash", "shell"))
+@pytest.mark.timeout(60)  # README snippets start real processes
 def test_shell_snippet_runs(block: Block, workdir: tuple[Path, dict[str, str]]) -> None:
     folder, env = workdir
     out = subprocess.run(

@@ -126,6 +126,7 @@ def _stdio(tmp_path: Path, *args: str) -> StdioServerParameters:
     return StdioServerParameters(command=POE_MCP, args=["serve", *args], env=env)
 
 
+@pytest.mark.timeout(60)  # several CLI processes
 async def test_simulate_keeps_sessions_on_disk_apart_from_real_ones(tmp_path: Path) -> None:
     # A client that starts the server per call (as the README's transcript does) continues.
     async with Client(_stdio(tmp_path, "--simulate")) as client:

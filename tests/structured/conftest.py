@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,3 +68,8 @@ async def client(sim: Simulator) -> AsyncIterator[AsyncPoeClient]:
 def model_calls(sim: Simulator) -> list[dict[str, Any]]:
     """The model requests the simulator received (not the catalog's /v1/models)."""
     return [r for r in sim.requests() if r["method"] == "POST" and r["path"] != "/sim/faults"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(poe_home: Path) -> None:
+    """Every test here: its own data and config dirs, no configuration from the environment."""

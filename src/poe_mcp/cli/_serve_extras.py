@@ -52,8 +52,11 @@ def client_lines(url: str | None, token: str | None, *, path: Path | None, made:
     (when the URL is known before binding, i.e. not ``--port 0``)."""
     lines: list[str] = []
     if token is not None and path is not None:
+        from .._redact import mask_secrets
+
         state = "new" if made else "kept"
-        lines.append(f"bearer token ({state}, in {path}; --new-token makes another): {token}")
+        where = mask_secrets(str(path))  # a key pasted into POE_MCP_HOME is not echoed
+        lines.append(f"bearer token ({state}, in {where}; --new-token makes another): {token}")
     if url is not None:
         header = f' --header "Authorization: Bearer {token}"' if token else ""
         lines.append("add it to Claude Code:")

@@ -16,9 +16,9 @@ its time grows with the range, not with the ledger. Cells are written in the sam
 (SQLite) or script (Redis) as the ledger row, so they never disagree with it; SQLite migration
 8 rolled up the rows written before it.
 
-Backends: SQLite aggregates cells in SQL (:func:`sqlite_query`); the memory and Redis stores
-hold cells as ``{(hour, dimension, value, simulated): sums}`` and aggregate here
-(:func:`summarise`).
+Backends: SQLite aggregates cells in SQL (:func:`sqlite_query`); the memory store holds cells
+as ``{(hour, dimension, value, simulated): sums}`` and aggregates here (:func:`summarise`);
+Redis keeps them in hashes and aggregates in a script (``store._rollup_redis``).
 """
 
 from __future__ import annotations
@@ -220,15 +220,44 @@ def _bucket_start(hour: int, bucket: Bucket | None) -> float | None:
 # Long series build thousands of groups per query; a frozen dataclass's __init__ sets each
 # field through object.__setattr__, so these fill the slots directly (same objects, ~2x faster).
 _NEW = object.__new__
-_TOTALS_SLOTS = tuple(getattr(UsageTotals, f.name).__set__ for f in fields(UsageTotals))
-_GROUP_SLOTS = tuple(getattr(RollupGroup, f.name).__set__ for f in fields(RollupGroup))
+_T_CALLS, _T_ERRORS, _T_IN, _T_OUT, _T_COST, _T_UNKNOWN, _T_EST, _T_REASON, _T_CACHED = (
+    getattr(UsageTotals, f.name).__set__ for f in fields(UsageTotals)
+)
+_G_START, _G_KEY, _G_TOTALS, _G_LATENCY, _G_LATENCY_SUM = (
+    getattr(RollupGroup, f.name).__set__ for f in fields(RollupGroup)
+)
 
 
-def _make(cls: type[Any], slots: tuple[Any, ...], values: tuple[Any, ...]) -> Any:
-    obj = _NEW(cls)
-    for put, value in zip(slots, values, strict=True):
-        put(obj, value)
-    return obj
+def _group(
+    start: float | None,
+    key: str | None,
+    counts: tuple[Any, ...],
+    cost: float,
+    latency: tuple[int, ...],
+    latency_sum: float,
+) -> RollupGroup:
+    """A group built slot by slot.
+
+    ``counts``: calls, errors, input, output, reasoning and cached tokens, unknown-cost calls,
+    estimated calls (each already an int).
+    """
+    totals = _NEW(UsageTotals)
+    _T_CALLS(totals, counts[0])
+    _T_ERRORS(totals, counts[1])
+    _T_IN(totals, counts[2])
+    _T_OUT(totals, counts[3])
+    _T_REASON(totals, counts[4])
+    _T_CACHED(totals, counts[5])
+    _T_UNKNOWN(totals, counts[6])
+    _T_EST(totals, counts[7])
+    _T_COST(totals, cost)
+    group: RollupGroup = _NEW(RollupGroup)
+    _G_START(group, start)
+    _G_KEY(group, key)
+    _G_TOTALS(group, totals)
+    _G_LATENCY(group, latency)
+    _G_LATENCY_SUM(group, latency_sum)
+    return group
 
 
 def group_of(start: float | None, key: str | None, sums: list[float]) -> RollupGroup:
@@ -243,19 +272,12 @@ def group_of(start: float | None, key: str | None, sums: list[float]) -> RollupG
         The group.
     """
     i = int
-    totals = _make(
-        UsageTotals,
-        _TOTALS_SLOTS,
-        (
-            i(sums[0]), i(sums[1]), i(sums[2]), i(sums[3]), float(sums[6]),
-            i(sums[7]), i(sums[8]), i(sums[4]), i(sums[5]),
-        ),
+    counts = (
+        i(sums[0]), i(sums[1]), i(sums[2]), i(sums[3]), i(sums[4]), i(sums[5]),
+        i(sums[7]), i(sums[8]),
     )  # fmt: skip
     latency = tuple([i(v) for v in sums[_LAT0:]])
-    group: RollupGroup = _make(
-        RollupGroup, _GROUP_SLOTS, (start, key, totals, latency, float(sums[9]))
-    )
-    return group
+    return _group(start, key, counts, float(sums[6]), latency, float(sums[9]))
 
 
 def summarise(
@@ -416,17 +438,17 @@ def sqlite_query(
 
 
 def from_sql_rows(rows: Iterable[tuple[Any, ...]]) -> list[RollupGroup]:
-    """Groups from :func:`sqlite_query` rows (``b, k, *sums``); built field by field, as
-    long series return thousands of rows and this loop is most of their cost."""
+    """Groups from :func:`sqlite_query` rows (``b, k, *sums``).
+
+    Built slot by slot: long series return thousands of rows and this loop is most of their cost.
+    """
     groups: list[RollupGroup] = []
     append = groups.append
     lat0 = _LAT0 + 2
-    make, totals_slots, group_slots = _make, _TOTALS_SLOTS, _GROUP_SLOTS
+    group = _group
     for r in rows:
         if not r[2]:
             continue
-        sums = (r[2], r[3], r[4], r[5], r[8], r[9], r[10], r[6], r[7])
-        totals = make(UsageTotals, totals_slots, sums)
         start = None if r[0] is None else float(r[0])
-        append(make(RollupGroup, group_slots, (start, r[1], totals, tuple(r[lat0:]), r[11])))
+        append(group(start, r[1], r[2:8] + r[9:11], r[8], r[lat0:], r[11]))
     return sort_rollup(groups)
