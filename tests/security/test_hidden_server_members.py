@@ -82,7 +82,8 @@ def encodings(key: str) -> list[str]:
 
 def never_shown(key: str, text: str) -> None:
     assert key not in text
-    assert key[:12] not in text and key[-12:] not in text
+    assert key[:12] not in text
+    assert key[-12:] not in text
     for form in encodings(key):
         assert form[8:-8] not in text, form  # what depends on the key alone
 
@@ -139,7 +140,9 @@ async def test_rest_answers_hold_the_key_nowhere(standin: StandIn, streamed: boo
 async def test_bot_protocol_answers_hold_the_key_nowhere(standin: StandIn, streamed: bool) -> None:
     key = new_key()
     texts = [f" {form} " for form in encodings(key)]
-    reasoning = [{"choices": [{"index": 0, "delta": {"reasoning_content": p}}]} for p in pieces(key)]
+    reasoning = [
+        {"choices": [{"index": 0, "delta": {"reasoning_content": p}}]} for p in pieces(key)
+    ]
     attachment = {"url": f"https://files.example/f?token={key}", "content_type": "image/png",
                   "name": f"{key}.png", "inline_ref": None}  # fmt: skip
     standin.answer(bot_events(texts, json_events=reasoning, files=[attachment]))
@@ -270,7 +273,8 @@ def test_a_base_url_that_does_not_parse_is_a_config_error(
     monkeypatch.setenv("POE_API_KEY", "zq-config-key-123456")
     code, out = run_main(capsys, "chat", "--base-url", url, "-m", "m", "--no-stream", "hi")
     assert code == 1
-    assert "error (config)" in out and "Traceback" not in out
+    assert "error (config)" in out
+    assert "Traceback" not in out
     assert PASSWORD not in out
 
 
@@ -285,8 +289,10 @@ def test_doctor_masks_secret_looking_values_everywhere(
         f'[aliases]\nfast = "{SECRET}"\n\n[mcp_servers.x]\ncommand = "{SECRET}"\n'
     )
     _, out = run_main(capsys, "doctor")
-    assert "store" in out and "aliases" in out
-    assert SECRET not in out and SECRET[3:15] not in out
+    assert "store" in out
+    assert "aliases" in out
+    assert SECRET not in out
+    assert SECRET[3:15] not in out
 
 
 def test_urls_lose_secret_path_segments() -> None:
@@ -317,7 +323,9 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpWorld]:
 )
 def test_an_absolute_target_names_the_host(http: HttpWorld, target: str, status: int) -> None:
     line = f"GET {target.format(port=http.port)} HTTP/1.1"
-    assert http.status(f"{line}\r\nHost: 127.0.0.1:{http.port}\r\nConnection: close\r\n\r\n") == status
+    assert (
+        http.status(f"{line}\r\nHost: 127.0.0.1:{http.port}\r\nConnection: close\r\n\r\n") == status
+    )
 
 
 def test_a_connect_request_is_refused(http: HttpWorld) -> None:
@@ -403,8 +411,20 @@ CUT = ConnectionResetError("cut")
 FAULTS = {
     "cut before the first event": ([CUT], [CUT]),
     "an empty event stream": ([b""], [b""]),
-    "no end": ([f"data: {json.dumps(chunk('hello '))}\n\n".encode()], bot_events(["hello "], done=False)),
+    "no end": (
+        [f"data: {json.dumps(chunk('hello '))}\n\n".encode()],
+        bot_events(["hello "], done=False),
+    ),
 }
+
+
+async def _ask(poe: Any, streamed: bool) -> None:
+    """One question, streamed (read to the end) or not."""
+    if streamed:
+        async for _ in poe.stream("m", "hi"):
+            pass
+    else:
+        await poe.chat("m", "hi")
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -417,11 +437,7 @@ async def test_a_cut_answer_has_one_kind_on_both_backends(
         standin.answer(list(body))
         async with client(standin, new_key(), backend) as poe:
             with pytest.raises(PoeError) as info:
-                if streamed:
-                    async for _ in poe.stream("m", "hi"):
-                        pass
-                else:
-                    await poe.chat("m", "hi")
+                await _ask(poe, streamed)
         kinds.append(info.value.kind)
     assert kinds == ["incomplete_stream" if streamed else "network"] * 2
 
@@ -456,8 +472,24 @@ def test_undecodable_command_line_values_never_crash(
     capsys: pytest.CaptureFixture[str], args: tuple[str, ...]
 ) -> None:
     code, out = run_main(capsys, *args)
-    assert "Traceback" not in out and "UnicodeEncodeError" not in out
+    assert "Traceback" not in out
+    assert "UnicodeEncodeError" not in out
     assert code in (0, 1)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "memory"])
+async def test_a_lookup_by_an_undecodable_id_finds_nothing(
+    kind: str, tmp_path: Path, redis_server: Any
+) -> None:
+    from poe_mcp.store import open_store
+
+    url = {"sqlite": f"sqlite:///{tmp_path}/s.db", "memory": "memory://"}.get(kind)
+    store = open_store(url or redis_server.url(5))
+    try:
+        assert await store.sessions.get("\udcff\udcfe") is None
+        assert await store.sessions.delete("x\udced") is False
+    finally:
+        await store.aclose()
 
 
 # --- impossible usage details -----------------------------------------------------------------

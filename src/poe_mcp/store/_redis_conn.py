@@ -79,6 +79,9 @@ class RedisLink:
                 self._client = Redis.from_url(
                     self.url,
                     decode_responses=True,
+                    # A lone surrogate (an undecodable byte in a command-line session id or
+                    # filter) becomes '?', as in SQLite's U+FFFD: a lookup finds nothing.
+                    encoding_errors="replace",
                     socket_connect_timeout=C.REDIS_CONNECT_TIMEOUT_S,
                     socket_timeout=C.REDIS_SOCKET_TIMEOUT_S,
                     retry=Retry(
