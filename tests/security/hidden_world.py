@@ -70,7 +70,7 @@ class HttpWorld:
     port: int
     log_file: Path
     max_connections: int = 8
-    idle_s: float = 1.5
+    idle_s: float = 1.0
 
     def status(self, request: str) -> int:
         """Send one raw request on a new connection; the response's status (0: none)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import socket
 import time
 import uuid
@@ -158,6 +159,20 @@ async def test_bot_protocol_answers_hold_the_key_nowhere(standin: StandIn, strea
     never_shown(key, shown + repr(result))
     assert result.attachments[0].url == "https://files.example/f?token=[redacted]"
     assert result.reasoning == "[redacted]"
+
+
+async def test_the_compatible_providers_key_is_scrubbed_too(
+    standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = f"sk-proj-{uuid.uuid4().hex}{uuid.uuid4().hex[:8].upper()}"
+    monkeypatch.setenv("POE_MCP_COMPATIBLE_API_KEY", key)
+    standin.sse(*(chunk(p) for p in pieces(f"yours: {key}; {' '.join(encodings(key))}", 7)))
+    async with AsyncPoeClient(
+        provider="compatible", base_url=standin.base_url, store=False, catalog=False, rpm=0
+    ) as poe:
+        result = await poe.chat("m", "hi")
+    assert standin.requests[-1]["body"]["messages"]  # it did go out, with that key
+    never_shown(key, repr(result))
 
 
 def test_a_split_key_stays_whole_when_another_secret_starts_like_its_end() -> None:
@@ -359,16 +374,18 @@ def test_a_connection_flood_spares_connections_already_accepted(http: HttpWorld)
 
 def test_an_event_stream_is_closed_after_the_session_idle_time(http: HttpWorld) -> None:
     session = http.mcp_session()
-    stream = http.open_event_stream(session)
-    try:
-        started = time.monotonic()
-        stream.settimeout(10)
-        while stream.recv(4096):  # headers, then nothing until the server closes it
-            pass
-        elapsed = time.monotonic() - started
-    finally:
-        stream.close()
-    assert http.idle_s * 0.8 <= elapsed < http.idle_s + 4
+    for _ in range(2):  # a client may open another at once: the session lives on
+        stream = http.open_event_stream(session)
+        try:
+            started, data = time.monotonic(), b""
+            while not data.endswith(b"\r\n0\r\n\r\n") and (more := stream.recv(4096)):
+                data += more  # headers, then nothing until the server ends the stream
+            elapsed = time.monotonic() - started
+        finally:
+            stream.close()
+        assert data.startswith(b"HTTP/1.1 200")
+        assert data.endswith(b"\r\n0\r\n\r\n")  # ended properly: the SDK client reopens it
+        assert http.idle_s * 0.8 <= elapsed < http.idle_s + 4
 
 
 def test_uvicorn_lines_go_to_the_redacting_log_file(http: HttpWorld) -> None:
@@ -398,6 +415,13 @@ def test_a_request_with_an_impossible_id_is_answered(stdio: StdioWorld, bad_id: 
 def test_a_byte_order_mark_is_ignored(stdio: StdioWorld) -> None:
     replies = stdio.exchange(b'\xef\xbb\xbf{"jsonrpc":"2.0","id":"bom","method":"ping"}')
     assert replies == [{"jsonrpc": "2.0", "id": "bom", "result": {}}]
+
+
+def test_commands_the_stdio_server_starts_read_no_protocol(stdio: StdioWorld) -> None:
+    # poe-mcp reads the protocol from a private copy of fd 0 (to see each raw line) and, as
+    # the SDK did, points fd 0 itself at the null device: a child reading stdin gets EOF.
+    assert stdio.exchange('{"jsonrpc":"2.0","id":"alive","method":"ping"}')
+    assert os.readlink(f"/proc/{stdio.proc.pid}/fd/0") == os.devnull
 
 
 def test_a_bad_notification_is_still_not_answered(stdio: StdioWorld) -> None:

@@ -244,12 +244,23 @@ class StreamDeadline:
         ):
             await self.app(scope, receive, send)
             return
+        state = {"started": False, "complete": False}
+
+        async def tracked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                state["complete"] = True
+            await send(message)
+
         with anyio.move_on_after(self.timeout_s) as timer:
-            await self.app(scope, receive, send)
-        if timer.cancelled_caught:
-            # The response is unfinished: the server closes the connection, the client sees
-            # the stream end and may open another.
+            await self.app(scope, receive, tracked)
+        if timer.cancelled_caught and state["started"] and not state["complete"]:
+            # Ended properly (the last chunk), so the client sees a stream that ended, not a
+            # broken connection: the SDK's client then opens a new one without counting a
+            # failure (it gives up after two).
             log.info("closing an event stream open for %.0f s", self.timeout_s)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _answer(send: Send, status: int, text: bytes) -> None:

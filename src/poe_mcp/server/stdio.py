@@ -63,8 +63,8 @@ async def serve_stdio(runtime: ServerRuntime) -> None:
     """Serve MCP on stdin/stdout until the client closes it, then close the runtime."""
     server = build_server(runtime)
     # MCPServer.run_stdio_async does exactly this, minus the filter. The SDK has no public
-    # handle on the low-level server yet (its own in-memory client reads this attribute, with
-    # "TODO: make lowlevel_server public"); it is the one private SDK name poe-mcp uses.
+    # handle on the low-level server yet (its own in-memory client reads this attribute and
+    # notes it should become public); it is the one private SDK name poe-mcp uses.
     lowlevel = server._lowlevel_server
     try:
         with _claimed_stdin() as buffer:
@@ -113,7 +113,7 @@ def _claimed_stdin() -> Iterator[Any]:
         is_fd0 = stream is not None and stream.buffer.fileno() == 0
     except (AttributeError, OSError, ValueError):
         is_fd0 = False
-    if not is_fd0 or not hasattr(os, "set_inheritable"):
+    if not is_fd0 or sys.platform == "win32":  # there: served in place, as the SDK falls back
         yield stream.buffer
         return
     import fcntl
