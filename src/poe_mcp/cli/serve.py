@@ -164,8 +164,9 @@ def _start_simulator(provider: str) -> Any:
 @click.option(
     "--mcp-session-idle",
     type=float,
-    help=f"HTTP: seconds after which an MCP session with no request ends (default "
-    f"{C.MCP_SESSION_IDLE_S:g}) [config [server] mcp_session_idle_s].",
+    help=f"HTTP: seconds after which an MCP session with no request ends, and an open event "
+    f"stream (GET /mcp) is closed (default {C.MCP_SESSION_IDLE_S:g}) [config [server] "
+    "mcp_session_idle_s].",
 )
 @click.option(
     "--max-mcp-sessions",
