@@ -357,10 +357,14 @@ class AsyncPoeClient(RequestPolicy):
                     request_id=exc.request_id,
                     metadata={"cause": exc.kind},
                 )
-            # What the caller was shown, and what the scrubber still held (scrubbed).
-            error.partial_text = text + scrubber.flush()
+            # What the caller was shown, and what the scrubber still held (scrubbed): the held
+            # tail is shown too before the error, so the screen and partial_text agree.
+            tail = scrubber.flush()
+            error.partial_text = text + tail
             scrub(error)
             await self.failed(error, call)
+            if tail:
+                yield Delta(text=tail)
             if error is exc:
                 raise
             raise error from exc

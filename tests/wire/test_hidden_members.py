@@ -459,6 +459,7 @@ async def test_a_connection_that_breaks_mid_stream_keeps_the_partial_text(
     seen: list[str] = []
     with pytest.raises(IncompleteStreamError) as info:
         await drain(make_client(standin.base_url, max_retries=2).stream("m", "hi"), seen)
+    # A tail the key scrubber held back is shown before the error: screen and error agree.
     assert "".join(seen) == "Half an answer"
     assert info.value.partial_text == "Half an answer"
     assert len(standin.calls()) == 1  # text was shown: not sent again
