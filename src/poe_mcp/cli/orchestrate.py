@@ -355,21 +355,4 @@ def _print_final(state: RunState, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(state.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
-    summary = state.summary()
-    counts = summary["tickets"]
-    click.echo(
-        f"run {state.id}: {state.status}" + (f" ({state.stop_reason})" if state.stop_reason else "")
-    )
-    click.echo(
-        f"tickets: {counts['completed']} completed, {counts['blocked']} blocked, "
-        f"{counts['todo'] + counts['in_progress']} not done"
-    )
-    for tier, usage in state.usage.items():
-        unknown = f" + {usage.unknown_cost_calls} unpriced" if usage.unknown_cost_calls else ""
-        click.echo(
-            f"  tier {tier} ({state.tiers.get(tier, '?')}): {usage.calls} calls, "
-            f"{usage.input_tokens + usage.output_tokens} tokens, {format_usd(usage.cost)}{unknown}"
-        )
-    click.echo(f"  total: {format_usd(state.total_cost)}")
-    for tid, reason in summary["blocked"].items():
-        click.echo(f"  blocked {tid}: {reason}")
+    click.echo("\n".join(state.report_lines()))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from .. import _constants as C
+from .._money import format_usd
 from ..errors import InvalidRequestError
 from ..types import ChatResult, Usage
 from ._plan import Ticket, TicketStatus, Track
@@ -103,6 +104,30 @@ class RunState(BaseModel):
         for state in self.tickets.values():
             out[state.status] += 1
         return out
+
+    def report_lines(self) -> list[str]:
+        """The run in a few lines, as the CLI and the MCP tools print it."""
+        counts = self.counts()
+        why = f" ({self.stop_reason})" if self.stop_reason else ""
+        lines = [
+            f"run {self.id}: {self.status}{why}",
+            f"tickets: {counts['completed']} completed, {counts['blocked']} blocked, "
+            f"{counts['todo'] + counts['in_progress']} not done",
+        ]
+        for tier, usage in self.usage.items():
+            unknown = f" + {usage.unknown_cost_calls} unpriced" if usage.unknown_cost_calls else ""
+            lines.append(
+                f"  tier {tier} ({self.tiers.get(tier, '?')}): {usage.calls} calls, "
+                f"{usage.input_tokens + usage.output_tokens} tokens, "
+                f"{format_usd(usage.cost)}{unknown}"
+            )
+        lines.append(f"  total: {format_usd(self.total_cost)}")
+        lines += [
+            f"  blocked {tid}: {s.blocked_reason}"
+            for tid, s in self.tickets.items()
+            if s.status == "blocked"
+        ]
+        return lines
 
     def summary(self) -> dict[str, Any]:
         """The short form tools and the CLI print: status, counts, cost per tier, blocked."""

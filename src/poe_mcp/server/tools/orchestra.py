@@ -50,20 +50,7 @@ class _Confirm(BaseModel):
 
 
 def _summary_text(state: RunState, simulated: bool, more: str = "") -> str:
-    summary = state.summary()
-    counts = summary["tickets"]
-    lines = [
-        f"run {state.id}: {state.status}"
-        + (f" ({state.stop_reason})" if state.stop_reason else ""),
-        f"tickets: {counts['completed']} completed, {counts['blocked']} blocked, "
-        f"{counts['todo'] + counts['in_progress']} not done",
-    ]
-    for tier, usage in state.usage.items():
-        lines.append(
-            f"tier {tier} ({state.tiers.get(tier, '?')}): {usage.calls} calls, "
-            f"{usage.input_tokens + usage.output_tokens} tokens, {format_usd(usage.cost)}"
-        )
-    lines += [f"blocked {tid}: {why}" for tid, why in summary["blocked"].items()]
+    lines = state.report_lines()
     lines += [more] if more else []
     facts = [f"run_id: {state.id}", f"total {format_usd(state.total_cost)}"]
     return render("\n".join(lines), facts, simulated=simulated)
