@@ -15,6 +15,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -224,7 +225,7 @@ def _fault_response(
     return None
 
 
-async def _before_answer(
+async def before_answer(
     fault: Fault, entry: dict[str, Any], rid: str, headers: dict[str, str], stream: bool
 ) -> Response | None:
     """Apply a scheduled fault before the answer: wait (``delay``) or answer with the fault's
@@ -239,11 +240,22 @@ async def _before_answer(
     return forced
 
 
-async def chat_completions(request: Request) -> Response:
-    """Handle ``POST /v1/chat/completions`` against the app's :class:`SimState`."""
+@dataclass(slots=True)
+class Intake:
+    """A model request as every simulated endpoint first reads it, already in the request log."""
+
+    state: SimState
+    rid: str
+    key: str | None
+    raw: bytes
+    body: Any  # the parsed JSON, or None when the body is empty or not JSON
+    model_name: Any
+    entry: dict[str, Any]
+
+
+async def take_in(request: Request) -> Intake:
+    """Read, parse and log a model request (``/chat/completions``, ``/responses``)."""
     state: SimState = request.app.state.sim
-    rid = new_request_id()
-    key = bearer_key(request)
     raw = await request.body()
     try:
         body: Any = json.loads(raw) if raw else None
@@ -252,6 +264,35 @@ async def chat_completions(request: Request) -> Response:
     model_name = body.get("model") if isinstance(body, dict) else None
     entry = state.record(
         "POST", request.url.path, model=model_name, body=body, headers=header_names(request)
+    )
+    return Intake(state, new_request_id(), bearer_key(request), raw, body, model_name, entry)
+
+
+def admit(req: Intake, headers: dict[str, str]) -> RateInfo:
+    """The checks before any model work: a key, a rate slot (its headers added), JSON.
+
+    Raises:
+        PoeError: what Poe answers (auth, rate limit, invalid request).
+    """
+    req.state.check_key(req.key, need_points=False)
+    assert req.key is not None
+    rate = req.state.check_rate(req.key)
+    headers.update(rate.headers())
+    if req.raw and req.body is None:
+        raise InvalidRequestError("the request body is not valid JSON")
+    return rate
+
+
+async def chat_completions(request: Request) -> Response:
+    """Handle ``POST /v1/chat/completions`` against the app's :class:`SimState`."""
+    req = await take_in(request)
+    state, rid, key, body, model_name, entry = (
+        req.state,
+        req.rid,
+        req.key,
+        req.body,
+        req.model_name,
+        req.entry,
     )
     headers = {"x-request-id": rid, "x-poe-feature-active": "chat-completions-strict", **SIM_HEADER}
     legacy = request.headers.get("poe-feature") == "chat-completions-legacy"
@@ -263,7 +304,7 @@ async def chat_completions(request: Request) -> Response:
 
     fault = state.next_fault(request.url.path, model_name)
     if fault is not None:
-        forced = await _before_answer(
+        forced = await before_answer(
             fault, entry, rid, {**headers, **state.rate_info(key).headers()}, stream
         )
         if forced is not None:
@@ -271,12 +312,7 @@ async def chat_completions(request: Request) -> Response:
 
     rate: RateInfo | None = None
     try:
-        state.check_key(key, need_points=False)
-        assert key is not None
-        rate = state.check_rate(key)
-        headers.update(rate.headers())
-        if raw and body is None:
-            raise InvalidRequestError("the request body is not valid JSON")
+        rate = admit(req, headers)
         _validate(body)
         model = state.find_model(model_name)
         state.check_key(key)
@@ -310,6 +346,7 @@ async def chat_completions(request: Request) -> Response:
     if forced is not None:
         entry["status"] = forced.status_code
         return forced
+    assert key is not None  # admit() refused a request without one
     state.charge(key, model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
     entry["status"] = 200
     quirky = quirks.rest_response(

@@ -23,7 +23,6 @@ output: [{type: "message", role: "assistant", content: [{type: "output_text", te
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -33,17 +32,14 @@ from starlette.responses import Response
 
 from ..errors import InvalidRequestError, PoeError
 from ._behaviour import Reply, respond
-from ._chat import _fault_response
+from ._chat import admit, before_answer, take_in
 from ._http import (
     SIM_HEADER,
     RawResponse,
-    bearer_key,
     dumps,
     error_response,
-    header_names,
-    new_request_id,
 )
-from ._state import RateInfo, SimState
+from ._state import RateInfo
 from .structured import spoil
 
 __all__ = ["RESPONSES_PATH", "responses"]
@@ -148,40 +144,27 @@ def _body(rid: str, model: str, reply: Reply, text_format: Any) -> dict[str, Any
 
 async def responses(request: Request) -> Response:
     """Handle ``POST /v1/responses`` against the app's :class:`SimState`."""
-    state: SimState = request.app.state.sim
-    rid = new_request_id()
-    key = bearer_key(request)
-    raw = await request.body()
-    try:
-        body: Any = json.loads(raw) if raw else None
-    except json.JSONDecodeError:
-        body = None
-    model_name = body.get("model") if isinstance(body, dict) else None
-    entry = state.record(
-        "POST", request.url.path, model=model_name, body=body, headers=header_names(request)
+    req = await take_in(request)
+    state, rid, key, body, model_name, entry = (
+        req.state,
+        req.rid,
+        req.key,
+        req.body,
+        req.model_name,
+        req.entry,
     )
     headers = {"x-request-id": rid, **SIM_HEADER}
     if state.latency_ms:
         await asyncio.sleep(state.latency_ms / 1000)
     fault = state.next_fault(request.url.path, model_name)
     if fault is not None:
-        entry["fault"] = fault.kind
-        if fault.kind == "delay":
-            await asyncio.sleep(fault.delay_s)
-        else:
-            rate_headers = state.rate_info(key).headers()
-            forced = _fault_response(fault, rid, {**headers, **rate_headers}, False)
-            if forced is not None:
-                entry["status"] = forced.status_code
-                return forced
+        rate_headers = state.rate_info(key).headers()
+        forced = await before_answer(fault, entry, rid, {**headers, **rate_headers}, False)
+        if forced is not None:
+            return forced
     rate: RateInfo | None = None
     try:
-        state.check_key(key, need_points=False)
-        assert key is not None
-        rate = state.check_rate(key)
-        headers.update(rate.headers())
-        if raw and body is None:
-            raise InvalidRequestError("the request body is not valid JSON")
+        rate = admit(req, headers)
         _validate(body)
         model = state.find_model(model_name)
         if RESPONSES_PATH not in model.endpoints:
@@ -207,6 +190,7 @@ async def responses(request: Request) -> Response:
         return error_response(exc, rid, headers)
     if fault is not None and fault.kind == "invalid_json":
         reply = spoil(reply)
+    assert key is not None  # admit() refused a request without one
     state.charge(key, model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
     entry["status"] = 200
     payload = dumps(_body(rid, state.answered_id(model, model_name), reply, text_format))
