@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from . import _constants as C
 from ._capabilities import check_request
-from ._fallback import call_options, chat_plan, needs_plan, stream_plan
+from ._fallback import chat_plan, needs_plan, stream_plan
 from ._logging import register_secret
 from ._messages import build_request, stream_options_param
 from ._policy import Call, RequestPolicy, aclose_stream, scrub
@@ -233,9 +233,7 @@ class AsyncPoeClient(RequestPolicy):
         """
         fallbacks, effort = options.get("fallbacks"), options.get("reasoning_effort")
         if needs_plan(self.settings, model, fallbacks, effort):
-            return await chat_plan(
-                self, model, messages_or_prompt, call_options(options), fallbacks, effort
-            )
+            return await chat_plan(self, model, messages_or_prompt, options)
         started = time.perf_counter()
         request = await self._prepare(model, messages_or_prompt, options)
         if options.get("stream_options") is not None:
@@ -273,10 +271,7 @@ class AsyncPoeClient(RequestPolicy):
         """
         fallbacks, effort = options.get("fallbacks"), options.get("reasoning_effort")
         if needs_plan(self.settings, model, fallbacks, effort):
-            plan = stream_plan(
-                self, model, messages_or_prompt, call_options(options), fallbacks, effort
-            )
-            async for item in plan:
+            async for item in stream_plan(self, model, messages_or_prompt, options):
                 yield item
             return
         started = time.perf_counter()

@@ -231,26 +231,9 @@ async def _output(
 ) -> str:
     """The standard output of a helper run (capped; empty on timeout, and on failure unless
     ``any_exit``)."""
-    proc = await asyncio.create_subprocess_exec(
-        exe,
-        *args,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,
-    )
     out = _Capped(C.COMMAND_OUTPUT_CAP)
-    assert proc.stdout is not None
-    try:
-        await asyncio.wait_for(asyncio.gather(out.drain(proc.stdout), proc.wait()), limit_s)
-    except TimeoutError:
-        return ""
-    finally:
-        if proc.returncode is None:
-            await _reap(proc, out.drain(proc.stdout))
-    ok = proc.returncode == 0 or any_exit
+    code = await _collect(exe, args, cwd, env, limit_s, out, None)
+    ok = code == 0 or (any_exit and code is not None)
     return out.data.decode("utf-8", errors="replace") if ok else ""
 
 
@@ -264,6 +247,28 @@ async def _run(
     *,
     label: str,
 ) -> str:
+    out = _Capped(cap)
+    err = _Capped(cap)
+    code = await _collect(exe, args, cwd, env, limit_s, out, err)
+    if code is None:
+        raise ToolExecutionError(
+            f"{label} timed out after {limit_s:g} s and was killed.\n" + _render(None, out, err)
+        )
+    return _render(code, out, err)
+
+
+async def _collect(
+    exe: str,
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    limit_s: float,
+    out: _Capped,
+    err: _Capped | None,
+) -> int | None:
+    """Run ``exe`` with no input, its standard output kept in ``out`` and its standard error
+    in ``err`` (dropped without one); its exit code, or None when it ran past ``limit_s`` and
+    was killed."""
     proc = await asyncio.create_subprocess_exec(
         exe,
         *args,
@@ -271,29 +276,23 @@ async def _run(
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL if err is None else asyncio.subprocess.PIPE,
         start_new_session=True,  # its own process group, so a timeout kills its children too
     )
-    out = _Capped(cap)
-    err = _Capped(cap)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    timed_out = False
+    pipes = [(out, proc.stdout), (err, proc.stderr)]
+
+    def drains() -> list[Awaitable[None]]:
+        return [kept.drain(pipe) for kept, pipe in pipes if kept is not None and pipe is not None]
+
     try:
-        await asyncio.wait_for(
-            asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr), proc.wait()), limit_s
-        )
+        await asyncio.wait_for(asyncio.gather(*drains(), proc.wait()), limit_s)
     except TimeoutError:
-        timed_out = True
+        return None
     finally:
         # Also reached when the agent cancels the call: never leave the program running.
         if proc.returncode is None:
-            await _reap(proc, out.drain(proc.stdout), err.drain(proc.stderr))
-    if timed_out:
-        raise ToolExecutionError(
-            f"{label} timed out after {limit_s:g} s and was killed.\n" + _render(None, out, err)
-        )
-    return _render(proc.returncode, out, err)
+            await _reap(proc, *drains())
+    return proc.returncode
 
 
 async def _reap(proc: asyncio.subprocess.Process, *drains: Awaitable[None]) -> None:

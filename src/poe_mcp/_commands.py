@@ -58,6 +58,7 @@ __all__ = [
     "command_env",
     "git_config_probe",
     "git_driver_overrides",
+    "git_global_options",
     "path_candidates",
     "refusal_reason",
 ]
@@ -239,9 +240,9 @@ _GIT_DRIVER = re.compile(
 )
 
 
-def git_config_probe(argv: list[str]) -> list[str]:
-    """Arguments listing the repository's config keys, with the same global options as
-    ``argv`` (a rewritten git command line)."""
+def git_global_options(argv: list[str]) -> list[str]:
+    """The leading part of ``argv`` (a rewritten git command line) up to its subcommand: the
+    program and its global options, for a probe that must see the repository as ``argv`` does."""
     index = 0
     while index < len(argv):
         if argv[index] in ("-c", "-C"):
@@ -250,7 +251,13 @@ def git_config_probe(argv: list[str]) -> list[str]:
             index += 1
         else:
             break
-    return [*argv[:index], "config", "--list", "--name-only", "-z"]
+    return argv[:index]
+
+
+def git_config_probe(argv: list[str]) -> list[str]:
+    """Arguments listing the repository's config keys, with the same global options as
+    ``argv`` (a rewritten git command line)."""
+    return [*git_global_options(argv), "config", "--list", "--name-only", "-z"]
 
 
 _EMPTY_ENV = "POE_MCP_EMPTY"  # an empty variable: --config-env=KEY=POE_MCP_EMPTY sets KEY to ""

@@ -174,37 +174,37 @@ async def _prepare(
     return {**options, "extra": plan.extra or None}, plan.note
 
 
-def _skip(exc: PoeError, index: int, chain: list[str]) -> bool:
-    """Go on with the next model? Only for failures another model may not have."""
-    if index == len(chain) - 1:
-        return False
+def _failed(
+    exc: PoeError, index: int, chain: list[str], attempts: list[Attempt], started: float
+) -> None:
+    """Record the failure of ``chain[index]``; raise it (with the chain's story) unless the
+    next model may answer: only failures another model may not have go on."""
     # A fallback that cannot take the request (e.g. it cannot reason, or the provider does
     # not know it) is passed over too; the first model's refusal is the caller's mistake and
     # stops the call.
-    return falls_back(exc) or (index > 0 and isinstance(exc, (InvalidRequestError, NotFoundError)))
+    skip = index < len(chain) - 1 and (
+        falls_back(exc) or (index > 0 and isinstance(exc, (InvalidRequestError, NotFoundError)))
+    )
+    _record(attempts, chain[index], started, exc, skip)
+    if not skip:
+        raise _give_up(exc, attempts) from None
 
 
 async def chat_plan(
-    client: AsyncPoeClient,
-    model: str,
-    messages: MessagesInput,
-    options: dict[str, Any],
-    fallbacks: Sequence[str] | None,
-    effort: Any,
+    client: AsyncPoeClient, model: str, messages: MessagesInput, options: Mapping[str, Any]
 ) -> ChatResult:
-    """``client.chat`` over the fallback chain of ``model``, reasoning mapped per model."""
-    chain = fallback_chain(client.settings, model, fallbacks)
+    """``client.chat`` over the fallback chain of ``model``, reasoning mapped per model
+    (``options``: the call's chat options)."""
+    chain = fallback_chain(client.settings, model, options.get("fallbacks"))
+    effort, shared = options.get("reasoning_effort"), call_options(options)
     attempts: list[Attempt] = []
     for index, name in enumerate(chain):
         started = time.perf_counter()
         try:
-            call, note = await _prepare(client, name, effort, options)
+            call, note = await _prepare(client, name, effort, shared)
             result = await client.chat(name, messages, **call, fallbacks=())
         except PoeError as exc:
-            skip = _skip(exc, index, chain)
-            _record(attempts, name, started, exc, skip)
-            if not skip:
-                raise _give_up(exc, attempts) from None
+            _failed(exc, index, chain, attempts, started)
             continue
         _record(attempts, name, started, None, False)
         return _decorate(result, attempts, note)
@@ -212,30 +212,23 @@ async def chat_plan(
 
 
 async def stream_plan(
-    client: AsyncPoeClient,
-    model: str,
-    messages: MessagesInput,
-    options: dict[str, Any],
-    fallbacks: Sequence[str] | None,
-    effort: Any,
+    client: AsyncPoeClient, model: str, messages: MessagesInput, options: Mapping[str, Any]
 ) -> AsyncIterator[Delta]:
     """``client.stream`` over the fallback chain, falling back only before the first delta."""
-    chain = fallback_chain(client.settings, model, fallbacks)
+    chain = fallback_chain(client.settings, model, options.get("fallbacks"))
+    effort, shared = options.get("reasoning_effort"), call_options(options)
     attempts: list[Attempt] = []
     for index, name in enumerate(chain):
         started = time.perf_counter()
         source: AsyncIterator[Delta] | None = None
         try:
-            call, note = await _prepare(client, name, effort, options)
+            call, note = await _prepare(client, name, effort, shared)
             source = client.stream(name, messages, **call, fallbacks=())
             first = await anext(source)
         except PoeError as exc:
             if source is not None:
                 await aclose_stream(source)
-            skip = _skip(exc, index, chain)
-            _record(attempts, name, started, exc, skip)
-            if not skip:
-                raise _give_up(exc, attempts) from None
+            _failed(exc, index, chain, attempts, started)
             continue
         _record(attempts, name, started, None, False)
         try:

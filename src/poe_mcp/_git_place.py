@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import _constants as C
+from ._commands import git_global_options
 from ._paths import read_regular, real_path
 from .errors import PoeError
 
@@ -24,16 +25,8 @@ __all__ = ["borrowed_stores", "location_probe", "reported_places"]
 def location_probe(argv: list[str]) -> list[str]:
     """Arguments asking git (with the global options of ``argv``, a rewritten git command
     line) for its git dir, common dir and work tree, as absolute paths."""
-    index = 0
-    while index < len(argv):
-        if argv[index] in ("-c", "-C"):
-            index += 2
-        elif argv[index].startswith("-"):
-            index += 1
-        else:
-            break
     return [
-        *argv[:index],
+        *git_global_options(argv),
         "rev-parse",
         "--path-format=absolute",
         "--git-dir",

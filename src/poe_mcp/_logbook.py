@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _constants as C
 from ._logging import redact
+from ._messages import content_text
 from .errors import ConfigError, PoeError
 
 if TYPE_CHECKING:
@@ -121,18 +122,6 @@ def _enabled(settings: Settings, entry_point: str) -> bool:
     return entry_point in settings.logs.entry_points
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(p.get("text", ""))
-            for p in content
-            if isinstance(p, Mapping) and p.get("type") == "text"
-        )
-    return ""
-
-
 def _attachment_names(content: Any) -> tuple[str, ...]:
     names: list[str] = []
     if isinstance(content, list):
@@ -179,12 +168,12 @@ async def record_exchange(
     entry = LogEntry(
         ts=time.time(),
         model=result.model,
-        prompt=redact(_text(user.get("content"))),
+        prompt=redact(content_text(user.get("content"))),
         response=redact(result.text),
         entry_point=entry_point,
         provider=provider,
         session_id=session_id,
-        system=redact(_text(system.get("content"))) if system else None,
+        system=redact(content_text(system.get("content"))) if system else None,
         attachments=_attachment_names(user.get("content")),
         input_tokens=result.usage.input_tokens,
         output_tokens=result.usage.output_tokens,

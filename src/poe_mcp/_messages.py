@@ -10,7 +10,7 @@ import base64
 import mimetypes
 import os
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ __all__ = [
     "attachment_part",
     "build_messages",
     "build_request",
+    "content_text",
     "guess_media_type",
     "last_user_text",
     "validate_params",
@@ -386,19 +387,26 @@ def stream_options_param(options: Any, backend: str | None) -> dict[str, Any]:
     return {"include_usage": value}
 
 
+def content_text(content: Any, part_types: Container[str] = ("text",)) -> str:
+    """The text of a message's ``content``: a string as it is, the text of a list's parts of
+    ``part_types`` joined by newlines, anything else empty."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, Mapping) and p.get("type") in part_types
+        )
+    return ""
+
+
 def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The text of the last user message (for prompt logging and estimates)."""
+    """The text of the last user message with text content (for prompt logging and estimates)."""
     for message in reversed(messages):
-        if message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return "\n".join(
-                    str(p.get("text", ""))
-                    for p in content
-                    if isinstance(p, Mapping) and p.get("type") == "text"
-                )
+        content = message.get("content")
+        if message.get("role") == "user" and isinstance(content, (str, list)):
+            return content_text(content)
     return ""
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +39,7 @@ __all__ = [
     "describe_value",
     "encoded_forms",
     "looks_secret",
+    "map_strings",
     "mask_secrets",
     "redact",
     "redact_url",
@@ -106,16 +108,21 @@ def redact(text: str) -> str:
     return text
 
 
-def scrub_obj(value: Any) -> Any:
-    """A copy of a JSON-like value (dicts, lists, strings) with :func:`redact` applied to
-    every string, keys included; other values are returned as they are."""
+def map_strings(change: Callable[[str], str], value: Any) -> Any:
+    """A copy of a JSON-like value (dicts, lists, strings) with ``change`` applied to every
+    string, keys included; other values are returned as they are."""
     if isinstance(value, str):
-        return redact(value)
+        return change(value)
     if isinstance(value, dict):
-        return {scrub_obj(k): scrub_obj(v) for k, v in value.items()}
+        return {map_strings(change, k): map_strings(change, v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [scrub_obj(v) for v in value]
+        return [map_strings(change, v) for v in value]
     return value
+
+
+def scrub_obj(value: Any) -> Any:
+    """A copy of a JSON-like value with :func:`redact` applied to every string (keys included)."""
+    return map_strings(redact, value)
 
 
 def _secret_tail(text: str) -> int:

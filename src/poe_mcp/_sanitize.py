@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _constants as C
-from ._redact import current_scrubber, redact
+from ._redact import current_scrubber, map_strings, redact
 from .errors import InvalidRequestError, TooLargeError
 
 if TYPE_CHECKING:
@@ -59,24 +59,12 @@ def clean_text(text: str) -> str:
 
 def clean_obj(value: Any) -> Any:
     """A JSON-like value with :func:`clean_text` applied to every string (keys included)."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, dict):
-        return {clean_obj(k): clean_obj(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean_obj(v) for v in value]
-    return value
+    return map_strings(clean_text, value)
 
 
 def for_storage(value: Any) -> Any:
     """What a store keeps of a JSON-like value: surrogates replaced, secrets scrubbed."""
-    if isinstance(value, str):
-        return redact(clean_text(value))
-    if isinstance(value, dict):
-        return {for_storage(k): for_storage(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [for_storage(v) for v in value]
-    return value
+    return map_strings(lambda text: redact(clean_text(text)), value)
 
 
 for_output = for_storage  # what leaves the process (tool results) gets the same treatment

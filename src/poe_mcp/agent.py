@@ -164,7 +164,7 @@ class Agent:
     # -- public --------------------------------------------------------------------------------
     async def run(
         self,
-        prompt_or_messages: str | Sequence[Mapping[str, Any]] | None = None,
+        prompt_or_messages: str | Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         *,
         tool_results: Mapping[str, Any] | None = None,
         conversation: Conversation | None = None,
@@ -173,8 +173,9 @@ class Agent:
 
         Args:
             prompt_or_messages: a prompt, or OpenAI-format messages (e.g. a previous
-                ``AgentResult.messages``). With ``conversation``: the new user message, or
-                None to answer the stored conversation's pending calls with ``tool_results``.
+                ``AgentResult.messages``). With ``conversation``: the new user message (a
+                prompt or one message dict), or None to answer the stored conversation's
+                pending calls with ``tool_results``.
             tool_results: results for the conversation's unanswered tool calls, by call id
                 (see the module docstring). Unanswered calls of tools the agent can run are
                 run first.
@@ -196,8 +197,11 @@ class Agent:
         started = time.perf_counter()
         if conversation is not None:
             return await self._run_stored(conversation, prompt_or_messages, tool_results, started)
-        if prompt_or_messages is None:
-            raise InvalidRequestError("give the agent a prompt or messages")
+        if prompt_or_messages is None or isinstance(prompt_or_messages, Mapping):
+            raise InvalidRequestError(
+                "give the agent a prompt or a list of messages (one message alone continues a "
+                "conversation=)"
+            )
         from ._messages import build_messages
 
         messages = build_messages(prompt_or_messages, system=self.system)
@@ -206,7 +210,7 @@ class Agent:
     async def _run_stored(
         self,
         conversation: Conversation,
-        message: str | Sequence[Mapping[str, Any]] | None,
+        message: str | Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
         tool_results: Mapping[str, Any] | None,
         started: float,
     ) -> AgentResult:
@@ -220,7 +224,11 @@ class Agent:
                 "both: the conversation continues where it stopped"
             )
         turn = await conversation._agent_turn(
-            self.client, self.model, None if tool_results is not None else message, self.system
+            self.client,
+            self.model,
+            None if tool_results is not None else message,
+            self.system,
+            self.options.get("max_tokens"),
         )
         if tool_results is None:
             waiting = _unanswered_calls(turn.messages[:-1])
@@ -235,7 +243,7 @@ class Agent:
         result = await self._loop(state, tool_results, started)
         theirs = [t.to_openai() for t in registry if not t.executable]
         backend = self.options.get("backend") or getattr(self.client, "backend", None)
-        await conversation._store_agent_turn(
+        await conversation._store(
             turn, result.messages[len(turn.messages) :], model=result.model,
             backend=backend, tools=theirs or None,
         )  # fmt: skip

@@ -110,7 +110,7 @@ class Conversation:
         model: str,
         message: UserInput,
         options: dict[str, Any],
-    ) -> tuple[Conversations, Turn, dict[str, Any]]:
+    ) -> tuple[Turn, dict[str, Any]]:
         conversations = await self._bind(client)
         system = options.pop("system", None)
         system = self.system if system is None else system
@@ -123,17 +123,11 @@ class Conversation:
             max_output_tokens=options.get("max_tokens"),
         )
         options.pop("session_id", None)
-        return conversations, turn, {**options, "session_id": turn.session_id}
+        return turn, {**options, "session_id": turn.session_id}
 
-    async def _commit(self, conversations: Conversations, turn: Turn, result: ChatResult) -> None:
-        await conversations.commit(
-            turn,
-            {"role": "assistant", "content": result.text},
-            model=result.model,
-            backend=result.backend,
-        )
-        self._session_id = turn.session_id
-        self.last_turn = turn
+    async def _commit(self, turn: Turn, result: ChatResult) -> None:
+        answer: Message = {"role": "assistant", "content": result.text}
+        await self._store(turn, answer, model=result.model, backend=result.backend)
 
     async def _agent_turn(
         self,
@@ -141,11 +135,13 @@ class Conversation:
         model: str,
         message: UserInput | None,
         system: str | None,
+        max_output_tokens: int | None = None,
     ) -> Turn:
         """Where an :class:`~poe_mcp.Agent` run starts (see ``Agent.run(conversation=...)``).
 
-        A message makes a new turn, fitted to ``model``'s window like :meth:`ask`; None is the
-        stored conversation as it stands, to answer its pending tool calls.
+        A message makes a new turn, fitted to ``model``'s window like :meth:`ask` (keeping
+        ``max_output_tokens`` free); None is the stored conversation as it stands, to answer
+        its pending tool calls.
         """
         conversations = await self._bind(client)
         if message is not None:
@@ -154,6 +150,7 @@ class Conversation:
                 _user_message(message, None),
                 system=self.system if system is None else system,
                 context_window=await _context_window(client, model),
+                max_output_tokens=max_output_tokens,
             )
         if self._session_id is None:
             from .errors import InvalidRequestError
@@ -171,16 +168,17 @@ class Conversation:
             tools=stored.tools,
         )
 
-    async def _store_agent_turn(
+    async def _store(
         self,
         turn: Turn,
-        added: list[Message],
+        added: Message | list[Message],
         *,
         model: str,
         backend: str | None,
-        tools: list[dict[str, Any]] | None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Store what an agent run added to ``turn`` (with the caller's tool definitions)."""
+        """Store ``turn`` with what the model added: its answer, or an agent run's messages
+        (with the caller's tool definitions)."""
         conversations = await self._bind(None)
         await conversations.commit(turn, added, model=model, backend=backend, tools=tools)
         self._session_id = turn.session_id
@@ -207,9 +205,9 @@ class Conversation:
             TooLargeError: the message alone does not fit the model's context window.
             PoeError: what the call raised; nothing is stored then.
         """
-        conversations, turn, call = await self._prepare(client, model, message, dict(options))
+        turn, call = await self._prepare(client, model, message, dict(options))
         result = await client.chat(model, turn.messages, **call)
-        await self._commit(conversations, turn, result)
+        await self._commit(turn, result)
         return result
 
     async def stream(
@@ -225,10 +223,10 @@ class Conversation:
         before it stores nothing. Render the text from ``delta.replace``-aware accumulation
         or simply from the final ``result.text``.
         """
-        conversations, turn, call = await self._prepare(client, model, message, dict(options))
+        turn, call = await self._prepare(client, model, message, dict(options))
         async for delta in client.stream(model, turn.messages, **call):
             if delta.result is not None:
-                await self._commit(conversations, turn, delta.result)
+                await self._commit(turn, delta.result)
             yield delta
 
     async def history(self, client: AsyncPoeClient | None = None) -> list[Message]:

@@ -37,7 +37,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 
 from . import _constants as C
 from ._providers import PROVIDERS, Provider
@@ -72,6 +72,15 @@ __all__ = [
 ]
 
 
+class _Kind(TypedDict, total=False):
+    """The class keywords of a kind (``class AuthError(PoeError, kind="auth", ...)``)."""
+
+    kind: str
+    error_type: str
+    default_status: int
+    retryable: bool
+
+
 class PoeError(Exception):
     """Base of every error the project raises.
 
@@ -95,6 +104,13 @@ class PoeError(Exception):
     error_type: ClassVar[str] = "api_error"
     default_status: ClassVar[int | None] = None
     retryable: bool = False
+
+    def __init_subclass__(cls, **kind: Unpack[_Kind]) -> None:
+        """A kind's class line sets these attributes, as the tree above does; what it leaves
+        out it inherits."""
+        super().__init_subclass__()
+        for name, value in kind.items():
+            setattr(cls, name, value)
 
     def __init__(
         self,
@@ -152,62 +168,38 @@ class PoeError(Exception):
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
-class AuthError(PoeError):
+class AuthError(PoeError, kind="auth", error_type="authentication_error", default_status=401):
     """The API key is missing, malformed or refused (401)."""
 
-    kind = "auth"
-    error_type = "authentication_error"
-    default_status = 401
 
-
-class BalanceError(PoeError):
+class BalanceError(PoeError, kind="balance", error_type="insufficient_credits", default_status=402):
     """The account has no points (or credits) left for the call (402)."""
 
-    kind = "balance"
-    error_type = "insufficient_credits"
-    default_status = 402
 
-
-class QuotaError(PoeError):
+class QuotaError(PoeError, kind="quota", error_type="insufficient_quota", default_status=429):
     """The account's quota is used up (429 ``insufficient_quota``): waiting does not help."""
 
-    kind = "quota"
-    error_type = "insufficient_quota"
-    default_status = 429
 
-
-class RateLimitError(PoeError):
+class RateLimitError(
+    PoeError, kind="rate_limit", error_type="rate_limit_error", default_status=429, retryable=True
+):
     """Too many requests (429): retried after the server's delay, then raised."""
 
-    kind = "rate_limit"
-    error_type = "rate_limit_error"
-    default_status = 429
-    retryable = True
 
-
-class NetworkError(PoeError):
+class NetworkError(PoeError, kind="network", error_type="network_error", retryable=True):
     """The server could not be reached, or the connection broke (retryable)."""
 
-    kind = "network"
-    error_type = "network_error"
-    retryable = True
 
-
-class RequestTimeoutError(PoeError):
+class RequestTimeoutError(
+    PoeError, kind="timeout", error_type="timeout_error", default_status=408, retryable=True
+):
     """The request took longer than its timeout (retryable)."""
 
-    kind = "timeout"
-    error_type = "timeout_error"
-    default_status = 408
-    retryable = True
 
-
-class InvalidRequestError(PoeError):
+class InvalidRequestError(
+    PoeError, kind="invalid_request", error_type="invalid_request_error", default_status=400
+):
     """The request is malformed or names something the server refuses (400)."""
-
-    kind = "invalid_request"
-    error_type = "invalid_request_error"
-    default_status = 400
 
 
 class ToolArgumentsError(InvalidRequestError):
@@ -218,12 +210,8 @@ class ToolArgumentsError(InvalidRequestError):
     """
 
 
-class NotFoundError(PoeError):
+class NotFoundError(PoeError, kind="not_found", error_type="not_found_error", default_status=404):
     """The model, session or file does not exist (404)."""
-
-    kind = "not_found"
-    error_type = "not_found_error"
-    default_status = 404
 
 
 class SessionNotFoundError(NotFoundError):
@@ -243,49 +231,34 @@ class SessionNotFoundError(NotFoundError):
         self.session_id = session_id
 
 
-class ModerationError(PoeError):
+class ModerationError(
+    PoeError, kind="moderation", error_type="moderation_error", default_status=403
+):
     """The provider's moderation refused the prompt or the answer (403)."""
 
-    kind = "moderation"
-    error_type = "moderation_error"
-    default_status = 403
 
-
-class TooLargeError(PoeError):
+class TooLargeError(PoeError, kind="too_large", error_type="request_too_large", default_status=413):
     """The request or an attachment is larger than the server accepts (413)."""
 
-    kind = "too_large"
-    error_type = "request_too_large"
-    default_status = 413
 
-
-class UpstreamError(PoeError):
+class UpstreamError(
+    PoeError, kind="upstream", error_type="upstream_error", default_status=502, retryable=True
+):
     """The provider (or the model behind it) failed: a 5xx or a broken answer."""
 
-    kind = "upstream"
-    error_type = "upstream_error"
-    default_status = 502
-    retryable = True
 
-
-class OverloadedError(PoeError):
+class OverloadedError(
+    PoeError, kind="overloaded", error_type="overloaded_error", default_status=529, retryable=True
+):
     """The model is overloaded (529): retryable, a fallback model may answer."""
 
-    kind = "overloaded"
-    error_type = "overloaded_error"
-    default_status = 529
-    retryable = True
 
-
-class IncompleteStreamError(PoeError):
+class IncompleteStreamError(PoeError, kind="incomplete_stream", error_type="upstream_error"):
     """A stream broke after it started, or ended without a finish reason.
 
     Never retried automatically (the caller has seen part of the answer); ``partial_text``
     keeps what arrived.
     """
-
-    kind = "incomplete_stream"
-    error_type = "upstream_error"
 
     def __init__(self, message: str, *, partial_text: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -299,7 +272,7 @@ class IncompleteStreamError(PoeError):
         return data
 
 
-class InvalidResponseError(PoeError):
+class InvalidResponseError(PoeError, kind="invalid_response", error_type="invalid_response_error"):
     """A structured answer (``response_format``) that is not valid JSON or fails its schema,
     after the repair round.
 
@@ -307,42 +280,26 @@ class InvalidResponseError(PoeError):
     the validator found.
     """
 
-    kind = "invalid_response"
-    error_type = "invalid_response_error"
-
     def __init__(self, message: str, *, raw_text: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.raw_text = redact(raw_text)
 
 
-class MediaError(PoeError):
+class MediaError(PoeError, kind="media", error_type="media_error"):
     """A media file could not be fetched, checked or saved."""
 
-    kind = "media"
-    error_type = "media_error"
 
-
-class ToolExecutionError(PoeError):
+class ToolExecutionError(PoeError, kind="tool", error_type="tool_error"):
     """A tool failed while running."""
 
-    kind = "tool"
-    error_type = "tool_error"
 
-
-class StoreError(PoeError):
+class StoreError(PoeError, kind="store", error_type="store_unavailable", default_status=503):
     """The session and usage store is unavailable (503)."""
 
-    kind = "store"
-    error_type = "store_unavailable"
-    default_status = 503
 
-
-class ConfigError(PoeError):
+class ConfigError(PoeError, kind="config", error_type="configuration_error"):
     """A setting that cannot be used. Its message never shows a value that looks like a key
     (a key pasted into the wrong setting): such values are masked."""
-
-    kind = "config"
-    error_type = "configuration_error"
 
     def __init__(self, message: str, **kwargs: Any) -> None:
         from ._redact import mask_secrets

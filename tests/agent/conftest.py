@@ -1,4 +1,4 @@
-"""Fixtures for the agent tests: one simulator and one client per module, user dirs in tmp."""
+"""Fixtures for the agent tests: one client per module on the shared simulator, user dirs in tmp."""
 
 from __future__ import annotations
 
@@ -25,23 +25,9 @@ def user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield home
 
 
-@pytest.fixture(scope="module")
-def sim(user_dirs: Path) -> Iterator[Simulator]:
-    with Simulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def fresh_sim(sim: Simulator) -> Simulator:
-    """The module's simulator with no queued faults and an empty request log."""
-    sim.clear_faults()
-    sim.clear_requests()
-    return sim
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def client(sim: Simulator) -> AsyncIterator[AsyncPoeClient]:
-    async with AsyncPoeClient("sk-agent-tests", base_url=sim.base_url) as c:
+async def client(simulator: Simulator, user_dirs: Path) -> AsyncIterator[AsyncPoeClient]:
+    async with AsyncPoeClient("sk-agent-tests", base_url=simulator.base_url) as c:
         yield c
 
 

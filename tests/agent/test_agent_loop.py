@@ -53,7 +53,7 @@ def _sleeper(name: str, *, sync: bool) -> Tool:
 
 
 async def test_single_call_result_reaches_the_model(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     agent = Agent(client, TOOL_MODEL, tools=[get_weather])
     result = await agent.run("Use get_weather city=Paris please")
@@ -76,7 +76,7 @@ async def test_single_call_result_reaches_the_model(
     roles = [m["role"] for m in json.loads(json.dumps(result.messages))]
     assert roles == ["user", "assistant", "tool", "assistant"]
     # The tool was offered to the model in OpenAI format, with the docstring's descriptions.
-    first = chat_requests(fresh_sim)[0]["body"]
+    first = chat_requests(simulator)[0]["body"]
     (offered,) = first["tools"]
     assert offered["function"]["name"] == "get_weather"
     assert offered["function"]["description"] == "The weather in a city."
@@ -85,7 +85,7 @@ async def test_single_call_result_reaches_the_model(
     )
 
 
-async def test_parallel_calls_overlap_in_time(client: AsyncPoeClient, fresh_sim: Simulator) -> None:
+async def test_parallel_calls_overlap_in_time(client: AsyncPoeClient, simulator: Simulator) -> None:
     names = ["slow_a", "slow_b", "slow_c", "slow_d"]
     tools = [_sleeper(n, sync=i % 2 == 0) for i, n in enumerate(names)]  # sync ones use threads
     agent = Agent(client, TOOL_MODEL, tools=tools)
@@ -96,11 +96,11 @@ async def test_parallel_calls_overlap_in_time(client: AsyncPoeClient, fresh_sim:
     assert all(t.result == f"{t.name} slept" for t in result.trace)
     # Four calls of SLEEP_S each: run together they take about SLEEP_S, not 4 x SLEEP_S.
     assert SLEEP_S <= result.tools_s < 2 * SLEEP_S
-    assert chat_requests(fresh_sim)[0]["body"]["parallel_tool_calls"] is True
+    assert chat_requests(simulator)[0]["body"]["parallel_tool_calls"] is True
 
 
 async def test_sequential_mode_asks_for_one_call_at_a_time(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     tools = [_sleeper("slow_a", sync=False), _sleeper("slow_b", sync=True)]
     agent = Agent(client, TOOL_MODEL, tools=tools, parallel=False)
@@ -108,12 +108,12 @@ async def test_sequential_mode_asks_for_one_call_at_a_time(
     result = await agent.run("call slow_a and slow_b")
 
     assert [t.name for t in result.trace] == ["slow_a"]
-    assert chat_requests(fresh_sim)[0]["body"]["parallel_tool_calls"] is False
+    assert chat_requests(simulator)[0]["body"]["parallel_tool_calls"] is False
     assert result.stopped_reason == "final"
 
 
 async def test_max_turns_stops_the_loop_and_the_conversation_can_continue(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     agent = Agent(client, TOOL_MODEL, tools=[get_weather], max_turns=1)
     result = await agent.run("get_weather city=Oslo")
@@ -123,7 +123,7 @@ async def test_max_turns_stops_the_loop_and_the_conversation_can_continue(
     assert result.text == ""
     assert result.trace[0].result == "sunny in Oslo"
     assert result.messages[-1]["role"] == "tool"  # every call is answered: the state is valid
-    assert len(chat_requests(fresh_sim)) == 1
+    assert len(chat_requests(simulator)) == 1
 
     more = await Agent(client, TOOL_MODEL, tools=[get_weather]).run(result.messages)
     assert more.stopped_reason == "final"
@@ -181,7 +181,7 @@ async def test_a_tool_can_set_its_own_timeout(client: AsyncPoeClient) -> None:
 
 
 async def test_bad_arguments_are_corrected_after_the_error_is_fed_back(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     seen: list[int] = []
 
@@ -216,14 +216,14 @@ async def test_bad_arguments_are_corrected_after_the_error_is_fed_back(
     assert (fixed.result, fixed.error) == ("counted 1", None)
     assert 'count_items -> "counted 1"' in result.text
     # The model read the validation error as the failed call's result.
-    second = chat_requests(fresh_sim)[1]["body"]["messages"]
+    second = chat_requests(simulator)[1]["body"]["messages"]
     fed_back = next(m for m in second if m.get("tool_call_id") == failed.call_id)
     assert fed_back["content"].startswith("Error: Invalid arguments for count_items:")
     assert "call the tool again" in fed_back["content"]
 
 
 async def test_arguments_the_model_never_gets_right_stop_after_the_retry_bound(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     calls: list[str] = []
 
@@ -239,7 +239,7 @@ async def test_arguments_the_model_never_gets_right_stop_after_the_retry_bound(
     assert calls == []
     assert result.stopped_reason == "invalid_tool_arguments"
     assert result.turns == C.TOOL_ARG_RETRIES + 1
-    assert len(chat_requests(fresh_sim)) == C.TOOL_ARG_RETRIES + 1  # no request after the bound
+    assert len(chat_requests(simulator)) == C.TOOL_ARG_RETRIES + 1  # no request after the bound
     assert [t.turn for t in result.trace] == list(range(1, C.TOOL_ARG_RETRIES + 2))
     assert all(t.error and "should match pattern" in t.error for t in result.trace)
     assert result.text == ""
@@ -284,13 +284,13 @@ async def test_simulated_model_fixes_values_to_fit_the_schema(client: AsyncPoeCl
 
 
 async def test_tool_choice_forces_a_named_tool_on_the_first_request_only(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     agent = Agent(client, TOOL_MODEL, tools=[get_weather], tool_choice={"name": "get_weather"})
     result = await agent.run("Hello there")
 
     assert [t.name for t in result.trace] == ["get_weather"]
-    first, second = (r["body"] for r in chat_requests(fresh_sim))
+    first, second = (r["body"] for r in chat_requests(simulator))
     assert first["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
     assert second["tool_choice"] == "auto"  # or the model could never answer
 
@@ -312,13 +312,13 @@ async def test_tool_choice_none_and_required(client: AsyncPoeClient) -> None:
 
 
 async def test_token_budget_stops_before_the_next_request(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     agent = Agent(client, TOOL_MODEL, tools=[get_weather], budget_tokens=10)
     result = await agent.run("get_weather city=Bern")
 
     assert result.stopped_reason == "budget"
-    assert len(chat_requests(fresh_sim)) == 1
+    assert len(chat_requests(simulator)) == 1
     assert result.usage.total_tokens >= 10
 
 
@@ -330,12 +330,12 @@ async def test_usd_budget_stops_before_the_next_request(client: AsyncPoeClient) 
 
 
 async def test_model_without_tool_support_fails_before_any_chat_request(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     agent = Agent(client, NO_TOOLS_MODEL, tools=[get_weather])
     with pytest.raises(InvalidRequestError, match="does not support tools"):
         await agent.run("get_weather city=Paris")
-    assert chat_requests(fresh_sim) == []
+    assert chat_requests(simulator) == []
 
 
 async def test_client_executed_tools_round_trip(client: AsyncPoeClient) -> None:

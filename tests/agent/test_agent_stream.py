@@ -36,7 +36,7 @@ def lookup_customer(customer_id: str) -> str:
 
 
 async def test_streamed_tool_call_fragments_are_assembled_by_index(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     deltas: list[Delta] = []
     agent = Agent(
@@ -80,7 +80,7 @@ async def test_streamed_tool_call_fragments_are_assembled_by_index(
     assert 'lookup_order -> "order A-1001: shipped"' in result.text
     assert 'lookup_customer -> "customer C-77: Ada"' in result.text
     assert result.stream_fallbacks == 0
-    assert all(r["body"].get("stream") is True for r in chat_requests(fresh_sim))
+    assert all(r["body"].get("stream") is True for r in chat_requests(simulator))
 
     # The streamed answer is the same as the non-streamed one.
     plain = await Agent(client, TOOL_MODEL, tools=[lookup_order, lookup_customer]).run(prompt)
@@ -88,10 +88,10 @@ async def test_streamed_tool_call_fragments_are_assembled_by_index(
 
 
 async def test_a_tool_call_stream_cut_short_is_asked_again_without_streaming(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     # The stream stops after the first fragments of the call: no finish reason, no [DONE].
-    fresh_sim.add_fault("cut", after_chunks=3)
+    simulator.add_fault("cut", after_chunks=3)
     deltas: list[Delta] = []
     agent = Agent(client, TOOL_MODEL, tools=[lookup_order], stream=True, on_delta=deltas.append)
 
@@ -101,7 +101,7 @@ async def test_a_tool_call_stream_cut_short_is_asked_again_without_streaming(
     assert result.stopped_reason == "final"
     assert [json.loads(t.arguments) for t in result.trace] == [{"order_id": "B-2"}]
     assert 'lookup_order -> "order B-2: shipped"' in result.text
-    streamed = [r["body"].get("stream") is True for r in chat_requests(fresh_sim)]
+    streamed = [r["body"].get("stream") is True for r in chat_requests(simulator)]
     assert streamed == [True, False, True]  # cut stream, plain retry, next turn streams again
     # A streaming caller is told that the cut turn was replaced by the complete answer.
     replaced = [d for d in deltas if d.replace and d.result is not None]
@@ -109,12 +109,14 @@ async def test_a_tool_call_stream_cut_short_is_asked_again_without_streaming(
 
 
 async def test_a_stream_that_fails_again_without_streaming_is_reported(
-    sim: Simulator, fresh_sim: Simulator
+    simulator: Simulator,
 ) -> None:
-    fresh_sim.add_fault("cut", after_chunks=3, times=2)
-    async with AsyncPoeClient("sk-agent-tests", base_url=sim.base_url, max_retries=0) as strict:
+    simulator.add_fault("cut", after_chunks=3, times=2)
+    async with AsyncPoeClient(
+        "sk-agent-tests", base_url=simulator.base_url, max_retries=0
+    ) as strict:
         agent = Agent(strict, TOOL_MODEL, tools=[lookup_order], stream=True)
         with pytest.raises(PoeError) as caught:
             await agent.run("lookup_order order_id=C-3")
     assert caught.value.kind == "network"  # the plain retry's own failure, not hidden
-    assert [r["body"].get("stream") is True for r in chat_requests(fresh_sim)] == [True, False]
+    assert [r["body"].get("stream") is True for r in chat_requests(simulator)] == [True, False]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,17 +10,11 @@ from poe_mcp.client import AsyncPoeClient
 from poe_mcp.simulator import Simulator
 
 
-@pytest.fixture(scope="session")
-def catalog_sim() -> Iterator[Simulator]:
-    with Simulator() as sim:
-        yield sim
-
-
 @pytest.fixture
-async def sim_client(catalog_sim: Simulator) -> AsyncIterator[AsyncPoeClient]:
+async def sim_client(simulator: Simulator) -> AsyncIterator[AsyncPoeClient]:
     """The real client against the simulator; the catalog under test fetches through it."""
     async with AsyncPoeClient(
-        api_key="test-key", base_url=catalog_sim.base_url, max_retries=0, store=False
+        api_key="test-key", base_url=simulator.base_url, max_retries=0, store=False
     ) as client:
         yield client
 

@@ -106,9 +106,9 @@ async def test_session_limit_and_unknown_prices_named(tmp_path: Path) -> None:
     assert "POE_MCP_BUDGET_SESSION_USD" in text
 
 
-async def test_the_estimate_is_priced_by_the_catalog(catalog_sim: Simulator) -> None:
+async def test_the_estimate_is_priced_by_the_catalog(simulator: Simulator) -> None:
     async with AsyncPoeClient(
-        api_key="k", base_url=catalog_sim.base_url, max_retries=0, store=False
+        api_key="k", base_url=simulator.base_url, max_retries=0, store=False
     ) as client:
         catalog = Catalog(client.list_models)
         store = open_store("memory://")
@@ -123,20 +123,20 @@ async def test_the_estimate_is_priced_by_the_catalog(catalog_sim: Simulator) -> 
 
 
 async def test_client_refuses_before_sending(
-    catalog_sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POE_MCP_BUDGET_SESSION_TOKENS", "20")
     store = open_store(f"sqlite:///{tmp_path / 'poe.db'}")
     async with AsyncPoeClient(
-        api_key="budget-key", base_url=catalog_sim.base_url, max_retries=0, store=store
+        api_key="budget-key", base_url=simulator.base_url, max_retries=0, store=store
     ) as client:
         first = await client.chat("Claude-Sonnet-4", "hello there", session_id="tight")
         assert first.usage.total_tokens >= 20
-        catalog_sim.clear_requests()
+        simulator.clear_requests()
         with pytest.raises(QuotaError, match="Session budget reached") as info:
             await client.chat("Claude-Sonnet-4", "again", session_id="tight")
         assert info.value.metadata["limit"] == "session_tokens"
-        sent = [r for r in catalog_sim.requests() if r["path"].endswith("/chat/completions")]
+        sent = [r for r in simulator.requests() if r["path"].endswith("/chat/completions")]
         assert sent == []  # nothing reached the provider
         await client.chat("Claude-Sonnet-4", "other session", session_id="fresh")
     rows = await store.usage.recent()

@@ -14,8 +14,8 @@ from poe_mcp.catalog import Catalog, ModelInfo, default_cache_path
 from poe_mcp.client import AsyncPoeClient
 from poe_mcp.config import Settings
 from poe_mcp.errors import InvalidRequestError, NetworkError, NotFoundError
+from poe_mcp.simulator import CATALOG as SIM_CATALOG
 from poe_mcp.simulator import Simulator
-from poe_mcp.simulator._catalog import CATALOG as SIM_CATALOG
 from poe_mcp.types import Usage
 
 
@@ -120,10 +120,10 @@ async def test_search_filters(sim_client: AsyncPoeClient) -> None:
 
 
 async def test_cost_of_a_real_call_matches_the_listed_price_exactly(
-    catalog_sim: Simulator, sim_client: AsyncPoeClient
+    simulator: Simulator, sim_client: AsyncPoeClient
 ) -> None:
     catalog = Catalog(sim_client.list_models)
-    sdk = AsyncOpenAI(api_key="cost-key", base_url=catalog_sim.base_url, max_retries=0)
+    sdk = AsyncOpenAI(api_key="cost-key", base_url=simulator.base_url, max_retries=0)
     reply = await sdk.chat.completions.create(
         model="Claude-Sonnet-4", messages=[{"role": "user", "content": "price me please"}]
     )
@@ -162,7 +162,7 @@ async def test_price_overrides_fill_in_unknown_prices(sim_client: AsyncPoeClient
 
 
 async def test_check_params_follows_declarations(
-    catalog_sim: Simulator, sim_client: AsyncPoeClient
+    simulator: Simulator, sim_client: AsyncPoeClient
 ) -> None:
     catalog = Catalog(sim_client.list_models)
     await catalog.check_params("Claude-Sonnet-4", {"thinking_budget": 1024, "web_search": True})
@@ -181,7 +181,7 @@ async def test_check_params_follows_declarations(
         await catalog.check_params("Grok-4", {"web_search": "yes"})
 
     # what the catalog lets through, the simulator (strict like Poe) accepts too
-    sdk = AsyncOpenAI(api_key="param-key", base_url=catalog_sim.base_url, max_retries=0)
+    sdk = AsyncOpenAI(api_key="param-key", base_url=simulator.base_url, max_retries=0)
     await sdk.chat.completions.create(
         model="Claude-Sonnet-4",
         messages=[{"role": "user", "content": "hi"}],
@@ -260,13 +260,13 @@ async def test_openai_offline_uses_the_builtin_price_table(dead_client: AsyncPoe
 
 
 async def test_errors_other_than_unreachable_surface(
-    catalog_sim: Simulator, sim_client: AsyncPoeClient, tmp_path: Path
+    simulator: Simulator, sim_client: AsyncPoeClient, tmp_path: Path
 ) -> None:
     cache = tmp_path / "models.json"
     await Catalog(sim_client.list_models, cache_path=cache).models()
     # a wrong base URL answers 404: that is a configuration problem, not an outage to hide
     async with AsyncPoeClient(
-        api_key="test-key", base_url=catalog_sim.url + "/wrong/v1", max_retries=0, store=False
+        api_key="test-key", base_url=simulator.url + "/wrong/v1", max_retries=0, store=False
     ) as wrong:
         with pytest.raises(NotFoundError):
             await Catalog(wrong.list_models, cache_path=cache, ttl_s=0).models()
@@ -282,12 +282,12 @@ async def test_corrupt_cache_is_ignored(sim_client: AsyncPoeClient, tmp_path: Pa
 
 
 async def test_from_settings_reads_prices_and_caches_per_base_url(
-    catalog_sim: Simulator, sim_client: AsyncPoeClient, tmp_path: Path
+    simulator: Simulator, sim_client: AsyncPoeClient, tmp_path: Path
 ) -> None:
     config = tmp_path / "config"
     config.mkdir()
     (config / "config.toml").write_text('[prices]\n"Assistant" = [2.0, 8.0]\n')
-    settings = Settings.load(base_url=catalog_sim.base_url)
+    settings = Settings.load(base_url=simulator.base_url)
     catalog = Catalog.from_settings(sim_client.list_models, settings)
     assert await catalog.cost("Assistant", Usage(500_000, 0)) == 1.0
     path = default_cache_path(settings)

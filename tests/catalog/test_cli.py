@@ -18,16 +18,16 @@ from poe_mcp.cli.usage import parse_since
 from poe_mcp.client import AsyncPoeClient
 from poe_mcp.config import Settings
 from poe_mcp.errors import AuthError, NotFoundError
+from poe_mcp.simulator import CATALOG as SIM_CATALOG
 from poe_mcp.simulator import Simulator
-from poe_mcp.simulator._catalog import CATALOG as SIM_CATALOG
 from poe_mcp.store import open_store
 
 
 @pytest.fixture
-def env(catalog_sim: Simulator, tmp_path: Path) -> dict[str, str]:
+def env(simulator: Simulator, tmp_path: Path) -> dict[str, str]:
     return {
         "POE_API_KEY": "cli-key",
-        "POE_BASE_URL": catalog_sim.base_url,
+        "POE_BASE_URL": simulator.base_url,
         "POE_MCP_HOME": str(tmp_path / "home"),
         "POE_MCP_CONFIG_DIR": str(tmp_path / "config"),
     }
@@ -103,15 +103,15 @@ def test_models_unreachable_without_cache_is_a_clear_error(tmp_path: Path, close
     assert "Traceback" not in proc.stderr
 
 
-def _calls_through_the_library(catalog_sim: Simulator) -> None:
+def _calls_through_the_library(sim: Simulator) -> None:
     async def go() -> None:
         async with AsyncPoeClient(
-            api_key="lib-key", base_url=catalog_sim.base_url, max_retries=0
+            api_key="lib-key", base_url=sim.base_url, max_retries=0
         ) as client:
             await client.chat("Claude-Sonnet-4", "first", session_id="s-lib")
             await client.chat("Assistant", "unpriced", session_id="s-lib")
         async with AsyncPoeClient(
-            api_key="invalid-key", base_url=catalog_sim.base_url, max_retries=0
+            api_key="invalid-key", base_url=sim.base_url, max_retries=0
         ) as bad:
             with pytest.raises(AuthError):
                 await bad.chat("GPT-4.1", "refused")
@@ -120,11 +120,11 @@ def _calls_through_the_library(catalog_sim: Simulator) -> None:
 
 
 def test_usage_reports_library_and_cli_calls(
-    env: dict[str, str], catalog_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    _calls_through_the_library(catalog_sim)
+    _calls_through_the_library(simulator)
     ok(env, "chat", "GPT-4.1", "from the command line", "--no-stream")
 
     # every call here was answered by the simulator: only counted when asked
@@ -161,9 +161,9 @@ def test_usage_reports_library_and_cli_calls(
     assert future["totals"]["calls"] == 0
 
 
-def test_usage_balance_comes_from_the_account(env: dict[str, str], catalog_sim: Simulator) -> None:
+def test_usage_balance_comes_from_the_account(env: dict[str, str], simulator: Simulator) -> None:
     result = ok(env, "usage", "--balance", "--json")
-    assert json.loads(result.stdout)["balance_points"] == catalog_sim.balance("cli-key")
+    assert json.loads(result.stdout)["balance_points"] == simulator.balance("cli-key")
     broke = run({**env, "POE_API_KEY": "broke-key"}, "usage", "--balance", "--json")
     assert broke.exit_code == 0
     assert json.loads(broke.stdout)["balance_points"] == 0

@@ -1,9 +1,9 @@
-"""Fixtures for the client tests: one simulator on loopback, isolated user dirs, clients."""
+"""Fixtures for the client tests: clients on the shared simulator, isolated user dirs."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,24 +14,10 @@ from poe_mcp.simulator import Simulator
 KEY = "test-client-key-7f3a9c"
 
 
-@pytest.fixture(scope="session")
-def sim() -> Iterator[Simulator]:
-    with Simulator(rpm=1_000_000) as simulator:
-        yield simulator
-
-
 @pytest.fixture
-def fresh_sim(sim: Simulator) -> Simulator:
-    """The shared simulator with no faults and an empty request log."""
-    sim.clear_faults()
-    sim.clear_requests()
-    return sim
-
-
-@pytest.fixture
-async def client(fresh_sim: Simulator) -> AsyncIterator[AsyncPoeClient]:
+async def client(simulator: Simulator) -> AsyncIterator[AsyncPoeClient]:
     async with AsyncPoeClient(
-        KEY, base_url=fresh_sim.base_url, store=False, catalog=False, rpm=0
+        KEY, base_url=simulator.base_url, store=False, catalog=False, rpm=0
     ) as c:
         yield c
 

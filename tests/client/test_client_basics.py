@@ -25,7 +25,7 @@ def _png(width: int, height: int) -> bytes:
 
 
 async def test_chat_returns_text_usage_and_request_metadata(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     result = await client.chat(
         "gpt-4.1", "What is GCRA?", system="Be brief.", max_tokens=500, temperature=0.2
@@ -39,7 +39,7 @@ async def test_chat_returns_text_usage_and_request_metadata(
     assert result.latency_s > 0
     assert (result.provider, result.backend) == ("poe", "openai")
     assert result.cost is None  # catalog off: unknown, never 0
-    body = model_calls(fresh_sim)[0]["body"]
+    body = model_calls(simulator)[0]["body"]
     assert isinstance(body, dict)
     assert body["temperature"] == 0.2
     assert body["max_tokens"] == 500
@@ -53,7 +53,7 @@ async def test_max_tokens_and_stop_reach_the_model(client: AsyncPoeClient) -> No
 
 
 async def test_message_lists_keep_history_and_developer_becomes_system(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     messages = [
         {"role": "developer", "content": "You are terse."},
@@ -64,14 +64,14 @@ async def test_message_lists_keep_history_and_developer_becomes_system(
     result = await client.chat("GPT-4.1", messages)
     assert "second question" in result.text
     assert "received 4 messages" in result.text
-    sent = model_calls(fresh_sim)[0]["body"]
+    sent = model_calls(simulator)[0]["body"]
     assert isinstance(sent, dict)
     assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "user"]
 
 
-async def test_bot_parameters_go_in_the_body(client: AsyncPoeClient, fresh_sim: Simulator) -> None:
+async def test_bot_parameters_go_in_the_body(client: AsyncPoeClient, simulator: Simulator) -> None:
     await client.chat("Claude-Opus-4.1", "think hard", extra={"thinking_budget": 1024})
-    body = model_calls(fresh_sim)[0]["body"]
+    body = model_calls(simulator)[0]["body"]
     assert isinstance(body, dict)
     assert body["thinking_budget"] == 1024
 
@@ -122,12 +122,12 @@ def test_attachment_parts_and_their_limits(tmp_path: Path) -> None:
     ],
 )
 async def test_bad_parameters_fail_before_sending(
-    client: AsyncPoeClient, fresh_sim: Simulator, kwargs: dict[str, object], needle: str
+    client: AsyncPoeClient, simulator: Simulator, kwargs: dict[str, object], needle: str
 ) -> None:
     with pytest.raises(E.InvalidRequestError) as info:
         await client.chat("GPT-4.1", "hi", **kwargs)  # type: ignore[arg-type]
     assert needle in str(info.value)
-    assert model_calls(fresh_sim) == []
+    assert model_calls(simulator) == []
 
 
 @pytest.mark.parametrize(
@@ -135,19 +135,19 @@ async def test_bad_parameters_fail_before_sending(
     ["", "   ", [], [{"role": "robot", "content": "hi"}], [{"role": "user", "content": ""}]],
 )
 async def test_empty_prompts_and_unknown_roles_fail_before_sending(
-    client: AsyncPoeClient, fresh_sim: Simulator, messages: object
+    client: AsyncPoeClient, simulator: Simulator, messages: object
 ) -> None:
     with pytest.raises(E.InvalidRequestError):
         await client.chat("GPT-4.1", messages)  # type: ignore[arg-type]
-    assert model_calls(fresh_sim) == []
+    assert model_calls(simulator) == []
 
 
 async def test_openai_as_a_provider_through_base_url(
-    fresh_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-openai-123456")
     async with AsyncPoeClient(
-        provider="openai", base_url=fresh_sim.base_url, store=False, catalog=False
+        provider="openai", base_url=simulator.base_url, store=False, catalog=False
     ) as client:
         result = await client.chat("GPT-4.1", "hello openai")
         models = await client.list_models()
@@ -168,16 +168,16 @@ async def test_a_missing_key_says_where_to_put_one(tmp_path: Path) -> None:
     assert "https://poe.com/api_key" in message
 
 
-async def test_the_key_can_come_from_credentials_toml(fresh_sim: Simulator, tmp_path: Path) -> None:
+async def test_the_key_can_come_from_credentials_toml(simulator: Simulator, tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.mkdir(exist_ok=True)
     (config / "credentials.toml").write_text('[poe]\napi_key = "from-the-file-123456"\n')
-    async with AsyncPoeClient(base_url=fresh_sim.base_url, store=False, catalog=False) as client:
+    async with AsyncPoeClient(base_url=simulator.base_url, store=False, catalog=False) as client:
         assert (await client.chat("GPT-4.1", "hi")).text
 
 
-def test_sync_client_chats_streams_and_lists(fresh_sim: Simulator) -> None:
-    with PoeClient(KEY, base_url=fresh_sim.base_url, store=False, catalog=False) as client:
+def test_sync_client_chats_streams_and_lists(simulator: Simulator) -> None:
+    with PoeClient(KEY, base_url=simulator.base_url, store=False, catalog=False) as client:
         assert "hello sync" in client.chat("GPT-4.1", "hello sync").text
         deltas = list(client.stream("GPT-4.1", "stream sync"))
         assert deltas[-1].result is not None
@@ -189,10 +189,10 @@ def test_sync_client_chats_streams_and_lists(fresh_sim: Simulator) -> None:
         client.chat("GPT-4.1", "after close")
 
 
-async def test_sync_client_works_inside_a_running_event_loop(fresh_sim: Simulator) -> None:
+async def test_sync_client_works_inside_a_running_event_loop(simulator: Simulator) -> None:
     # A script or notebook with its own loop running: the facade never nests loops.
     assert asyncio.get_running_loop().is_running()
-    with PoeClient(KEY, base_url=fresh_sim.base_url, store=False, catalog=False) as client:
+    with PoeClient(KEY, base_url=simulator.base_url, store=False, catalog=False) as client:
         assert client.chat("GPT-4.1", "inside a loop").text
         with pytest.raises(E.NotFoundError):
             client.chat("No-Such-Model", "hi")

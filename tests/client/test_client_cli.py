@@ -27,15 +27,15 @@ def _invoke(sim: Simulator, args: list[str], stdin: str | None = None) -> tuple[
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_chat_streams_the_answer(fresh_sim: Simulator) -> None:
-    code, out, _ = _invoke(fresh_sim, ["GPT-4.1", "hello from the shell"])
+def test_chat_streams_the_answer(simulator: Simulator) -> None:
+    code, out, _ = _invoke(simulator, ["GPT-4.1", "hello from the shell"])
     assert code == 0
     assert 'You said: "hello from the shell"' in out
 
 
-def test_chat_json_with_parameters(fresh_sim: Simulator) -> None:
+def test_chat_json_with_parameters(simulator: Simulator) -> None:
     code, out, _ = _invoke(
-        fresh_sim,
+        simulator,
         [
             "Claude-Opus-4.1",
             "hi",
@@ -56,7 +56,7 @@ def test_chat_json_with_parameters(fresh_sim: Simulator) -> None:
     data = json.loads(out)
     assert data["model"] == "Claude-Opus-4.1"
     assert data["usage"]["total_tokens"] > 0
-    body = model_calls(fresh_sim)[0]["body"]
+    body = model_calls(simulator)[0]["body"]
     assert isinstance(body, dict)
     assert body["thinking_budget"] == 64
     assert body["temperature"] == 0.5
@@ -64,35 +64,35 @@ def test_chat_json_with_parameters(fresh_sim: Simulator) -> None:
     assert body["messages"][0]["role"] == "system"
 
 
-def test_chat_reads_standard_input(fresh_sim: Simulator) -> None:
-    code, out, _ = _invoke(fresh_sim, ["GPT-4.1", "-", "--no-stream"], stdin="piped text")
+def test_chat_reads_standard_input(simulator: Simulator) -> None:
+    code, out, _ = _invoke(simulator, ["GPT-4.1", "-", "--no-stream"], stdin="piped text")
     assert code == 0
     assert "piped text" in out
 
 
-def test_chat_attaches_files(fresh_sim: Simulator, tmp_path: Path) -> None:
+def test_chat_attaches_files(simulator: Simulator, tmp_path: Path) -> None:
     doc = tmp_path / "a.pdf"
     doc.write_bytes(b"%PDF-1.4 tiny")
-    code, out, _ = _invoke(fresh_sim, ["Claude-Sonnet-4", "read it", "--attach", str(doc)])
+    code, out, _ = _invoke(simulator, ["Claude-Sonnet-4", "read it", "--attach", str(doc)])
     assert code == 0
     assert "application/pdf" in out
 
 
-def test_chat_sessions_continue_across_invocations(fresh_sim: Simulator) -> None:
-    code, out, err = _invoke(fresh_sim, ["GPT-4.1", "turn one", "--session", "new"])
+def test_chat_sessions_continue_across_invocations(simulator: Simulator) -> None:
+    code, out, err = _invoke(simulator, ["GPT-4.1", "turn one", "--session", "new"])
     assert code == 0
     assert "received 1 messages" in out
     session = err.strip().split("session: ")[-1]
-    code, out, _ = _invoke(fresh_sim, ["GPT-4.1", "turn two", "--session", session])
+    code, out, _ = _invoke(simulator, ["GPT-4.1", "turn two", "--session", session])
     assert code == 0
     assert "received 3 messages" in out
 
 
-def test_chat_errors_are_one_clear_line(fresh_sim: Simulator) -> None:
+def test_chat_errors_are_one_clear_line(simulator: Simulator) -> None:
     env = {**os.environ, "POE_API_KEY": KEY}
     proc = subprocess.run(
         [sys.executable, "-m", "poe_mcp", "chat", "No-Such-Model", "hi",
-         "--base-url", fresh_sim.base_url],
+         "--base-url", simulator.base_url],
         capture_output=True, text=True, env=env, timeout=30, check=False,
     )  # fmt: skip
     assert proc.returncode == 1

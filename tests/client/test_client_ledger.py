@@ -18,10 +18,10 @@ SECRET = "sk-poe-very-secret-key-4242"
 
 
 async def test_cost_matches_the_catalog_price_and_calls_are_recorded(
-    fresh_sim: Simulator,
+    simulator: Simulator,
 ) -> None:
     store = open_store("memory://")
-    async with AsyncPoeClient(SECRET, base_url=fresh_sim.base_url, store=store, rpm=0) as client:
+    async with AsyncPoeClient(SECRET, base_url=simulator.base_url, store=store, rpm=0) as client:
         result = await client.chat("Claude-Sonnet-4", "price this", session_id="s-1")
         models = {m["id"]: m for m in await client.list_models()}
         with pytest.raises(E.NotFoundError):
@@ -49,8 +49,8 @@ async def test_cost_matches_the_catalog_price_and_calls_are_recorded(
     await store.aclose()
 
 
-async def test_unknown_price_stays_unknown(fresh_sim: Simulator) -> None:
-    async with AsyncPoeClient(SECRET, base_url=fresh_sim.base_url, store=False) as client:
+async def test_unknown_price_stays_unknown(simulator: Simulator) -> None:
+    async with AsyncPoeClient(SECRET, base_url=simulator.base_url, store=False) as client:
         models = await client.list_models()
         unpriced = next(m["id"] for m in models if not (m.get("pricing") or {}).get("prompt"))
         result = await client.chat(unpriced, "how much?")
@@ -58,9 +58,9 @@ async def test_unknown_price_stays_unknown(fresh_sim: Simulator) -> None:
 
 
 async def test_the_default_ledger_is_sqlite_in_the_data_dir(
-    fresh_sim: Simulator, poe_home: Path
+    simulator: Simulator, poe_home: Path
 ) -> None:
-    async with AsyncPoeClient(SECRET, base_url=fresh_sim.base_url, catalog=False) as client:
+    async with AsyncPoeClient(SECRET, base_url=simulator.base_url, catalog=False) as client:
         await client.chat("GPT-4.1", "remember me")
     store = open_store(f"sqlite:///{poe_home / 'poe-mcp.db'}")
     rows = await store.usage.recent(5)
@@ -69,39 +69,39 @@ async def test_the_default_ledger_is_sqlite_in_the_data_dir(
 
 
 async def test_a_budget_refuses_before_sending(
-    fresh_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POE_MCP_BUDGET_SESSION_TOKENS", "10")
     store = open_store("memory://")
-    async with AsyncPoeClient(SECRET, base_url=fresh_sim.base_url, store=store) as client:
+    async with AsyncPoeClient(SECRET, base_url=simulator.base_url, store=store) as client:
         await client.chat("GPT-4.1", "first turn", session_id="budgeted")
-        sent = len(model_calls(fresh_sim))
+        sent = len(model_calls(simulator))
         with pytest.raises(E.QuotaError) as info:
             await client.chat("GPT-4.1", "second turn", session_id="budgeted")
     assert "session" in str(info.value)
-    assert len(model_calls(fresh_sim)) == sent  # refused before anything was sent
+    assert len(model_calls(simulator)) == sent  # refused before anything was sent
     await store.aclose()
 
 
 async def test_the_key_never_reaches_logs_errors_or_reprs(
-    fresh_sim: Simulator, caplog: pytest.LogCaptureFixture
+    simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
-    fresh_sim.add_fault("status", status=503, retry_after_ms=1, message=f"echo {SECRET}")
+    simulator.add_fault("status", status=503, retry_after_ms=1, message=f"echo {SECRET}")
     async with AsyncPoeClient(
-        SECRET, base_url=fresh_sim.base_url, store=False, catalog=False, rpm=0
+        SECRET, base_url=simulator.base_url, store=False, catalog=False, rpm=0
     ) as client:
         texts.append(repr(client))
         await client.chat("GPT-4.1", "hello")  # retried after an error that echoed the key
-        fresh_sim.add_fault("status", status=400, message=f"bad key {SECRET}")
+        simulator.add_fault("status", status=400, message=f"bad key {SECRET}")
         with pytest.raises(E.InvalidRequestError) as info:
             await client.chat("GPT-4.1", "hello")
         texts += [str(info.value), repr(info.value), info.value.to_json()]
         async for _ in client.stream("GPT-4.1", "stream"):
             pass
     bad_key = "invalid-" + SECRET
-    async with AsyncPoeClient(bad_key, base_url=fresh_sim.base_url, store=False) as bad:
+    async with AsyncPoeClient(bad_key, base_url=simulator.base_url, store=False) as bad:
         with pytest.raises(E.AuthError) as auth:
             await bad.chat("GPT-4.1", "hi")
     texts += [str(auth.value), auth.value.to_json(), caplog.text]

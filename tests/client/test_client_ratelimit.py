@@ -11,8 +11,7 @@ import pytest
 from poe_mcp import errors as E
 from poe_mcp.client import AsyncPoeClient
 from poe_mcp.ratelimit import LocalRateLimiter, key_id, shared_limiter
-from poe_mcp.simulator import Simulator
-from poe_mcp.simulator._state import SimState
+from poe_mcp.simulator import SimState, Simulator
 
 from .conftest import KEY, Stopwatch
 
@@ -77,20 +76,20 @@ async def test_a_burst_with_a_burst_allowance_still_meets_no_429() -> None:
     assert [r for r in results if isinstance(r, BaseException)] == []
 
 
-async def test_waiting_longer_than_the_bound_raises_rate_limit(fresh_sim: Simulator) -> None:
+async def test_waiting_longer_than_the_bound_raises_rate_limit(simulator: Simulator) -> None:
     limiter = LocalRateLimiter(1, max_wait_s=0.5)
     async with AsyncPoeClient(
-        KEY, base_url=fresh_sim.base_url, store=False, catalog=False, limiter=limiter
+        KEY, base_url=simulator.base_url, store=False, catalog=False, limiter=limiter
     ) as client:
         await client.chat("GPT-4.1", "first")
-        fresh_sim.clear_requests()
+        simulator.clear_requests()
         with Stopwatch() as watch, pytest.raises(E.RateLimitError) as info:
             await client.chat("GPT-4.1", "second")
     assert watch.elapsed < 0.5  # refused at once, not after waiting
     assert info.value.metadata["source"] == "client"
     assert info.value.retry_after is not None
     assert info.value.retry_after > 30
-    assert fresh_sim.requests() == []  # nothing was sent
+    assert simulator.requests() == []  # nothing was sent
 
 
 async def test_requests_are_spaced_smoothly() -> None:

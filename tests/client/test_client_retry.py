@@ -17,55 +17,55 @@ from .conftest import KEY, Stopwatch, model_calls
 
 
 async def test_retry_after_seconds_is_waited_for(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fresh_sim.add_fault("status", status=429, retry_after=1)
+    simulator.add_fault("status", status=429, retry_after=1)
     with Stopwatch() as watch:
         await client.chat("GPT-4.1", "hello")
     assert 1.0 <= watch.elapsed < 1.5
-    assert len(model_calls(fresh_sim)) == 2
+    assert len(model_calls(simulator)) == 2
 
 
 async def test_retry_after_ms_wins_over_retry_after(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fresh_sim.add_fault("status", status=503, retry_after=5, retry_after_ms=300)
+    simulator.add_fault("status", status=503, retry_after=5, retry_after_ms=300)
     with Stopwatch() as watch:
         await client.chat("GPT-4.1", "hello")
     assert 0.3 <= watch.elapsed < 0.8
 
 
 async def test_a_retry_after_beyond_the_bound_is_raised_not_waited(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fresh_sim.add_fault("status", status=429, retry_after=C.RETRY_AFTER_MAX_S + 60)
+    simulator.add_fault("status", status=429, retry_after=C.RETRY_AFTER_MAX_S + 60)
     with Stopwatch() as watch, pytest.raises(E.RateLimitError) as info:
         await client.chat("GPT-4.1", "hello")
     assert watch.elapsed < 1.0
     assert info.value.retry_after == C.RETRY_AFTER_MAX_S + 60
-    assert len(model_calls(fresh_sim)) == 1
+    assert len(model_calls(simulator)) == 1
 
 
 async def test_backoff_grows_exponentially_from_250_ms(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fresh_sim.add_fault("status", status=500, times=2)
+    simulator.add_fault("status", status=500, times=2)
     with Stopwatch() as watch:
         await client.chat("GPT-4.1", "hello")
     # 0.25 s then 0.5 s, each minus up to 25 % jitter.
     low = (0.25 + 0.5) * (1 - C.RETRY_JITTER)
     assert low <= watch.elapsed < 0.75 + 0.5
-    assert len(model_calls(fresh_sim)) == 3
+    assert len(model_calls(simulator)) == 3
 
 
-async def test_max_retries_zero_sends_once(fresh_sim: Simulator) -> None:
-    fresh_sim.add_fault("status", status=503)
+async def test_max_retries_zero_sends_once(simulator: Simulator) -> None:
+    simulator.add_fault("status", status=503)
     async with AsyncPoeClient(
-        KEY, base_url=fresh_sim.base_url, store=False, catalog=False, rpm=0, max_retries=0
+        KEY, base_url=simulator.base_url, store=False, catalog=False, rpm=0, max_retries=0
     ) as client:
         with pytest.raises(E.UpstreamError):
             await client.chat("GPT-4.1", "hello")
-    assert len(model_calls(fresh_sim)) == 1
+    assert len(model_calls(simulator)) == 1
 
 
 def test_backoff_is_capped_and_jittered() -> None:

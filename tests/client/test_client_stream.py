@@ -31,7 +31,7 @@ async def _drain(client: AsyncPoeClient, seen: list[str]) -> None:
 
 
 async def test_stream_yields_text_then_the_assembled_result_with_usage(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     deltas, text = await _collect(client)
     result = deltas[-1].result
@@ -46,40 +46,40 @@ async def test_stream_yields_text_then_the_assembled_result_with_usage(
     assert not result.usage.estimated  # asked for include_usage, and got it
     assert result.request_id
     assert result.latency_s > 0
-    body = model_calls(fresh_sim)[0]["body"]
+    body = model_calls(simulator)[0]["body"]
     assert isinstance(body, dict)
     assert body["stream_options"] == {"include_usage": True}
 
 
 async def test_a_stream_failing_before_its_first_chunk_is_retried(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fresh_sim.add_fault("status", status=503, retry_after_ms=10)
+    simulator.add_fault("status", status=503, retry_after_ms=10)
     deltas, _ = await _collect(client)
     assert deltas[-1].result is not None
-    fresh_sim.add_fault("cut", after_chunks=0)
+    simulator.add_fault("cut", after_chunks=0)
     deltas, _ = await _collect(client)
     assert deltas[-1].result is not None
-    assert len(model_calls(fresh_sim)) == 4
+    assert len(model_calls(simulator)) == 4
 
 
 async def test_a_stream_cut_after_it_started_keeps_the_partial_text(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fresh_sim.add_fault("cut", after_chunks=3)
+    simulator.add_fault("cut", after_chunks=3)
     seen: list[str] = []
     with pytest.raises(E.IncompleteStreamError) as info:
         await _drain(client, seen)
     seen_text = "".join(seen)
     assert seen_text
     assert info.value.partial_text == seen_text
-    assert len(model_calls(fresh_sim)) == 1  # never retried once the caller saw text
+    assert len(model_calls(simulator)) == 1  # never retried once the caller saw text
 
 
 async def test_an_error_event_mid_stream_keeps_the_partial_text_and_its_cause(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fresh_sim.add_fault("stream_error", after_chunks=2, message="the model fell over")
+    simulator.add_fault("stream_error", after_chunks=2, message="the model fell over")
     seen: list[str] = []
     with pytest.raises(E.IncompleteStreamError) as info:
         await _drain(client, seen)
@@ -92,7 +92,7 @@ async def test_an_error_event_mid_stream_keeps_the_partial_text_and_its_cause(
 
 
 async def test_streamed_tool_calls_are_assembled_by_index(
-    client: AsyncPoeClient, fresh_sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     tools = [
         {

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from poe_mcp import AsyncPoeClient, Conversation
 from poe_mcp.config import Settings
 from poe_mcp.console import ConsoleContext, build_console_app, close_console, standalone_app
 from poe_mcp.simulator import Simulator
@@ -176,6 +177,45 @@ async def test_a_conversation_is_kept_exported_renamed_reset_and_deleted(console
     r = await client.post(f"/console/discussion/sessions/{new_sid}/delete", headers=headers)
     assert r.status_code == 303
     assert "Sea poems" not in (await client.get("/console/discussion/sessions")).text
+
+
+async def test_an_agent_turn_is_stored_with_its_calls_and_continues_over_the_library(
+    console: Any, poe_home: Path
+) -> None:
+    client, inner = console
+    csrf = await _login(client)
+    notes = poe_home.parent / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("buy milk\n", encoding="utf-8")
+    config = poe_home.parent / "config"
+    config.mkdir(exist_ok=True)
+    (config / "config.toml").write_text(f'[tools]\nroots = ["{notes}"]\n', encoding="utf-8")
+    await inner.state.console.context.reload()  # what saving the settings page does
+    events = await _turn(
+        client, csrf, message='Use list_directory path="." to see my notes', tools="1"
+    )
+    (call,) = [data for name, data in events if name == "tool_call"]
+    (result,) = [data for name, data in events if name == "tool_result"]
+    assert (call["name"], result["id"], result["error"]) == ("list_directory", call["id"], None)
+    assert "todo.txt" in result["result"]
+    assert "delta" in [name for name, _ in events]
+    assert events[-1][0] == "done"
+    sid = events[-1][1]["session_id"]
+    listed = (await client.get("/console/discussion/sessions")).text
+    assert "Use list_directory path=" in listed  # named after its first question
+
+    async with AsyncPoeClient() as library:  # the same default store, through the library
+        conversation = Conversation(sid)
+        history = await conversation.history(library)
+        assert [m["role"] for m in history] == ["user", "assistant", "tool", "assistant"]
+        assert history[1]["tool_calls"][0]["id"] == call["id"]
+        assert history[2]["tool_call_id"] == call["id"]
+        assert "todo.txt" in history[2]["content"]
+        answer = await conversation.ask(library, "GPT-4.1", "Thanks")
+    assert "received 5 messages" in answer.text
+    again = await _turn(client, csrf, message="And once more", session_id=sid, tools="1")
+    assert again[-1][0] == "done"
+    assert "received 7 messages" in again[-1][1]["text"]
 
 
 async def test_a_reconnecting_browser_resumes_after_the_last_event_it_saw(console: Any) -> None:

@@ -1,12 +1,12 @@
-"""Fixtures for the edges users touch: an OpenAI-mode simulator, isolated dirs, a real HTTP
-MCP server in a thread (for download URLs), and CLI helpers."""
+"""Fixtures for the edges users touch: isolated dirs, a real HTTP MCP server in a thread (for
+download URLs), and CLI helpers (the simulators are the shared ``simulator`` and ``openai_sim``)."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +18,8 @@ from poe_mcp.config import Settings
 from poe_mcp.server.app import build_server
 from poe_mcp.server.registry import available_tools
 from poe_mcp.server.runtime import ServerRuntime
-from poe_mcp.simulator import Simulator
 
 TOKEN = "edges-test-token-0123456789abcdef"
-
-
-@pytest.fixture(scope="session")
-def openai_sim() -> Iterator[Simulator]:
-    """The simulator playing OpenAI's API (plain model list, dated ids, OpenAI's errors)."""
-    with Simulator(provider="openai") as sim:
-        yield sim
-
-
-@pytest.fixture
-def faults(simulator: Simulator) -> Iterator[Simulator]:
-    simulator.clear_faults()
-    yield simulator
-    simulator.clear_faults()
-
-
-@pytest.fixture
-def openai_faults(openai_sim: Simulator) -> Iterator[Simulator]:
-    openai_sim.clear_faults()
-    yield openai_sim
-    openai_sim.clear_faults()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:

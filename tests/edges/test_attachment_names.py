@@ -11,8 +11,7 @@ import pytest
 from mcp import Client
 
 from poe_mcp.client import AsyncPoeClient
-from poe_mcp.simulator import Simulator
-from poe_mcp.simulator.media import make_png
+from poe_mcp.simulator import Simulator, make_png
 
 
 @pytest.fixture

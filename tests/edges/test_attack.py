@@ -155,14 +155,14 @@ async def test_every_error_points_at_its_own_provider_s_page_only(
 
 
 async def test_an_unsupported_country_is_a_refusal_no_key_fixes(
-    openai_faults: Simulator,
+    openai_sim: Simulator,
 ) -> None:
-    openai_faults.add_fault(
+    openai_sim.add_fault(
         "status", status=403, error_type="unsupported_country_region_territory",
         message="Country, region, or territory not supported", times=1,
     )  # fmt: skip
     async with AsyncPoeClient(
-        "sk-test-edges", provider="openai", base_url=openai_faults.base_url, store=False,
+        "sk-test-edges", provider="openai", base_url=openai_sim.base_url, store=False,
         rpm=0, max_retries=0, catalog=False,
     ) as client:  # fmt: skip
         with pytest.raises(PoeError) as raised:

@@ -72,10 +72,10 @@ def test_each_provider_names_its_own_page(
     assert again.message == err.message  # once
 
 
-async def test_compatible_provider_points_to_its_own_base_url(faults: Simulator) -> None:
-    faults.add_fault("status", status=401, message="Unauthorized", times=2)
+async def test_compatible_provider_points_to_its_own_base_url(simulator: Simulator) -> None:
+    simulator.add_fault("status", status=401, message="Unauthorized", times=2)
     async with AsyncPoeClient(
-        "some-key", provider="compatible", base_url=faults.base_url, store=False, rpm=0,
+        "some-key", provider="compatible", base_url=simulator.base_url, store=False, rpm=0,
         max_retries=0,
     ) as client:  # fmt: skip
         with pytest.raises(E.AuthError) as auth:
@@ -84,7 +84,7 @@ async def test_compatible_provider_points_to_its_own_base_url(faults: Simulator)
             async for _ in client.stream("GPT-4.1", "hi"):
                 pass
     for exc in (auth.value, streamed.value):
-        assert f"Check the API key configured for {faults.base_url}." in exc.message
+        assert f"Check the API key configured for {simulator.base_url}." in exc.message
         assert "poe.com" not in exc.message
         assert exc.message.count("Check") == 1
 

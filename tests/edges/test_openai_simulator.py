@@ -85,13 +85,13 @@ def test_openai_error_bodies(
     assert "x-poe-feature-active" not in response.headers
 
 
-def test_faults_speak_openai_codes(openai_faults: Simulator) -> None:
-    openai_faults.add_fault(
+def test_faults_speak_openai_codes(openai_sim: Simulator) -> None:
+    openai_sim.add_fault(
         "status", status=400, error_type="billing_hard_limit_reached",
         message="Billing hard limit has been reached",
     )  # fmt: skip
-    openai_faults.add_fault("status", status=429, retry_after=1)
-    url = f"{openai_faults.base_url}/chat/completions"
+    openai_sim.add_fault("status", status=429, retry_after=1)
+    url = f"{openai_sim.base_url}/chat/completions"
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
     headers = {"Authorization": "Bearer sk-ok"}
     billing = httpx2.post(url, json=body, headers=headers)
@@ -108,25 +108,25 @@ def test_faults_speak_openai_codes(openai_faults: Simulator) -> None:
     assert limited.headers["retry-after"] == "1"
 
 
-async def test_library_maps_every_openai_error_to_its_kind(openai_faults: Simulator) -> None:
-    async with openai_client(openai_faults, "invalid-key") as bad:
+async def test_library_maps_every_openai_error_to_its_kind(openai_sim: Simulator) -> None:
+    async with openai_client(openai_sim, "invalid-key") as bad:
         with pytest.raises(E.AuthError) as auth:
             await bad.chat("gpt-4o", "hi")
-    async with openai_client(openai_faults, "broke-key") as broke:
+    async with openai_client(openai_sim, "broke-key") as broke:
         with pytest.raises(E.QuotaError):
             await broke.chat("gpt-4o", "hi")
-    async with openai_client(openai_faults) as ok:
+    async with openai_client(openai_sim) as ok:
         with pytest.raises(E.NotFoundError):
             await ok.chat("gpt-9", "hi")
         with pytest.raises(E.NotFoundError):
             await ok.chat("text-embedding-3-small", "hi")
-        openai_faults.add_fault("status", status=400, error_type="billing_hard_limit_reached")
+        openai_sim.add_fault("status", status=400, error_type="billing_hard_limit_reached")
         with pytest.raises(E.QuotaError) as billing:
             await ok.chat("gpt-4o", "hi")
-        openai_faults.add_fault("status", status=400, error_type="context_length_exceeded")
+        openai_sim.add_fault("status", status=400, error_type="context_length_exceeded")
         with pytest.raises(E.TooLargeError):
             await ok.chat("gpt-4o", "hi")
-        openai_faults.add_fault("status", status=429)
+        openai_sim.add_fault("status", status=429)
         with pytest.raises(E.RateLimitError):
             await ok.chat("gpt-4o", "hi")
         answered = await ok.chat("gpt-4o", "hi")

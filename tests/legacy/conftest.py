@@ -62,25 +62,11 @@ def png(width: int = 64, height: int = 48) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture(scope="session")
-def sim() -> Iterator[Simulator]:
-    with Simulator(rpm=1_000_000) as simulator:
-        yield simulator
-
-
 @pytest.fixture
-def fresh_sim(sim: Simulator) -> Iterator[Simulator]:
-    sim.clear_faults()
-    sim.clear_requests()
-    yield sim
-    sim.clear_faults()
-
-
-@pytest.fixture
-async def legacy(fresh_sim: Simulator) -> AsyncIterator[AsyncPoeClient]:
+async def legacy(simulator: Simulator) -> AsyncIterator[AsyncPoeClient]:
     """A client whose default backend is the bot protocol, on the simulator."""
     async with AsyncPoeClient(
-        KEY, base_url=fresh_sim.base_url, backend="legacy", store=False, catalog=False, rpm=0
+        KEY, base_url=simulator.base_url, backend="legacy", store=False, catalog=False, rpm=0
     ) as client:
         yield client
 
@@ -210,17 +196,17 @@ def bot_server() -> Iterator[BotServer]:
 
 @pytest.fixture
 async def bot_client(
-    bot_server: BotServer, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+    bot_server: BotServer, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[AsyncPoeClient]:
     """The bot protocol pointed at the recording bot (explicit bot base URL); uploads and the
     REST API stay on the simulator."""
     monkeypatch.setenv("POE_BOT_BASE_URL", bot_server.url)
-    monkeypatch.setenv("POE_UPLOAD_BASE_URL", sim.upload_base_url)
+    monkeypatch.setenv("POE_UPLOAD_BASE_URL", simulator.upload_base_url)
     bot_server.bot.received.clear()
     bot_server.bot.auth.clear()
     async with AsyncPoeClient(
         KEY,
-        base_url=sim.base_url,
+        base_url=simulator.base_url,
         backend="legacy",
         store=False,
         catalog=False,

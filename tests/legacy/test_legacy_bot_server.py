@@ -237,11 +237,11 @@ async def test_tool_choice_none_sends_no_tools(
 
 
 async def test_attachments_are_uploaded_and_sent_by_url(
-    bot_client: AsyncPoeClient, bot_server: BotServer, sim: Simulator, tmp_path: Any
+    bot_client: AsyncPoeClient, bot_server: BotServer, simulator: Simulator, tmp_path: Any
 ) -> None:
     report = tmp_path / "report.csv"
     report.write_text("a,b\n1,2\n")
-    sim.clear_requests()
+    simulator.clear_requests()
     await bot_client.chat(
         "MyBot", [{"role": "user", "content": ["see these", png()]}], attachments=[report]
     )
@@ -251,19 +251,19 @@ async def test_attachments_are_uploaded_and_sent_by_url(
         ("image.png", "image/png"),
         ("report.csv", "text/csv"),
     ]
-    assert all(a.url.startswith(sim.url + "/uploads/") for a in sent.attachments)
-    uploads = upload_calls(sim)
+    assert all(a.url.startswith(simulator.url + "/uploads/") for a in sent.attachments)
+    uploads = upload_calls(simulator)
     assert len(uploads) == 2
     assert sorted(u["body"]["bytes"] for u in uploads) == sorted([len(png()), 8])
 
 
 async def test_bot_and_upload_urls_can_come_from_config_toml(
-    bot_server: BotServer, sim: Simulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    bot_server: BotServer, simulator: Simulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "config"
     config.mkdir(exist_ok=True)
     (config / "config.toml").write_text(
-        f'bot_base_url = "{bot_server.url}"\nupload_base_url = "{sim.upload_base_url}"\n'
+        f'bot_base_url = "{bot_server.url}"\nupload_base_url = "{simulator.upload_base_url}"\n'
     )
     monkeypatch.setenv("POE_MCP_CONFIG_DIR", str(config))
     async with AsyncPoeClient(
@@ -277,4 +277,4 @@ async def test_bot_and_upload_urls_can_come_from_config_toml(
     ) as client:
         result = await client.chat("MyBot", "configured", attachments=[png(3, 3)])
     assert result.text == "got 1 messages; last: configured"
-    assert bot_server.last.query[0].attachments[0].url.startswith(sim.url + "/uploads/")
+    assert bot_server.last.query[0].attachments[0].url.startswith(simulator.url + "/uploads/")

@@ -16,9 +16,9 @@ from .conftest import KEY, bot_calls
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_ask_poe_v2_over_both_backends_in_one_session(
-    fresh_sim: Simulator, mode: str
+    simulator: Simulator, mode: str
 ) -> None:
-    settings = Settings.load(store="memory://", base_url=fresh_sim.base_url, backend="legacy")
+    settings = Settings.load(store="memory://", base_url=simulator.base_url, backend="legacy")
     runtime = ServerRuntime(settings, api_key=KEY, simulated=True, tools=available_tools())
     try:
         async with Client(build_server(runtime), mode=mode) as client:
@@ -51,6 +51,6 @@ async def test_ask_poe_v2_over_both_backends_in_one_session(
     assert "received 3 messages" in second["text"]
     assert "Parameters: thinking_budget=512" in second["text"]
     assert "Thinking" not in second["text"]
-    sent = bot_calls(fresh_sim)[-1]["body"]["query"]
+    sent = bot_calls(simulator)[-1]["body"]["query"]
     assert [m["role"] for m in sent] == ["user", "bot", "user"]
     assert sent[0]["content"] == "remember 42"

@@ -46,13 +46,13 @@ def test_bot_urls_follow_the_rest_base_url() -> None:
     )
 
 
-async def test_chat_over_the_bot_protocol(legacy: AsyncPoeClient, fresh_sim: Simulator) -> None:
+async def test_chat_over_the_bot_protocol(legacy: AsyncPoeClient, simulator: Simulator) -> None:
     result = await legacy.chat("GPT-4.1", "hello bot", system="Be kind.")
     assert result.text.startswith('You said: "hello bot"')
     assert "received 2 messages (system prompt: yes)" in result.text
     assert (result.backend, result.finish_reason) == ("legacy", "stop")
     assert result.request_id
-    calls = bot_calls(fresh_sim)
+    calls = bot_calls(simulator)
     assert [c["path"] for c in calls] == ["/bot/GPT-4.1"]
     assert calls[0]["body"]["query"][0]["role"] == "system"
 
@@ -67,7 +67,7 @@ async def test_usage_is_estimated_and_says_so(legacy: AsyncPoeClient) -> None:
 
 
 async def test_usage_ledger_records_legacy_calls_as_estimated(
-    fresh_sim: Simulator, tmp_path: Path
+    simulator: Simulator, tmp_path: Path
 ) -> None:
     from poe_mcp.store import open_store
 
@@ -76,7 +76,7 @@ async def test_usage_ledger_records_legacy_calls_as_estimated(
         store = await store
     try:
         async with AsyncPoeClient(
-            KEY, base_url=fresh_sim.base_url, backend="legacy", store=store, catalog=False, rpm=0
+            KEY, base_url=simulator.base_url, backend="legacy", store=store, catalog=False, rpm=0
         ) as client:
             await client.chat("GPT-4.1", "count me")
         (record,) = await store.usage.recent(5)
@@ -110,7 +110,7 @@ async def test_thinking_budget_reaches_the_bot(legacy: AsyncPoeClient) -> None:
 
 
 async def test_image_and_file_parts_are_uploaded_and_seen_by_the_bot(
-    legacy: AsyncPoeClient, fresh_sim: Simulator, tmp_path: Path
+    legacy: AsyncPoeClient, simulator: Simulator, tmp_path: Path
 ) -> None:
     pdf = tmp_path / "a.pdf"
     pdf.write_bytes(b"%PDF-1.4\n" + b"0" * 291)
@@ -118,15 +118,15 @@ async def test_image_and_file_parts_are_uploaded_and_seen_by_the_bot(
     result = await legacy.chat("GPT-4.1", "what is this", attachments=[image, pdf])
     assert f"image/png {len(image)} bytes 64x48 px" in result.text
     assert "application/pdf 300 bytes (a.pdf)" in result.text
-    uploads = upload_calls(fresh_sim)
+    uploads = upload_calls(simulator)
     assert len(uploads) == 2
     assert all(u["status"] == 200 for u in uploads)
-    sent = bot_calls(fresh_sim)[0]["body"]["query"][-1]["attachments"]
-    assert all(a["url"].startswith(fresh_sim.url + "/uploads/") for a in sent)
+    sent = bot_calls(simulator)[0]["body"]["query"][-1]["attachments"]
+    assert all(a["url"].startswith(simulator.url + "/uploads/") for a in sent)
 
 
 async def test_local_files_of_any_type_are_uploaded(
-    legacy: AsyncPoeClient, fresh_sim: Simulator, tmp_path: Path
+    legacy: AsyncPoeClient, simulator: Simulator, tmp_path: Path
 ) -> None:
     blob = tmp_path / "data.bin"
     blob.write_bytes(bytes(range(256)) * 4)
@@ -138,7 +138,7 @@ async def test_local_files_of_any_type_are_uploaded(
 
 
 async def test_history_attachments_are_uploaded_once(
-    legacy: AsyncPoeClient, fresh_sim: Simulator
+    legacy: AsyncPoeClient, simulator: Simulator
 ) -> None:
     part = {"type": "image_url", "image_url": {"url": _data_uri(png(10, 10))}}
     turn1 = [{"role": "user", "content": [{"type": "text", "text": "look"}, part]}]
@@ -150,7 +150,7 @@ async def test_history_attachments_are_uploaded_once(
     ]
     second = await legacy.chat("GPT-4.1", turn2)
     assert "received 3 messages" in second.text
-    assert len(upload_calls(fresh_sim)) == 1
+    assert len(upload_calls(simulator)) == 1
 
 
 def _data_uri(data: bytes, media_type: str = "image/png") -> str:
@@ -160,7 +160,7 @@ def _data_uri(data: bytes, media_type: str = "image/png") -> str:
 
 
 async def test_an_oversized_attachment_is_refused_before_any_upload(
-    legacy: AsyncPoeClient, fresh_sim: Simulator
+    legacy: AsyncPoeClient, simulator: Simulator
 ) -> None:
     size = C.MAX_ATTACHMENT_BYTES + 3
     huge = "A" * (size * 4 // 3 + 4)
@@ -173,24 +173,24 @@ async def test_an_oversized_attachment_is_refused_before_any_upload(
     }
     with pytest.raises(TooLargeError, match=r"'big\.bin'.*limit is 52\.4 MB"):
         await legacy.chat("GPT-4.1", [{"role": "user", "content": ["take this", part]}])
-    assert upload_calls(fresh_sim) == []
-    assert bot_calls(fresh_sim) == []
+    assert upload_calls(simulator) == []
+    assert bot_calls(simulator) == []
 
 
 async def test_upload_failures_are_clear_and_retryable_ones_are_retried(
-    legacy: AsyncPoeClient, fresh_sim: Simulator
+    legacy: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fresh_sim.add_fault("status", status=400, path="/poe_api/", message="bad form")
+    simulator.add_fault("status", status=400, path="/poe_api/", message="bad form")
     with pytest.raises(InvalidRequestError, match=r"uploading attachment 'image\.png' failed"):
         await legacy.chat("GPT-4.1", "pic", attachments=[png(5, 5)])
-    fresh_sim.add_fault("status", status=503, path="/poe_api/")
+    simulator.add_fault("status", status=503, path="/poe_api/")
     result = await legacy.chat("GPT-4.1", "pic", attachments=[png(6, 6)])
     assert "6x6 px" in result.text
-    assert [u["status"] for u in upload_calls(fresh_sim)] == [400, 503, 200]
+    assert [u["status"] for u in upload_calls(simulator)] == [400, 503, 200]
 
 
 async def test_an_attachment_url_is_fetched_by_the_upload_endpoint(
-    legacy: AsyncPoeClient, fresh_sim: Simulator
+    legacy: AsyncPoeClient, simulator: Simulator
 ) -> None:
     made = await legacy.chat("GPT-Image-1", "a red square")
     (image,) = made.attachments
@@ -201,7 +201,7 @@ async def test_an_attachment_url_is_fetched_by_the_upload_endpoint(
     ]
     result = await legacy.chat("GPT-4.1", [{"role": "user", "content": message}])
     assert "Attachments: image/png" in result.text
-    (upload,) = upload_calls(fresh_sim)
+    (upload,) = upload_calls(simulator)
     assert upload["body"]["download_url"] == image.url
 
 
@@ -221,9 +221,9 @@ async def test_tool_calls_and_tool_results_over_the_simulator(legacy: AsyncPoeCl
 
 
 async def test_switching_backends_mid_conversation_carries_the_history(
-    fresh_sim: Simulator,
+    simulator: Simulator,
 ) -> None:
-    async with client_for(fresh_sim, backend=None) as client:
+    async with client_for(simulator, backend=None) as client:
         history: list[dict[str, Any]] = [{"role": "user", "content": "my name is Ada"}]
         rest = await client.chat("GPT-4.1", history)
         assert rest.backend == "openai"
@@ -235,7 +235,7 @@ async def test_switching_backends_mid_conversation_carries_the_history(
         assert bot.backend == "legacy"
         assert 'You said: "who am I?"' in bot.text
         assert "received 3 messages" in bot.text
-        sent = bot_calls(fresh_sim)[-1]["body"]["query"]
+        sent = bot_calls(simulator)[-1]["body"]["query"]
         assert [(m["role"], m["content"]) for m in sent] == [
             ("user", "my name is Ada"),
             ("bot", rest.text),
@@ -250,8 +250,8 @@ async def test_switching_backends_mid_conversation_carries_the_history(
         assert "received 5 messages" in back.text
 
 
-async def test_a_rest_tool_call_is_answered_over_the_bot_protocol(fresh_sim: Simulator) -> None:
-    async with client_for(fresh_sim, backend="openai") as client:
+async def test_a_rest_tool_call_is_answered_over_the_bot_protocol(simulator: Simulator) -> None:
+    async with client_for(simulator, backend="openai") as client:
         first = await client.chat("GPT-4.1", "get_weather city=Rome", tools=[WEATHER])
         (call,) = first.tool_calls
         messages = [
@@ -263,16 +263,16 @@ async def test_a_rest_tool_call_is_answered_over_the_bot_protocol(fresh_sim: Sim
         assert 'Tool results: get_weather -> "hot"' in second.text
 
 
-async def test_error_events_from_the_simulator(fresh_sim: Simulator) -> None:
-    async with client_for(fresh_sim, key="broke-legacy") as broke:
+async def test_error_events_from_the_simulator(simulator: Simulator) -> None:
+    async with client_for(simulator, key="broke-legacy") as broke:
         with pytest.raises(BalanceError):
             await broke.chat("GPT-4.1", "hi")
-    async with client_for(fresh_sim) as client:
+    async with client_for(simulator) as client:
         with pytest.raises(TooLargeError, match="too long"):
             await client.chat("ElevenLabs", "word " * 8_000)
         with pytest.raises(InvalidRequestError, match="bogus"):
             await client.chat("GPT-4.1", "hi", extra={"bogus": 1})
-        fresh_sim.add_fault(
+        simulator.add_fault(
             "stream_error",
             after_chunks=1,
             allow_retry=False,
@@ -283,47 +283,47 @@ async def test_error_events_from_the_simulator(fresh_sim: Simulator) -> None:
             await client.chat("GPT-4.1", "hi")
 
 
-async def test_http_errors_keep_their_kinds(fresh_sim: Simulator) -> None:
-    async with client_for(fresh_sim, key="invalid-legacy") as bad:
+async def test_http_errors_keep_their_kinds(simulator: Simulator) -> None:
+    async with client_for(simulator, key="invalid-legacy") as bad:
         with pytest.raises(AuthError):
             await bad.chat("GPT-4.1", "hi")
-    async with client_for(fresh_sim, max_retries=0) as client:
+    async with client_for(simulator, max_retries=0) as client:
         with pytest.raises(NotFoundError):
             await client.chat("No-Such-Bot", "hi")
 
 
 async def test_retryable_error_events_and_statuses_are_retried_by_the_client(
-    fresh_sim: Simulator,
+    simulator: Simulator,
 ) -> None:
-    async with client_for(fresh_sim) as client:
-        fresh_sim.add_fault("stream_error", after_chunks=2, allow_retry=True)
+    async with client_for(simulator) as client:
+        simulator.add_fault("stream_error", after_chunks=2, allow_retry=True)
         result = await client.chat("GPT-4.1", "try again")
         assert 'You said: "try again"' in result.text
-        assert len(bot_calls(fresh_sim)) == 2
+        assert len(bot_calls(simulator)) == 2
 
-        fresh_sim.clear_requests()
-        fresh_sim.add_fault("status", status=429, retry_after_ms=20)
+        simulator.clear_requests()
+        simulator.add_fault("status", status=429, retry_after_ms=20)
         result = await client.chat("GPT-4.1", "slow down")
-        assert [c["status"] for c in bot_calls(fresh_sim)] == [429, 200]
+        assert [c["status"] for c in bot_calls(simulator)] == [429, 200]
 
-        fresh_sim.clear_requests()
-        fresh_sim.add_fault("stream_error", after_chunks=1, allow_retry=False)
+        simulator.clear_requests()
+        simulator.add_fault("stream_error", after_chunks=1, allow_retry=False)
         # The same kind as on REST (upstream); allow_retry=false makes it final.
         with pytest.raises(UpstreamError) as final:
             await client.chat("GPT-4.1", "no retry")
         assert not final.value.retryable
-        assert len(bot_calls(fresh_sim)) == 1
+        assert len(bot_calls(simulator)) == 1
 
 
 async def test_a_cut_stream_is_retried_in_chat_and_incomplete_in_stream(
-    fresh_sim: Simulator,
+    simulator: Simulator,
 ) -> None:
-    async with client_for(fresh_sim) as client:
-        fresh_sim.add_fault("cut", after_chunks=3)
+    async with client_for(simulator) as client:
+        simulator.add_fault("cut", after_chunks=3)
         result = await client.chat("GPT-4.1", "cut me")
         assert 'You said: "cut me"' in result.text
 
-        fresh_sim.add_fault("cut", after_chunks=3)
+        simulator.add_fault("cut", after_chunks=3)
         seen: list[str] = []
         with pytest.raises(IncompleteStreamError) as caught:
             await drain(client.stream("GPT-4.1", "cut me"), seen)
@@ -333,17 +333,17 @@ async def test_a_cut_stream_is_retried_in_chat_and_incomplete_in_stream(
         assert 'You said: "cut me"' in caught.value.partial_text
 
         # An answer that breaks the protocol is not retried: the same request gets it again.
-        fresh_sim.clear_requests()
-        fresh_sim.add_fault("malformed")
+        simulator.clear_requests()
+        simulator.add_fault("malformed")
         with pytest.raises(UpstreamError, match="breaks the bot protocol") as broken:
             await client.chat("GPT-4.1", "garbled")
         assert not broken.value.retryable
-        queries = [c for c in bot_calls(fresh_sim) if (c["body"] or {}).get("type") == "query"]
+        queries = [c for c in bot_calls(simulator) if (c["body"] or {}).get("type") == "query"]
         assert len(queries) == 1  # (fastapi_poe reports the bad event to the bot: not a query)
 
 
-async def test_list_models_comes_from_the_rest_catalog(fresh_sim: Simulator) -> None:
-    settings = Settings.load(base_url=fresh_sim.base_url)
+async def test_list_models_comes_from_the_rest_catalog(simulator: Simulator) -> None:
+    settings = Settings.load(base_url=simulator.base_url)
     options = BackendOptions(
         api_key=KEY, provider=Provider.from_settings(settings), timeout_s=30.0, settings=settings
     )
@@ -363,23 +363,23 @@ async def test_the_openai_provider_has_no_bot_protocol() -> None:
             await client.chat("gpt-4o", "hi")
 
 
-async def test_a_retry_exhausted_upstream_error_names_the_bot(fresh_sim: Simulator) -> None:
-    async with client_for(fresh_sim, max_retries=0) as client:
-        fresh_sim.add_fault("stream_error", after_chunks=1, allow_retry=True, message="flaky")
+async def test_a_retry_exhausted_upstream_error_names_the_bot(simulator: Simulator) -> None:
+    async with client_for(simulator, max_retries=0) as client:
+        simulator.add_fault("stream_error", after_chunks=1, allow_retry=True, message="flaky")
         with pytest.raises(UpstreamError, match=r"GPT-4\.1: flaky"):
             await client.chat("GPT-4.1", "hi")
 
 
-async def test_a_per_call_timeout_bounds_the_wait_for_the_bot(fresh_sim: Simulator) -> None:
-    async with client_for(fresh_sim, max_retries=0) as client:
-        fresh_sim.add_fault("delay", delay_s=1.0)
+async def test_a_per_call_timeout_bounds_the_wait_for_the_bot(simulator: Simulator) -> None:
+    async with client_for(simulator, max_retries=0) as client:
+        simulator.add_fault("delay", delay_s=1.0)
         with pytest.raises(RequestTimeoutError, match=r"sent nothing for 0\.2 s"):
             await client.chat("GPT-4.1", "slow", timeout=0.2)
 
 
-def test_the_blocking_client_speaks_the_bot_protocol(fresh_sim: Simulator) -> None:
+def test_the_blocking_client_speaks_the_bot_protocol(simulator: Simulator) -> None:
     with PoeClient(
-        KEY, base_url=fresh_sim.base_url, backend="legacy", store=False, catalog=False, rpm=0
+        KEY, base_url=simulator.base_url, backend="legacy", store=False, catalog=False, rpm=0
     ) as client:
         result = client.chat("GPT-4.1", "from a script")
         streamed = list(client.stream("Claude-Sonnet-4", "and streaming"))

@@ -22,8 +22,7 @@ from typing import Any
 import pytest
 
 from poe_mcp.client import AsyncPoeClient
-from poe_mcp.simulator import Simulator
-from poe_mcp.simulator.media import make_mp3, make_mp4, make_png, make_wav
+from poe_mcp.simulator import Simulator, make_mp3, make_mp4, make_png, make_wav
 
 PNG = make_png(40, 20, "edge")
 MP3 = make_mp3(0.5)
@@ -52,11 +51,10 @@ def write_config(text: str) -> None:
     (config / "config.toml").write_text(text, encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def slow_sim() -> Iterator[Simulator]:
+@pytest.fixture(scope="session")
+def slow_sim(make_simulator: Callable[..., Simulator]) -> Simulator:
     """A simulator whose media bots take 1.2 s, like a (fast) real one."""
-    with Simulator(media_delay_s=1.2) as sim:
-        yield sim
+    return make_simulator(media_delay_s=1.2)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from poe_mcp.media import MediaLink, extract_media, link_kind, sniff_media_type
-from poe_mcp.simulator.media import make_mp3, make_mp4, make_png, make_wav
+from poe_mcp.simulator import make_mp3, make_mp4, make_png, make_wav
 from poe_mcp.types import Attachment
 
 CDN = "https://pfst.cf2.poecdn.net/base/image/7f3a9c2b1e"

@@ -1,12 +1,12 @@
 """Fixtures for compare, consensus, fallbacks, reasoning and token accounting.
 
-One simulator for the folder (its faults cleared around every test), a client with a memory
-ledger over it, and helpers to read what the simulator received.
+A client with a memory ledger over the shared simulator, and helpers to read what the simulator
+received.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,6 @@ from poe_mcp.store import open_store
 
 
 @pytest.fixture
-def sim(simulator: Simulator) -> Iterator[Simulator]:
-    """The shared simulator with no faults and an empty request log (faults cleared after)."""
-    simulator.clear_faults()
-    simulator.clear_requests()
-    yield simulator
-    simulator.clear_faults()
-
-
-@pytest.fixture
 async def store() -> AsyncIterator[Any]:
     opened: Any = open_store("memory://")
     yield opened
@@ -34,10 +25,10 @@ async def store() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def client(sim: Simulator, api_key: str, store: Any) -> AsyncIterator[AsyncPoeClient]:
+async def client(simulator: Simulator, api_key: str, store: Any) -> AsyncIterator[AsyncPoeClient]:
     """A client with a memory ledger, the catalog on, one quick retry, no client rate limit."""
     async with AsyncPoeClient(
-        api_key, base_url=sim.base_url, store=store, rpm=0, max_retries=1
+        api_key, base_url=simulator.base_url, store=store, rpm=0, max_retries=1
     ) as c:
         yield c
 

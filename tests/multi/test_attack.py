@@ -33,21 +33,21 @@ from .conftest import chat_bodies, fail_model
     ],
 )
 async def test_a_bad_option_is_refused_once_before_anything_is_sent(
-    client: AsyncPoeClient, sim: Simulator, options: dict[str, Any], match: str
+    client: AsyncPoeClient, simulator: Simulator, options: dict[str, Any], match: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=match):
         await compare(client, "hi", ["GPT-4.1", "Claude-Sonnet-4"], **options)
     with pytest.raises(InvalidRequestError, match=match):
         await consensus(client, "hi", ["GPT-4.1", "Claude-Sonnet-4"], **options)
-    assert chat_bodies(sim) == []
+    assert chat_bodies(simulator) == []
 
 
 async def test_a_misspelt_option_is_a_type_error_before_sending(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     with pytest.raises(TypeError, match="temprature"):
         await compare(client, "hi", ["GPT-4.1"], temprature=0.5)  # type: ignore[call-arg]
-    assert chat_bodies(sim) == []
+    assert chat_bodies(simulator) == []
 
 
 async def test_no_prompt_is_an_invalid_request(client: AsyncPoeClient) -> None:
@@ -55,21 +55,34 @@ async def test_no_prompt_is_an_invalid_request(client: AsyncPoeClient) -> None:
         await compare(client, None, ["GPT-4.1"])  # type: ignore[arg-type]
 
 
-def test_cli_compare_with_a_bad_temperature_is_one_error(sim: Simulator, api_key: str) -> None:
+def test_cli_compare_with_a_bad_temperature_is_one_error(
+    simulator: Simulator, api_key: str
+) -> None:
     result = CliRunner().invoke(
         cli,
-        ["compare", "-m", "GPT-4.1", "-m", "Grok-4", "-t", "9", "hi", "--base-url", sim.base_url],
+        [
+            "compare",
+            "-m",
+            "GPT-4.1",
+            "-m",
+            "Grok-4",
+            "-t",
+            "9",
+            "hi",
+            "--base-url",
+            simulator.base_url,
+        ],
         env={"POE_API_KEY": api_key},
     )
     assert result.exit_code == 1
     assert isinstance(result.exception, InvalidRequestError)
-    assert chat_bodies(sim) == []
+    assert chat_bodies(simulator) == []
 
 
 async def test_an_unknown_fallback_model_is_passed_over(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fail_model(sim, "GPT-4.1", 529)
+    fail_model(simulator, "GPT-4.1", 529)
     result = await client.chat("GPT-4.1", "hi", fallbacks=["No-Such-Model", "Claude-Sonnet-4"])
     assert result.model == "Claude-Sonnet-4"
     story = [(a.model, a.outcome, a.error_kind) for a in result.attempts]
@@ -81,18 +94,18 @@ async def test_an_unknown_fallback_model_is_passed_over(
 
 
 async def test_an_unknown_first_model_still_never_falls_back(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     from poe_mcp.errors import NotFoundError
 
     with pytest.raises(NotFoundError):
         await client.chat("No-Such-Model", "hi", fallbacks=["Claude-Sonnet-4"])
-    assert [b["model"] for b in chat_bodies(sim)] == ["No-Such-Model"]
+    assert [b["model"] for b in chat_bodies(simulator)] == ["No-Such-Model"]
 
 
 @pytest.fixture
-async def server(sim: Simulator, api_key: str) -> AsyncIterator[Any]:
-    settings = Settings.load(store="memory://", base_url=sim.base_url, max_retries=1)
+async def server(simulator: Simulator, api_key: str) -> AsyncIterator[Any]:
+    settings = Settings.load(store="memory://", base_url=simulator.base_url, max_retries=1)
     runtime = ServerRuntime(
         settings, api_key=api_key, simulated=True, tools=select_tools("all,multi")
     )

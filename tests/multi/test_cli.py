@@ -30,9 +30,9 @@ def _models(*names: str) -> list[str]:
     return [arg for name in names for arg in ("-m", name)]
 
 
-def test_compare_four_models_side_by_side_one_fails(sim: Simulator, api_key: str) -> None:
-    fail_model(sim, "Grok-4", 529)
-    result = _run(sim, api_key, "compare", *_models(*FOUR), "Tea or coffee?")
+def test_compare_four_models_side_by_side_one_fails(simulator: Simulator, api_key: str) -> None:
+    fail_model(simulator, "Grok-4", 529)
+    result = _run(simulator, api_key, "compare", *_models(*FOUR), "Tea or coffee?")
     assert result.exit_code == 0, result.output
     out = result.stdout
     header = out.splitlines()[0]
@@ -44,10 +44,10 @@ def test_compare_four_models_side_by_side_one_fails(sim: Simulator, api_key: str
     assert "1 failed" in out
 
 
-def test_compare_json(sim: Simulator, api_key: str) -> None:
-    fail_model(sim, "Grok-4", 500)
+def test_compare_json(simulator: Simulator, api_key: str) -> None:
+    fail_model(simulator, "Grok-4", 500)
     result = _run(
-        sim, api_key, "compare", *_models("GPT-4.1", "Grok-4"), "hi", "--json", "-s", "Brief."
+        simulator, api_key, "compare", *_models("GPT-4.1", "Grok-4"), "hi", "--json", "-s", "Brief."
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -55,19 +55,19 @@ def test_compare_json(sim: Simulator, api_key: str) -> None:
     assert data["answers"][0]["ok"] is True
     assert data["answers"][1]["error"]["metadata"]["kind"] == "upstream"
     assert data["failed"] == ["Grok-4"]
-    assert all(b["messages"][0]["content"] == "Brief." for b in chat_bodies(sim))
+    assert all(b["messages"][0]["content"] == "Brief." for b in chat_bodies(simulator))
 
 
-def test_compare_exits_1_when_no_model_answered(sim: Simulator, api_key: str) -> None:
-    fail_model(sim, "GPT-4.1", 403)
-    result = _run(sim, api_key, "compare", *_models("GPT-4.1"), "hi")
+def test_compare_exits_1_when_no_model_answered(simulator: Simulator, api_key: str) -> None:
+    fail_model(simulator, "GPT-4.1", 403)
+    result = _run(simulator, api_key, "compare", *_models("GPT-4.1"), "hi")
     assert result.exit_code == 1
     assert "FAILED (moderation)" in result.stdout
 
 
-def test_consensus_from_the_command_line(sim: Simulator, api_key: str) -> None:
+def test_consensus_from_the_command_line(simulator: Simulator, api_key: str) -> None:
     result = _run(
-        sim,
+        simulator,
         api_key,
         "compare",
         *_models("Claude-Sonnet-4", "GPT-4.1", "Gemini-2.5-Pro"),
@@ -89,21 +89,27 @@ def test_consensus_from_the_command_line(sim: Simulator, api_key: str) -> None:
     assert "Total with the synthesis: $" in out
     data = json.loads(
         _run(
-            sim, api_key, "compare", *_models("GPT-4.1", "Grok-4"), "--consensus", "x", "--json"
+            simulator,
+            api_key,
+            "compare",
+            *_models("GPT-4.1", "Grok-4"),
+            "--consensus",
+            "x",
+            "--json",
         ).stdout
     )
     assert [s["step"] for s in data["steps"]] == ["answer", "answer", "synthesis"]
     assert data["synthesizer"] == "GPT-4.1"
 
 
-def test_compare_usage_errors(sim: Simulator, api_key: str) -> None:
-    too_many = _run(sim, api_key, "compare", "-m", "GPT-4.1", "--stance", "for", "--stance",
+def test_compare_usage_errors(simulator: Simulator, api_key: str) -> None:
+    too_many = _run(simulator, api_key, "compare", "-m", "GPT-4.1", "--stance", "for", "--stance",
                     "against", "x")  # fmt: skip
     assert too_many.exit_code == 2
-    bad_effort = _run(sim, api_key, "compare", "-m", "GPT-4.1", "--reasoning", "lots", "x")
+    bad_effort = _run(simulator, api_key, "compare", "-m", "GPT-4.1", "--reasoning", "lots", "x")
     assert bad_effort.exit_code == 2
     assert "--reasoning" in bad_effort.output
-    assert chat_bodies(sim) == []
+    assert chat_bodies(simulator) == []
 
 
 def test_narrow_terminals_get_one_block_per_model() -> None:
@@ -142,10 +148,17 @@ def _chat(sim: Simulator, key: str, *args: str) -> Result:
     return _run(sim, key, "chat", *args, "--no-stream", "--no-stats")
 
 
-def test_chat_fallback_skips_an_overloaded_model(sim: Simulator, api_key: str) -> None:
-    fail_model(sim, "Claude-Opus-4.1", 529)
+def test_chat_fallback_skips_an_overloaded_model(simulator: Simulator, api_key: str) -> None:
+    fail_model(simulator, "Claude-Opus-4.1", 529)
     result = _chat(
-        sim, api_key, "-m", "Claude-Opus-4.1", "--fallback", "Claude-Sonnet-4", "--json", "hello"
+        simulator,
+        api_key,
+        "-m",
+        "Claude-Opus-4.1",
+        "--fallback",
+        "Claude-Sonnet-4",
+        "--json",
+        "hello",
     )
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.stdout)
@@ -153,18 +166,18 @@ def test_chat_fallback_skips_an_overloaded_model(sim: Simulator, api_key: str) -
     assert [a["outcome"] for a in data["attempts"]] == ["skipped", "ok"]
 
 
-def test_chat_fallback_stops_on_an_auth_error(sim: Simulator) -> None:
-    result = _chat(sim, "invalid-key", "-m", "Claude-Opus-4.1", "--fallback", "GPT-4.1", "hi")
+def test_chat_fallback_stops_on_an_auth_error(simulator: Simulator) -> None:
+    result = _chat(simulator, "invalid-key", "-m", "Claude-Opus-4.1", "--fallback", "GPT-4.1", "hi")
     assert result.exit_code == 1
     assert isinstance(result.exception, AuthError)  # `poe-mcp` prints it as "error (auth): ..."
-    assert [b["model"] for b in chat_bodies(sim)] == ["Claude-Opus-4.1"]
+    assert [b["model"] for b in chat_bodies(simulator)] == ["Claude-Opus-4.1"]
 
 
-def test_chat_reasoning_effort(sim: Simulator, api_key: str) -> None:
-    result = _chat(sim, api_key, "-m", "Grok-4", "--reasoning", "5000", "think")
+def test_chat_reasoning_effort(simulator: Simulator, api_key: str) -> None:
+    result = _chat(simulator, api_key, "-m", "Grok-4", "--reasoning", "5000", "think")
     assert result.exit_code == 0, result.output
     assert "Parameters: reasoning_effort=medium" in result.stdout
-    refused = _chat(sim, api_key, "-m", "GPT-4.1", "--reasoning", "high", "think")
+    refused = _chat(simulator, api_key, "-m", "GPT-4.1", "--reasoning", "high", "think")
     assert refused.exit_code == 1
     assert isinstance(refused.exception, InvalidRequestError)
     assert "GPT-4.1 cannot reason" in str(refused.exception)

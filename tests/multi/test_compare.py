@@ -22,9 +22,9 @@ PNG = base64.b64decode(
 
 
 async def test_four_models_one_fails_the_others_answer(
-    client: AsyncPoeClient, sim: Simulator, store: Any
+    client: AsyncPoeClient, simulator: Simulator, store: Any
 ) -> None:
-    fail_model(sim, "Grok-4", 500)
+    fail_model(simulator, "Grok-4", 500)
     arrived: list[str] = []
     table = await compare(
         client, "Tea or coffee?", FOUR, on_answer=lambda a: arrived.append(a.model)
@@ -59,9 +59,9 @@ async def test_four_models_one_fails_the_others_answer(
     )
 
 
-async def test_the_models_are_asked_at_once(client: AsyncPoeClient, sim: Simulator) -> None:
+async def test_the_models_are_asked_at_once(client: AsyncPoeClient, simulator: Simulator) -> None:
     for model in FOUR:
-        sim.add_fault("delay", delay_s=0.4, model=model)
+        simulator.add_fault("delay", delay_s=0.4, model=model)
     await client.chat("GPT-4.1", "warm up the connection pool")
     started = time.perf_counter()
     table = await compare(client, "slow question", FOUR)
@@ -71,7 +71,9 @@ async def test_the_models_are_asked_at_once(client: AsyncPoeClient, sim: Simulat
     assert wall < 0.4 * 2  # four models one after another would take 1.6 s
 
 
-async def test_every_model_gets_the_same_request(client: AsyncPoeClient, sim: Simulator) -> None:
+async def test_every_model_gets_the_same_request(
+    client: AsyncPoeClient, simulator: Simulator
+) -> None:
     table = await compare(
         client,
         "What is in the picture?",
@@ -82,7 +84,7 @@ async def test_every_model_gets_the_same_request(client: AsyncPoeClient, sim: Si
         max_tokens=300,
     )
     assert not table.failed
-    bodies = chat_bodies(sim)
+    bodies = chat_bodies(simulator)
     assert sorted(b["model"] for b in bodies) == ["Claude-Sonnet-4", "GPT-4.1"]
     first, second = ({k: v for k, v in b.items() if k != "model"} for b in bodies)
     assert first == second
@@ -106,28 +108,28 @@ async def test_every_model_gets_the_same_request(client: AsyncPoeClient, sim: Si
     ],
 )
 async def test_bad_comparisons_are_refused_before_anything_is_sent(
-    client: AsyncPoeClient, sim: Simulator, models: Any, options: dict[str, Any], match: str
+    client: AsyncPoeClient, simulator: Simulator, models: Any, options: dict[str, Any], match: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=match):
         await compare(client, "hi", models, **options)
-    assert chat_bodies(sim) == []
+    assert chat_bodies(simulator) == []
 
 
 async def test_configured_fallbacks_do_not_apply_to_a_comparison(
-    sim: Simulator, api_key: str, poe_home: Any
+    simulator: Simulator, api_key: str, poe_home: Any
 ) -> None:
     config = poe_home.parent / "config" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('[fallbacks]\n"Grok-4" = ["GPT-4.1"]\n')
-    fail_model(sim, "Grok-4", 529)
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False, rpm=0) as c:
+    fail_model(simulator, "Grok-4", 529)
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False, rpm=0) as c:
         table = await compare(c, "hi", ["Grok-4", "Claude-Sonnet-4"])
     assert table.answer("Grok-4").error is not None
-    assert sorted(b["model"] for b in chat_bodies(sim)).count("GPT-4.1") == 0
+    assert sorted(b["model"] for b in chat_bodies(simulator)).count("GPT-4.1") == 0
 
 
-def test_the_blocking_client_compares_too(sim: Simulator, api_key: str) -> None:
-    with PoeClient(api_key, base_url=sim.base_url, store=False, rpm=0) as client:
+def test_the_blocking_client_compares_too(simulator: Simulator, api_key: str) -> None:
+    with PoeClient(api_key, base_url=simulator.base_url, store=False, rpm=0) as client:
         table = client.compare("hello", ["GPT-4.1", "Claude-Sonnet-4"], max_tokens=50)
         verdict = client.consensus(
             "Is it?", ["GPT-4.1", "Claude-Sonnet-4"], stances=["for", "against"]

@@ -18,7 +18,7 @@ PANEL = ["Claude-Sonnet-4", "GPT-4.1", "Grok-4"]
 
 
 async def test_stances_reach_each_model_and_the_verdict_names_agreement(
-    client: AsyncPoeClient, sim: Simulator, store: Any
+    client: AsyncPoeClient, simulator: Simulator, store: Any
 ) -> None:
     sides: list[Stance] = ["for", "against", "against"]
     result = await consensus(
@@ -30,7 +30,7 @@ async def test_stances_reach_each_model_and_the_verdict_names_agreement(
         system="You are a senior engineer.",
     )
 
-    by_model = {b["model"]: b for b in chat_bodies(sim)}
+    by_model = {b["model"]: b for b in chat_bodies(simulator)}
     for model, stance in zip(PANEL, sides, strict=True):
         system = by_model[model]["messages"][0]
         assert system["role"] == "system"
@@ -60,7 +60,7 @@ async def test_stances_reach_each_model_and_the_verdict_names_agreement(
 
 
 async def test_one_model_twice_with_opposite_stances(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     result = await consensus(
         client, "Is remote work better?", ["GPT-4.1", "GPT-4.1"], stances=["for", "against"]
@@ -71,13 +71,13 @@ async def test_one_model_twice_with_opposite_stances(
 
 
 async def test_stances_by_model_name_and_neutral_by_default(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     result = await consensus(
         client, "Tabs or spaces?", ["GPT-4.1", "Claude-Sonnet-4"], stances={"gpt-4.1": "against"}
     )
     assert [a.stance for a in result.panel.answers] == ["against", "neutral"]
-    neutral = chat_bodies(sim)[0:2]
+    neutral = chat_bodies(simulator)[0:2]
     assert any(stance_instruction("neutral") in b["messages"][0]["content"] for b in neutral)
 
 
@@ -90,36 +90,38 @@ async def test_stances_by_model_name_and_neutral_by_default(
     ],
 )
 async def test_bad_stances_are_refused_before_anything_is_sent(
-    client: AsyncPoeClient, sim: Simulator, stances: Any, match: str
+    client: AsyncPoeClient, simulator: Simulator, stances: Any, match: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=match):
         await consensus(client, "hi", ["GPT-4.1", "Claude-Sonnet-4"], stances=stances)
-    assert chat_bodies(sim) == []
+    assert chat_bodies(simulator) == []
 
 
 async def test_a_failed_panel_model_is_named_to_the_synthesizer(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fail_model(sim, "Grok-4", 529)
+    fail_model(simulator, "Grok-4", 529)
     result = await consensus(client, "Ship it?", PANEL, stances=["for", "against", "for"])
     assert result.ok
     assert result.panel.answer("Grok-4").error is not None
-    judged = chat_bodies(sim)[-1]["messages"][-1]["content"]
+    judged = chat_bodies(simulator)[-1]["messages"][-1]["content"]
     assert "Grok-4 (stance: for)\n[no answer: the model failed (overloaded)]" in judged
     assert "Verdict: undecided (1 of 2 answers each way)." in result.text
 
 
-async def test_no_verdict_without_answers(client: AsyncPoeClient, sim: Simulator) -> None:
-    fail_model(sim, "GPT-4.1", 503)
-    fail_model(sim, "Grok-4", 403)
+async def test_no_verdict_without_answers(client: AsyncPoeClient, simulator: Simulator) -> None:
+    fail_model(simulator, "GPT-4.1", 503)
+    fail_model(simulator, "Grok-4", 403)
     with pytest.raises(PoeError, match="no panel model answered") as caught:
         await consensus(client, "hi", ["GPT-4.1", "Grok-4"], synthesizer="Claude-Opus-4.1")
     assert caught.value.kind == "upstream"
-    assert "Claude-Opus-4.1" not in [b["model"] for b in chat_bodies(sim)]
+    assert "Claude-Opus-4.1" not in [b["model"] for b in chat_bodies(simulator)]
 
 
-async def test_a_failed_synthesis_keeps_the_answers(client: AsyncPoeClient, sim: Simulator) -> None:
-    fail_model(sim, "Claude-Opus-4.1", 402)
+async def test_a_failed_synthesis_keeps_the_answers(
+    client: AsyncPoeClient, simulator: Simulator
+) -> None:
+    fail_model(simulator, "Claude-Opus-4.1", 402)
     result = await consensus(client, "hi", ["GPT-4.1", "Grok-4"], synthesizer="Claude-Opus-4.1")
     assert not result.ok
     assert result.verdict is None

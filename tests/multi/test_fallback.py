@@ -22,9 +22,9 @@ def _models(sim: Simulator) -> list[str]:
 
 
 async def test_an_overloaded_model_is_skipped(
-    client: AsyncPoeClient, sim: Simulator, store: Any
+    client: AsyncPoeClient, simulator: Simulator, store: Any
 ) -> None:
-    fail_model(sim, "Claude-Opus-4.1", 529)
+    fail_model(simulator, "Claude-Opus-4.1", 529)
     result = await client.chat("Claude-Opus-4.1", "hello", fallbacks=CHAIN)
 
     assert result.model == "Claude-Sonnet-4"
@@ -40,7 +40,11 @@ async def test_an_overloaded_model_is_skipped(
         "ok",
         None,
     )
-    assert _models(sim) == ["Claude-Opus-4.1", "Claude-Opus-4.1", "Claude-Sonnet-4"]  # 1 retry
+    assert _models(simulator) == [
+        "Claude-Opus-4.1",
+        "Claude-Opus-4.1",
+        "Claude-Sonnet-4",
+    ]  # 1 retry
     rows = sorted(await store.usage.recent(10), key=lambda r: r.ts)
     assert [(r.model, r.outcome, r.error_kind) for r in rows] == [
         ("Claude-Opus-4.1", "error", "overloaded"),
@@ -49,25 +53,25 @@ async def test_an_overloaded_model_is_skipped(
     assert result.to_dict()["attempts"][0]["error_kind"] == "overloaded"
 
 
-async def test_an_auth_error_stops_the_chain(sim: Simulator, store: Any) -> None:
+async def test_an_auth_error_stops_the_chain(simulator: Simulator, store: Any) -> None:
     async with AsyncPoeClient(
-        "invalid-key", base_url=sim.base_url, store=store, rpm=0, max_retries=1
+        "invalid-key", base_url=simulator.base_url, store=store, rpm=0, max_retries=1
     ) as client:
         with pytest.raises(AuthError):
             await client.chat("Claude-Opus-4.1", "hello", fallbacks=CHAIN)
-    assert _models(sim) == ["Claude-Opus-4.1"]
+    assert _models(simulator) == ["Claude-Opus-4.1"]
     rows = await store.usage.recent(10)
     assert [(r.model, r.error_kind) for r in rows] == [("Claude-Opus-4.1", "auth")]
 
 
 async def test_an_auth_error_of_a_fallback_stops_there(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fail_model(sim, "Claude-Opus-4.1", 529)
-    fail_model(sim, "Claude-Sonnet-4", 401)
+    fail_model(simulator, "Claude-Opus-4.1", 529)
+    fail_model(simulator, "Claude-Sonnet-4", 401)
     with pytest.raises(AuthError) as caught:
         await client.chat("Claude-Opus-4.1", "hello", fallbacks=CHAIN)
-    assert "GPT-4.1" not in _models(sim)
+    assert "GPT-4.1" not in _models(simulator)
     assert "after falling back from Claude-Opus-4.1 (overloaded)" in caught.value.message
     attempts = caught.value.metadata["attempts"]
     assert [(a["model"], a["outcome"]) for a in attempts] == [
@@ -95,9 +99,9 @@ async def test_an_auth_error_of_a_fallback_stops_there(
     ],
 )
 async def test_failures_another_model_may_not_have_fall_back(
-    client: AsyncPoeClient, sim: Simulator, status: int, fields: dict[str, Any], kind: str
+    client: AsyncPoeClient, simulator: Simulator, status: int, fields: dict[str, Any], kind: str
 ) -> None:
-    fail_model(sim, "Grok-4", status, **fields)
+    fail_model(simulator, "Grok-4", status, **fields)
     result = await client.chat("Grok-4", "hi", fallbacks=["GPT-4.1"])
     assert result.model == "GPT-4.1"
     assert result.attempts[0].error_kind == kind
@@ -113,27 +117,29 @@ async def test_failures_another_model_may_not_have_fall_back(
     ],
 )
 async def test_failures_the_caller_must_fix_never_fall_back(
-    client: AsyncPoeClient, sim: Simulator, status: int, error: type[PoeError]
+    client: AsyncPoeClient, simulator: Simulator, status: int, error: type[PoeError]
 ) -> None:
-    fail_model(sim, "Grok-4", status)
+    fail_model(simulator, "Grok-4", status)
     with pytest.raises(error):
         await client.chat("Grok-4", "hi", fallbacks=["GPT-4.1"])
-    assert "GPT-4.1" not in _models(sim)
+    assert "GPT-4.1" not in _models(simulator)
 
 
 async def test_an_invalid_argument_is_refused_whatever_the_chain(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     with pytest.raises(InvalidRequestError, match="web_search"):
         await client.chat("GPT-4.1", "hi", extra={"web_search": True}, fallbacks=["Grok-4"])
-    assert _models(sim) == []  # refused unsent: the model list says GPT-4.1 takes no web_search
+    assert (
+        _models(simulator) == []
+    )  # refused unsent: the model list says GPT-4.1 takes no web_search
 
 
 async def test_the_last_failure_is_raised_with_the_whole_story(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fail_model(sim, "Grok-4", 529)
-    fail_model(sim, "GPT-4.1", 429)
+    fail_model(simulator, "Grok-4", 529)
+    fail_model(simulator, "GPT-4.1", 429)
     with pytest.raises(PoeError) as caught:
         await client.chat("Grok-4", "hi", fallbacks=["GPT-4.1"])
     assert caught.value.kind == "rate_limit"
@@ -141,9 +147,9 @@ async def test_the_last_failure_is_raised_with_the_whole_story(
 
 
 async def test_a_stream_falls_back_before_its_first_delta(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fail_model(sim, "Claude-Opus-4.1", 503)
+    fail_model(simulator, "Claude-Opus-4.1", 503)
     text, result = "", None
     async for delta in client.stream("Claude-Opus-4.1", "stream it", fallbacks=CHAIN):
         text += delta.text
@@ -160,16 +166,18 @@ def _config(home: Path, text: str) -> None:
     path.write_text(text)
 
 
-async def test_fallbacks_from_config_toml(sim: Simulator, api_key: str, poe_home: Path) -> None:
+async def test_fallbacks_from_config_toml(
+    simulator: Simulator, api_key: str, poe_home: Path
+) -> None:
     _config(poe_home, '[fallbacks]\n"claude-opus-4.1" = ["Claude-Sonnet-4", "GPT-4.1"]\n')
-    fail_model(sim, "Claude-Opus-4.1", 529)
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False, rpm=0) as client:
+    fail_model(simulator, "Claude-Opus-4.1", 529)
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False, rpm=0) as client:
         result = await client.chat("Claude-Opus-4.1", "configured", max_tokens=100)
         assert result.model == "Claude-Sonnet-4"
-        sim.clear_requests()
+        simulator.clear_requests()
         with pytest.raises(PoeError, match=r"overloaded|Simulated"):
             await client.chat("Claude-Opus-4.1", "no chain this time", fallbacks=[])
-    assert set(_models(sim)) == {"Claude-Opus-4.1"}
+    assert set(_models(simulator)) == {"Claude-Opus-4.1"}
 
 
 @pytest.mark.parametrize(
@@ -188,9 +196,9 @@ def test_a_bad_fallbacks_table_is_a_config_error(poe_home: Path, text: str) -> N
 
 
 async def test_every_option_reaches_the_fallback_model(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    fail_model(sim, "Grok-4", 503)
+    fail_model(simulator, "Grok-4", 503)
     result = await client.chat(
         "Grok-4",
         "one two three",
@@ -202,7 +210,7 @@ async def test_every_option_reaches_the_fallback_model(
         stop=["zzz"],
         session_id="s-fallback",
     )
-    body = chat_bodies(sim)[-1]
+    body = chat_bodies(simulator)[-1]
     assert body["model"] == "GPT-4.1"
     assert body["messages"][0] == {"role": "system", "content": "Be terse."}
     assert (body["temperature"], body["max_tokens"], body["top_p"], body["stop"]) == (

@@ -24,11 +24,11 @@ MODES = ["auto", "legacy"]
 
 
 @pytest.fixture
-async def make_server(sim: Simulator, api_key: str) -> AsyncIterator[Callable[..., Any]]:
+async def make_server(simulator: Simulator, api_key: str) -> AsyncIterator[Callable[..., Any]]:
     runtimes: list[ServerRuntime] = []
 
     def make(tools: str = "all,multi", key: str | None = None) -> Any:
-        settings = Settings.load(store="memory://", base_url=sim.base_url, max_retries=1)
+        settings = Settings.load(store="memory://", base_url=simulator.base_url, max_retries=1)
         runtime = ServerRuntime(
             settings, api_key=key or api_key, simulated=True, tools=select_tools(tools)
         )
@@ -66,9 +66,9 @@ async def test_the_multi_group_is_off_by_default(make_server: Callable[..., Any]
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_compare_four_models_one_fails_with_progress_per_model(
-    make_server: Callable[..., Any], sim: Simulator, mode: str
+    make_server: Callable[..., Any], simulator: Simulator, mode: str
 ) -> None:
-    fail_model(sim, "Grok-4", 500)
+    fail_model(simulator, "Grok-4", 500)
     seen: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -101,7 +101,7 @@ async def test_compare_four_models_one_fails_with_progress_per_model(
 
 
 async def test_consensus_with_stances_and_a_synthesis(
-    make_server: Callable[..., Any], sim: Simulator
+    make_server: Callable[..., Any], simulator: Simulator
 ) -> None:
     async with Client(make_server()) as client:
         result = await client.call_tool(
@@ -127,15 +127,15 @@ async def test_consensus_with_stances_and_a_synthesis(
     text = result.content[0].text
     assert text.startswith("# Verdict (Claude-Opus-4.1)")
     assert "synthesis Claude-Opus-4.1: $" in text
-    systems = {b["model"]: b["messages"][0]["content"] for b in chat_bodies(sim)}
+    systems = {b["model"]: b["messages"][0]["content"] for b in chat_bodies(simulator)}
     assert systems["GPT-4.1"].startswith("Stance: against.")
     assert systems["Claude-Sonnet-4"].startswith("Stance: for.")
 
 
 async def test_a_failed_synthesis_is_a_tool_error_that_keeps_the_answers(
-    make_server: Callable[..., Any], sim: Simulator
+    make_server: Callable[..., Any], simulator: Simulator
 ) -> None:
-    fail_model(sim, "Claude-Opus-4.1", 402)
+    fail_model(simulator, "Claude-Opus-4.1", 402)
     async with Client(make_server()) as client:
         result = await client.call_tool(
             "consensus",
@@ -159,9 +159,9 @@ async def test_bad_arguments_are_refused(make_server: Callable[..., Any]) -> Non
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_ask_poe_v2_falls_back_past_an_overloaded_model(
-    make_server: Callable[..., Any], sim: Simulator, mode: str
+    make_server: Callable[..., Any], simulator: Simulator, mode: str
 ) -> None:
-    fail_model(sim, "Claude-Opus-4.1", 529)
+    fail_model(simulator, "Claude-Opus-4.1", 529)
     async with Client(make_server("chat"), mode=mode) as client:
         result = await client.call_tool(
             "ask_poe_v2",
@@ -185,7 +185,7 @@ async def test_ask_poe_v2_falls_back_past_an_overloaded_model(
 
 
 async def test_ask_poe_v2_stops_on_an_auth_error(
-    make_server: Callable[..., Any], sim: Simulator
+    make_server: Callable[..., Any], simulator: Simulator
 ) -> None:
     async with Client(make_server("chat", key="invalid-key")) as client:
         result = await client.call_tool(
@@ -193,11 +193,11 @@ async def test_ask_poe_v2_stops_on_an_auth_error(
         )
     assert result.is_error
     assert "[kind: auth]" in result.content[0].text
-    assert [b["model"] for b in chat_bodies(sim)] == ["Claude-Opus-4.1"]
+    assert [b["model"] for b in chat_bodies(simulator)] == ["Claude-Opus-4.1"]
 
 
 async def test_ask_poe_v2_refuses_reasoning_for_a_model_that_cannot(
-    make_server: Callable[..., Any], sim: Simulator
+    make_server: Callable[..., Any], simulator: Simulator
 ) -> None:
     async with Client(make_server("chat")) as client:
         result = await client.call_tool(
@@ -205,7 +205,7 @@ async def test_ask_poe_v2_refuses_reasoning_for_a_model_that_cannot(
         )
     assert result.is_error
     assert "GPT-4.1 cannot reason" in result.content[0].text
-    assert chat_bodies(sim) == []
+    assert chat_bodies(simulator) == []
 
 
 async def test_get_usage_shows_cached_and_reasoning_tokens(

@@ -39,10 +39,10 @@ def _sent(sim: Simulator) -> dict[str, Any]:
     ],
 )
 async def test_the_effort_is_mapped_to_what_each_family_takes(
-    client: AsyncPoeClient, sim: Simulator, model: str, effort: Any, sent: dict[str, Any]
+    client: AsyncPoeClient, simulator: Simulator, model: str, effort: Any, sent: dict[str, Any]
 ) -> None:
     result = await client.chat(model, "think about it", reasoning_effort=effort)
-    assert _sent(sim) == sent
+    assert _sent(simulator) == sent
     (note,) = result.notes
     name, value = next(iter(sent.items()))
     assert f"{name}={value!r}" in note
@@ -50,7 +50,7 @@ async def test_the_effort_is_mapped_to_what_each_family_takes(
 
 
 async def test_reasoning_tokens_come_back_and_are_counted(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     plain = await client.chat("Claude-Sonnet-4", "same question")
     thought = await client.chat("Claude-Sonnet-4", "same question", reasoning_effort="high")
@@ -62,33 +62,33 @@ async def test_reasoning_tokens_come_back_and_are_counted(
 
 
 async def test_a_model_that_cannot_reason_refuses_before_sending(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     with pytest.raises(InvalidRequestError, match=r"GPT-4\.1 cannot reason") as caught:
         await client.chat("GPT-4.1", "hi", reasoning_effort="high")
     assert "Claude" in caught.value.message  # it names reasoning models to use instead
     assert caught.value.metadata["reasoning"] is False
-    assert chat_bodies(sim) == []
+    assert chat_bodies(simulator) == []
 
 
 async def test_a_model_without_a_declared_control_gets_openai_s_field(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     result = await client.chat("GPT-5-mini", "hi", reasoning_effort=20000)
-    assert _sent(sim) == {"reasoning_effort": "high"}
+    assert _sent(simulator) == {"reasoning_effort": "high"}
     assert "OpenAI's reasoning_effort='high'" in result.notes[0]
     assert "unknown" in result.notes[0]
     assert result.usage.reasoning_tokens > 0
 
 
 async def test_unknown_capability_is_sent_the_openai_way_and_noted(
-    sim: Simulator, api_key: str
+    simulator: Simulator, api_key: str
 ) -> None:
     async with AsyncPoeClient(
-        api_key, base_url=sim.base_url, store=False, catalog=False, rpm=0
+        api_key, base_url=simulator.base_url, store=False, catalog=False, rpm=0
     ) as client:
         result = await client.chat("Grok-4", "hi", reasoning_effort="medium")
-    assert _sent(sim) == {"reasoning_effort": "medium"}
+    assert _sent(simulator) == {"reasoning_effort": "medium"}
     assert "is not in the model catalog" in result.notes[0]
 
 
@@ -103,7 +103,7 @@ async def test_unknown_capability_is_sent_the_openai_way_and_noted(
 )
 async def test_bad_efforts_are_refused(
     client: AsyncPoeClient,
-    sim: Simulator,
+    simulator: Simulator,
     model: str,
     effort: Any,
     extra: dict[str, Any] | None,
@@ -111,13 +111,13 @@ async def test_bad_efforts_are_refused(
 ) -> None:
     with pytest.raises(InvalidRequestError, match=match):
         await client.chat(model, "hi", reasoning_effort=effort, extra=extra)
-    assert chat_bodies(sim) == []
+    assert chat_bodies(simulator) == []
 
 
 async def test_each_model_of_a_chain_gets_its_own_mapping(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    sim.add_fault("status", status=529, model="Grok-4", times=5, retry_after_ms=1)
+    simulator.add_fault("status", status=529, model="Grok-4", times=5, retry_after_ms=1)
     result = await client.chat(
         "Grok-4", "hi", reasoning_effort="high", fallbacks=["GPT-4.1", "Claude-Sonnet-4"]
     )
@@ -128,16 +128,18 @@ async def test_each_model_of_a_chain_gets_its_own_mapping(
         ("Claude-Sonnet-4", "ok", None),
     ]
     sent = [(b["model"], b.get("reasoning_effort"), b.get("thinking_budget")) for b in
-            chat_bodies(sim)]  # fmt: skip
+            chat_bodies(simulator)]  # fmt: skip
     assert ("GPT-4.1", None, None) not in sent
     assert sent[-1] == ("Claude-Sonnet-4", None, 24576)
     assert all(s == ("Grok-4", "high", None) for s in sent[:-1])
 
 
-async def test_the_agent_takes_one_reasoning_effort(client: AsyncPoeClient, sim: Simulator) -> None:
+async def test_the_agent_takes_one_reasoning_effort(
+    client: AsyncPoeClient, simulator: Simulator
+) -> None:
     agent = Agent(client, "Claude-Sonnet-4", reasoning_effort="low")
     result = await agent.run("think briefly")
     assert "Parameters: thinking_budget=1024" in result.text
-    assert all(b.get("thinking_budget") == 1024 for b in chat_bodies(sim))
+    assert all(b.get("thinking_budget") == 1024 for b in chat_bodies(simulator))
     with pytest.raises(InvalidRequestError):
         Agent(client, "Claude-Sonnet-4", reasoning_effort="lots")  # type: ignore[arg-type]

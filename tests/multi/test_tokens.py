@@ -30,7 +30,7 @@ HISTORY = [
 
 
 async def test_cached_and_reasoning_tokens_are_priced_from_the_catalog(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     result = await client.chat("Claude-Opus-4.1", HISTORY, reasoning_effort="medium")
     usage = result.usage
@@ -179,11 +179,11 @@ async def test_a_ledger_from_before_the_details_is_migrated(tmp_path: Path) -> N
 
 
 def test_usage_shows_cached_and_reasoning_tokens(
-    sim: Simulator, api_key: str, poe_home: Path, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator, api_key: str, poe_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{poe_home / 'usage.db'}"
     monkeypatch.setenv("POE_MCP_STORE", url)
-    with PoeClient(api_key, base_url=sim.base_url, rpm=0) as client:
+    with PoeClient(api_key, base_url=simulator.base_url, rpm=0) as client:
         result = client.chat("Claude-Opus-4.1", HISTORY, reasoning_effort="high")
     runner = CliRunner()
     text = runner.invoke(cli, ["usage", "--store", url, "--recent", "5", "--include-simulated"])

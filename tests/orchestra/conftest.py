@@ -1,4 +1,5 @@
-"""Fixtures for orchestration tests: one simulator, a client per test with its own store."""
+"""Fixtures for orchestration tests: a client per test (on the shared simulator) with its own
+store."""
 
 from __future__ import annotations
 
@@ -40,12 +41,6 @@ def user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield home
 
 
-@pytest.fixture(scope="module")
-def sim(user_dirs: Path) -> Iterator[Simulator]:
-    with Simulator() as simulator:
-        yield simulator
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
@@ -54,6 +49,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def client(sim: Simulator, store: Store) -> AsyncIterator[AsyncPoeClient]:
-    async with AsyncPoeClient("sk-orchestra", base_url=sim.base_url, store=store, rpm=0) as c:
+async def client(
+    simulator: Simulator, store: Store, user_dirs: Path
+) -> AsyncIterator[AsyncPoeClient]:
+    async with AsyncPoeClient("sk-orchestra", base_url=simulator.base_url, store=store, rpm=0) as c:
         yield c

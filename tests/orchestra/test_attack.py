@@ -40,17 +40,17 @@ def _model_calls(sim: Simulator) -> list[dict[str, Any]]:
 async def test_an_unusable_tier_model_is_refused_before_anything_is_spent(
     client: AsyncPoeClient,
     store: Store,
-    sim: Simulator,
+    simulator: Simulator,
     tiers: dict[str, str],
     error: Any,
     said: str,
 ) -> None:
-    sim.clear_requests()
+    simulator.clear_requests()
     orch = Orchestrator(client, tiers={**TIERS, **tiers})
     with pytest.raises(error) as caught:
         await orch.run("Build the lexer, add tests.")
     assert said in str(caught.value)
-    assert _model_calls(sim) == [], "a tier was paid for before the bad model was found"
+    assert _model_calls(simulator) == [], "a tier was paid for before the bad model was found"
     assert await store.runs.list() == []
 
 
@@ -85,16 +85,16 @@ async def test_a_provider_without_a_key_is_refused_before_planning(
 
 
 async def test_a_key_fault_mid_run_ends_the_run_and_resume_takes_new_tiers(
-    client: AsyncPoeClient, store: Store, sim: Simulator
+    client: AsyncPoeClient, store: Store, simulator: Simulator
 ) -> None:
     events: list[RunEvent] = []
-    sim.add_fault("status", status=401, model="GPT-4.1", times=0)
+    simulator.add_fault("status", status=401, model="GPT-4.1", times=0)
     try:
         state = await Orchestrator(client, tiers=TIERS, on_event=events.append).run(
             "Build the lexer, add tests."
         )
     finally:
-        sim.clear_faults()
+        simulator.clear_faults()
     # Not QA'd, retried and escalated to another model: the run fails and says why.
     assert state.status == "failed"
     assert (state.stop_reason or "").startswith("auth: tier 3 (GPT-4.1)")
@@ -113,13 +113,13 @@ async def test_a_key_fault_mid_run_ends_the_run_and_resume_takes_new_tiers(
 
 
 async def test_an_exhausted_balance_mid_run_stops_it_cleanly(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    sim.add_fault("status", status=402, model="GPT-4.1", times=0)
+    simulator.add_fault("status", status=402, model="GPT-4.1", times=0)
     try:
         state = await Orchestrator(client, tiers=TIERS).run("Build the lexer.")
     finally:
-        sim.clear_faults()
+        simulator.clear_faults()
     assert state.status == "stopped"
     assert "balance" in (state.stop_reason or "")
     assert state.tickets["T1.1"].status == "todo"
@@ -136,14 +136,14 @@ async def test_budgets_and_bounds_below_their_minimum_are_refused(
 
 
 async def test_duplicate_track_ids_are_fed_back_to_tier_1_once(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    sim.clear_requests()
+    simulator.clear_requests()
     state = await Orchestrator(client, tiers=TIERS).run("Write A [dup-tracks]. Write B.")
     assert state.status == "completed"
     assert [t.id for t in state.tracks] == ["T1", "T2"]
     assert state.usage["1"].calls == 2
-    assert any("duplicate track ids: T1" in str(r.get("body")) for r in sim.requests())
+    assert any("duplicate track ids: T1" in str(r.get("body")) for r in simulator.requests())
 
 
 async def test_a_plan_still_cyclic_after_its_repair_fails_the_run_with_the_reason(
@@ -241,7 +241,7 @@ async def test_resume_refuses_a_finished_run_and_a_live_one(
 
 
 async def test_cancel_stops_a_run_stuck_in_a_long_planning_call_at_once(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     started = asyncio.Event()
 
@@ -250,7 +250,7 @@ async def test_cancel_stops_a_run_stuck_in_a_long_planning_call_at_once(
             started.set()
 
     orch = Orchestrator(client, tiers=TIERS, on_event=on_event)
-    sim.add_fault("delay", delay_s=30, model=TIERS["1"])  # a strong model thinking for long
+    simulator.add_fault("delay", delay_s=30, model=TIERS["1"])  # a strong model thinking for long
     try:
         task = asyncio.create_task(orch.run("Build the lexer."))
         await asyncio.wait_for(started.wait(), 5)
@@ -258,7 +258,7 @@ async def test_cancel_stops_a_run_stuck_in_a_long_planning_call_at_once(
         orch.cancel()  # what cancel_run does from another request
         state = await asyncio.wait_for(task, 5)
     finally:
-        sim.clear_faults()
+        simulator.clear_faults()
     assert time.monotonic() - began < 1.0, "cancel waited for the planning call to finish"
     assert state.status == "cancelled"
     assert state.stop_reason == "cancelled by the user"

@@ -52,22 +52,24 @@ def _main(
 
 
 def test_cli_errors_are_one_line_and_name_the_tier(
-    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    code, _, err = _main(sim, tmp_path, monkeypatch, capsys, "Do it.", "--tier", "3=No-Such")
+    code, _, err = _main(simulator, tmp_path, monkeypatch, capsys, "Do it.", "--tier", "3=No-Such")
     assert code == 1
     assert err.startswith("error (not_found): tier 3 (worker) model 'No-Such': Unknown model")
     assert "Traceback" not in err
 
-    code, out, _ = _main(sim, tmp_path, monkeypatch, capsys, "Do it.", *TIER_ARGS, "--json")
+    code, out, _ = _main(simulator, tmp_path, monkeypatch, capsys, "Do it.", *TIER_ARGS, "--json")
     assert code == 0
     run_id = json.loads(out)["id"]
-    code, _, err = _main(sim, tmp_path, monkeypatch, capsys, "--resume", run_id)
+    code, _, err = _main(simulator, tmp_path, monkeypatch, capsys, "--resume", run_id)
     assert code == 1
     assert err.startswith(f"error (invalid_request): run {run_id} has nothing left to resume")
 
 
-def test_cli_refuses_options_that_would_have_no_effect(sim: Simulator, tmp_path: Path) -> None:
+def test_cli_refuses_options_that_would_have_no_effect(
+    simulator: Simulator, tmp_path: Path
+) -> None:
     outline = tmp_path / "outline.txt"
     outline.write_text("src/", encoding="utf-8")
     for args, said in (
@@ -77,14 +79,14 @@ def test_cli_refuses_options_that_would_have_no_effect(sim: Simulator, tmp_path:
         (["Do it.", "--budget-usd", "0"], "0.0 is not in the range x>0"),
     ):
         result = CliRunner().invoke(
-            cli, ["orchestrate", *args, "--base-url", sim.base_url], env=_env(tmp_path)
+            cli, ["orchestrate", *args, "--base-url", simulator.base_url], env=_env(tmp_path)
         )
         assert result.exit_code == 2, result.output
         assert said in result.output
 
 
 def test_cli_step_mode_without_a_terminal_refuses_run_command(
-    sim: Simulator, tmp_path: Path
+    simulator: Simulator, tmp_path: Path
 ) -> None:
     root = tmp_path / "work"
     root.mkdir()
@@ -93,7 +95,7 @@ def test_cli_step_mode_without_a_terminal_refuses_run_command(
         f'[tools]\nroots = ["{root}"]\ncommands = ["true"]\n', encoding="utf-8"
     )
     args = ["orchestrate", "Call run_command program=true.", "--step", "--json", *TIER_ARGS]
-    result = CliRunner().invoke(cli, [*args, "--base-url", sim.base_url], env=_env(tmp_path))
+    result = CliRunner().invoke(cli, [*args, "--base-url", simulator.base_url], env=_env(tmp_path))
     assert result.exit_code == 0, result.output
     assert "step mode without a terminal: tools that change things will be refused" in (
         result.stderr
@@ -104,14 +106,14 @@ def test_cli_step_mode_without_a_terminal_refuses_run_command(
 
 
 def test_cli_ctrl_c_at_a_step_prompt_ends_at_once_and_the_run_resumes(
-    sim: Simulator, tmp_path: Path
+    simulator: Simulator, tmp_path: Path
 ) -> None:
     poe_mcp = str(Path(sys.executable).with_name("poe-mcp"))
     env = {**os.environ, **_env(tmp_path)}
     leader, follower = pty.openpty()  # a real terminal, so step mode asks
     command = [poe_mcp, "orchestrate", "Build A, add B. Write C.", "--step", *TIER_ARGS]
     proc = subprocess.Popen(
-        [*command, "--base-url", sim.base_url],
+        [*command, "--base-url", simulator.base_url],
         stdin=follower,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -144,7 +146,7 @@ def test_cli_ctrl_c_at_a_step_prompt_ends_at_once_and_the_run_resumes(
     assert f"`poe-mcp orchestrate --resume {run_id}`" in line
 
     runner = CliRunner()
-    base = ["--base-url", sim.base_url]
+    base = ["--base-url", simulator.base_url]
     shown = runner.invoke(cli, ["orchestrate", "--show", run_id, "--json", *base], env=env)
     assert json.loads(shown.stdout)["status"] == "cancelled"
     resumed = runner.invoke(cli, ["orchestrate", "--resume", run_id, *base], env=env)
@@ -164,9 +166,9 @@ def _runtime(sim: Simulator, tools: dict[str, Any] | None = None) -> ServerRunti
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_mcp_step_mode_asks_through_elicitation_before_a_mutating_tool(
-    sim: Simulator, tmp_path: Path
+    simulator: Simulator, tmp_path: Path
 ) -> None:
-    runtime = _runtime(sim, {"roots": [str(tmp_path)], "commands": ["true"]})
+    runtime = _runtime(simulator, {"roots": [str(tmp_path)], "commands": ["true"]})
     asked: list[str] = []
 
     async def answer(context: Any, params: Any) -> ElicitResult:
@@ -206,11 +208,11 @@ async def test_mcp_step_mode_asks_through_elicitation_before_a_mutating_tool(
 @pytest.mark.asyncio(loop_scope="session")
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_mcp_step_mode_without_a_way_to_ask_refuses_mutating_tools_and_says_so(
-    sim: Simulator, tmp_path: Path, mode: Any
+    simulator: Simulator, tmp_path: Path, mode: Any
 ) -> None:
     """A legacy client without elicitation, or a stateless (2026-07-28) session, which has no
     server-to-client requests inside a call even when the client could elicit."""
-    runtime = _runtime(sim, {"roots": [str(tmp_path)], "commands": ["true"]})
+    runtime = _runtime(simulator, {"roots": [str(tmp_path)], "commands": ["true"]})
     asked: list[str] = []
 
     async def answer(context: Any, params: Any) -> ElicitResult:
@@ -238,10 +240,10 @@ async def test_mcp_step_mode_without_a_way_to_ask_refuses_mutating_tools_and_say
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_mcp_simulated_server_answers_every_provider_from_the_simulator(
-    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a real provider would need its key
-    runtime = _runtime(sim)
+    runtime = _runtime(simulator)
     try:
         async with Client(build_server(runtime)) as client:
             result = await client.call_tool(
@@ -258,8 +260,8 @@ async def test_mcp_simulated_server_answers_every_provider_from_the_simulator(
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_mcp_two_resumes_of_one_run_do_not_both_run(sim: Simulator) -> None:
-    runtime = _runtime(sim)
+async def test_mcp_two_resumes_of_one_run_do_not_both_run(simulator: Simulator) -> None:
+    runtime = _runtime(simulator)
     try:
         async with Client(build_server(runtime)) as client:
             first = await client.call_tool(
@@ -268,14 +270,14 @@ async def test_mcp_two_resumes_of_one_run_do_not_both_run(sim: Simulator) -> Non
             assert first.structured_content is not None
             assert first.structured_content["status"] == "stopped"
             run_id = first.structured_content["run_id"]
-            sim.add_fault("delay", delay_s=0.3, model="GPT-4.1", times=0)
+            simulator.add_fault("delay", delay_s=0.3, model="GPT-4.1", times=0)
             try:
                 one, two = await asyncio.gather(
                     client.call_tool("resume_run", {"run_id": run_id}),
                     client.call_tool("resume_run", {"run_id": run_id}),
                 )
             finally:
-                sim.clear_faults()
+                simulator.clear_faults()
     finally:
         await runtime.aclose()
     results = sorted([one, two], key=lambda r: bool(r.is_error))

@@ -43,9 +43,9 @@ def _cli(sim: Simulator, home: Path, *args: str) -> Any:
 
 
 def test_cli_runs_a_goal_shows_tickets_live_and_prints_cost_per_tier(
-    sim: Simulator, tmp_path: Path
+    simulator: Simulator, tmp_path: Path
 ) -> None:
-    result = _cli(sim, tmp_path, GOAL, *TIER_ARGS)
+    result = _cli(simulator, tmp_path, GOAL, *TIER_ARGS)
     assert result.exit_code == 0, result.output
     assert "✓ tier 3 [T1.1]" in result.stderr  # the live view, on stderr
     assert "run run-" in result.stdout
@@ -54,24 +54,28 @@ def test_cli_runs_a_goal_shows_tickets_live_and_prints_cost_per_tier(
     for tier in ("1", "2", "3", "4"):
         assert f"tier {tier} ({TIERS[tier]})" in result.stdout
 
-    listed = _cli(sim, tmp_path, "--list", "--json")
+    listed = _cli(simulator, tmp_path, "--list", "--json")
     runs = json.loads(listed.stdout)
     assert runs[0]["status"] == "completed"
-    shown = _cli(sim, tmp_path, "--show", runs[0]["id"], "--json")
+    shown = _cli(simulator, tmp_path, "--show", runs[0]["id"], "--json")
     state = json.loads(shown.stdout)
     assert len(state["tickets"]) == 8
 
 
-def test_cli_exit_code_and_summary_name_blocked_tickets(sim: Simulator, tmp_path: Path) -> None:
+def test_cli_exit_code_and_summary_name_blocked_tickets(
+    simulator: Simulator, tmp_path: Path
+) -> None:
     result = _cli(
-        sim, tmp_path, "Do the impossible [fail-always].", *TIER_ARGS, "--max-retries", "0"
+        simulator, tmp_path, "Do the impossible [fail-always].", *TIER_ARGS, "--max-retries", "0"
     )
     assert result.exit_code == 1
     assert "blocked T1.1: QA:" in result.stdout
 
 
-def test_cli_refuses_bad_tier_options_and_unknown_runs(sim: Simulator, tmp_path: Path) -> None:
-    bad = _cli(sim, tmp_path, "goal", "--tier", "nonsense")
+def test_cli_refuses_bad_tier_options_and_unknown_runs(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    bad = _cli(simulator, tmp_path, "goal", "--tier", "nonsense")
     assert bad.exit_code == 2
     assert "expected TIER=MODEL" in bad.output
     poe_mcp = str(Path(sys.executable).with_name("poe-mcp"))
@@ -81,7 +85,7 @@ def test_cli_refuses_bad_tier_options_and_unknown_runs(sim: Simulator, tmp_path:
         (["--resume", "run-doesnotexist"], "error (not_found): no orchestration run"),
     ):
         proc = subprocess.run(
-            [poe_mcp, "orchestrate", *args, "--base-url", sim.base_url],
+            [poe_mcp, "orchestrate", *args, "--base-url", simulator.base_url],
             env=env,
             capture_output=True,
             text=True,
@@ -93,8 +97,8 @@ def test_cli_refuses_bad_tier_options_and_unknown_runs(sim: Simulator, tmp_path:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def orchestra_runtime(sim: Simulator) -> AsyncIterator[ServerRuntime]:
-    settings = Settings.load(store="memory://", base_url=sim.base_url)
+async def orchestra_runtime(simulator: Simulator) -> AsyncIterator[ServerRuntime]:
+    settings = Settings.load(store="memory://", base_url=simulator.base_url)
     runtime = ServerRuntime(
         settings, api_key="sk-orchestra-mcp", simulated=True, tools=ORCHESTRA_TOOLS
     )

@@ -111,9 +111,9 @@ async def test_dependents_of_a_blocked_ticket_are_blocked_not_run(client: AsyncP
 
 
 async def test_a_cyclic_plan_is_repaired_once_with_the_error_fed_back(
-    client: AsyncPoeClient, sim: Any
+    client: AsyncPoeClient, simulator: Any
 ) -> None:
-    sim.clear_requests()
+    simulator.clear_requests()
     orch = Orchestrator(client, tiers=TIERS)
     state = await orch.run("Build the core [cyclic], add the shell and add the tests.")
     assert state.status == "completed"
@@ -121,7 +121,7 @@ async def test_a_cyclic_plan_is_repaired_once_with_the_error_fed_back(
     assert state.tickets["T1.1"].ticket.depends_on == []
     # Chat completions carry "messages", the Responses API "input": either way the refusal
     # naming the cycle went back to tier 2.
-    bodies = [r.get("body") or {} for r in sim.requests()]
+    bodies = [r.get("body") or {} for r in simulator.requests()]
     repaired = [
         b
         for b in bodies

@@ -1,6 +1,5 @@
-"""Fixtures for the Redis tests: a real ``redis-server`` on a free loopback port in a tmp dir.
-
-``scripts/ensure-redis`` (run by the Makefile) installs the server on a fresh machine.
+"""Fixtures for the Redis tests. The shared server (``redis_server``, ``redis_url``) is in
+``tests/conftest.py``: ``tests/store`` runs every store scenario on Redis too.
 """
 
 from __future__ import annotations
@@ -16,21 +15,6 @@ from poe_mcp.store.redis import RedisStore
 from .redis_testlib import RedisServer
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """The Redis most tests share (each test starts from an empty one: see ``redis_url``)."""
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    """A Redis URL whose database is empty at the start of the test."""
-    redis_server.flush()
-    return redis_server.url(0)
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A Redis of this test alone, which it may stop and restart."""
@@ -40,8 +24,8 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[RedisStore]:
-    """The Redis store, under the name the shared store scenarios (tests/store) expect."""
+async def redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
+    """The Redis store on its own time (Redis's ``TIME``, Redis TTLs)."""
     s = open_store(redis_url)
     assert isinstance(s, RedisStore)
     yield s

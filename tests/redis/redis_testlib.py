@@ -1,19 +1,16 @@
-"""Helpers for the Redis tests: a real ``redis-server`` process, shared store scenarios."""
+"""Helpers for the Redis tests: a real ``redis-server`` process."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import redis
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-TESTS = Path(__file__).resolve().parents[1]
 
 
 def _free_port() -> int:
@@ -64,21 +61,3 @@ class RedisServer:
 
     def raw(self, db: int = 0) -> redis.Redis:
         return redis.Redis(port=self.port, db=db, decode_responses=True)
-
-
-def reuse_scenarios(namespace: dict[str, Any], relative: str) -> None:
-    """Run another folder's store scenarios here, against the Redis ``store`` fixture.
-
-    One source for the behaviour every backend must share: the tests in ``tests/store`` take a
-    ``store`` fixture, and this folder's fixture of that name is Redis.
-    """
-    path = TESTS / relative
-    name = "_redis_reuse_" + relative.replace("/", "_").removesuffix(".py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for attr, value in vars(module).items():
-        if attr.startswith("test_") and callable(value):
-            namespace[attr] = value

@@ -1,4 +1,8 @@
-"""What the Redis store adds: Redis TTLs, one truth for several processes, outages survived."""
+"""What the Redis store adds: Redis TTLs, one truth for several processes, outages survived.
+
+The behaviour every backend shares runs on Redis too, from ``tests/store`` (its ``store``
+fixture has a Redis parameter).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from poe_mcp.store import open_store
 from poe_mcp.store.base import UsageRecord
 from poe_mcp.store.redis import RedisStore
 
+from ..conftest import FakeClock
 from .redis_testlib import RedisServer
 
 
@@ -30,9 +35,9 @@ def usage(model: str = "GPT-4.1", **kw: object) -> UsageRecord:
 
 
 async def test_sessions_expire_through_redis_ttls(
-    store: RedisStore, redis_server: RedisServer
+    redis_store: RedisStore, redis_server: RedisServer
 ) -> None:
-    raw = redis_server.raw()
+    store, raw = redis_store, redis_server.raw()
     await store.sessions.append("t", [{"role": "user", "content": "1"}], ttl_s=30)
     keys = sorted(raw.keys("poe-mcp:session:t*"))
     assert keys == ["poe-mcp:session:t", "poe-mcp:session:t:messages"]
@@ -40,17 +45,39 @@ async def test_sessions_expire_through_redis_ttls(
     await store.sessions.append("t", [{"role": "assistant", "content": "2"}], ttl_s=120)
     assert all(115_000 < raw.pttl(k) <= 120_000 for k in keys)  # renewed on append
 
+    # Redis's own clock (no clock given): this waits for the server, no fake can stand in.
     await store.sessions.append("short", [{"role": "user", "content": "x"}], ttl_s=0.05)
     await asyncio.sleep(0.1)
     assert raw.keys("poe-mcp:session:short*") == []  # Redis itself dropped it: no purge needed
     assert [i.id for i in await store.sessions.list()] == ["t"]
 
 
-async def test_trimming_matches_sqlite(store: RedisStore, tmp_path: Path) -> None:
+async def test_an_injected_clock_rules_expiry_while_redis_still_holds_the_keys(
+    redis_url: str, redis_server: RedisServer, clock: FakeClock
+) -> None:
+    raw = redis_server.raw()
+    store = open_store(redis_url, clock=clock)
+    try:
+        await store.sessions.append("c", [{"role": "user", "content": "1"}], ttl_s=60)
+        (info,) = await store.sessions.list()
+        times = (info.created_at, info.expires_at)
+        assert times == pytest.approx((clock.now, clock.now + 60), abs=1e-3)
+        clock.advance(60)
+        assert raw.exists("poe-mcp:session:c", "poe-mcp:session:c:messages") == 2  # kept by TTL
+        assert await store.sessions.get("c") is None
+        assert await store.sessions.list() == []
+        again = await store.sessions.append("c", [{"role": "user", "content": "2"}], ttl_s=60)
+        assert again.messages == [{"role": "user", "content": "2"}]  # afresh, not "1", "2"
+        assert all(55_000 < raw.pttl(k) <= 60_000 for k in raw.keys("poe-mcp:session:c*"))
+    finally:
+        await store.aclose()
+
+
+async def test_trimming_matches_sqlite(redis_store: RedisStore, tmp_path: Path) -> None:
     sqlite = open_store(f"sqlite:///{tmp_path / 'poe.db'}")
     try:
         results = []
-        for backend in (store, sqlite):
+        for backend in (redis_store, sqlite):
             conv = Conversations(backend.sessions, ttl_s=600)
             sid = "trim-me"
             for i in range(12):

@@ -34,8 +34,7 @@ from poe_mcp.config import Settings
 from poe_mcp.server.app import build_server
 from poe_mcp.server.registry import available_tools
 from poe_mcp.server.runtime import ServerRuntime
-from poe_mcp.simulator import Simulator
-from poe_mcp.simulator.media import make_png
+from poe_mcp.simulator import Simulator, make_png
 
 KEY_CANARY = "poe-key-CANARY-7f3a9c1e5b2d4a6f8e0c"
 ENV_CANARY = "ENV-CANARY-93b1d7e2c4a6"

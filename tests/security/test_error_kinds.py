@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +45,6 @@ FAULTS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator(rpm=1_000_000) as simulator:
-        yield simulator
-
-
 async def _kind(sim: Simulator, fault: dict[str, Any], backend: str, streamed: bool) -> str:
     sim.clear_faults()
     sim.add_fault(**fault)
@@ -82,18 +75,20 @@ async def _kind(sim: Simulator, fault: dict[str, Any], backend: str, streamed: b
 @pytest.mark.parametrize("streamed", [False, True], ids=["chat", "stream"])
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: "-".join(str(v) for v in f.values()))
 async def test_same_fault_same_kind_on_both_backends(
-    sim: Simulator, fault: dict[str, Any], streamed: bool
+    simulator: Simulator, fault: dict[str, Any], streamed: bool
 ) -> None:
-    rest = await _kind(sim, fault, "openai", streamed)
-    bot = await _kind(sim, fault, "legacy", streamed)
+    rest = await _kind(simulator, fault, "openai", streamed)
+    bot = await _kind(simulator, fault, "legacy", streamed)
     assert rest != "ok"
     assert rest == bot, f"{fault}: REST says {rest}, the bot protocol says {bot}"
 
 
-async def test_a_stream_cut_before_its_first_chunk_is_incomplete_on_both(sim: Simulator) -> None:
+async def test_a_stream_cut_before_its_first_chunk_is_incomplete_on_both(
+    simulator: Simulator,
+) -> None:
     fault = {"kind": "cut", "after_chunks": 0}
-    assert await _kind(sim, fault, "openai", True) == "incomplete_stream"
-    assert await _kind(sim, fault, "legacy", True) == "incomplete_stream"
+    assert await _kind(simulator, fault, "openai", True) == "incomplete_stream"
+    assert await _kind(simulator, fault, "legacy", True) == "incomplete_stream"
 
 
 # --- the README's error table is what the retry policy does ---------------------------------

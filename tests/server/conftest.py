@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +55,6 @@ def runtime(make_runtime: Callable[..., ServerRuntime]) -> ServerRuntime:
 @pytest.fixture
 def server(runtime: ServerRuntime) -> Any:
     return build_server(runtime)
-
-
-@pytest.fixture
-def faults(simulator: Simulator) -> Iterator[Simulator]:
-    """The simulator, with faults cleared after the test."""
-    simulator.clear_faults()
-    yield simulator
-    simulator.clear_faults()
 
 
 def subprocess_env(home: Path, **extra: str) -> dict[str, str]:

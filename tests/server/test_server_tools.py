@@ -256,10 +256,10 @@ async def test_bad_arguments_come_back_as_readable_tool_errors(server: Any, mode
     ],
 )
 async def test_upstream_errors_become_tool_errors_with_their_kind(
-    make_runtime: Callable[..., ServerRuntime], faults: Simulator, status: int, kind: str
+    make_runtime: Callable[..., ServerRuntime], simulator: Simulator, status: int, kind: str
 ) -> None:
     server = build_server(make_runtime(max_retries=0))
-    faults.add_fault("status", status=status)
+    simulator.add_fault("status", status=status)
     async with Client(server) as client:
         failed = await client.call_tool("ask_poe", {"bot": "GPT-4.1", "prompt": "x"})
         after = await client.call_tool("ask_poe", {"bot": "GPT-4.1", "prompt": "y"})
@@ -270,7 +270,7 @@ async def test_upstream_errors_become_tool_errors_with_their_kind(
 
 
 async def test_auth_and_network_faults(
-    make_runtime: Callable[..., ServerRuntime], faults: Simulator
+    make_runtime: Callable[..., ServerRuntime], simulator: Simulator
 ) -> None:
     bad_key = build_server(make_runtime(key="invalid-key", max_retries=0))
     async with Client(bad_key) as client:
@@ -279,10 +279,10 @@ async def test_auth_and_network_faults(
     assert "invalid-key" not in result.content[0].text
 
     server = build_server(make_runtime(max_retries=0))
-    faults.add_fault("drop")
+    simulator.add_fault("drop")
     async with Client(server) as client:
         dropped = await client.call_tool("ask_poe", {"bot": "GPT-4.1", "prompt": "x"})
-        faults.add_fault("cut", after_chunks=2)
+        simulator.add_fault("cut", after_chunks=2)
         cut = await client.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "a long enough reply", "stream": True}
         )
@@ -302,10 +302,10 @@ async def test_unknown_model_suggests_close_names(server: Any) -> None:
 
 
 async def test_cancelled_call_leaves_the_server_working(
-    runtime: ServerRuntime, faults: Simulator
+    runtime: ServerRuntime, simulator: Simulator
 ) -> None:
     server = build_server(runtime)
-    faults.add_fault("delay", delay_s=5)
+    simulator.add_fault("delay", delay_s=5)
     async with Client(server, mode="legacy") as client:
         started = time.monotonic()
         with pytest.raises(Exception, match=r"(?i)timed out|timeout"):
@@ -418,12 +418,12 @@ def test_tools_selection_rejects_unknown_names() -> None:
 
 
 async def test_every_mcp_call_lands_in_the_ledger_ok_or_not(
-    make_runtime: Any, faults: Simulator, tmp_path: Path
+    make_runtime: Any, simulator: Simulator, tmp_path: Path
 ) -> None:
     runtime = make_runtime(store=f"sqlite:///{tmp_path / 'ledger.db'}")
     async with Client(build_server(runtime)) as client:
         ok = await client.call_tool("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "fine"})
-        faults.add_fault("status", status=402, model="GPT-4.1")
+        simulator.add_fault("status", status=402, model="GPT-4.1")
         failed = await client.call_tool("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "broke"})
     assert not ok.is_error
     assert failed.is_error

@@ -64,14 +64,6 @@ def error_of(result: Any) -> dict[str, Any]:
     return dict(json.loads(text[text.rindex("\n{") + 1 :])["error"])
 
 
-@pytest.fixture
-def sim(simulator: Simulator) -> Simulator:
-    """The shared simulator with no faults and an empty request log."""
-    simulator.clear_faults()
-    simulator.clear_requests()
-    return simulator
-
-
 def sent(sim: Simulator) -> list[dict[str, Any]]:
     """Model requests the simulator received (REST chat and bot protocol), oldest first."""
     return [

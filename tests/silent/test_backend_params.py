@@ -19,10 +19,10 @@ from .conftest import error_of, said, sent
 PROMPT = "please count from one to fifty in words"
 
 
-async def test_legacy_max_tokens_is_enforced_and_said(sim: Simulator, api_key: str) -> None:
+async def test_legacy_max_tokens_is_enforced_and_said(simulator: Simulator, api_key: str) -> None:
     events: list[ClientEvent] = []
     async with AsyncPoeClient(
-        api_key, base_url=sim.base_url, store=False, on_event=events.append
+        api_key, base_url=simulator.base_url, store=False, on_event=events.append
     ) as client:
         whole = await client.chat("Claude-Sonnet-4", PROMPT, backend="legacy")
         cut = await client.chat("Claude-Sonnet-4", PROMPT, max_tokens=3, backend="legacy")
@@ -61,9 +61,9 @@ async def test_legacy_max_tokens_is_enforced_and_said(sim: Simulator, api_key: s
     ],
 )
 async def test_what_the_bot_protocol_lacks_is_refused_unsent(
-    sim: Simulator, api_key: str, options: dict[str, Any], named: str
+    simulator: Simulator, api_key: str, options: dict[str, Any], named: str
 ) -> None:
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False) as client:
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False) as client:
         with pytest.raises(InvalidRequestError) as info:
             await client.chat("Claude-Sonnet-4", "hi", backend="legacy", **options)
         with pytest.raises(InvalidRequestError):
@@ -74,7 +74,7 @@ async def test_what_the_bot_protocol_lacks_is_refused_unsent(
     assert f"has no {named}" in str(info.value)
     assert "backend='openai'" in str(info.value)
     assert info.value.metadata["use_backend"] == "openai"
-    assert [r["path"] for r in sent(sim)] == ["/v1/chat/completions"]
+    assert [r["path"] for r in sent(simulator)] == ["/v1/chat/completions"]
     assert ok.finish_reason in ("stop", "tool_calls")
 
 
@@ -86,7 +86,7 @@ def test_every_legacy_gap_is_declared() -> None:
     assert set(_IGNORED_PARAMS) <= handled
 
 
-async def test_mcp_bot_protocol_cuts_and_refuses(server: Any, sim: Simulator) -> None:
+async def test_mcp_bot_protocol_cuts_and_refuses(server: Any, simulator: Simulator) -> None:
     async with Client(server) as client:
         cut = await client.call_tool(
             "ask_poe_v2",
@@ -102,17 +102,19 @@ async def test_mcp_bot_protocol_cuts_and_refuses(server: Any, sim: Simulator) ->
     assert len(cut.structured_content["text"]) == 8
     assert "no max_tokens" in cut.content[0].text  # the footer says what happened
     assert "use_openai_client=true" in error_of(refused)["message"]
-    assert len(sent(sim)) == 1
+    assert len(sent(simulator)) == 1
 
 
-def test_cli_refuses_and_reports_the_cut(sim: Simulator, api_key: str) -> None:
+def test_cli_refuses_and_reports_the_cut(simulator: Simulator, api_key: str) -> None:
     runner = CliRunner()
     base = ["chat", "-m", "Claude-Sonnet-4", PROMPT, "--backend", "legacy", "--base-url"]
     refused = runner.invoke(
-        cli, [*base, sim.base_url, "--top-p", "0.2"], env={"POE_API_KEY": api_key}
+        cli, [*base, simulator.base_url, "--top-p", "0.2"], env={"POE_API_KEY": api_key}
     )
     cut = runner.invoke(
-        cli, [*base, sim.base_url, "--max-tokens", "2", "--no-stream"], env={"POE_API_KEY": api_key}
+        cli,
+        [*base, simulator.base_url, "--max-tokens", "2", "--no-stream"],
+        env={"POE_API_KEY": api_key},
     )
     assert refused.exit_code == 1
     assert "has no top_p" in said(refused)
@@ -122,7 +124,7 @@ def test_cli_refuses_and_reports_the_cut(sim: Simulator, api_key: str) -> None:
     assert "cut at the token limit" in cut.stderr
 
 
-async def test_use_openai_client_means_what_it_says(make_server: Any, sim: Simulator) -> None:
+async def test_use_openai_client_means_what_it_says(make_server: Any, simulator: Simulator) -> None:
     legacy_default = make_server(backend="legacy")
     openai_provider = make_server(provider="openai")
     async with Client(legacy_default) as client:

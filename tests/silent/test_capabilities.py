@@ -21,9 +21,11 @@ PNG = bytes.fromhex(
 )
 
 
-async def test_an_image_for_a_text_only_model_is_refused(sim: Simulator, api_key: str) -> None:
+async def test_an_image_for_a_text_only_model_is_refused(
+    simulator: Simulator, api_key: str
+) -> None:
     photo = {"role": "user", "content": ["What is in this picture?", PNG]}
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False) as client:
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False) as client:
         with pytest.raises(InvalidRequestError) as info:
             await client.chat("Llama-3.1-405B", [photo])
         with pytest.raises(InvalidRequestError):
@@ -33,7 +35,7 @@ async def test_an_image_for_a_text_only_model_is_refused(sim: Simulator, api_key
     assert "Llama-3.1-405B does not take images" in str(info.value)
     assert "nothing was sent" in str(info.value)
     assert info.value.metadata["suggestions"]
-    assert len(sent(sim)) == 1
+    assert len(sent(simulator)) == 1
     assert "image" in seen.text.lower()
 
 
@@ -46,18 +48,18 @@ async def test_an_image_for_a_text_only_model_is_refused(sim: Simulator, api_key
     ],
 )
 async def test_mcp_media_with_the_wrong_kind_of_model(
-    server: Any, sim: Simulator, tool: str, model: str, says: str
+    server: Any, simulator: Simulator, tool: str, model: str, says: str
 ) -> None:
     async with Client(server) as client:
         result = await client.call_tool(tool, {"prompt": "waves at dusk", "model": model})
     error = error_of(result)
     assert says in error["message"]
     assert "nothing was sent or charged" in error["message"]
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 async def test_mcp_attachment_for_a_text_only_model(
-    make_server: Any, shared_dir: Path, sim: Simulator
+    make_server: Any, shared_dir: Path, simulator: Simulator
 ) -> None:
     picture = shared_dir / "pixel.png"
     picture.write_bytes(PNG)
@@ -68,25 +70,25 @@ async def test_mcp_attachment_for_a_text_only_model(
              "use_openai_client": True},
         )  # fmt: skip
     assert "does not take images" in error_of(result)["message"]
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
-def test_cli_refuses_before_spending(sim: Simulator, api_key: str, tmp_path: Path) -> None:
+def test_cli_refuses_before_spending(simulator: Simulator, api_key: str, tmp_path: Path) -> None:
     picture = tmp_path / "pixel.png"
     picture.write_bytes(PNG)
     runner = CliRunner()
     env = {"POE_API_KEY": api_key}
     video = runner.invoke(
-        cli, ["video", "waves", "-m", "GPT-Image-1", "--base-url", sim.base_url], env=env
+        cli, ["video", "waves", "-m", "GPT-Image-1", "--base-url", simulator.base_url], env=env
     )
     chat = runner.invoke(
         cli,
         ["chat", "-m", "Llama-3.1-405B", "what is it?", "--attach", str(picture),
-         "--base-url", sim.base_url],
+         "--base-url", simulator.base_url],
         env=env,
     )  # fmt: skip
     assert video.exit_code == 1
     assert "GPT-Image-1 makes image, not video" in said(video)
     assert chat.exit_code == 1
     assert "does not take images" in said(chat)
-    assert sent(sim) == []
+    assert sent(simulator) == []

@@ -45,35 +45,35 @@ WEATHER = {
     ],
 )
 async def test_bot_parameters_cannot_carry_the_request_s_own_fields(
-    sim: Simulator, api_key: str, backend: str, extra: dict[str, Any], says: str
+    simulator: Simulator, api_key: str, backend: str, extra: dict[str, Any], says: str
 ) -> None:
     # On REST, extra used to be merged into the body: {"model": ...} sent (and billed) another
     # model, {"messages": ...} replaced the conversation, {"temperature": 5} skipped the checks.
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False) as client:
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False) as client:
         with pytest.raises(InvalidRequestError) as info:
             await client.chat("Claude-Sonnet-4", "hi", extra=extra, backend=backend)
     assert says in info.value.message
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
-def test_cli_param_cannot_switch_the_model(sim: Simulator, api_key: str) -> None:
+def test_cli_param_cannot_switch_the_model(simulator: Simulator, api_key: str) -> None:
     out = CliRunner().invoke(
         cli,
         ["chat", "-m", "Claude-Sonnet-4", "-p", "model=GPT-4.1", "hi", "--no-stream",
-         "--base-url", sim.base_url],
+         "--base-url", simulator.base_url],
         env={"POE_API_KEY": api_key},
     )  # fmt: skip
     assert out.exit_code == 1
     assert "'model' is set by the call itself" in said(out)
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 @pytest.mark.parametrize("backend", ["openai", "legacy"])
 async def test_undeclared_bot_parameters_are_refused_unsent_on_every_backend(
-    sim: Simulator, api_key: str, backend: str
+    simulator: Simulator, api_key: str, backend: str
 ) -> None:
     # The bot protocol may drop an unknown parameter silently: the model list decides first.
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False) as client:
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False) as client:
         with pytest.raises(InvalidRequestError) as info:
             await client.chat("GPT-4.1", "hi", extra={"thinking_budget": 1024}, backend=backend)
         thought = await client.chat(
@@ -82,11 +82,11 @@ async def test_undeclared_bot_parameters_are_refused_unsent_on_every_backend(
     assert "GPT-4.1 does not accept the parameter(s) thinking_budget" in info.value.message
     assert "Models that take thinking_budget: Claude-Opus-4.1, Claude-Sonnet-4" in str(info.value)
     assert "thinking_budget=1024" in thought.text  # a declared one takes effect
-    assert len(sent(sim)) == 1
+    assert len(sent(simulator)) == 1
 
 
 async def test_mcp_thinking_on_a_model_without_it_is_refused_unsent(
-    server: Any, sim: Simulator
+    server: Any, simulator: Simulator
 ) -> None:
     async with Client(server) as client:
         result = await client.call_tool(
@@ -95,7 +95,7 @@ async def test_mcp_thinking_on_a_model_without_it_is_refused_unsent(
     error = error_of(result)
     assert "GPT-4.1 does not accept the parameter(s) thinking_budget" in error["message"]
     assert error["metadata"]["suggestions"][:2] == ["Claude-Opus-4.1", "Claude-Sonnet-4"]
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 # --- arguments: tool_choice ---------------------------------------------------------------
@@ -114,17 +114,17 @@ async def test_mcp_thinking_on_a_model_without_it_is_refused_unsent(
 )
 @pytest.mark.parametrize("provider", ["poe", "openai"])
 async def test_a_tool_choice_that_cannot_take_effect_is_refused_unsent(
-    sim: Simulator, api_key: str, options: dict[str, Any], says: str, provider: str
+    simulator: Simulator, api_key: str, options: dict[str, Any], says: str, provider: str
 ) -> None:
     # Sent, these were ignored by the simulator (and by some providers): a forced call of
     # nothing, or of a tool that was never offered.
     async with AsyncPoeClient(
-        api_key, base_url=sim.base_url, store=False, provider=provider
+        api_key, base_url=simulator.base_url, store=False, provider=provider
     ) as client:
         with pytest.raises(InvalidRequestError, match="tool_choice") as info:
             await client.chat("GPT-4.1", "hi", **options)
     assert says in info.value.message
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 # --- arguments: structured output ---------------------------------------------------------
@@ -134,12 +134,12 @@ async def test_a_tool_choice_that_cannot_take_effect_is_refused_unsent(
     "ref", ["#/$defs/missing", "https://example.com/weather.schema.json", "other.json#/a"]
 )
 async def test_a_schema_reference_to_nowhere_is_refused_before_paying(
-    server: Any, sim: Simulator, api_key: str, ref: str
+    server: Any, simulator: Simulator, api_key: str, ref: str
 ) -> None:
     # It used to be sent, paid for, and then crash validation (a bare referencing error, the
     # answer lost); nothing is ever fetched.
     fmt = {"type": "json_schema", "json_schema": {"name": "w", "schema": {"$ref": ref}}}
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False) as client:
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False) as client:
         for model in ("GPT-4.1", "Gemini-2.5-Pro"):  # Responses API and instructed ways
             with pytest.raises(InvalidRequestError, match="refers to nothing in this schema"):
                 await client.chat(model, "weather as json", response_format=fmt)
@@ -148,13 +148,15 @@ async def test_a_schema_reference_to_nowhere_is_refused_before_paying(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "x", "response_format": fmt}
         )
     assert error_of(result)["metadata"]["param"] == "response_format"
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 # --- arguments: MCP names and old forms ---------------------------------------------------
 
 
-async def test_thinking_true_is_refused_not_a_one_token_budget(server: Any, sim: Simulator) -> None:
+async def test_thinking_true_is_refused_not_a_one_token_budget(
+    server: Any, simulator: Simulator
+) -> None:
     async with Client(server) as client:
         yes = await client.call_tool(
             "ask_poe", {"bot": "Claude-Sonnet-4", "prompt": "x", "thinking": True}
@@ -165,11 +167,11 @@ async def test_thinking_true_is_refused_not_a_one_token_budget(server: Any, sim:
     assert "give a token budget (thinking=2048)" in error_of(yes)["message"]
     assert not no.is_error
     assert "thinking_budget" not in no.structured_content["text"]  # false: no thinking
-    assert len(sent(sim)) == 1
+    assert len(sent(simulator)) == 1
 
 
 async def test_ask_with_attachment_takes_thinking_as_earlier_servers_did(
-    make_server: Any, shared_dir: Path, sim: Simulator
+    make_server: Any, shared_dir: Path, simulator: Simulator
 ) -> None:
     note = shared_dir / "note.txt"
     note.write_text("a note")
@@ -196,14 +198,14 @@ async def test_ask_with_attachment_takes_thinking_as_earlier_servers_did(
     ],
 )  # fmt: skip
 async def test_a_tool_the_server_lacks_says_what_to_call(
-    server: Any, sim: Simulator, tool: str, says: str
+    server: Any, simulator: Simulator, tool: str, says: str
 ) -> None:
     async with Client(server) as client:
         result = await client.call_tool(tool, {"prompt": "x"})
     error = error_of(result)  # was the SDK's bare "Unknown tool: ..."
     assert says in error["message"]
     assert error["metadata"]["kind"] == "invalid_request"
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 @pytest.mark.parametrize(
@@ -215,12 +217,12 @@ async def test_a_tool_the_server_lacks_says_what_to_call(
     ],
 )  # fmt: skip
 async def test_an_unknown_argument_points_to_the_tool_that_takes_it(
-    server: Any, sim: Simulator, arguments: dict[str, Any], says: str
+    server: Any, simulator: Simulator, arguments: dict[str, Any], says: str
 ) -> None:
     async with Client(server) as client:
         result = await client.call_tool("ask_poe", {"bot": "GPT-4.1", "prompt": "x", **arguments})
     assert says in error_of(result)["message"]
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 # --- settings -----------------------------------------------------------------------------
@@ -302,7 +304,7 @@ def test_doctor_blames_the_environment_not_the_file() -> None:
 
 
 async def test_ask_poe_with_tools_takes_openai_s_named_tool_choice(
-    server: Any, sim: Simulator
+    server: Any, simulator: Simulator
 ) -> None:
     # The form earlier servers' ask_poe_with_tools took; it was refused as "not a string".
     named = {"type": "function", "function": {"name": "get_weather"}}
@@ -313,7 +315,7 @@ async def test_ask_poe_with_tools_takes_openai_s_named_tool_choice(
              "tool_choice": named},
         )  # fmt: skip
     assert not result.is_error, result.content[0].text
-    (request,) = sent(sim)
+    (request,) = sent(simulator)
     assert request["body"]["tool_choice"] == named
 
 
@@ -332,7 +334,7 @@ async def multi_server(simulator: Simulator, api_key: str) -> AsyncIterator[Any]
 
 
 async def test_an_unknown_synthesizer_is_refused_before_the_panel_is_paid(
-    multi_server: Any, sim: Simulator
+    multi_server: Any, simulator: Simulator
 ) -> None:
     async with Client(multi_server) as client:
         judged = await client.call_tool(
@@ -345,7 +347,7 @@ async def test_an_unknown_synthesizer_is_refused_before_the_panel_is_paid(
         )
     assert "the synthesizer: Unknown model 'Claud-Opus'" in error_of(judged)["message"]
     assert "'model' is set by the call itself" in error_of(compared)["message"]  # once
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 @pytest.mark.parametrize(
@@ -357,15 +359,17 @@ async def test_an_unknown_synthesizer_is_refused_before_the_panel_is_paid(
     ],
 )
 async def test_a_media_parameter_the_bot_lacks_names_what_takes_it(
-    server: Any, sim: Simulator, tool: str, params: dict[str, Any], says: str
+    server: Any, simulator: Simulator, tool: str, params: dict[str, Any], says: str
 ) -> None:
     async with Client(server) as client:
         result = await client.call_tool(tool, {"prompt": "a fox", "params": params})
     assert says in error_of(result)["message"]
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
-async def test_responses_api_names_map_and_top_k_is_not_top_p(server: Any, sim: Simulator) -> None:
+async def test_responses_api_names_map_and_top_k_is_not_top_p(
+    server: Any, simulator: Simulator
+) -> None:
     async with Client(server) as client:
         mapped = await client.call_tool(
             "ask_poe_v2",
@@ -374,7 +378,7 @@ async def test_responses_api_names_map_and_top_k_is_not_top_p(server: Any, sim: 
         )  # fmt: skip
         top_k = await client.call_tool("ask_poe_v2", {"bot": "GPT-4.1", "prompt": "x", "top_k": 5})
     assert not mapped.is_error, mapped.content[0].text
-    (request,) = sent(sim)
+    (request,) = sent(simulator)
     body = request["body"]
     assert body["max_tokens"] == 5
     assert body["messages"][0] == {"role": "system", "content": "be brief"}

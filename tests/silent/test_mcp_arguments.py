@@ -14,7 +14,7 @@ from .conftest import error_of, sent
 
 
 async def test_a_misspelt_argument_is_refused_with_did_you_mean(
-    server: Any, sim: Simulator
+    server: Any, simulator: Simulator
 ) -> None:
     async with Client(server) as client:
         result = await client.call_tool(
@@ -25,7 +25,7 @@ async def test_a_misspelt_argument_is_refused_with_did_you_mean(
     assert "unknown argument 'temprature'" in error["message"]
     assert "did you mean 'temperature'" in error["message"]
     assert error["metadata"]["unknown_arguments"] == ["temprature"]
-    assert sent(sim) == []  # nothing was sent, nothing was charged
+    assert sent(simulator) == []  # nothing was sent, nothing was charged
 
 
 @pytest.mark.parametrize(
@@ -45,14 +45,14 @@ async def test_a_misspelt_argument_is_refused_with_did_you_mean(
     ],
 )
 async def test_every_tool_refuses_unknown_arguments(
-    server: Any, sim: Simulator, tool: str, arguments: dict[str, Any], expected: str
+    server: Any, simulator: Simulator, tool: str, arguments: dict[str, Any], expected: str
 ) -> None:
     async with Client(server) as client:
         result = await client.call_tool(tool, arguments)
     error = error_of(result)
     assert expected in error["message"]
     assert error["metadata"]["kind"] == "invalid_request"
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 async def test_every_schema_says_no_additional_properties(server: Any) -> None:
@@ -62,7 +62,7 @@ async def test_every_schema_says_no_additional_properties(server: Any) -> None:
     assert all(t.input_schema.get("additionalProperties") is False for t in tools)
 
 
-async def test_openai_names_that_mean_ours_are_mapped(server: Any, sim: Simulator) -> None:
+async def test_openai_names_that_mean_ours_are_mapped(server: Any, simulator: Simulator) -> None:
     async with Client(server) as client:
         result = await client.call_tool(
             "ask_poe_v2",
@@ -74,13 +74,13 @@ async def test_openai_names_that_mean_ours_are_mapped(server: Any, sim: Simulato
             },
         )
     assert not result.is_error, result.content[0].text
-    (request,) = sent(sim)
+    (request,) = sent(simulator)
     assert request["body"]["max_tokens"] == 5
     assert request["body"]["stop"] == ["zzz"]
     assert result.structured_content["finish_reason"] == "length"
 
 
-async def test_both_names_for_one_argument_are_refused(server: Any, sim: Simulator) -> None:
+async def test_both_names_for_one_argument_are_refused(server: Any, simulator: Simulator) -> None:
     async with Client(server) as client:
         result = await client.call_tool(
             "ask_poe_v2",
@@ -90,11 +90,11 @@ async def test_both_names_for_one_argument_are_refused(server: Any, sim: Simulat
         "'max_completion_tokens' and 'max_tokens' are the same argument"
         in (error_of(result)["message"])
     )
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 async def test_earlier_servers_forms_work(
-    make_server: Any, shared_dir: Path, sim: Simulator
+    make_server: Any, shared_dir: Path, simulator: Simulator
 ) -> None:
     note = shared_dir / "note.txt"
     note.write_text("the password is swordfish")

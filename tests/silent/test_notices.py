@@ -23,16 +23,20 @@ class SlowLimiter:
         return {}
 
 
-async def test_the_hook_hears_retries_waits_and_cuts(sim: Simulator, api_key: str) -> None:
+async def test_the_hook_hears_retries_waits_and_cuts(simulator: Simulator, api_key: str) -> None:
     events: list[ClientEvent] = []
     async with AsyncPoeClient(
-        api_key, base_url=sim.base_url, store=False, on_event=events.append
+        api_key, base_url=simulator.base_url, store=False, on_event=events.append
     ) as client:
-        sim.add_fault("status", status=503, times=1)
+        simulator.add_fault("status", status=503, times=1)
         await client.chat("GPT-4.1", "hi")
         await client.chat("GPT-4.1", "please count to one hundred", max_tokens=2)
     async with AsyncPoeClient(
-        api_key, base_url=sim.base_url, store=False, limiter=SlowLimiter(), on_event=events.append
+        api_key,
+        base_url=simulator.base_url,
+        store=False,
+        limiter=SlowLimiter(),
+        on_event=events.append,
     ) as client:
         await client.chat("GPT-4.1", "hi")
     kinds = [e.kind for e in events]
@@ -44,19 +48,21 @@ async def test_the_hook_hears_retries_waits_and_cuts(sim: Simulator, api_key: st
     assert "max_tokens=2" in events[1].message
 
 
-def test_cli_chat_and_media_say_so_without_verbose(sim: Simulator, api_key: str) -> None:
+def test_cli_chat_and_media_say_so_without_verbose(simulator: Simulator, api_key: str) -> None:
     runner = CliRunner()
     env = {"POE_API_KEY": api_key}
-    sim.add_fault("status", status=503, times=1)
+    simulator.add_fault("status", status=503, times=1)
     chat = runner.invoke(
-        cli, ["chat", "-m", "GPT-4.1", "hi", "--no-stream", "--base-url", sim.base_url], env=env
+        cli,
+        ["chat", "-m", "GPT-4.1", "hi", "--no-stream", "--base-url", simulator.base_url],
+        env=env,
     )
-    sim.add_fault("status", status=429, retry_after=0.1, times=1)
-    image = runner.invoke(cli, ["image", "a fox", "--base-url", sim.base_url], env=env)
+    simulator.add_fault("status", status=429, retry_after=0.1, times=1)
+    image = runner.invoke(cli, ["image", "a fox", "--base-url", simulator.base_url], env=env)
     cut = runner.invoke(
         cli,
         ["chat", "-m", "GPT-4.1", "count to one hundred", "--max-tokens", "2", "--no-stream",
-         "--base-url", sim.base_url],
+         "--base-url", simulator.base_url],
         env=env,
     )  # fmt: skip
     assert chat.exit_code == 0, chat.stderr

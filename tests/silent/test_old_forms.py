@@ -35,17 +35,17 @@ WEATHER = {
      ("gemini", "Gemini-2.5-Pro"), ("GROK", "Grok-4")],
 )  # fmt: skip
 async def test_short_names_resolve_before_sending(
-    sim: Simulator, api_key: str, short: str, model: str
+    simulator: Simulator, api_key: str, short: str, model: str
 ) -> None:
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False) as client:
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False) as client:
         result = await client.chat(short, "hi")
     assert result.model == model
-    assert [r["model"] for r in sent(sim)] == [model]
+    assert [r["model"] for r in sent(simulator)] == [model]
 
 
-async def test_user_aliases_and_provider_prefixes(sim: Simulator, api_key: str) -> None:
+async def test_user_aliases_and_provider_prefixes(simulator: Simulator, api_key: str) -> None:
     write_config('[aliases]\nfast = "GPT-4o-mini"\nsmart = "claude"\n')
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False) as client:
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False) as client:
         fast = await client.chat("fast", "hi")
         smart = await client.chat("Smart", "hi")
         prefixed = await client.chat("anthropic/Claude-Sonnet-4", "hi")
@@ -54,17 +54,21 @@ async def test_user_aliases_and_provider_prefixes(sim: Simulator, api_key: str) 
     assert (fast.model, smart.model, prefixed.model) == (
         "GPT-4o-mini", "Claude-Sonnet-4", "Claude-Sonnet-4"
     )  # fmt: skip
-    assert len(sent(sim)) == 3  # the wrong prefix was refused unsent
+    assert len(sent(simulator)) == 3  # the wrong prefix was refused unsent
 
 
-async def test_a_prefix_the_catalog_cannot_check_is_refused(sim: Simulator, api_key: str) -> None:
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False, catalog=False) as c:
+async def test_a_prefix_the_catalog_cannot_check_is_refused(
+    simulator: Simulator, api_key: str
+) -> None:
+    async with AsyncPoeClient(
+        api_key, base_url=simulator.base_url, store=False, catalog=False
+    ) as c:
         with pytest.raises(InvalidRequestError, match=r"bare name, e\.g\. 'Claude-Sonnet-4'"):
             await c.chat("anthropic/Claude-Sonnet-4", "hi")
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
-async def test_mcp_tools_take_short_names(server: Any, sim: Simulator) -> None:
+async def test_mcp_tools_take_short_names(server: Any, simulator: Simulator) -> None:
     async with Client(server) as client:
         asked = await client.call_tool("ask_poe", {"bot": "claude", "prompt": "hi"})
         image = await client.call_tool("generate_image", {"prompt": "a fox", "model": "image"})
@@ -72,11 +76,11 @@ async def test_mcp_tools_take_short_names(server: Any, sim: Simulator) -> None:
     assert image.structured_content["model"] == "GPT-Image-1"
 
 
-def test_models_aliases_lists_built_in_and_config(sim: Simulator, api_key: str) -> None:
+def test_models_aliases_lists_built_in_and_config(simulator: Simulator, api_key: str) -> None:
     write_config('[aliases]\nfast = "GPT-4o-mini"\n')
     runner = CliRunner()
     out = runner.invoke(
-        cli, ["models", "--aliases", "--json", "--base-url", sim.base_url],
+        cli, ["models", "--aliases", "--json", "--base-url", simulator.base_url],
         env={"POE_API_KEY": api_key},
     )  # fmt: skip
     assert out.exit_code == 0, out.stderr
@@ -88,7 +92,7 @@ def test_models_aliases_lists_built_in_and_config(sim: Simulator, api_key: str) 
     assert rows["claude"]["model"] == "Claude-Sonnet-4"
     assert rows["claude"]["source"] == "built-in"
     chat = runner.invoke(
-        cli, ["chat", "-m", "fast", "hi", "--json", "--base-url", sim.base_url],
+        cli, ["chat", "-m", "fast", "hi", "--json", "--base-url", simulator.base_url],
         env={"POE_API_KEY": api_key},
     )  # fmt: skip
     assert json.loads(chat.stdout)["model"] == "GPT-4o-mini"
@@ -102,7 +106,7 @@ def test_models_aliases_lists_built_in_and_config(sim: Simulator, api_key: str) 
         lambda cid: [{"role": "tool", "tool_call_id": cid, "content": "18 degrees and sunny"}],
     ],
 )
-async def test_tool_results_in_both_forms(server: Any, sim: Simulator, results: Any) -> None:
+async def test_tool_results_in_both_forms(server: Any, simulator: Simulator, results: Any) -> None:
     async with Client(server) as client:
         first = await client.call_tool(
             "ask_poe_with_tools",
@@ -135,7 +139,7 @@ async def test_tool_results_list_without_ids_is_refused(server: Any) -> None:
     assert "tool_results[0] has no tool_call_id" in error_of(bad)["message"]
 
 
-async def test_ask_poe_with_tools_takes_sampling_options(server: Any, sim: Simulator) -> None:
+async def test_ask_poe_with_tools_takes_sampling_options(server: Any, simulator: Simulator) -> None:
     async with Client(server) as client:
         result = await client.call_tool(
             "ask_poe_with_tools",
@@ -143,5 +147,5 @@ async def test_ask_poe_with_tools_takes_sampling_options(server: Any, sim: Simul
              "temperature": 0.2, "max_completion_tokens": 300},
         )  # fmt: skip
     assert not result.is_error, result.content[0].text
-    (request,) = sent(sim)
+    (request,) = sent(simulator)
     assert (request["body"]["temperature"], request["body"]["max_tokens"]) == (0.2, 300)

@@ -45,7 +45,7 @@ USER = {"role": "user", "content": "hello"}
     ],
 )
 async def test_every_tool_refuses_an_unknown_session(
-    make_server: Any, shared_dir: Path, sim: Simulator, tool: str, arguments: dict[str, Any]
+    make_server: Any, shared_dir: Path, simulator: Simulator, tool: str, arguments: dict[str, Any]
 ) -> None:
     note = shared_dir / "note.txt"
     note.write_text("x")
@@ -58,11 +58,11 @@ async def test_every_tool_refuses_an_unknown_session(
     assert error["metadata"]["kind"] == "not_found"
     assert "session 'no-such-session' does not exist or has expired" in error["message"]
     assert 'give "new"' in error["message"]
-    assert sent(sim) == []
+    assert sent(simulator) == []
     assert listed.structured_content["sessions"] == []  # nothing was created under that id
 
 
-async def test_new_starts_a_conversation_explicitly(server: Any, sim: Simulator) -> None:
+async def test_new_starts_a_conversation_explicitly(server: Any, simulator: Simulator) -> None:
     async with Client(server) as client:
         first = await client.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "one", "session_id": "new"}
@@ -104,29 +104,29 @@ async def test_a_named_session_is_created_only_when_asked() -> None:
 
 
 async def test_library_conversation_object_refuses_an_unknown_id(
-    sim: Simulator, api_key: str
+    simulator: Simulator, api_key: str
 ) -> None:
-    async with AsyncPoeClient(api_key, base_url=sim.base_url, store=False) as client:
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=False) as client:
         with pytest.raises(SessionNotFoundError):
             await Conversation("gone-away").ask(client, "GPT-4.1", "hi")
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
-def test_cli_session_that_does_not_exist_is_an_error(sim: Simulator, api_key: str) -> None:
+def test_cli_session_that_does_not_exist_is_an_error(simulator: Simulator, api_key: str) -> None:
     runner = CliRunner()
     result = runner.invoke(
         cli,
-        ["chat", "-m", "GPT-4.1", "hi", "--session", "typo-id", "--base-url", sim.base_url],
+        ["chat", "-m", "GPT-4.1", "hi", "--session", "typo-id", "--base-url", simulator.base_url],
         env={"POE_API_KEY": api_key},
     )
     assert result.exit_code != 0
     assert "session 'typo-id' does not exist or has expired" in (
         result.stderr + str(result.exception)
     )
-    assert sent(sim) == []
+    assert sent(simulator) == []
     new = runner.invoke(
         cli,
-        ["chat", "-m", "GPT-4.1", "hi", "--session", "new", "--base-url", sim.base_url],
+        ["chat", "-m", "GPT-4.1", "hi", "--session", "new", "--base-url", simulator.base_url],
         env={"POE_API_KEY": api_key},
     )
     assert new.exit_code == 0, new.stderr

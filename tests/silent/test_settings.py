@@ -58,12 +58,14 @@ def test_every_problem_is_listed_and_secrets_are_not_echoed() -> None:
     assert len(info.value.metadata["problems"]) == 3
 
 
-async def test_a_bad_price_stops_the_chat_before_it_is_paid(sim: Simulator, api_key: str) -> None:
+async def test_a_bad_price_stops_the_chat_before_it_is_paid(
+    simulator: Simulator, api_key: str
+) -> None:
     write_config('[prices]\n"GPT-4.1" = [1.0]\n')
     with pytest.raises(ConfigError, match=r"\[prices\] 'GPT-4.1'"):
-        async with AsyncPoeClient(api_key, base_url=sim.base_url) as client:
+        async with AsyncPoeClient(api_key, base_url=simulator.base_url) as client:
             await client.chat("GPT-4.1", "hi")
-    assert sent(sim) == []
+    assert sent(simulator) == []
 
 
 def test_cli_prints_one_config_error_line_not_a_traceback(tmp_path: Path) -> None:
@@ -149,14 +151,14 @@ def test_install_validates_tools_and_warns_about_an_invisible_key(tmp_path: Path
 
 
 async def test_budgets_never_stop_applying_silently(
-    sim: Simulator, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a store that cannot be opened: budgets cannot count, so the call is refused unsent
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the store's folder should be")
     monkeypatch.setenv("POE_MCP_BUDGET_DAILY_USD", "1")
     monkeypatch.setenv("POE_MCP_STORE", f"sqlite:///{blocker / 'poe.db'}")
-    async with AsyncPoeClient(api_key, base_url=sim.base_url) as client:
+    async with AsyncPoeClient(api_key, base_url=simulator.base_url) as client:
         with pytest.raises(StoreError, match=r"budgets are set .* cannot be opened"):
             await client.chat("GPT-4.1", "hi")
-    assert sent(sim) == []
+    assert sent(simulator) == []

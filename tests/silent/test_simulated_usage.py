@@ -35,12 +35,12 @@ def real_row(tokens: int) -> UsageRecord:
 
 
 async def test_every_row_says_whether_it_was_simulated(
-    sim: Simulator, api_key: str, tmp_path: Path
+    simulator: Simulator, api_key: str, tmp_path: Path
 ) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'poe.db'}")
     try:
         await store.usage.record(real_row(10))
-        async with AsyncPoeClient(api_key, base_url=sim.base_url, store=store) as client:
+        async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=store) as client:
             await client.chat("GPT-4.1", "hello")
             await client.chat("GPT-4.1", "again")
         rows = await store.usage.recent(10)
@@ -55,12 +55,12 @@ async def test_every_row_says_whether_it_was_simulated(
 
 
 async def test_simulated_calls_never_spend_a_real_budget(
-    sim: Simulator, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POE_MCP_BUDGET_DAILY_TOKENS", "60")
     store = open_store(f"sqlite:///{tmp_path / 'poe.db'}")
     try:
-        async with AsyncPoeClient(api_key, base_url=sim.base_url, store=store) as client:
+        async with AsyncPoeClient(api_key, base_url=simulator.base_url, store=store) as client:
             await client.chat("GPT-4.1", "a prompt long enough to use some of the budget " * 2)
             # the simulator's own (simulated) budget is now spent: simulated calls stop
             with pytest.raises(QuotaError, match="Daily budget reached"):
@@ -75,10 +75,10 @@ async def test_simulated_calls_never_spend_a_real_budget(
 
 
 async def test_get_usage_counts_real_calls_unless_asked(
-    sim: Simulator, api_key: str, poe_home: Path
+    simulator: Simulator, api_key: str, poe_home: Path
 ) -> None:
     # A server pointed at a simulator by URL (the README's offline setup): not --simulate.
-    settings = Settings.load(store="memory://", base_url=sim.base_url)
+    settings = Settings.load(store="memory://", base_url=simulator.base_url)
     runtime = ServerRuntime(settings, api_key=api_key, simulated=False, tools=available_tools())
     try:
         async with Client(build_server(runtime)) as client:
@@ -95,14 +95,14 @@ async def test_get_usage_counts_real_calls_unless_asked(
 
 
 def test_cli_usage_counts_real_calls_unless_asked(
-    sim: Simulator, api_key: str, tmp_path: Path
+    simulator: Simulator, api_key: str, tmp_path: Path
 ) -> None:
     store_url = f"sqlite:///{tmp_path / 'poe.db'}"
     runner = CliRunner()
     env = {"POE_API_KEY": api_key}
     chat = runner.invoke(
         cli,
-        ["chat", "-m", "GPT-4.1", "hi", "--no-stream", "--base-url", sim.base_url],
+        ["chat", "-m", "GPT-4.1", "hi", "--no-stream", "--base-url", simulator.base_url],
         env={**env, "POE_MCP_STORE": store_url},
     )
     assert chat.exit_code == 0, chat.stderr

@@ -16,14 +16,6 @@ from openai import AsyncOpenAI, OpenAI
 from poe_mcp.simulator import Simulator
 
 
-@pytest.fixture
-def sim(simulator: Simulator) -> Iterator[Simulator]:
-    """The session simulator with no queued faults, before and after the test."""
-    simulator.clear_faults()
-    yield simulator
-    simulator.clear_faults()
-
-
 @pytest.fixture(scope="session")
 def _sync_client(simulator: Simulator) -> Iterator[OpenAI]:
     with OpenAI(api_key="unused", base_url=simulator.base_url, max_retries=0, timeout=10) as c:
@@ -39,24 +31,19 @@ async def _async_client(simulator: Simulator) -> AsyncIterator[AsyncOpenAI]:
 
 
 @pytest.fixture
-def client(sim: Simulator, _sync_client: OpenAI, api_key: str) -> OpenAI:
+def client(_sync_client: OpenAI, api_key: str) -> OpenAI:
     """The official sync client on the simulator, with this test's own key, no SDK retries."""
     return _sync_client.with_options(api_key=api_key)
 
 
 @pytest.fixture
-def aclient(sim: Simulator, _async_client: AsyncOpenAI, api_key: str) -> AsyncOpenAI:
+def aclient(_async_client: AsyncOpenAI, api_key: str) -> AsyncOpenAI:
     """The official async client on the simulator, with this test's own key, no SDK retries."""
     return _async_client.with_options(api_key=api_key)
 
 
 @pytest.fixture(scope="session")
-def _http(simulator: Simulator) -> Iterator[httpx2.Client]:
+def http(simulator: Simulator) -> Iterator[httpx2.Client]:
+    """A raw HTTP client on the simulator's root URL, for what the SDK hides."""
     with httpx2.Client(base_url=simulator.url, timeout=10) as c:
         yield c
-
-
-@pytest.fixture
-def http(sim: Simulator, _http: httpx2.Client) -> httpx2.Client:
-    """A raw HTTP client on the simulator's root URL, for what the SDK hides."""
-    return _http

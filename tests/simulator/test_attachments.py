@@ -49,7 +49,7 @@ def test_png_jpeg_and_file_parts_are_described(client: OpenAI) -> None:
     assert resp.usage.prompt_tokens > 3 * 85
 
 
-def test_url_of_a_simulator_file_is_resolved(client: OpenAI, sim: Simulator) -> None:
+def test_url_of_a_simulator_file_is_resolved(client: OpenAI, simulator: Simulator) -> None:
     made = client.chat.completions.create(
         model="GPT-Image-1", messages=[{"role": "user", "content": "x"}]
     )

@@ -90,8 +90,8 @@ async def session() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def bots(sim: Simulator, api_key: str, session: httpx.AsyncClient) -> Bots:
-    return Bots(sim, api_key, session)
+def bots(simulator: Simulator, api_key: str, session: httpx.AsyncClient) -> Bots:
+    return Bots(simulator, api_key, session)
 
 
 def final_text(messages: list[fp.PartialResponse]) -> str:
@@ -344,7 +344,9 @@ async def test_delay_fault(bots: Bots) -> None:
 
 
 @pytest.mark.parametrize("authorization", ["Bearer invalid-key", "", "raw-key-without-bearer"])
-async def test_bad_keys_get_401(sim: Simulator, http: httpx2.Client, authorization: str) -> None:
+async def test_bad_keys_get_401(
+    simulator: Simulator, http: httpx2.Client, authorization: str
+) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     got = http.post("/bot/GPT-4.1", json=query([user("hi")]).model_dump(), headers=headers)
     assert got.status_code == 401

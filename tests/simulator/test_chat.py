@@ -124,9 +124,9 @@ def test_unknown_model_is_404_with_suggestions(client: OpenAI) -> None:
 
 
 @pytest.mark.parametrize("key", ["invalid-key", "invalid"])
-def test_invalid_key_is_401(sim: Simulator, key: str) -> None:
+def test_invalid_key_is_401(simulator: Simulator, key: str) -> None:
     with (
-        OpenAI(api_key=key, base_url=sim.base_url, max_retries=0) as c,
+        OpenAI(api_key=key, base_url=simulator.base_url, max_retries=0) as c,
         pytest.raises(openai.AuthenticationError) as info,
     ):
         c.chat.completions.create(model="GPT-4.1", messages=[{"role": "user", "content": "x"}])
@@ -145,9 +145,9 @@ def test_missing_key_is_401(http: httpx2.Client) -> None:
     assert body["type"] == "authentication_error"
 
 
-def test_broke_key_is_402(sim: Simulator) -> None:
+def test_broke_key_is_402(simulator: Simulator) -> None:
     with (
-        OpenAI(api_key="broke-key", base_url=sim.base_url, max_retries=0) as c,
+        OpenAI(api_key="broke-key", base_url=simulator.base_url, max_retries=0) as c,
         pytest.raises(openai.APIStatusError) as info,
     ):
         c.chat.completions.create(model="GPT-4.1", messages=[{"role": "user", "content": "x"}])

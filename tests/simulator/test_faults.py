@@ -47,8 +47,8 @@ def test_status_fault_over_http(
     assert _chat(client).choices[0].message.content  # consumed: the next call succeeds
 
 
-def test_retry_after_headers(sim: Simulator, client: OpenAI) -> None:
-    sim.add_fault("status", status=429, retry_after=3, retry_after_ms=2500)
+def test_retry_after_headers(simulator: Simulator, client: OpenAI) -> None:
+    simulator.add_fault("status", status=429, retry_after=3, retry_after_ms=2500)
     with pytest.raises(openai.RateLimitError) as info:
         _chat(client)
     headers = info.value.response.headers
@@ -56,8 +56,8 @@ def test_retry_after_headers(sim: Simulator, client: OpenAI) -> None:
     assert headers["retry-after-ms"] == "2500"
 
 
-def test_times_and_model_filter(sim: Simulator, client: OpenAI) -> None:
-    sim.add_fault("status", status=500, times=2, model="claude-sonnet-4")
+def test_times_and_model_filter(simulator: Simulator, client: OpenAI) -> None:
+    simulator.add_fault("status", status=500, times=2, model="claude-sonnet-4")
     assert _chat(client).choices[0].message.content  # other model: untouched
     for _ in range(2):
         with pytest.raises(openai.InternalServerError):
@@ -65,31 +65,31 @@ def test_times_and_model_filter(sim: Simulator, client: OpenAI) -> None:
     assert client.chat.completions.create(model="Claude-Sonnet-4", messages=HI)  # type: ignore[arg-type]
 
 
-def test_delay_fault(sim: Simulator, client: OpenAI) -> None:
-    sim.add_fault("delay", delay_s=0.3)
+def test_delay_fault(simulator: Simulator, client: OpenAI) -> None:
+    simulator.add_fault("delay", delay_s=0.3)
     start = time.perf_counter()
     assert _chat(client).choices[0].message.content
     assert time.perf_counter() - start >= 0.3
-    sim.add_fault("delay", delay_s=1.0)
+    simulator.add_fault("delay", delay_s=1.0)
     with pytest.raises(openai.APITimeoutError):
         client.with_options(timeout=0.2).chat.completions.create(model="GPT-4.1", messages=HI)  # type: ignore[arg-type]
 
 
-def test_dropped_connection(sim: Simulator, client: OpenAI) -> None:
-    sim.add_fault("drop")
+def test_dropped_connection(simulator: Simulator, client: OpenAI) -> None:
+    simulator.add_fault("drop")
     with pytest.raises(openai.APIConnectionError):
         _chat(client)
     assert _chat(client).choices[0].message.content
 
 
 def test_stream_cut_after_k_chunks_has_no_finish_and_no_done(
-    sim: Simulator, http: httpx2.Client, client: OpenAI, api_key: str
+    simulator: Simulator, http: httpx2.Client, client: OpenAI, api_key: str
 ) -> None:
-    sim.add_fault("cut", after_chunks=3)
+    simulator.add_fault("cut", after_chunks=3)
     chunks = list(_chat(client, stream=True))
     assert len(chunks) == 3
     assert all(c.choices[0].finish_reason is None for c in chunks)
-    sim.add_fault("cut", after_chunks=2)
+    simulator.add_fault("cut", after_chunks=2)
     resp = http.post("/v1/chat/completions", headers={"authorization": f"Bearer {api_key}"},
                      json={"model": "GPT-4.1", "messages": HI, "stream": True})  # fmt: skip
     events = [e for e in resp.text.split("\n\n") if e]
@@ -97,23 +97,25 @@ def test_stream_cut_after_k_chunks_has_no_finish_and_no_done(
     assert "[DONE]" not in resp.text
 
 
-def test_non_stream_cut_is_an_incomplete_body(sim: Simulator, client: OpenAI) -> None:
-    sim.add_fault("cut")
+def test_non_stream_cut_is_an_incomplete_body(simulator: Simulator, client: OpenAI) -> None:
+    simulator.add_fault("cut")
     with pytest.raises(openai.APIConnectionError):
         _chat(client)
 
 
-def test_malformed_json(sim: Simulator, client: OpenAI) -> None:
-    sim.add_fault("malformed")
+def test_malformed_json(simulator: Simulator, client: OpenAI) -> None:
+    simulator.add_fault("malformed")
     with pytest.raises(ValueError):  # the SDK's JSON decoding fails
         _chat(client)
-    sim.add_fault("malformed")
+    simulator.add_fault("malformed")
     with pytest.raises(ValueError):  # the SSE data line is not JSON
         list(_chat(client, stream=True))
 
 
-def test_error_event_mid_stream(sim: Simulator, client: OpenAI) -> None:
-    sim.add_fault("stream_error", after_chunks=2, error_type="overloaded_error", message="busy")
+def test_error_event_mid_stream(simulator: Simulator, client: OpenAI) -> None:
+    simulator.add_fault(
+        "stream_error", after_chunks=2, error_type="overloaded_error", message="busy"
+    )
     seen: list[object] = []
     with pytest.raises(openai.APIError) as info:
         seen.extend(_chat(client, stream=True))
@@ -122,8 +124,8 @@ def test_error_event_mid_stream(sim: Simulator, client: OpenAI) -> None:
     assert info.value.body["type"] == "overloaded_error"  # type: ignore[index]
 
 
-def test_stream_error_without_stream_is_a_status(sim: Simulator, client: OpenAI) -> None:
-    sim.add_fault("stream_error", status=502)
+def test_stream_error_without_stream_is_a_status(simulator: Simulator, client: OpenAI) -> None:
+    simulator.add_fault("stream_error", status=502)
     with pytest.raises(openai.InternalServerError):
         _chat(client)
 
@@ -137,9 +139,9 @@ def test_list_and_clear_faults(http: httpx2.Client, client: OpenAI) -> None:
 
 
 def test_path_star_strikes_account_endpoints(
-    sim: Simulator, http: httpx2.Client, api_key: str
+    simulator: Simulator, http: httpx2.Client, api_key: str
 ) -> None:
-    sim.add_fault("status", status=503, path="/usage/")
+    simulator.add_fault("status", status=503, path="/usage/")
     resp = http.get("/usage/current_balance", headers={"authorization": f"Bearer {api_key}"})
     assert resp.status_code == 503
     assert http.get("/v1/models").status_code == 200  # not a model call: no default fault applies
@@ -161,11 +163,11 @@ def test_bad_fault_definitions_are_400(http: httpx2.Client, bad: object) -> None
     assert http.get("/sim/faults").json()["faults"] == []
 
 
-def test_star_fault_strikes_the_model_list(sim: Simulator, client: OpenAI) -> None:
-    sim.add_fault("status", status=502, path="*")
+def test_star_fault_strikes_the_model_list(simulator: Simulator, client: OpenAI) -> None:
+    simulator.add_fault("status", status=502, path="*")
     with pytest.raises(openai.InternalServerError):
         client.models.list()
-    sim.add_fault("drop", path="/v1/models")
+    simulator.add_fault("drop", path="/v1/models")
     with pytest.raises(openai.APIConnectionError):
         client.models.list()
     assert client.models.list().data

@@ -56,7 +56,7 @@ def test_unknown_model_names_close_matches(client: OpenAI) -> None:
     assert "Claude-Sonnet-4" in info.value.message
 
 
-def test_unknown_endpoint_is_poe_404(http: httpx2.Client, sim: Simulator) -> None:
+def test_unknown_endpoint_is_poe_404(http: httpx2.Client, simulator: Simulator) -> None:
     resp = http.get("/v1/nothing-here")
     assert resp.status_code == 404
     assert resp.json()["error"]["type"] == "not_found_error"

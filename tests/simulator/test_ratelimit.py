@@ -37,7 +37,7 @@ def test_fourth_request_in_a_minute_gets_429(api_key: str) -> None:
 
 def test_sliding_window_frees_slots() -> None:
     from poe_mcp.errors import RateLimitError
-    from poe_mcp.simulator._state import SimState
+    from poe_mcp.simulator import SimState
 
     now = [1000.0]
     state = SimState(rpm=2, clock=lambda: now[0])

@@ -13,9 +13,9 @@ from poe_mcp.simulator import Simulator
 
 
 def test_log_shows_the_request_and_never_the_key(
-    sim: Simulator, http: httpx2.Client, client: OpenAI, api_key: str
+    simulator: Simulator, http: httpx2.Client, client: OpenAI, api_key: str
 ) -> None:
-    sim.clear_requests()
+    simulator.clear_requests()
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100).decode()
     client.chat.completions.create(
         model="claude-sonnet-4",
@@ -33,7 +33,7 @@ def test_log_shows_the_request_and_never_the_key(
         extra_headers={"x-custom": "secret-header-value"},
     )
     entries = http.get("/sim/requests").json()["requests"]
-    assert entries == sim.requests()
+    assert entries == simulator.requests()
     (entry,) = [e for e in entries if e["path"] == "/v1/chat/completions"]
     assert entry["method"] == "POST"
     assert entry["model"] == "claude-sonnet-4"
@@ -49,25 +49,25 @@ def test_log_shows_the_request_and_never_the_key(
     assert "secret-header-value" not in dumped
 
 
-def test_log_records_failures_and_faults(sim: Simulator, client: OpenAI) -> None:
-    sim.clear_requests()
-    sim.add_fault("status", status=500)
+def test_log_records_failures_and_faults(simulator: Simulator, client: OpenAI) -> None:
+    simulator.clear_requests()
+    simulator.add_fault("status", status=500)
     for _ in range(2):
         with contextlib.suppress(Exception):
             client.chat.completions.create(
                 model="nope", messages=[{"role": "user", "content": "x"}]
             )
-    first, second = sim.requests()
+    first, second = simulator.requests()
     assert (first["status"], first["fault"]) == (500, "status")
     assert second["status"] == 404
     assert "fault" not in second
 
 
-def test_clearing_the_log(sim: Simulator, http: httpx2.Client) -> None:
+def test_clearing_the_log(simulator: Simulator, http: httpx2.Client) -> None:
     http.get("/v1/models")
-    assert sim.requests()
+    assert simulator.requests()
     assert http.delete("/sim/requests").json() == {"requests": []}
-    assert sim.requests() == []
+    assert simulator.requests() == []
 
 
 def test_reset_forgets_balances(http: httpx2.Client, api_key: str) -> None:

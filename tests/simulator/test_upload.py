@@ -46,12 +46,12 @@ async def ask(sim: Simulator, key: str, text: str, attachments: list[fp.Attachme
     return "".join(m.text for m in parts)
 
 
-async def test_upload_bytes_then_download_them(sim: Simulator, api_key: str) -> None:
+async def test_upload_bytes_then_download_them(simulator: Simulator, api_key: str) -> None:
     data = png(40, 30)
-    att = await upload(sim, api_key, file=data, file_name="red.png")
+    att = await upload(simulator, api_key, file=data, file_name="red.png")
     assert att.content_type == "image/png"
     assert att.name == "red.png"
-    assert att.url.startswith(sim.url + "/uploads/")
+    assert att.url.startswith(simulator.url + "/uploads/")
     assert att.url.endswith("/red.png")
     async with httpx2.AsyncClient() as http:
         got = await http.get(att.url)
@@ -59,53 +59,55 @@ async def test_upload_bytes_then_download_them(sim: Simulator, api_key: str) -> 
     assert got.headers["content-type"] == "image/png"
 
 
-async def test_uploaded_image_is_seen_by_a_later_bot_request(sim: Simulator, api_key: str) -> None:
+async def test_uploaded_image_is_seen_by_a_later_bot_request(
+    simulator: Simulator, api_key: str
+) -> None:
     data = png(40, 30)
-    att = await upload(sim, api_key, file=io.BytesIO(data), file_name="red.png")
-    text = await ask(sim, api_key, "what is in it?", [att])
+    att = await upload(simulator, api_key, file=io.BytesIO(data), file_name="red.png")
+    text = await ask(simulator, api_key, "what is in it?", [att])
     assert f"Attachments: image/png {len(data)} bytes 40x30 px" in text
     assert 'You said: "what is in it?"' in text
 
 
-async def test_uploaded_pdf_keeps_its_type_and_name(sim: Simulator, api_key: str) -> None:
+async def test_uploaded_pdf_keeps_its_type_and_name(simulator: Simulator, api_key: str) -> None:
     data = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-    att = await upload(sim, api_key, file=data, file_name="report.pdf")
+    att = await upload(simulator, api_key, file=data, file_name="report.pdf")
     assert att.content_type == "application/pdf"
-    text = await ask(sim, api_key, "summarise", [att])
+    text = await ask(simulator, api_key, "summarise", [att])
     assert f"Attachments: application/pdf {len(data)} bytes (report.pdf)" in text
 
 
-async def test_text_file_type_comes_from_its_name(sim: Simulator, api_key: str) -> None:
-    att = await upload(sim, api_key, file=b"a,b\n1,2\n", file_name="table.csv")
+async def test_text_file_type_comes_from_its_name(simulator: Simulator, api_key: str) -> None:
+    att = await upload(simulator, api_key, file=b"a,b\n1,2\n", file_name="table.csv")
     assert att.content_type == "text/csv"
 
 
-async def test_upload_by_url_of_simulator_media(sim: Simulator, api_key: str) -> None:
+async def test_upload_by_url_of_simulator_media(simulator: Simulator, api_key: str) -> None:
     msg = fp.ProtocolMessage(role="user", content="a boat", parameters={"aspect": "1:1"})
     parts = [m async for m in fp.get_bot_response([msg], "GPT-Image-1", api_key,
-                                                  base_url=sim.bot_base_url)]  # fmt: skip
+                                                  base_url=simulator.bot_base_url)]  # fmt: skip
     (media,) = [m.attachment for m in parts if m.attachment is not None]
-    att = await upload(sim, api_key, file_url=media.url, file_name="boat.png")
+    att = await upload(simulator, api_key, file_url=media.url, file_name="boat.png")
     assert att.content_type == "image/png"
     assert att.url.endswith("/boat.png")
-    text = await ask(sim, api_key, "describe", [att])
+    text = await ask(simulator, api_key, "describe", [att])
     assert "image/png" in text
     assert "64x64 px" in text
 
 
-async def test_upload_refuses_foreign_urls(sim: Simulator, api_key: str) -> None:
+async def test_upload_refuses_foreign_urls(simulator: Simulator, api_key: str) -> None:
     with pytest.raises(AttachmentUploadError, match="400"):
-        await upload(sim, api_key, file_url="https://example.com/cat.png")
+        await upload(simulator, api_key, file_url="https://example.com/cat.png")
 
 
 @pytest.mark.parametrize("key", ["invalid-key", "Bearer good-key"])
-async def test_upload_bad_key_is_401(sim: Simulator, key: str) -> None:
+async def test_upload_bad_key_is_401(simulator: Simulator, key: str) -> None:
     with pytest.raises(AttachmentUploadError, match="401"):
-        await upload(sim, key, file=b"hello", file_name="a.txt")
+        await upload(simulator, key, file=b"hello", file_name="a.txt")
 
 
 async def test_upload_without_file_is_400(
-    sim: Simulator, api_key: str, http: httpx2.Client
+    simulator: Simulator, api_key: str, http: httpx2.Client
 ) -> None:
     got = http.post(
         "/poe_api/file_upload_3RD_PARTY_POST", data={"note": "nothing"},
@@ -115,18 +117,18 @@ async def test_upload_without_file_is_400(
     assert "download_url" in got.json()["error"]["message"]
 
 
-async def test_upload_fault(sim: Simulator, api_key: str) -> None:
-    sim.add_fault("status", status=503, path="/poe_api/")
+async def test_upload_fault(simulator: Simulator, api_key: str) -> None:
+    simulator.add_fault("status", status=503, path="/poe_api/")
     with pytest.raises(AttachmentUploadError, match="503"):
-        await upload(sim, api_key, file=b"hello", file_name="a.txt")
-    att = await upload(sim, api_key, file=b"hello", file_name="a.txt")
+        await upload(simulator, api_key, file=b"hello", file_name="a.txt")
+    att = await upload(simulator, api_key, file=b"hello", file_name="a.txt")
     assert att.content_type == "text/plain"
 
 
-async def test_upload_is_logged_without_the_key(sim: Simulator, api_key: str) -> None:
-    sim.clear_requests()
-    await upload(sim, api_key, file=b"hello", file_name="a.txt")
-    (entry,) = sim.requests()
+async def test_upload_is_logged_without_the_key(simulator: Simulator, api_key: str) -> None:
+    simulator.clear_requests()
+    await upload(simulator, api_key, file=b"hello", file_name="a.txt")
+    (entry,) = simulator.requests()
     assert entry["path"] == "/poe_api/file_upload_3RD_PARTY_POST"
     assert entry["status"] == 200
     assert entry["body"]["file"] == {"filename": "a.txt", "content_type": "text/plain",

@@ -20,6 +20,8 @@ from poe_mcp.store.base import UsageRecord
 from poe_mcp.store.memory import MemoryStore
 from poe_mcp.store.sqlite import SqliteStore
 
+from ..conftest import FakeClock
+
 
 def url_of(path: Path) -> str:
     return f"sqlite:///{path}"
@@ -75,11 +77,11 @@ async def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         open_store(url_of(db))
 
 
-async def test_wal_mode_and_expired_rows_purged(tmp_path: Path) -> None:
+async def test_wal_mode_and_expired_rows_purged(tmp_path: Path, clock: FakeClock) -> None:
     db = tmp_path / "poe.db"
-    store = open_store(url_of(db))
-    await store.sessions.append("gone", [{"role": "user", "content": "x"}] * 3, ttl_s=0.01)
-    await asyncio.sleep(0.05)
+    store = open_store(url_of(db), clock=clock)
+    await store.sessions.append("gone", [{"role": "user", "content": "x"}] * 3, ttl_s=60)
+    clock.advance(60)
     assert await store.sessions.list() == []
     await store.aclose()
     conn = sqlite3.connect(db)
@@ -217,3 +219,36 @@ async def test_a_query_right_after_a_record_sees_it(tmp_path: Path) -> None:
         assert [g.key for g in await store.usage.breakdown("model")] == ["m"]
     finally:
         await store.aclose()
+
+
+async def test_ledger_rows_reach_the_file_without_a_flush_or_a_read(tmp_path: Path) -> None:
+    """A chat turn's row is queued while its session is written: both reach the file on their
+    own, so another process sees them without anyone calling flush()."""
+    url = url_of(tmp_path / "poe.db")
+    writer = open_store(url)
+    try:
+        await writer.usage.record(
+            UsageRecord(ts=time.time(), provider="poe", backend="openai", model="m", outcome="ok",
+                        session_id="s", input_tokens=7)
+        )  # fmt: skip
+        await writer.sessions.extend("s", [{"role": "user", "content": "hi"}], ttl_s=60)
+        for _ in range(200):  # the row's own write is queued on the loop's next turn
+            with sqlite3.connect(tmp_path / "poe.db") as conn:
+                rows = conn.execute("SELECT session_id, input_tokens FROM usage").fetchall()
+            if rows:
+                break
+            await asyncio.sleep(0.01)
+        assert rows == [("s", 7)]
+        with sqlite3.connect(tmp_path / "poe.db") as conn:
+            assert conn.execute("SELECT COUNT(*) FROM messages").fetchone() == (1,)
+    finally:
+        await writer.aclose()
+
+
+async def test_a_record_after_close_is_a_store_error(tmp_path: Path) -> None:
+    store = open_store(url_of(tmp_path / "poe.db"))
+    await store.aclose()
+    with pytest.raises(StoreError, match="closed"):
+        await store.usage.record(
+            UsageRecord(ts=time.time(), provider="poe", backend="openai", model="m", outcome="ok")
+        )

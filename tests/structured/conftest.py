@@ -1,8 +1,9 @@
-"""Fixtures for the structured-output tests: simulators (Poe and OpenAI mode), clients, schemas."""
+"""Fixtures for the structured-output tests: clients and schemas. ``simulator`` plays Poe (chat
+completions ignore response_format), ``openai_sim`` OpenAI (they honour it)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,33 +36,10 @@ WEATHER_FORMAT: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session")
-def poe_sim() -> Iterator[Simulator]:
-    """The simulator playing Poe (chat completions ignore response_format)."""
-    with Simulator(rpm=1_000_000) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="session")
-def openai_sim() -> Iterator[Simulator]:
-    """The simulator playing OpenAI (chat completions honour response_format)."""
-    with Simulator(rpm=1_000_000, provider="openai") as sim:
-        yield sim
-
-
 @pytest.fixture
-def sim(poe_sim: Simulator) -> Iterator[Simulator]:
-    """The Poe simulator with no faults and an empty request log (faults cleared after)."""
-    poe_sim.clear_faults()
-    poe_sim.clear_requests()
-    yield poe_sim
-    poe_sim.clear_faults()
-
-
-@pytest.fixture
-async def client(sim: Simulator) -> AsyncIterator[AsyncPoeClient]:
+async def client(simulator: Simulator) -> AsyncIterator[AsyncPoeClient]:
     """A client on Poe (the simulator), with the model catalog on and no ledger."""
-    async with AsyncPoeClient(KEY, base_url=sim.base_url, store=False, rpm=0) as c:
+    async with AsyncPoeClient(KEY, base_url=simulator.base_url, store=False, rpm=0) as c:
         yield c
 
 

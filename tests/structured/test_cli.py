@@ -22,32 +22,38 @@ def _chat(sim: Simulator, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_schema_file_gives_validated_json(sim: Simulator, tmp_path: Path) -> None:
+def test_schema_file_gives_validated_json(simulator: Simulator, tmp_path: Path) -> None:
     path = tmp_path / "weather.schema.json"
     path.write_text(json.dumps(WEATHER), encoding="utf-8")
     code, out, err = _chat(
-        sim, "-m", "GPT-4.1", "Weather in Lisbon?", "--schema", str(path), "--json"
+        simulator, "-m", "GPT-4.1", "Weather in Lisbon?", "--schema", str(path), "--json"
     )
     assert code == 0, err
     data = json.loads(out)
     jsonschema.validate(data["parsed"], WEATHER)
-    (call,) = model_calls(sim)
+    (call,) = model_calls(simulator)
     assert call["path"] == "/v1/responses"
     assert call["body"]["text"]["format"]["name"] == "weather"  # named after the file
 
 
-def test_inline_schema_prints_the_json_answer(sim: Simulator) -> None:
+def test_inline_schema_prints_the_json_answer(simulator: Simulator) -> None:
     code, out, err = _chat(
-        sim, "-m", "Gemini-2.5-Pro", "Weather?", "--schema", json.dumps(WEATHER), "--no-stream"
+        simulator,
+        "-m",
+        "Gemini-2.5-Pro",
+        "Weather?",
+        "--schema",
+        json.dumps(WEATHER),
+        "--no-stream",
     )
     assert code == 0, err
     jsonschema.validate(json.loads(out), WEATHER)
-    (call,) = model_calls(sim)
+    (call,) = model_calls(simulator)
     assert "JSON Schema `response`" in call["body"]["messages"][0]["content"]
 
 
-def test_json_object(sim: Simulator) -> None:
-    code, out, err = _chat(sim, "-m", "Llama-3.1-405B", "hello", "--json-object", "--json")
+def test_json_object(simulator: Simulator) -> None:
+    code, out, err = _chat(simulator, "-m", "Llama-3.1-405B", "hello", "--json-object", "--json")
     assert code == 0, err
     assert json.loads(out)["parsed"]["you_said"] == "hello"
 
@@ -64,34 +70,34 @@ def _main_error(
 
 
 def test_still_invalid_answer_exits_with_the_error(
-    sim: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim.add_fault("invalid_json", times=0)
+    simulator.add_fault("invalid_json", times=0)
     err = _main_error(
-        sim, capsys, monkeypatch, "-m", "GPT-4.1", "Weather?", "--schema", json.dumps(WEATHER)
+        simulator, capsys, monkeypatch, "-m", "GPT-4.1", "Weather?", "--schema", json.dumps(WEATHER)
     )
     assert err.startswith("error (invalid_response): the answer is not valid JSON")
-    assert len(model_calls(sim)) == 2
+    assert len(model_calls(simulator)) == 2
 
 
 def test_bad_schema_options_are_refused(
-    sim: Simulator,
+    simulator: Simulator,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    code, _, err = _chat(sim, "hi", "--schema", str(tmp_path / "missing.json"))
+    code, _, err = _chat(simulator, "hi", "--schema", str(tmp_path / "missing.json"))
     assert code == 2
     assert "--schema" in err
-    code, _, err = _chat(sim, "hi", "--schema", "{not json")
+    code, _, err = _chat(simulator, "hi", "--schema", "{not json")
     assert code == 2
     assert "not valid JSON" in err
-    code, _, err = _chat(sim, "hi", "--schema", "{}", "--json-object")
+    code, _, err = _chat(simulator, "hi", "--schema", "{}", "--json-object")
     assert code == 2
     assert "not both" in err
-    err = _main_error(sim, capsys, monkeypatch, "hi", "--schema", '{"type": "nonsense"}')
+    err = _main_error(simulator, capsys, monkeypatch, "hi", "--schema", '{"type": "nonsense"}')
     assert err.startswith("error (invalid_request): response_format schema is not a valid JSON")
-    assert model_calls(sim) == []
+    assert model_calls(simulator) == []
 
 
 def test_help_names_the_options() -> None:

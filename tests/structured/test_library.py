@@ -47,12 +47,12 @@ def _instruction(body: dict[str, Any]) -> str:
 
 
 async def test_poe_model_with_responses_endpoint_uses_text_format(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     result = await client.chat("GPT-4.1", "Weather in Lisbon?", response_format=WEATHER_FORMAT)
     jsonschema.validate(result.parsed, WEATHER)
     assert result.parsed == json.loads(result.text)
-    (call,) = model_calls(sim)
+    (call,) = model_calls(simulator)
     assert call["path"] == "/v1/responses"
     assert call["body"]["text"]["format"] == {
         "type": "json_schema",
@@ -66,13 +66,13 @@ async def test_poe_model_with_responses_endpoint_uses_text_format(
 
 
 async def test_poe_model_without_responses_endpoint_is_instructed_and_validated(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     result = await client.chat(
         "Gemini-2.5-Pro", "Weather in Oslo?", system="Be brief.", response_format=WEATHER_FORMAT
     )
     jsonschema.validate(result.parsed, WEATHER)
-    (call,) = model_calls(sim)
+    (call,) = model_calls(simulator)
     assert call["path"] == "/v1/chat/completions"
     body = call["body"]
     assert "response_format" not in body  # Poe's chat completions would ignore it
@@ -82,13 +82,13 @@ async def test_poe_model_without_responses_endpoint_is_instructed_and_validated(
     assert json.dumps(WEATHER, indent=1) in instruction
 
 
-async def test_bot_protocol_is_instructed(client: AsyncPoeClient, sim: Simulator) -> None:
+async def test_bot_protocol_is_instructed(client: AsyncPoeClient, simulator: Simulator) -> None:
     result = await client.chat(
         "Claude-Sonnet-4", "Weather in Rome?", backend="legacy", response_format=WEATHER_FORMAT
     )
     jsonschema.validate(result.parsed, WEATHER)
     assert result.backend == "legacy"
-    assert [c["path"] for c in model_calls(sim)] == ["/bot/Claude-Sonnet-4"]
+    assert [c["path"] for c in model_calls(simulator)] == ["/bot/Claude-Sonnet-4"]
 
 
 @pytest.mark.parametrize("provider", ["openai", "compatible"])
@@ -108,13 +108,13 @@ async def test_openai_and_compatible_providers_get_response_format_natively(
 
 
 async def test_pydantic_model_class_gives_an_instance(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     result = await client.chat("Claude-Sonnet-4", "Describe someone", response_format=Person)
     assert isinstance(result.parsed, Person)
     assert result.parsed.age >= 18
     assert isinstance(result.parsed.address, Address)
-    (call,) = model_calls(sim)
+    (call,) = model_calls(simulator)
     sent = call["body"]["text"]["format"]
     assert sent["name"] == "Person"
     assert sent["schema"] == Person.model_json_schema()
@@ -122,22 +122,24 @@ async def test_pydantic_model_class_gives_an_instance(
     assert result.to_dict()["parsed"] == result.parsed.model_dump(mode="json")
 
 
-def test_blocking_client_with_a_pydantic_model(sim: Simulator) -> None:
-    with PoeClient(KEY, base_url=sim.base_url, store=False, rpm=0) as client:
+def test_blocking_client_with_a_pydantic_model(simulator: Simulator) -> None:
+    with PoeClient(KEY, base_url=simulator.base_url, store=False, rpm=0) as client:
         result = client.chat("Llama-3.1-405B", "Describe someone", response_format=Person)
     assert isinstance(result.parsed, Person)
-    assert [c["path"] for c in model_calls(sim)] == ["/v1/chat/completions"]
+    assert [c["path"] for c in model_calls(simulator)] == ["/v1/chat/completions"]
 
 
 @pytest.mark.parametrize(
     ("model", "path"),
     [("GPT-4o-mini", "/v1/responses"), ("Llama-3.1-405B", "/v1/chat/completions")],
 )
-async def test_json_object(client: AsyncPoeClient, sim: Simulator, model: str, path: str) -> None:
+async def test_json_object(
+    client: AsyncPoeClient, simulator: Simulator, model: str, path: str
+) -> None:
     result = await client.chat(model, "Tell me about MCP", response_format={"type": "json_object"})
     assert isinstance(result.parsed, dict)
     assert result.parsed["you_said"] == "Tell me about MCP"
-    (call,) = model_calls(sim)
+    (call,) = model_calls(simulator)
     assert call["path"] == path
     if path == "/v1/responses":
         assert call["body"]["text"]["format"] == {"type": "json_object"}
@@ -150,14 +152,14 @@ async def test_json_object(client: AsyncPoeClient, sim: Simulator, model: str, p
     [("GPT-4.1", "/v1/responses"), ("Gemini-2.5-Pro", "/v1/chat/completions")],
 )
 async def test_one_invalid_answer_gets_one_repair_round(
-    client: AsyncPoeClient, sim: Simulator, model: str, path: str
+    client: AsyncPoeClient, simulator: Simulator, model: str, path: str
 ) -> None:
     single = await client.chat(model, "Weather?", response_format=WEATHER_FORMAT)
-    sim.clear_requests()
-    sim.add_fault("invalid_json")
+    simulator.clear_requests()
+    simulator.add_fault("invalid_json")
     result = await client.chat(model, "Weather?", response_format=WEATHER_FORMAT)
     jsonschema.validate(result.parsed, WEATHER)
-    first, second = model_calls(sim)
+    first, second = model_calls(simulator)
     assert first["path"] == second["path"] == path
     assert first["fault"] == "invalid_json"
     # The repair request replays the bad answer and says what was wrong with it.
@@ -174,7 +176,7 @@ async def test_one_invalid_answer_gets_one_repair_round(
     assert result.cost > single.cost
 
 
-async def test_schema_errors_are_fed_back(client: AsyncPoeClient, sim: Simulator) -> None:
+async def test_schema_errors_are_fed_back(client: AsyncPoeClient, simulator: Simulator) -> None:
     # The simulator cannot satisfy a pattern: the repair round names the failing path.
     schema = {
         "type": "object",
@@ -188,15 +190,15 @@ async def test_schema_errors_are_fed_back(client: AsyncPoeClient, sim: Simulator
     assert err.kind == "invalid_response"
     assert err.metadata["errors"] == ["$.code: 'code' does not match '^[0-9]{4}$'"]
     assert json.loads(err.raw_text) == {"code": "code"}
-    second = model_calls(sim)[1]
+    second = model_calls(simulator)[1]
     assert "$.code: 'code' does not match" in second["body"]["messages"][-1]["content"]
 
 
 @pytest.mark.parametrize("model", ["GPT-4.1", "Gemini-2.5-Pro"])
 async def test_always_invalid_is_an_invalid_response_error_with_the_raw_text(
-    client: AsyncPoeClient, sim: Simulator, model: str
+    client: AsyncPoeClient, simulator: Simulator, model: str
 ) -> None:
-    sim.add_fault("invalid_json", times=0)  # every answer, until cleared
+    simulator.add_fault("invalid_json", times=0)  # every answer, until cleared
     with pytest.raises(InvalidResponseError) as caught:
         await client.chat(model, "Weather?", response_format=WEATHER_FORMAT)
     err = caught.value
@@ -207,11 +209,11 @@ async def test_always_invalid_is_an_invalid_response_error_with_the_raw_text(
     body = err.to_dict()["error"]
     assert body["type"] == "invalid_response_error"
     assert body["metadata"]["requests"] == 2
-    assert len(model_calls(sim)) == 2  # one answer, one repair: bounded
+    assert len(model_calls(simulator)) == 2  # one answer, one repair: bounded
 
 
 async def test_an_answer_cut_by_max_tokens_is_not_repaired(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     with pytest.raises(InvalidResponseError) as caught:
         await client.chat(
@@ -219,7 +221,7 @@ async def test_an_answer_cut_by_max_tokens_is_not_repaired(
         )
     assert "raise max_tokens" in caught.value.message
     assert caught.value.raw_text
-    assert len(model_calls(sim)) == 1
+    assert len(model_calls(simulator)) == 1
 
 
 @pytest.mark.parametrize(
@@ -238,15 +240,15 @@ async def test_an_answer_cut_by_max_tokens_is_not_repaired(
     ],
 )
 async def test_a_bad_response_format_is_refused_before_sending(
-    client: AsyncPoeClient, sim: Simulator, response_format: Any, words: str
+    client: AsyncPoeClient, simulator: Simulator, response_format: Any, words: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=words):
         await client.chat("GPT-4.1", "hi", response_format=response_format)
-    assert model_calls(sim) == []
+    assert model_calls(simulator) == []
 
 
 async def test_flat_responses_form_and_text_type_are_accepted(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     flat = {"type": "json_schema", "name": "weather", "schema": WEATHER}
     assert ResponseFormat.of(flat) == ResponseFormat.of(
@@ -258,7 +260,7 @@ async def test_flat_responses_form_and_text_type_are_accepted(
 
 
 async def test_stream_with_response_format_arrives_whole(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
     deltas = [d async for d in client.stream("GPT-4.1", "Weather?", response_format=WEATHER_FORMAT)]
     assert len(deltas) == 2
@@ -267,13 +269,13 @@ async def test_stream_with_response_format_arrives_whole(
     jsonschema.validate(deltas[1].result.parsed, WEATHER)
 
 
-async def test_stream_options_include_usage(client: AsyncPoeClient, sim: Simulator) -> None:
+async def test_stream_options_include_usage(client: AsyncPoeClient, simulator: Simulator) -> None:
     results = []
     for options in (None, {"include_usage": True}, {"include_usage": False}):
         async for delta in client.stream("GPT-4.1", "count", stream_options=options):
             if delta.result is not None:
                 results.append(delta.result)
-    sent = [c["body"].get("stream_options") for c in model_calls(sim)]
+    sent = [c["body"].get("stream_options") for c in model_calls(simulator)]
     assert sent == [{"include_usage": True}, {"include_usage": True}, {"include_usage": False}]
     assert [r.usage.estimated for r in results] == [False, False, True]
 
@@ -304,18 +306,18 @@ async def _call(client: AsyncPoeClient, stream: bool, call: dict[str, Any]) -> N
     ],
 )
 async def test_bad_stream_options_are_refused(
-    client: AsyncPoeClient, sim: Simulator, call: dict[str, Any], words: str
+    client: AsyncPoeClient, simulator: Simulator, call: dict[str, Any], words: str
 ) -> None:
     stream = call.pop("stream", False)
     with pytest.raises(InvalidRequestError, match=words):
         await _call(client, stream, call)
-    assert model_calls(sim) == []
+    assert model_calls(simulator) == []
 
 
-async def test_each_request_of_a_repaired_call_is_a_ledger_row(sim: Simulator) -> None:
+async def test_each_request_of_a_repaired_call_is_a_ledger_row(simulator: Simulator) -> None:
     store = open_store("memory://")
-    sim.add_fault("invalid_json")
-    async with AsyncPoeClient(KEY, base_url=sim.base_url, store=store, rpm=0) as client:
+    simulator.add_fault("invalid_json")
+    async with AsyncPoeClient(KEY, base_url=simulator.base_url, store=store, rpm=0) as client:
         result = await client.chat(
             "GPT-4.1", "Weather?", session_id="s-9", response_format=WEATHER_FORMAT
         )
@@ -385,34 +387,34 @@ async def test_json_object_natively_adds_a_json_instruction_only_when_needed(
 
 
 async def test_responses_path_is_retried_like_chat_completions(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    sim.add_fault("status", status=503, retry_after_ms=1)
+    simulator.add_fault("status", status=503, retry_after_ms=1)
     result = await client.chat("GPT-4.1", "Weather?", response_format=WEATHER_FORMAT)
     jsonschema.validate(result.parsed, WEATHER)
-    assert [(c["path"], c["status"]) for c in model_calls(sim)] == [
+    assert [(c["path"], c["status"]) for c in model_calls(simulator)] == [
         ("/v1/responses", 503),
         ("/v1/responses", 200),
     ]
 
 
 async def test_responses_path_errors_keep_their_kind(
-    client: AsyncPoeClient, sim: Simulator
+    client: AsyncPoeClient, simulator: Simulator
 ) -> None:
-    sim.add_fault("status", status=402)
+    simulator.add_fault("status", status=402)
     with pytest.raises(BalanceError):
         await client.chat("GPT-4.1", "Weather?", response_format=WEATHER_FORMAT)
-    sim.add_fault("malformed")
+    simulator.add_fault("malformed")
     with pytest.raises(UpstreamError, match="malformed JSON"):
         await client.chat("GPT-4.1", "Weather?", response_format=WEATHER_FORMAT)
-    assert len(model_calls(sim)) == 2  # neither is sent again
+    assert len(model_calls(simulator)) == 2  # neither is sent again
 
 
-async def test_bot_protocol_repair_round(client: AsyncPoeClient, sim: Simulator) -> None:
-    sim.add_fault("invalid_json")
+async def test_bot_protocol_repair_round(client: AsyncPoeClient, simulator: Simulator) -> None:
+    simulator.add_fault("invalid_json")
     result = await client.chat(
         "Gemini-2.5-Pro", "Weather?", backend="legacy", response_format=WEATHER_FORMAT
     )
     jsonschema.validate(result.parsed, WEATHER)
-    paths = [c["path"] for c in model_calls(sim)]
+    paths = [c["path"] for c in model_calls(simulator)]
     assert paths == ["/bot/Gemini-2.5-Pro", "/bot/Gemini-2.5-Pro"]

@@ -34,8 +34,8 @@ def _blocks(language: str) -> list[str]:
 
 
 @pytest.fixture
-def env(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"POE_API_KEY": KEY, "POE_BASE_URL": sim.base_url}
+def env(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {"POE_API_KEY": KEY, "POE_BASE_URL": simulator.base_url}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
@@ -49,7 +49,7 @@ def test_python_example(env: dict[str, str]) -> None:
     assert out.getvalue().splitlines() == ["city 0.0", 'clear {"sky": "clear"}']
 
 
-async def test_mcp_example(sim: Simulator, env: dict[str, str]) -> None:
+async def test_mcp_example(simulator: Simulator, env: dict[str, str]) -> None:
     (transcript,) = _blocks("text")
     call, answer, parsed = transcript.strip().splitlines()
     arguments = json.loads(call.removeprefix("→ ask_poe_v2 "))

@@ -12,8 +12,7 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel, Field
 
-from poe_mcp.simulator import Simulator
-from poe_mcp.simulator.structured import instance
+from poe_mcp.simulator import Simulator, schema_instance
 
 from .conftest import KEY, WEATHER, WEATHER_FORMAT, model_calls
 
@@ -98,24 +97,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("schema", SCHEMAS.values(), ids=list(SCHEMAS))
 def test_instances_validate(schema: dict[str, Any]) -> None:
-    value = instance(schema)
+    value = schema_instance(schema)
     cls = jsonschema.validators.validator_for(schema)
     cls(schema, format_checker=cls.FORMAT_CHECKER).validate(value)
-    assert instance(schema) == value  # deterministic
+    assert schema_instance(schema) == value  # deterministic
 
 
 def test_pattern_is_not_understood() -> None:
     # Documented limit: a real model can miss a pattern too; the client's repair round handles it.
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(instance({"type": "string", "pattern": "^x"}), {"pattern": "^x"})
+        jsonschema.validate(schema_instance({"type": "string", "pattern": "^x"}), {"pattern": "^x"})
 
 
 def _openai(sim: Simulator) -> OpenAI:
     return OpenAI(api_key=KEY, base_url=sim.base_url, max_retries=0)
 
 
-def test_responses_endpoint_answers_text_format(sim: Simulator) -> None:
-    client = _openai(sim)
+def test_responses_endpoint_answers_text_format(simulator: Simulator) -> None:
+    client = _openai(simulator)
     answer = client.responses.create(
         model="Claude-Sonnet-4",
         instructions="Be exact.",
@@ -131,8 +130,8 @@ def test_responses_endpoint_answers_text_format(sim: Simulator) -> None:
     assert 'You said: "hello"' in plain.output_text
 
 
-def test_responses_endpoint_cut_by_max_output_tokens(sim: Simulator) -> None:
-    answer = _openai(sim).responses.create(
+def test_responses_endpoint_cut_by_max_output_tokens(simulator: Simulator) -> None:
+    answer = _openai(simulator).responses.create(
         model="GPT-4.1",
         input="Weather?",
         text={"format": {"type": "json_schema", "name": "weather", "schema": WEATHER}},
@@ -159,17 +158,17 @@ def test_responses_endpoint_cut_by_max_output_tokens(sim: Simulator) -> None:
     ],
 )
 def test_responses_endpoint_refusals(
-    sim: Simulator, body: dict[str, Any], status: int, words: str
+    simulator: Simulator, body: dict[str, Any], status: int, words: str
 ) -> None:
     answer = httpx2.post(
-        f"{sim.base_url}/responses", json=body, headers={"Authorization": f"Bearer {KEY}"}
+        f"{simulator.base_url}/responses", json=body, headers={"Authorization": f"Bearer {KEY}"}
     )
     assert answer.status_code == status
     assert words in answer.json()["error"]["message"]
 
 
-def test_poe_chat_completions_ignore_response_format(sim: Simulator) -> None:
-    answer = _openai(sim).chat.completions.create(
+def test_poe_chat_completions_ignore_response_format(simulator: Simulator) -> None:
+    answer = _openai(simulator).chat.completions.create(
         model="GPT-4.1",
         messages=[{"role": "user", "content": "Weather?"}],
         response_format=WEATHER_FORMAT,  # type: ignore[arg-type]
@@ -187,8 +186,8 @@ def test_openai_mode_honours_response_format(openai_sim: Simulator) -> None:
     jsonschema.validate(json.loads(answer.choices[0].message.content or ""), WEATHER)
 
 
-def test_invalid_json_fault_once_then_always_until_cleared(sim: Simulator) -> None:
-    client = _openai(sim)
+def test_invalid_json_fault_once_then_always_until_cleared(simulator: Simulator) -> None:
+    client = _openai(simulator)
 
     def ask() -> str:
         answer = client.responses.create(
@@ -196,18 +195,18 @@ def test_invalid_json_fault_once_then_always_until_cleared(sim: Simulator) -> No
         )
         return answer.output_text
 
-    queued = httpx2.post(f"{sim.url}/sim/faults", json={"kind": "invalid_json"})
+    queued = httpx2.post(f"{simulator.url}/sim/faults", json={"kind": "invalid_json"})
     assert queued.status_code == 200
     assert ask().startswith("Here is the JSON you asked for:")
     assert json.loads(ask())["you_said"] == "x"
-    httpx2.post(f"{sim.url}/sim/faults", json={"kind": "invalid_json", "times": 0})
+    httpx2.post(f"{simulator.url}/sim/faults", json={"kind": "invalid_json", "times": 0})
     assert all(ask().startswith("Here is the JSON") for _ in range(3))
-    httpx2.delete(f"{sim.url}/sim/faults")
+    httpx2.delete(f"{simulator.url}/sim/faults")
     assert json.loads(ask())["you_said"] == "x"
-    assert [c["fault"] for c in model_calls(sim) if "fault" in c] == ["invalid_json"] * 4
+    assert [c["fault"] for c in model_calls(simulator) if "fault" in c] == ["invalid_json"] * 4
 
 
-def test_catalog_lists_the_responses_endpoint_where_served(sim: Simulator) -> None:
-    models = {m["id"]: m for m in httpx2.get(f"{sim.base_url}/models").json()["data"]}
+def test_catalog_lists_the_responses_endpoint_where_served(simulator: Simulator) -> None:
+    models = {m["id"]: m for m in httpx2.get(f"{simulator.base_url}/models").json()["data"]}
     assert "/v1/responses" in models["GPT-4.1"]["supported_endpoints"]
     assert models["Gemini-2.5-Pro"]["supported_endpoints"] == ["/v1/chat/completions"]

@@ -56,21 +56,6 @@ def _isolated(poe_home: Path) -> Iterator[None]:
     forget_rejections()
 
 
-@pytest.fixture(scope="session")
-def sim() -> Iterator[Simulator]:
-    with Simulator(rpm=1_000_000) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def fresh(sim: Simulator) -> Iterator[Simulator]:
-    """The shared simulator with no faults and an empty request log."""
-    sim.clear_faults()
-    sim.clear_requests()
-    yield sim
-    sim.clear_faults()
-
-
 @pytest.fixture
 def standin() -> Iterator[StandIn]:
     yield from serve(StandIn())

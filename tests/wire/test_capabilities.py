@@ -68,9 +68,9 @@ def test_every_listing_shape_gives_yes_no_or_unknown(
 
 
 async def test_the_simulators_catalog_has_all_three(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient]
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient]
 ) -> None:
-    catalog = make_client(fresh.base_url).catalog
+    catalog = make_client(simulator.base_url).catalog
     assert catalog is not None
     assert (await catalog.get("GPT-4.1")).capability("tools") == "yes"
     assert (await catalog.get(NO_TOOLS)).capability("tools") == "no"
@@ -81,23 +81,23 @@ async def test_the_simulators_catalog_has_all_three(
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_an_agent_runs_a_model_whose_capabilities_are_unknown(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    agent = Agent(make_client(fresh.base_url), PLAIN, tools=[get_weather], stream=streamed)
+    agent = Agent(make_client(simulator.base_url), PLAIN, tools=[get_weather], stream=streamed)
     result = await agent.run("get_weather city=Turin")
     assert [t.result for t in result.trace] == ["mild in Turin"]
     assert 'get_weather -> "mild in Turin"' in result.text
-    assert len(chat_calls(fresh)) == 2
+    assert len(chat_calls(simulator)) == 2
 
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_an_agent_refuses_a_stated_no_before_sending(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    agent = Agent(make_client(fresh.base_url), NO_TOOLS, tools=[get_weather], stream=streamed)
+    agent = Agent(make_client(simulator.base_url), NO_TOOLS, tools=[get_weather], stream=streamed)
     with pytest.raises(InvalidRequestError, match="does not support tools"):
         await agent.run("get_weather city=Turin")
-    assert chat_calls(fresh) == []
+    assert chat_calls(simulator) == []
 
 
 async def test_a_compatible_server_with_a_plain_list_runs_an_agent(
@@ -128,9 +128,9 @@ async def test_openrouter_s_stated_no_refuses(
 
 
 async def test_ask_poe_with_tools_over_mcp(
-    fresh: Simulator, make_server: Callable[..., Any]
+    simulator: Simulator, make_server: Callable[..., Any]
 ) -> None:
-    async with Client(make_server(fresh.base_url)) as mcp:
+    async with Client(make_server(simulator.base_url)) as mcp:
         unknown = await mcp.call_tool(
             "ask_poe_with_tools",
             {"bot": PLAIN, "prompt": "get_weather city=Pisa", "tools": [WEATHER]},
@@ -143,13 +143,13 @@ async def test_ask_poe_with_tools_over_mcp(
     (pending,) = unknown.structured_content["pending_tool_calls"]
     assert (pending["name"], pending["arguments"]) == ("get_weather", {"city": "Pisa"})
     assert error_json(refused)["metadata"]["kind"] == "invalid_request"
-    assert [r["model"] for r in chat_calls(fresh)] == [PLAIN]  # the refusal sent nothing
+    assert [r["model"] for r in chat_calls(simulator)] == [PLAIN]  # the refusal sent nothing
 
 
-def test_the_cli_shows_unknown_as_unknown(fresh: Simulator) -> None:
+def test_the_cli_shows_unknown_as_unknown(simulator: Simulator) -> None:
     result = CliRunner().invoke(
         cli,
-        ["models", "--search", "llama", "--json", "--base-url", fresh.base_url],
+        ["models", "--search", "llama", "--json", "--base-url", simulator.base_url],
         env={"POE_API_KEY": KEY},
     )
     assert result.exit_code == 0, result.output

@@ -59,9 +59,9 @@ def test_snapshots_and_aliases_name_the_same_model(
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_the_requested_models_price_applies_to_its_dated_answer(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    client = make_client(fresh.base_url)
+    client = make_client(simulator.base_url)
     if streamed:
         _, result = await collect(client.stream(DATED, "price me"))
     else:
@@ -75,26 +75,25 @@ async def test_the_requested_models_price_applies_to_its_dated_answer(
 
 
 async def test_a_dated_answer_from_a_quirk_on_any_model(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient]
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient]
 ) -> None:
-    fresh.add_fault("quirk", quirks=["dated_id", "crlf"])
-    client = make_client(fresh.base_url)
+    simulator.add_fault("quirk", quirks=["dated_id", "crlf"])
+    client = make_client(simulator.base_url)
     _, result = await collect(client.stream("GPT-4.1", "snap"))
     assert client.catalog is not None
     assert result.cost == pytest.approx(await client.catalog.cost("GPT-4.1", result.usage))
 
 
 async def test_openai_s_dated_ids_are_priced_from_its_price_table(
-    make_client: Callable[..., AsyncPoeClient],
+    make_client: Callable[..., AsyncPoeClient], openai_sim: Simulator
 ) -> None:
-    async with Simulator(provider="openai") as openai_sim:
-        client = make_client(openai_sim.base_url, provider="openai")
-        for model, (per_in, per_out) in {"gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6)}.items():
-            result = await client.chat(model, "hello")
-            assert result.model.startswith(f"{model}-20")
-            usage = result.usage
-            expected = (usage.input_tokens * per_in + usage.output_tokens * per_out) / 1e6
-            assert result.cost == pytest.approx(expected)
+    client = make_client(openai_sim.base_url, provider="openai")
+    for model, (per_in, per_out) in {"gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6)}.items():
+        result = await client.chat(model, "hello")
+        assert result.model.startswith(f"{model}-20")
+        usage = result.usage
+        expected = (usage.input_tokens * per_in + usage.output_tokens * per_out) / 1e6
+        assert result.cost == pytest.approx(expected)
 
 
 async def test_another_model_or_no_price_stays_unknown(
@@ -121,20 +120,20 @@ async def test_another_model_or_no_price_stays_unknown(
 
 
 async def test_budgets_count_what_dated_answers_cost(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], poe_home: Path
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], poe_home: Path
 ) -> None:
-    one = (await make_client(fresh.base_url).chat(DATED, "budget")).cost
+    one = (await make_client(simulator.base_url).chat(DATED, "budget")).cost
     assert one is not None
     config = poe_home.parent / "config"
     config.mkdir(exist_ok=True)
     (config / "config.toml").write_text(f"[budgets]\ndaily_usd = {one * 1.5!r}\n")
-    fresh.clear_requests()
-    client = make_client(fresh.base_url, store=None, budget=None)
+    simulator.clear_requests()
+    client = make_client(simulator.base_url, store=None, budget=None)
     await client.chat(DATED, "budget")
     await client.chat(DATED, "budget")
     with pytest.raises(QuotaError):
         await client.chat(DATED, "budget")  # two priced calls spent the limit
-    assert len(chat_calls(fresh)) == 2
+    assert len(chat_calls(simulator)) == 2
     store = open_store(Settings.load().store_url)
     try:
         totals = await store.usage.totals(simulated=True)
@@ -145,9 +144,9 @@ async def test_budgets_count_what_dated_answers_cost(
 
 
 async def test_ask_poe_v2_shows_the_cost_of_a_dated_answer(
-    fresh: Simulator, make_server: Callable[..., Any]
+    simulator: Simulator, make_server: Callable[..., Any]
 ) -> None:
-    async with Client(make_server(fresh.base_url)) as mcp:
+    async with Client(make_server(simulator.base_url)) as mcp:
         result = await mcp.call_tool("ask_poe_v2", {"bot": DATED, "prompt": "what does it cost?"})
     data = result.structured_content
     assert data["model"] == "mistral-large-2024-08-06"
@@ -156,10 +155,10 @@ async def test_ask_poe_v2_shows_the_cost_of_a_dated_answer(
     assert "cost: unknown" not in result.content[0].text
 
 
-def test_the_cli_prints_the_cost_of_a_dated_answer(fresh: Simulator) -> None:
+def test_the_cli_prints_the_cost_of_a_dated_answer(simulator: Simulator) -> None:
     result = CliRunner().invoke(
         cli,
-        ["chat", "-m", DATED, "cost?", "--json", "--base-url", fresh.base_url],
+        ["chat", "-m", DATED, "cost?", "--json", "--base-url", simulator.base_url],
         env={"POE_API_KEY": KEY},
     )
     assert result.exit_code == 0, result.output
@@ -171,9 +170,9 @@ def test_the_cli_prints_the_cost_of_a_dated_answer(fresh: Simulator) -> None:
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_an_agent_run_on_a_dated_model_has_a_cost(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    result = await Agent(make_client(fresh.base_url), DATED, stream=streamed).run("cost?")
+    result = await Agent(make_client(simulator.base_url), DATED, stream=streamed).run("cost?")
     assert result.cost is not None
     assert result.cost > 0
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1

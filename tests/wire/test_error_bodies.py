@@ -41,21 +41,21 @@ async def _ask(client: AsyncPoeClient, model: str, streamed: bool) -> Any:
 @pytest.mark.parametrize("backend", ["openai", "legacy"])
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_a_200_that_is_an_error_says_what_the_provider_said(
-    fresh: Simulator,
+    simulator: Simulator,
     make_client: Callable[..., AsyncPoeClient],
     quirk: str,
     backend: str,
     streamed: bool,
 ) -> None:
-    fresh.add_fault("quirk", quirks=[quirk], times=5)
-    client = make_client(fresh.base_url, backend=backend)
+    simulator.add_fault("quirk", quirks=[quirk], times=5)
+    client = make_client(simulator.base_url, backend=backend)
     with pytest.raises(NotFoundError) as info:
         await _ask(client, "GPT-4.1", streamed)
     words = "unsupported model: GPT-4.1" if quirk == "error_200_text" else "does not exist"
     assert words in info.value.message
     assert "malformed" not in info.value.message
     assert info.value.kind == "not_found"
-    assert len(upstream_calls(fresh, backend)) == 1  # it will not change: not retried
+    assert len(upstream_calls(simulator, backend)) == 1  # it will not change: not retried
 
 
 @pytest.mark.parametrize(
@@ -103,26 +103,26 @@ async def test_error_bodies_answered_as_success(
 
 @pytest.mark.parametrize("status", [502, 503, 504])
 async def test_an_html_error_page_is_summarised_to_status_and_title(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], status: int
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], status: int
 ) -> None:
-    fresh.add_fault("quirk", quirks=["html_error"], status=status, times=2)
-    client = make_client(fresh.base_url, max_retries=1)
+    simulator.add_fault("quirk", quirks=["html_error"], status=status, times=2)
+    client = make_client(simulator.base_url, max_retries=1)
     with pytest.raises(PoeError) as info:
         await client.chat("GPT-4.1", "hi")
     assert info.value.status == status
     assert info.value.message.startswith(f"HTTP {status}: {status} ")
     assert "<" not in info.value.message
     assert "cloudflare" not in info.value.message
-    assert len(upstream_calls(fresh, "openai")) == 2  # a 5xx can pass: retried
+    assert len(upstream_calls(simulator, "openai")) == 2  # a 5xx can pass: retried
 
 
 async def test_html_errors_then_success_are_retried_to_the_answer(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient]
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient]
 ) -> None:
-    fresh.add_fault("quirk", quirks=["html_error"], status=503)
-    _, result = await collect(make_client(fresh.base_url).stream("GPT-4.1", "again"))
+    simulator.add_fault("quirk", quirks=["html_error"], status=503)
+    _, result = await collect(make_client(simulator.base_url).stream("GPT-4.1", "again"))
     assert 'You said: "again"' in result.text
-    assert [c["status"] for c in upstream_calls(fresh, "openai")] == [503, 200]
+    assert [c["status"] for c in upstream_calls(simulator, "openai")] == [503, 200]
 
 
 async def test_a_fastapi_validation_error_keeps_the_providers_words(
@@ -138,22 +138,24 @@ async def test_a_fastapi_validation_error_keeps_the_providers_words(
 
 @pytest.mark.parametrize("backend", ["openai", "legacy"])
 async def test_an_in_band_error_after_text_keeps_the_text_and_the_words(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str
 ) -> None:
-    fresh.add_fault("stream_error", after_chunks=3, message="the GPU fell over", allow_retry=False)
+    simulator.add_fault(
+        "stream_error", after_chunks=3, message="the GPU fell over", allow_retry=False
+    )
     seen: list[str] = []
     with pytest.raises(IncompleteStreamError) as info:
-        await drain(make_client(fresh.base_url, backend=backend).stream("GPT-4.1", "hi"), seen)
+        await drain(make_client(simulator.base_url, backend=backend).stream("GPT-4.1", "hi"), seen)
     assert seen
     assert info.value.partial_text == "".join(seen)
     assert "the GPU fell over" in info.value.message
     assert info.value.to_dict()["error"]["metadata"]["partial_text"] == "".join(seen)
-    assert len(upstream_calls(fresh, backend)) == 1
+    assert len(upstream_calls(simulator, backend)) == 1
 
 
-def test_the_cli_shows_the_providers_words(fresh: Simulator) -> None:
-    fresh.add_fault("quirk", quirks=["error_200_text"], times=5)
-    args = ["chat", "-m", "GPT-4.1", "hi", "--no-stream", "--base-url", fresh.base_url]
+def test_the_cli_shows_the_providers_words(simulator: Simulator) -> None:
+    simulator.add_fault("quirk", quirks=["error_200_text"], times=5)
+    args = ["chat", "-m", "GPT-4.1", "hi", "--no-stream", "--base-url", simulator.base_url]
     proc = subprocess.run(
         [sys.executable, "-m", "poe_mcp", *args],
         env={**os.environ, "POE_API_KEY": KEY},
@@ -164,30 +166,30 @@ def test_the_cli_shows_the_providers_words(fresh: Simulator) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith("error (not_found): unsupported model: GPT-4.1")
     assert "Traceback" not in proc.stderr
-    assert len(upstream_calls(fresh, "openai")) == 1
+    assert len(upstream_calls(simulator, "openai")) == 1
 
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_ask_poe_v2_reports_the_providers_words_and_kind(
-    fresh: Simulator, make_server: Callable[..., Any], stream: bool
+    simulator: Simulator, make_server: Callable[..., Any], stream: bool
 ) -> None:
-    fresh.add_fault("quirk", quirks=["error_200_json"], times=5)
-    async with Client(make_server(fresh.base_url)) as mcp:
+    simulator.add_fault("quirk", quirks=["error_200_json"], times=5)
+    async with Client(make_server(simulator.base_url)) as mcp:
         result = await mcp.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "hi", "stream": stream}
         )
     error = error_json(result)
     assert error["metadata"]["kind"] == "not_found"
     assert "does not exist" in error["message"]
-    assert len(upstream_calls(fresh, "openai")) == 1
+    assert len(upstream_calls(simulator, "openai")) == 1
 
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_an_agent_raises_the_providers_words_without_retrying(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    fresh.add_fault("quirk", quirks=["error_200_text"], times=5)
-    agent = Agent(make_client(fresh.base_url), "GPT-4.1", stream=streamed)
+    simulator.add_fault("quirk", quirks=["error_200_text"], times=5)
+    agent = Agent(make_client(simulator.base_url), "GPT-4.1", stream=streamed)
     with pytest.raises(NotFoundError, match=r"unsupported model: GPT-4\.1"):
         await agent.run("hello")
-    assert len(upstream_calls(fresh, "openai")) == 1  # no retry, no fallback to another request
+    assert len(upstream_calls(simulator, "openai")) == 1  # no retry, no fallback to another request

@@ -21,8 +21,7 @@ from mcp import Client
 from poe_mcp import Agent, AsyncPoeClient
 from poe_mcp._model_ids import same_model
 from poe_mcp.cli import cli
-from poe_mcp.simulator import Simulator
-from poe_mcp.simulator.quirks import THINKING
+from poe_mcp.simulator import THINKING, Simulator
 
 from .conftest import CLOCK, KEY, TWO_CALLS, WEATHER, ask, chat_calls, upstream_calls
 from .members import get_weather
@@ -104,11 +103,10 @@ OPENAI_PRICES = {"gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6), "o1": (15.0,
 @pytest.mark.parametrize("model", sorted(OPENAI_PRICES))
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_openai_answers_under_dated_ids_are_priced_as_asked(
-    make_client: Callable[..., AsyncPoeClient], model: str, streamed: bool
+    make_client: Callable[..., AsyncPoeClient], openai_sim: Simulator, model: str, streamed: bool
 ) -> None:
-    async with Simulator(provider="openai") as openai_sim:
-        client = make_client(openai_sim.base_url, provider="openai")
-        result = await ask(client, model, "hello", streamed=streamed)
+    client = make_client(openai_sim.base_url, provider="openai")
+    result = await ask(client, model, "hello", streamed=streamed)
     assert result.model.startswith(f"{model}-20")
     per_in, per_out = OPENAI_PRICES[model]
     usage = result.usage
@@ -244,56 +242,56 @@ NEW_QUIRKS = ["no_space", "json_lines", "tool_name_every_fragment", "think_tags"
 @pytest.mark.parametrize("backend", ["openai", "legacy"])
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_the_library_reads_every_new_quirk_at_once(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str, streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str, streamed: bool
 ) -> None:
-    client = make_client(fresh.base_url, backend=backend)
+    client = make_client(simulator.base_url, backend=backend)
     plain = await client.chat("GPT-4.1", "hello there")
-    fresh.clear_requests()
-    fresh.add_fault("quirk", quirks=NEW_QUIRKS)
+    simulator.clear_requests()
+    simulator.add_fault("quirk", quirks=NEW_QUIRKS)
     result = await ask(client, "GPT-4.1", "hello there", streamed=streamed)
     assert result.text == plain.text
     assert result.finish_reason == "stop"
     if backend == "openai":
         assert result.reasoning.strip() == THINKING
         assert result.finish_inferred is False
-    assert len(upstream_calls(fresh, backend)) == 1
+    assert len(upstream_calls(simulator, backend)) == 1
 
 
 @pytest.mark.parametrize("backend", ["openai", "legacy"])
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_tool_calls_with_names_on_every_fragment(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str, streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str, streamed: bool
 ) -> None:
-    fresh.add_fault("quirk", quirks=NEW_QUIRKS)
-    client = make_client(fresh.base_url, backend=backend)
+    simulator.add_fault("quirk", quirks=NEW_QUIRKS)
+    client = make_client(simulator.base_url, backend=backend)
     result = await ask(client, "GPT-4.1", TWO_CALLS, streamed=streamed, tools=[WEATHER, CLOCK])
     assert [(c.name, json.loads(c.arguments)) for c in result.tool_calls] == [
         ("get_weather", {"city": "Paris"}),
         ("get_time", {"zone": "Rome"}),
     ]
     assert result.finish_reason == "tool_calls"
-    assert len(upstream_calls(fresh, backend)) == 1
+    assert len(upstream_calls(simulator, backend)) == 1
 
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_an_agent_runs_through_every_new_quirk(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    fresh.add_fault("quirk", quirks=NEW_QUIRKS, times=2)
-    agent = Agent(make_client(fresh.base_url), "GPT-4.1", tools=[get_weather], stream=streamed)
+    simulator.add_fault("quirk", quirks=NEW_QUIRKS, times=2)
+    agent = Agent(make_client(simulator.base_url), "GPT-4.1", tools=[get_weather], stream=streamed)
     result = await agent.run("get_weather city=Oslo")
     assert [t.result for t in result.trace] == ["mild in Oslo"]
     assert 'get_weather -> "mild in Oslo"' in result.text
     assert "<think>" not in result.text
     assert result.stopped_reason == "final"
-    assert len(chat_calls(fresh)) == 2
+    assert len(chat_calls(simulator)) == 2
 
 
-def test_the_cli_prints_the_answer_without_the_thinking(fresh: Simulator) -> None:
-    fresh.add_fault("quirk", quirks=NEW_QUIRKS)
+def test_the_cli_prints_the_answer_without_the_thinking(simulator: Simulator) -> None:
+    simulator.add_fault("quirk", quirks=NEW_QUIRKS)
     result = CliRunner().invoke(
         cli,
-        ["chat", "-m", "GPT-4.1", "hello cli", "--stream", "--base-url", fresh.base_url],
+        ["chat", "-m", "GPT-4.1", "hello cli", "--stream", "--base-url", simulator.base_url],
         env={"POE_API_KEY": KEY},
     )
     assert result.exit_code == 0, result.output
@@ -301,15 +299,15 @@ def test_the_cli_prints_the_answer_without_the_thinking(fresh: Simulator) -> Non
     assert "<think>" not in result.stdout
     assert THINKING not in result.stdout
     assert "end_turn" not in result.output
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1
 
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_ask_poe_v2_and_ask_poe_with_tools_over_mcp(
-    fresh: Simulator, make_server: Callable[..., Any], stream: bool
+    simulator: Simulator, make_server: Callable[..., Any], stream: bool
 ) -> None:
-    fresh.add_fault("quirk", quirks=NEW_QUIRKS, times=2)
-    async with Client(make_server(fresh.base_url)) as mcp:
+    simulator.add_fault("quirk", quirks=NEW_QUIRKS, times=2)
+    async with Client(make_server(simulator.base_url)) as mcp:
         asked = await mcp.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "over mcp", "stream": stream}
         )
@@ -328,4 +326,4 @@ async def test_ask_poe_v2_and_ask_poe_with_tools_over_mcp(
         ("get_time", {"zone": "Rome"}),
     ]
     assert len({p["id"] for p in pending}) == 2
-    assert len(chat_calls(fresh)) == 2
+    assert len(chat_calls(simulator)) == 2

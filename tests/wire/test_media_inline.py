@@ -31,10 +31,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.mark.parametrize("backend", ["openai", "legacy"])
 async def test_an_inline_image_is_decoded_checked_and_saved(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], tmp_path: Path, backend: str
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], tmp_path: Path, backend: str
 ) -> None:
-    fresh.add_fault("quirk", quirks=["inline_media"])
-    client = make_client(fresh.base_url, backend=backend)
+    simulator.add_fault("quirk", quirks=["inline_media"])
+    client = make_client(simulator.base_url, backend=backend)
     result = await client.generate_image("a red kite", output_dir=tmp_path)
     (path,) = result.paths
     data = Path(path).read_bytes()
@@ -42,15 +42,15 @@ async def test_an_inline_image_is_decoded_checked_and_saved(
     assert (result.media_type, result.size_bytes) == ("image/png", len(data))
     assert result.urls == (Path(path).as_uri(),)  # not the megabytes of the data URI
     assert "data:image/png;base64," in result.text
-    assert len(upstream_calls(fresh, backend)) == 1
-    assert not [r for r in fresh.requests() if r["path"].startswith("/media/")]  # not fetched
+    assert len(upstream_calls(simulator, backend)) == 1
+    assert not [r for r in simulator.requests() if r["path"].startswith("/media/")]  # not fetched
 
 
 async def test_inline_audio_is_saved_as_audio(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], tmp_path: Path
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], tmp_path: Path
 ) -> None:
-    fresh.add_fault("quirk", quirks=["inline_media"])
-    result = await make_client(fresh.base_url).generate_audio("hello", output_dir=tmp_path)
+    simulator.add_fault("quirk", quirks=["inline_media"])
+    result = await make_client(simulator.base_url).generate_audio("hello", output_dir=tmp_path)
     assert result.media_type == "audio/mpeg"
     assert Path(result.paths[0]).suffix == ".mp3"
 
@@ -110,10 +110,10 @@ def test_a_data_uri_s_declared_type_tells_its_kind() -> None:
 
 
 async def test_generate_image_over_mcp_returns_the_inline_image(
-    fresh: Simulator, make_server: Callable[..., Any]
+    simulator: Simulator, make_server: Callable[..., Any]
 ) -> None:
-    fresh.add_fault("quirk", quirks=["inline_media"])
-    async with Client(make_server(fresh.base_url)) as mcp:
+    simulator.add_fault("quirk", quirks=["inline_media"])
+    async with Client(make_server(simulator.base_url)) as mcp:
         result = await mcp.call_tool("generate_image", {"prompt": "a blue fox"})
     assert not result.is_error, result.content[0].text
     data = result.structured_content
@@ -122,14 +122,14 @@ async def test_generate_image_over_mcp_returns_the_inline_image(
     images = [c for c in result.content if c.type == "image"]
     assert images
     assert base64.b64decode(images[0].data).startswith(PNG_MAGIC)
-    assert len(upstream_calls(fresh, "openai")) == 1
+    assert len(upstream_calls(simulator, "openai")) == 1
 
 
-def test_the_cli_saves_an_inline_image(fresh: Simulator, tmp_path: Path) -> None:
-    fresh.add_fault("quirk", quirks=["inline_media"])
+def test_the_cli_saves_an_inline_image(simulator: Simulator, tmp_path: Path) -> None:
+    simulator.add_fault("quirk", quirks=["inline_media"])
     result = CliRunner().invoke(
         cli,
-        ["image", "a green owl", "-o", str(tmp_path), "-q", "--base-url", fresh.base_url],
+        ["image", "a green owl", "-o", str(tmp_path), "-q", "--base-url", simulator.base_url],
         env={"POE_API_KEY": KEY},
     )
     assert result.exit_code == 0, result.output

@@ -19,8 +19,7 @@ from mcp import Client
 from poe_mcp import Agent, AsyncPoeClient, tool
 from poe_mcp.cli import cli
 from poe_mcp.errors import UpstreamError
-from poe_mcp.simulator import Simulator
-from poe_mcp.simulator.quirks import THINKING
+from poe_mcp.simulator import THINKING, Simulator
 
 from .conftest import CLOCK, KEY, TWO_CALLS, WEATHER, chat_calls, collect, upstream_calls
 from .standin import StandIn, chunk, completion
@@ -28,12 +27,12 @@ from .standin import StandIn, chunk, completion
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_content_parts_give_the_answer_and_keep_thinking_apart(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    client = make_client(fresh.base_url)
+    client = make_client(simulator.base_url)
     plain = await client.chat("GPT-4.1", "parts please")
-    fresh.clear_requests()
-    fresh.add_fault("quirk", quirks=["content_parts"])
+    simulator.clear_requests()
+    simulator.add_fault("quirk", quirks=["content_parts"])
     if streamed:
         deltas, result = await collect(client.stream("GPT-4.1", "parts please"))
         assert "".join(d.text for d in deltas) == plain.text
@@ -43,7 +42,7 @@ async def test_content_parts_give_the_answer_and_keep_thinking_apart(
     assert result.text == plain.text
     assert result.reasoning == THINKING
     assert THINKING not in result.text
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1
 
 
 @pytest.mark.parametrize(
@@ -157,7 +156,7 @@ async def test_an_unexpected_shape_in_a_stream_is_an_upstream_error(
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_an_agent_runs_tools_whose_arguments_came_as_objects(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
     @tool
     def get_weather(city: str) -> str:
@@ -177,9 +176,9 @@ async def test_an_agent_runs_tools_whose_arguments_came_as_objects(
         """
         return f"dusk in {zone}"
 
-    fresh.add_fault("quirk", quirks=["object_arguments", "content_parts"], times=2)
+    simulator.add_fault("quirk", quirks=["object_arguments", "content_parts"], times=2)
     agent = Agent(
-        make_client(fresh.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
+        make_client(simulator.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
     )
     result = await agent.run(TWO_CALLS)
     assert [(t.name, t.result, t.error) for t in result.trace] == [
@@ -187,15 +186,15 @@ async def test_an_agent_runs_tools_whose_arguments_came_as_objects(
         ("get_time", "dusk in Rome", None),
     ]
     assert THINKING not in result.text
-    assert len(upstream_calls(fresh, "openai")) == 2
+    assert len(upstream_calls(simulator, "openai")) == 2
 
 
 async def test_mcp_tools_show_the_answer_without_the_thinking(
-    fresh: Simulator, make_server: Callable[..., Any]
+    simulator: Simulator, make_server: Callable[..., Any]
 ) -> None:
-    fresh.add_fault("quirk", quirks=["content_parts"])
-    fresh.add_fault("quirk", quirks=["object_arguments"])
-    async with Client(make_server(fresh.base_url)) as mcp:
+    simulator.add_fault("quirk", quirks=["content_parts"])
+    simulator.add_fault("quirk", quirks=["object_arguments"])
+    async with Client(make_server(simulator.base_url)) as mcp:
         answer = await mcp.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "think quietly", "stream": True}
         )
@@ -210,11 +209,11 @@ async def test_mcp_tools_show_the_answer_without_the_thinking(
         ("get_weather", {"city": "Paris"}),
         ("get_time", {"zone": "Rome"}),
     ]
-    assert len(chat_calls(fresh)) == 2
+    assert len(chat_calls(simulator)) == 2
 
 
-def test_the_cli_prints_the_answer_without_the_thinking(fresh: Simulator) -> None:
-    fresh.add_fault("quirk", quirks=["content_parts"])
+def test_the_cli_prints_the_answer_without_the_thinking(simulator: Simulator) -> None:
+    simulator.add_fault("quirk", quirks=["content_parts"])
     result = CliRunner().invoke(
         cli,
         [
@@ -224,7 +223,7 @@ def test_the_cli_prints_the_answer_without_the_thinking(fresh: Simulator) -> Non
             "parts on the shell",
             "--no-stream",
             "--base-url",
-            fresh.base_url,
+            simulator.base_url,
         ],
         env={"POE_API_KEY": KEY},
     )

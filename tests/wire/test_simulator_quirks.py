@@ -6,14 +6,13 @@ import httpx2
 import pytest
 
 from poe_mcp.errors import InvalidRequestError
-from poe_mcp.simulator import Simulator
-from poe_mcp.simulator.quirks import QUIRKS
+from poe_mcp.simulator import QUIRKS, Simulator
 
 from .conftest import KEY
 
 
-def test_quirks_are_scripted_over_http_and_bad_ones_refused(fresh: Simulator) -> None:
-    with httpx2.Client(base_url=fresh.url) as http:
+def test_quirks_are_scripted_over_http_and_bad_ones_refused(simulator: Simulator) -> None:
+    with httpx2.Client(base_url=simulator.url) as http:
         ok = http.post("/sim/faults", json={"kind": "quirk", "quirks": ["crlf", "no_done"]})
         assert ok.status_code == 200
         assert ok.json()["faults"][0]["quirks"] == ["crlf", "no_done"]
@@ -29,15 +28,15 @@ def test_quirks_are_scripted_over_http_and_bad_ones_refused(fresh: Simulator) ->
     assert b'"finish_reason":"stop"' in raw.content.replace(b" ", b"")
 
 
-def test_every_quirk_name_is_known_and_validated(fresh: Simulator) -> None:
+def test_every_quirk_name_is_known_and_validated(simulator: Simulator) -> None:
     for name in sorted(QUIRKS):
-        fresh.add_fault("quirk", quirks=[name])
+        simulator.add_fault("quirk", quirks=[name])
     with pytest.raises(InvalidRequestError):
-        fresh.add_fault("quirk", quirks=[1])
+        simulator.add_fault("quirk", quirks=[1])
 
 
-def test_the_catalogue_lists_the_quirky_models(fresh: Simulator) -> None:
-    with httpx2.Client(base_url=fresh.base_url) as http:
+def test_the_catalogue_lists_the_quirky_models(simulator: Simulator) -> None:
+    with httpx2.Client(base_url=simulator.base_url) as http:
         models = {m["id"]: m for m in http.get("/models").json()["data"]}
     assert set(models["Local-Llama-3.1"]) == {"id", "object", "created", "owned_by"}
     assert "supported_features" in models["Mistral-Large"]

@@ -17,8 +17,7 @@ from mcp import Client
 
 from poe_mcp import Agent, AsyncPoeClient, tool
 from poe_mcp.cli import cli
-from poe_mcp.simulator import Simulator
-from poe_mcp.simulator.quirks import SEPARATORS
+from poe_mcp.simulator import SEPARATORS, Simulator
 
 from .conftest import KEY, WEATHER, chat_calls, collect, upstream_calls
 from .standin import StandIn, chunk
@@ -97,12 +96,12 @@ async def test_the_bot_protocol_reads_raw_separators_crlf_and_comments(
 @pytest.mark.parametrize("quirk", [*FRAMINGS, "unicode_separators"])
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_simulated_framings_through_the_library(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], quirk: str, streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], quirk: str, streamed: bool
 ) -> None:
-    client = make_client(fresh.base_url)
+    client = make_client(simulator.base_url)
     plain = await client.chat("GPT-4.1", "frame me")
-    fresh.clear_requests()
-    fresh.add_fault("quirk", quirks=[quirk])
+    simulator.clear_requests()
+    simulator.add_fault("quirk", quirks=[quirk])
     if streamed:
         _, result = await collect(client.stream("GPT-4.1", "frame me"))
     else:
@@ -111,12 +110,12 @@ async def test_simulated_framings_through_the_library(
     assert result.text == expected
     assert result.finish_reason == "stop"
     assert not result.usage.estimated  # the usage chunk was read too
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1
 
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_an_agent_reads_every_framing_at_once(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
     @tool
     def get_weather(city: str) -> str:
@@ -128,35 +127,37 @@ async def test_an_agent_reads_every_framing_at_once(
         return f"sunny in {city}\u2028(really)"
 
     noisy = ["crlf", "comments", "keepalives", "multiline_data", "unicode_separators"]
-    fresh.add_fault("quirk", quirks=noisy, times=2)
-    agent = Agent(make_client(fresh.base_url), "GPT-4.1", tools=[get_weather], stream=streamed)
+    simulator.add_fault("quirk", quirks=noisy, times=2)
+    agent = Agent(make_client(simulator.base_url), "GPT-4.1", tools=[get_weather], stream=streamed)
     result = await agent.run("get_weather city=Oslo")
     assert [(t.name, t.arguments) for t in result.trace] == [("get_weather", '{"city": "Oslo"}')]
     assert 'get_weather -> "sunny in Oslo\u2028(really)"' in result.text
     assert result.text.endswith(SEPARATORS)
     assert result.turns == 2
-    assert len(upstream_calls(fresh, "openai")) == 2
+    assert len(upstream_calls(simulator, "openai")) == 2
 
 
-def test_the_cli_prints_an_answer_with_raw_separators(fresh: Simulator) -> None:
-    fresh.add_fault("quirk", quirks=["unicode_separators", "crlf", "keepalives"])
+def test_the_cli_prints_an_answer_with_raw_separators(simulator: Simulator) -> None:
+    simulator.add_fault("quirk", quirks=["unicode_separators", "crlf", "keepalives"])
     result = CliRunner().invoke(
         cli,
-        ["chat", "-m", "GPT-4.1", "hello cli", "--stream", "--base-url", fresh.base_url],
+        ["chat", "-m", "GPT-4.1", "hello cli", "--stream", "--base-url", simulator.base_url],
         env={"POE_API_KEY": KEY},
     )
     assert result.exit_code == 0, result.output
     assert 'You said: "hello cli"' in result.stdout
     assert SEPARATORS.strip() in result.stdout
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1
 
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_ask_poe_v2_over_mcp_reads_every_framing(
-    fresh: Simulator, make_server: Callable[..., Any], stream: bool
+    simulator: Simulator, make_server: Callable[..., Any], stream: bool
 ) -> None:
-    fresh.add_fault("quirk", quirks=["cr", "sse_fields", "multiline_data", "unicode_separators"])
-    async with Client(make_server(fresh.base_url)) as mcp:
+    simulator.add_fault(
+        "quirk", quirks=["cr", "sse_fields", "multiline_data", "unicode_separators"]
+    )
+    async with Client(make_server(simulator.base_url)) as mcp:
         result = await mcp.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "over mcp", "stream": stream}
         )
@@ -164,18 +165,18 @@ async def test_ask_poe_v2_over_mcp_reads_every_framing(
     data = result.structured_content
     assert data["text"].endswith(SEPARATORS)
     assert data["finish_reason"] == "stop"
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1
 
 
 @pytest.mark.parametrize("quirk", FRAMINGS)
 async def test_bot_protocol_tool_calls_survive_rest_framings_on_the_other_backend(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], quirk: str
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], quirk: str
 ) -> None:
     # the same quirk on the bot protocol changes nothing there (its framing is fastapi_poe's)
-    fresh.add_fault("quirk", quirks=[quirk])
-    client = make_client(fresh.base_url, backend="legacy")
+    simulator.add_fault("quirk", quirks=[quirk])
+    client = make_client(simulator.base_url, backend="legacy")
     result = await client.chat("GPT-4.1", "get_weather city=Lima", tools=[WEATHER])
     assert [(c.name, c.arguments) for c in result.tool_calls] == [
         ("get_weather", '{"city": "Lima"}')
     ]
-    assert len(upstream_calls(fresh, "legacy")) == 1
+    assert len(upstream_calls(simulator, "legacy")) == 1

@@ -26,18 +26,18 @@ from .standin import StandIn, chunk
 
 @pytest.mark.parametrize("quirk", ["no_finish_reason", "empty_finish_reason", "no_done"])
 async def test_streams_that_end_cleanly_are_finished_answers(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], quirk: str
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], quirk: str
 ) -> None:
-    client = make_client(fresh.base_url)
+    client = make_client(simulator.base_url)
     plain = await client.chat("GPT-4.1", "end well")
-    fresh.clear_requests()
-    fresh.add_fault("quirk", quirks=[quirk])
+    simulator.clear_requests()
+    simulator.add_fault("quirk", quirks=[quirk])
     _, result = await collect(client.stream("GPT-4.1", "end well"))
     assert result.text == plain.text
     assert result.finish_reason == "stop"
     assert result.finish_inferred is (quirk == "no_finish_reason")
     assert not result.usage.estimated  # the usage chunk (choices: []) was read
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1
 
 
 async def test_done_without_finish_reason_after_tool_calls_infers_tool_calls(
@@ -53,15 +53,15 @@ async def test_done_without_finish_reason_after_tool_calls_infers_tool_calls(
 
 @pytest.mark.parametrize("backend", ["openai", "legacy"])
 async def test_a_stream_that_just_stops_keeps_its_partial_text(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str
 ) -> None:
     if backend == "openai":
-        fresh.add_fault("quirk", quirks=["no_done_no_finish"])
+        simulator.add_fault("quirk", quirks=["no_done_no_finish"])
     else:
-        fresh.add_fault("cut", after_chunks=3)
+        simulator.add_fault("cut", after_chunks=3)
     seen: list[str] = []
     with pytest.raises(IncompleteStreamError) as info:
-        await drain(make_client(fresh.base_url, backend=backend).stream("GPT-4.1", "hi"), seen)
+        await drain(make_client(simulator.base_url, backend=backend).stream("GPT-4.1", "hi"), seen)
     assert "".join(seen)
     assert info.value.partial_text == "".join(seen)
     assert info.value.to_dict()["error"]["metadata"]["partial_text"] == "".join(seen)
@@ -69,22 +69,22 @@ async def test_a_stream_that_just_stops_keeps_its_partial_text(
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_an_agent_accepts_a_stream_without_finish_reason(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    fresh.add_fault("quirk", quirks=["no_finish_reason"], times=2)
-    agent = Agent(make_client(fresh.base_url), "GPT-4.1", stream=streamed)
+    simulator.add_fault("quirk", quirks=["no_finish_reason"], times=2)
+    agent = Agent(make_client(simulator.base_url), "GPT-4.1", stream=streamed)
     result = await agent.run("just answer")
     assert 'You said: "just answer"' in result.text
     assert result.stopped_reason == "final"
     assert result.stream_fallbacks == 0  # no second request without streaming
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1
 
 
 async def test_over_mcp_the_answer_is_accepted_and_the_turn_stored(
-    fresh: Simulator, make_server: Callable[..., Any]
+    simulator: Simulator, make_server: Callable[..., Any]
 ) -> None:
-    fresh.add_fault("quirk", quirks=["no_finish_reason"])
-    async with Client(make_server(fresh.base_url)) as mcp:
+    simulator.add_fault("quirk", quirks=["no_finish_reason"])
+    async with Client(make_server(simulator.base_url)) as mcp:
         first = await mcp.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "remember me", "stream": True}
         )
@@ -98,30 +98,30 @@ async def test_over_mcp_the_answer_is_accepted_and_the_turn_stored(
         )
     # the first turn was stored: the second request carried it (user, assistant, user)
     assert "received 3 messages" in second.structured_content["text"]
-    assert len(chat_calls(fresh)) == 2
+    assert len(chat_calls(simulator)) == 2
 
 
 async def test_over_mcp_a_broken_stream_keeps_the_partial_text_in_the_tool_result(
-    fresh: Simulator, make_server: Callable[..., Any]
+    simulator: Simulator, make_server: Callable[..., Any]
 ) -> None:
-    fresh.add_fault("quirk", quirks=["no_done_no_finish"])
-    async with Client(make_server(fresh.base_url)) as mcp:
+    simulator.add_fault("quirk", quirks=["no_done_no_finish"])
+    async with Client(make_server(simulator.base_url)) as mcp:
         result = await mcp.call_tool(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "cut me off", "stream": True}
         )
     error = error_json(result)
     assert error["metadata"]["kind"] == "incomplete_stream"
     assert 'You said: "cut me off"' in error["metadata"]["partial_text"]
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1
 
 
-def test_the_cli_prints_an_answer_whose_stream_had_no_finish_reason(fresh: Simulator) -> None:
-    fresh.add_fault("quirk", quirks=["no_finish_reason"])
+def test_the_cli_prints_an_answer_whose_stream_had_no_finish_reason(simulator: Simulator) -> None:
+    simulator.add_fault("quirk", quirks=["no_finish_reason"])
     result = CliRunner().invoke(
         cli,
-        ["chat", "-m", "GPT-4.1", "no finish", "--stream", "--base-url", fresh.base_url],
+        ["chat", "-m", "GPT-4.1", "no finish", "--stream", "--base-url", simulator.base_url],
         env={"POE_API_KEY": KEY},
     )
     assert result.exit_code == 0, result.output
     assert 'You said: "no finish"' in result.stdout
-    assert len(chat_calls(fresh)) == 1
+    assert len(chat_calls(simulator)) == 1

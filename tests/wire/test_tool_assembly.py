@@ -111,26 +111,26 @@ async def test_field_shapes_of_streamed_tool_calls(
 @pytest.mark.parametrize("backend", ["openai", "legacy"])
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_simulated_tool_call_shapes_through_the_library(
-    fresh: Simulator,
+    simulator: Simulator,
     make_client: Callable[..., AsyncPoeClient],
     quirk: str,
     backend: str,
     streamed: bool,
 ) -> None:
-    fresh.add_fault("quirk", quirks=[quirk])
-    client = make_client(fresh.base_url, backend=backend)
+    simulator.add_fault("quirk", quirks=[quirk])
+    client = make_client(simulator.base_url, backend=backend)
     if streamed:
         _, result = await collect(client.stream("GPT-4.1", TWO_CALLS, tools=[WEATHER, CLOCK]))
     else:
         result = await client.chat("GPT-4.1", TWO_CALLS, tools=[WEATHER, CLOCK])
     assert calls(result) == EXPECTED
-    assert len(upstream_calls(fresh, backend)) == 1
+    assert len(upstream_calls(simulator, backend)) == 1
 
 
 @pytest.mark.parametrize("quirk", TOOL_QUIRKS)
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_an_agent_runs_each_call_with_its_own_arguments(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], quirk: str, streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], quirk: str, streamed: bool
 ) -> None:
     @tool
     def get_weather(city: str) -> str:
@@ -150,9 +150,9 @@ async def test_an_agent_runs_each_call_with_its_own_arguments(
         """
         return f"noon in {zone}"
 
-    fresh.add_fault("quirk", quirks=[quirk], times=2)
+    simulator.add_fault("quirk", quirks=[quirk], times=2)
     agent = Agent(
-        make_client(fresh.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
+        make_client(simulator.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
     )
     result = await agent.run(TWO_CALLS)
     assert [(t.name, t.result) for t in result.trace] == [
@@ -161,15 +161,15 @@ async def test_an_agent_runs_each_call_with_its_own_arguments(
     ]
     assert 'get_weather -> "rain in Paris"; get_time -> "noon in Rome"' in result.text
     assert result.stream_fallbacks == 0
-    assert len(upstream_calls(fresh, "openai")) == 2
+    assert len(upstream_calls(simulator, "openai")) == 2
 
 
 @pytest.mark.parametrize("quirk", TOOL_QUIRKS)
 async def test_ask_poe_with_tools_over_mcp_lists_each_pending_call(
-    fresh: Simulator, make_server: Callable[..., Any], quirk: str
+    simulator: Simulator, make_server: Callable[..., Any], quirk: str
 ) -> None:
-    fresh.add_fault("quirk", quirks=[quirk])
-    async with Client(make_server(fresh.base_url)) as mcp:
+    simulator.add_fault("quirk", quirks=[quirk])
+    async with Client(make_server(simulator.base_url)) as mcp:
         result = await mcp.call_tool(
             "ask_poe_with_tools", {"bot": "GPT-4.1", "prompt": TWO_CALLS, "tools": [WEATHER, CLOCK]}
         )
@@ -177,4 +177,4 @@ async def test_ask_poe_with_tools_over_mcp_lists_each_pending_call(
     pending = result.structured_content["pending_tool_calls"]
     assert [(p["name"], p["arguments"]) for p in pending] == EXPECTED
     assert len({p["id"] for p in pending}) == 2
-    assert len(upstream_calls(fresh, "openai")) == 1
+    assert len(upstream_calls(simulator, "openai")) == 1

@@ -40,10 +40,10 @@ def _sent_call_ids(request: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("backend", ["openai", "legacy"])
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_duplicate_ids_become_unique(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str, streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], backend: str, streamed: bool
 ) -> None:
-    fresh.add_fault("quirk", quirks=["duplicate_tool_ids"])
-    client = make_client(fresh.base_url, backend=backend)
+    simulator.add_fault("quirk", quirks=["duplicate_tool_ids"])
+    client = make_client(simulator.base_url, backend=backend)
     if streamed:
         _, result = await collect(client.stream("GPT-4.1", TWO_CALLS, tools=[WEATHER, CLOCK]))
     else:
@@ -52,7 +52,7 @@ async def test_duplicate_ids_become_unique(
         ("call_0", "get_weather"),
         ("call_0#2", "get_time"),
     ]
-    assert len(upstream_calls(fresh, backend)) == 1
+    assert len(upstream_calls(simulator, backend)) == 1
 
 
 async def test_a_whole_answer_with_two_calls_sharing_an_id(
@@ -78,7 +78,7 @@ async def test_a_whole_answer_with_two_calls_sharing_an_id(
 
 @pytest.mark.parametrize("streamed", [True, False])
 async def test_the_agent_answers_each_call_and_sends_the_providers_ids_back(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
     @tool
     def get_weather(city: str) -> str:
@@ -98,9 +98,9 @@ async def test_the_agent_answers_each_call_and_sends_the_providers_ids_back(
         """
         return f"noon in {zone}"
 
-    fresh.add_fault("quirk", quirks=["duplicate_tool_ids"])
+    simulator.add_fault("quirk", quirks=["duplicate_tool_ids"])
     agent = Agent(
-        make_client(fresh.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
+        make_client(simulator.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
     )
     result = await agent.run(TWO_CALLS)
     assert [(t.call_id, t.name, t.result) for t in result.trace] == [
@@ -108,17 +108,17 @@ async def test_the_agent_answers_each_call_and_sends_the_providers_ids_back(
         ("call_0#2", "get_time", "noon in Rome"),
     ]
     assert result.stopped_reason == "final"
-    _first, second = upstream_calls(fresh, "openai")
+    _first, second = upstream_calls(simulator, "openai")
     # each result reached the provider once, in order, under the id the provider chose
     assert _sent_call_ids(second) == ["call_0", "call_0"]
     assert _sent_results(second) == [("call_0", "rain in Paris"), ("call_0", "noon in Rome")]
 
 
 async def test_the_bot_protocol_gets_the_providers_ids_back(
-    fresh: Simulator, make_client: Callable[..., AsyncPoeClient]
+    simulator: Simulator, make_client: Callable[..., AsyncPoeClient]
 ) -> None:
-    fresh.add_fault("quirk", quirks=["duplicate_tool_ids"])
-    client = make_client(fresh.base_url, backend="legacy")
+    simulator.add_fault("quirk", quirks=["duplicate_tool_ids"])
+    client = make_client(simulator.base_url, backend="legacy")
     asked = await client.chat("GPT-4.1", TWO_CALLS, tools=[WEATHER, CLOCK])
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": TWO_CALLS},
@@ -130,7 +130,7 @@ async def test_the_bot_protocol_gets_the_providers_ids_back(
     answer = await client.chat("GPT-4.1", messages, tools=[WEATHER, CLOCK])
     assert "result 0" in answer.text
     assert "result 1" in answer.text
-    second = upstream_calls(fresh, "legacy")[-1]["body"]
+    second = upstream_calls(simulator, "legacy")[-1]["body"]
     assert [c["id"] for c in second["tool_calls"]] == ["call_0", "call_0"]
     assert [(r["tool_call_id"], r["content"]) for r in second["tool_results"]] == [
         ("call_0", "result 0"),
@@ -139,10 +139,10 @@ async def test_the_bot_protocol_gets_the_providers_ids_back(
 
 
 async def test_ask_poe_with_tools_tells_the_calls_apart_over_mcp(
-    fresh: Simulator, make_server: Callable[..., Any]
+    simulator: Simulator, make_server: Callable[..., Any]
 ) -> None:
-    fresh.add_fault("quirk", quirks=["duplicate_tool_ids"])
-    async with Client(make_server(fresh.base_url)) as mcp:
+    simulator.add_fault("quirk", quirks=["duplicate_tool_ids"])
+    async with Client(make_server(simulator.base_url)) as mcp:
         first = await mcp.call_tool(
             "ask_poe_with_tools", {"bot": "GPT-4.1", "prompt": TWO_CALLS, "tools": [WEATHER, CLOCK]}
         )
@@ -162,6 +162,6 @@ async def test_ask_poe_with_tools_tells_the_calls_apart_over_mcp(
     assert done.structured_content["finish_reason"] == "stop"
     trace = [(t["call_id"], t["result"]) for t in done.structured_content["trace"]]
     assert trace == [("call_0", "sunny"), ("call_0#2", "10:00")]
-    second = upstream_calls(fresh, "openai")[-1]
+    second = upstream_calls(simulator, "openai")[-1]
     assert _sent_results(second) == [("call_0", "sunny"), ("call_0", "10:00")]
-    assert len(upstream_calls(fresh, "openai")) == 2
+    assert len(upstream_calls(simulator, "openai")) == 2

@@ -38,9 +38,33 @@ from ._sse import EOF_EVENT
 from ._think import ThinkSplitter, split_think
 from ._wire_errors import error_from_body, protocol_error
 
-__all__ = ["Completion", "StreamReader", "json_values", "parse_completion", "read_json_lines"]
+__all__ = [
+    "SIMULATOR_HEADER",
+    "Completion",
+    "StreamReader",
+    "json_values",
+    "parse_completion",
+    "rate_limit_headers",
+    "read_json_lines",
+]
 
 logger = logging.getLogger("poe_mcp.backends.openai")
+
+SIMULATOR_HEADER = "x-poe-simulator"  # on every answer of the built-in simulator
+
+
+def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The provider's ``x-ratelimit-*`` request figures (limit, remaining, reset_s), for
+    diagnostics; None when the answer has none."""
+    remaining = headers.get("x-ratelimit-remaining-requests")
+    if remaining is None:
+        return None
+    return {
+        "limit": headers.get("x-ratelimit-limit-requests", ""),
+        "remaining": remaining,
+        "reset_s": headers.get("x-ratelimit-reset-requests", ""),
+    }
+
 
 _KEEPALIVES = frozenset({"", "ping", "keepalive", "keep-alive", "heartbeat"})
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from .. import _constants as C
+from .._messages import content_text
 from ..errors import InvalidRequestError, TooLargeError
 from . import ChatRequest
 
@@ -111,17 +112,7 @@ class Plan:
 
 
 def _text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Sequence):
-        return "\n".join(
-            str(p.get("text", ""))
-            for p in content
-            if isinstance(p, Mapping) and p.get("type") in ("text", "input_text")
-        )
-    return str(content)
+    return content_text(content, ("text", "input_text"))
 
 
 def _too_large(name: str, size: int, limit: int) -> TooLargeError:

@@ -43,7 +43,7 @@ from ..errors import (
 )
 from ..types import Attachment, ChatResult, Delta, ToolCall, Usage
 from . import BackendOptions, ChatRequest
-from ._chat_wire import StreamReader
+from ._chat_wire import SIMULATOR_HEADER, StreamReader, rate_limit_headers
 from ._legacy_errors import incomplete, map_exception
 from ._legacy_messages import Plan, build_query, plan_request, tool_definitions
 from ._legacy_upload import Uploader
@@ -59,7 +59,6 @@ __all__ = ["LegacyBackend"]
 
 logger = logging.getLogger("poe_mcp.backends.legacy")
 
-_SIMULATOR_HEADER = "x-poe-simulator"
 _SIDE_REQUESTS = frozenset({"settings", "report_error", "report_feedback", "report_reaction"})
 _NO_DONE = "without sending 'done'"  # what fastapi_poe reports when a stream ends early
 
@@ -174,17 +173,11 @@ class LegacyBackend:
         raise error_from_response(response.status_code, body, headers)
 
     def _note_headers(self, headers: Mapping[str, str]) -> None:
-        remaining = headers.get("x-ratelimit-remaining-requests")
-        if remaining is not None:
-            self.rate_limit = {
-                "limit": headers.get("x-ratelimit-limit-requests", ""),
-                "remaining": remaining,
-                "reset_s": headers.get("x-ratelimit-reset-requests", ""),
-            }
+        self.rate_limit = rate_limit_headers(headers) or self.rate_limit
         call = _CURRENT.get()
         if call is not None:
             call.request_id = headers.get("x-request-id")
-            call.simulated = _SIMULATOR_HEADER in headers
+            call.simulated = SIMULATOR_HEADER in headers
             call.answered = True
 
     # --- chat ------------------------------------------------------------------------------

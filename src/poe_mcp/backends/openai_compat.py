@@ -30,7 +30,14 @@ from ..errors import (
 )
 from ..types import ChatResult, Delta, ToolCallDelta, Usage
 from . import BackendOptions, ChatRequest
-from ._chat_wire import Completion, StreamReader, parse_completion, read_json_lines
+from ._chat_wire import (
+    SIMULATOR_HEADER,
+    Completion,
+    StreamReader,
+    parse_completion,
+    rate_limit_headers,
+    read_json_lines,
+)
 from ._optional import (
     omit_remembered,
     rejected_field,
@@ -50,8 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["OpenAICompatBackend", "map_sdk_error"]
 
 logger = logging.getLogger("poe_mcp.backends.openai")
-
-_SIMULATOR_HEADER = "x-poe-simulator"
 
 
 class OpenAICompatBackend:
@@ -107,14 +112,8 @@ class OpenAICompatBackend:
         return kwargs
 
     def _note_headers(self, headers: Mapping[str, str]) -> tuple[str | None, bool]:
-        limit = headers.get("x-ratelimit-remaining-requests")
-        if limit is not None:
-            self.rate_limit = {
-                "limit": headers.get("x-ratelimit-limit-requests", ""),
-                "remaining": limit,
-                "reset_s": headers.get("x-ratelimit-reset-requests", ""),
-            }
-        simulated = _SIMULATOR_HEADER in headers
+        self.rate_limit = rate_limit_headers(headers) or self.rate_limit
+        simulated = SIMULATOR_HEADER in headers
         self.simulator_seen = self.simulator_seen or simulated
         return headers.get("x-request-id"), simulated
 

@@ -64,7 +64,9 @@ def client_lines(url: str | None, token: str | None, *, path: Path | None, made:
     return lines
 
 
-def announce(lines: list[str]) -> None:
+def announce(*lines: str) -> None:
+    """Lines for people, on stderr (stdout belongs to the stdio transport), each after
+    ``poe-mcp:`` but an indented one (a command to paste)."""
     for line in lines:
         click.echo(f"poe-mcp: {line}" if not line.startswith("  ") else line, err=True)
 

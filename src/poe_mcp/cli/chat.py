@@ -13,33 +13,21 @@ import json
 import os
 import re
 import sys
+from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import _constants as C
+from ._options import attach_option, param_option, parse_params
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["chat", "last_session", "parse_params", "read_stdin", "remember_session"]
+__all__ = ["chat", "last_session", "read_stdin", "remember_session"]
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][\w.:/-]*$")
 _LAST_SESSION_FILE = "cli-last-session.json"
-
-
-def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``k=v`` pairs as a dict; values that parse as JSON (numbers, true, objects) are typed."""
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--param")
-        try:
-            params[name.strip()] = json.loads(raw)
-        except ValueError:
-            params[name.strip()] = raw
-    return params
 
 
 def read_stdin() -> str:
@@ -118,16 +106,8 @@ def _split_args(args: tuple[str, ...], model: str | None) -> tuple[str | None, s
 @click.option("--max-tokens", type=int, help="Longest answer, in tokens (>= 1).")
 @click.option("--top-p", type=float, help="Nucleus sampling, 0..1.")
 @click.option("--stop", multiple=True, help="Stop sequence (up to 4; repeat the option).")
-@click.option(
-    "-p", "--param", "params", multiple=True, help="Bot parameter NAME=VALUE (repeatable)."
-)
-@click.option(
-    "-a",
-    "--attach",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=str),
-    help="File to send along (image, PDF, text...; repeatable).",
-)
+@param_option
+@attach_option("File to send along (image, PDF, text...; repeatable).")
 @click.option("--stream/--no-stream", default=True, show_default=True, help="Print as it arrives.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
 @click.option(
@@ -292,27 +272,18 @@ def _stats_default() -> bool:
     return is_terminal()
 
 
+@dataclass
 class _Run:
     """One ``poe-mcp chat`` invocation: the client, the conversation, then one or many turns."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        model: str | None,
-        options: dict[str, Any],
-        *,
-        session: str | None,
-        attachments: list[str],
-        stream: bool,
-        stats: bool,
-    ) -> None:
-        self.settings = settings
-        self.model = model
-        self.options = options
-        self.session = session
-        self.attachments = attachments
-        self.stream = stream
-        self.stats = stats
+    settings: Settings
+    model: str | None
+    options: dict[str, Any]
+    _: KW_ONLY
+    session: str | None
+    attachments: list[str]
+    stream: bool
+    stats: bool
 
     async def _state(self) -> Any:
         from ..client import AsyncPoeClient

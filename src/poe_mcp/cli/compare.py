@@ -19,7 +19,8 @@ import click
 
 from .. import _constants as C
 from .._money import format_usd
-from .chat import parse_params, read_stdin
+from ._options import attach_option, param_option, parse_params
+from .chat import read_stdin
 
 if TYPE_CHECKING:
     from ..multi import Comparison, Consensus, ModelAnswer
@@ -162,16 +163,8 @@ def _facts_of(result: Consensus) -> str:
 @click.option("-s", "--system", help="System prompt, the same for every model.")
 @click.option("-t", "--temperature", type=float, help="Sampling temperature, 0..2.")
 @click.option("--max-tokens", type=int, help="Longest answer per model, in tokens (>= 1).")
-@click.option(
-    "-p", "--param", "params", multiple=True, help="Bot parameter NAME=VALUE (repeatable)."
-)
-@click.option(
-    "-a",
-    "--attach",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=str),
-    help="File every model gets (repeatable).",
-)
+@param_option
+@attach_option("File every model gets (repeatable).")
 @click.option(
     "--reasoning",
     metavar="LEVEL|TOKENS",

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from .. import _constants as C
+from ._options import token_option
+from ._serve_extras import announce
 
 __all__ = ["console"]
 
@@ -25,10 +27,6 @@ page says so. `poe-mcp serve --transport http` serves the same console at {C.CON
 """
 
 
-def _notice(message: str) -> None:
-    click.echo(f"poe-mcp: {message}", err=True)
-
-
 @click.command("console", help=_HELP)
 @click.option("--host", default=C.HTTP_HOST, show_default=True, help="Address to listen on.")
 @click.option(
@@ -38,11 +36,9 @@ def _notice(message: str) -> None:
     show_default=True,
     help="Port (0: any free port).",
 )
-@click.option(
-    "--token",
-    envvar="POE_MCP_TOKEN",
-    help="Bearer token that logs a browser in [env POE_MCP_TOKEN]. Required off loopback; on "
-    "loopback the one kept in <data dir>/http-token is used (made when missing).",
+@token_option(
+    "Bearer token that logs a browser in [env POE_MCP_TOKEN]. Required off loopback; on "
+    "loopback the one kept in <data dir>/http-token is used (made when missing)."
 )
 @click.option("--new-token", is_flag=True, help="Make a new kept token instead of reusing it.")
 @click.option("--no-auth", is_flag=True, help="No login at all (loopback only).")
@@ -113,11 +109,11 @@ def console(
         click.echo(f"poe-mcp console: {url}")
         if bearer is not None:
             where = f" (kept in {kept})" if kept else ""
-            _notice(f"log in with the bearer token{where}: {bearer}")
+            announce(f"log in with the bearer token{where}: {bearer}")
         else:
-            _notice("authentication is OFF (--no-auth, loopback only)")
+            announce("authentication is OFF (--no-auth, loopback only)")
         if context.simulated:
-            _notice(f"SIMULATED: {context.simulated_reason}; answers are not from real models")
+            announce(f"SIMULATED: {context.simulated_reason}; answers are not from real models")
         sys.stdout.flush()
         if open_browser:
             target = f"{url}login" + (f"#token={bearer}" if bearer else "")
@@ -137,4 +133,4 @@ def _open(url: str) -> None:
     import webbrowser
 
     if not webbrowser.open(url):
-        _notice(f"could not open a browser: open {url.split('#')[0]} yourself")
+        announce(f"could not open a browser: open {url.split('#')[0]} yourself")

@@ -18,7 +18,8 @@ from .. import _constants as C
 from .._events import ClientEvent
 from .._money import format_usd
 from ..types import MediaKind
-from .chat import parse_params, read_stdin
+from ._options import param_option, parse_params
+from .chat import read_stdin
 
 __all__ = ["audio", "image", "video"]
 
@@ -116,9 +117,7 @@ def _command(kind: MediaKind) -> click.Command:
     )
     @click.argument("prompt")
     @click.option("-m", "--model", help=f"The bot [default: {_DEFAULTS[kind]}; config [media]].")
-    @click.option(
-        "-p", "--param", "params", multiple=True, help="Bot parameter NAME=VALUE (repeatable)."
-    )
+    @param_option
     @click.option(
         "-o",
         "--output-dir",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._money import format_usd
+from ._options import shown_defaults
 
 if TYPE_CHECKING:
     from ..orchestra import Approval, RunEvent, RunState
@@ -72,34 +73,15 @@ def _parse_tiers(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--list", "list_runs", is_flag=True, help="List stored runs and exit.")
 @click.option("--show", "show_id", metavar="RUN_ID", help="Print a stored run's state and exit.")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="Tickets worked on at once.",
-)
-@click.option(
-    "--max-tracks",
-    type=click.IntRange(1, 100),
-    default=8,
-    show_default=True,
-    help="A plan with more tracks stops the run before any ticket runs.",
-)
-@click.option(
-    "--max-tickets",
-    type=click.IntRange(1, 500),
-    default=40,
-    show_default=True,
-    help="A plan with more tickets stops the run before any ticket runs.",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(0, 10),
-    default=2,
-    show_default=True,
-    help="Worker retries (with a QA finding) before escalating.",
-)
+@shown_defaults(
+    ("--concurrency", 4, click.IntRange(1, 64), "Tickets worked on at once."),
+    ("--max-tracks", 8, click.IntRange(1, 100),
+     "A plan with more tracks stops the run before any ticket runs."),
+    ("--max-tickets", 40, click.IntRange(1, 500),
+     "A plan with more tickets stops the run before any ticket runs."),
+    ("--max-retries", 2, click.IntRange(0, 10),
+     "Worker retries (with a QA finding) before escalating."),
+)  # fmt: skip
 @click.option(
     "--budget-usd",
     type=click.FloatRange(min=0, min_open=True),

@@ -11,15 +11,12 @@ from .. import _constants as C
 from .._redact import redact_url
 from ..config import Settings, resolve_api_key
 from ..errors import AuthError, ConfigError
+from ._options import token_option
+from ._serve_extras import announce
 
 __all__ = ["serve"]
 
 SIMULATED_API_KEY = "simulated-key"  # the simulator accepts any key not starting with invalid/broke
-
-
-def _notice(message: str) -> None:
-    # stdout belongs to the stdio transport: every human message goes to stderr.
-    click.echo(f"poe-mcp: {message}", err=True)
 
 
 def simulator_store_url(settings: Settings) -> str:
@@ -47,11 +44,9 @@ def _start_simulator(provider: str) -> Any:
 @click.option(
     "--port", type=int, default=C.HTTP_PORT, show_default=True, help="HTTP port (0: any free)."
 )
-@click.option(
-    "--token",
-    envvar="POE_MCP_TOKEN",
-    help="Bearer token HTTP clients must send [env POE_MCP_TOKEN]. Required off loopback; on "
-    "loopback one is generated and printed when absent.",
+@token_option(
+    "Bearer token HTTP clients must send [env POE_MCP_TOKEN]. Required off loopback; on "
+    "loopback one is generated and printed when absent."
 )
 @click.option("--no-auth", is_flag=True, help="HTTP without a token (loopback only).")
 @click.option(
@@ -252,7 +247,7 @@ def serve(
             if not simulate_if_no_key:
                 # Start anyway: the client then shows each tool's actionable auth error
                 # instead of "connection closed" (a server that exits says nothing there).
-                _notice(
+                announce(
                     f"no API key found for provider {settings.provider!r}: the server starts, "
                     "and tools that call the API answer with where to put one (`poe-mcp "
                     "doctor` checks it). A key exported only in a shell is invisible to a "
@@ -261,7 +256,7 @@ def serve(
             else:
                 simulate = True
         if simulate and api_key is None:
-            _notice(
+            announce(
                 "no API key found (POE_API_KEY or credentials.toml): serving the built-in "
                 "SIMULATOR; answers are not from real models. `poe-mcp doctor` shows where to "
                 "put a key."
@@ -277,7 +272,7 @@ def serve(
             # that starts the server per call still continues its conversations.
             settings = settings.with_(store=simulator_store_url(settings))
         api_key = SIMULATED_API_KEY
-        _notice(
+        announce(
             f"simulator running at {simulator.base_url}; simulated sessions and usage are kept "
             f"in {redact_url(settings.store_url)}, apart from real ones"
         )
@@ -317,7 +312,7 @@ def serve(
                 max_mcp_sessions=max_mcp_sessions,
             )
             from ..server.http import is_loopback
-            from ._serve_extras import TOKEN_FILE, announce, client_lines, stored_token
+            from ._serve_extras import TOKEN_FILE, client_lines, stored_token
 
             kept: Any = None
             made = False
@@ -327,7 +322,7 @@ def serve(
             bearer, generated = resolve_token(host, token, no_auth=no_auth)
             shown = f"[{host}]" if ":" in host else host
             url = f"http://{shown}:{port}{C.HTTP_MCP_PATH}" if port else None
-            announce(client_lines(url, bearer, path=kept, made=made))
+            announce(*client_lines(url, bearer, path=kept, made=made))
             options = HttpOptions(host, port, bearer, allowed_host, allowed_origin, limits)
 
             async def main() -> None:

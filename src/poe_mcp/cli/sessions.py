@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..errors import NotFoundError
+from ._options import Decorator, options
 
 __all__ = ["sessions"]
 
@@ -41,10 +42,14 @@ def sessions(ctx: click.Context, store_url: str | None, simulated: bool) -> None
         ctx.invoke(list_sessions, store_url=store_url)
 
 
-@sessions.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@_store_option
-@click.pass_context
+def _subcommand(name: str, json_help: str, *arguments: str) -> Decorator:
+    """A ``sessions`` subcommand: its ``arguments``, ``--json``, ``--store`` (else the group's)."""
+    json_option = click.option("--json", "as_json", is_flag=True, help=json_help)
+    args = (click.argument(a) for a in arguments)
+    return options(sessions.command(name), *args, json_option, _store_option, click.pass_context)
+
+
+@_subcommand("list", "Print as JSON.")
 def list_sessions(ctx: click.Context, as_json: bool = False, store_url: str | None = None) -> None:
     """Live sessions, most recently used first."""
     infos = asyncio.run(_with_store(store_url or ctx.obj, lambda s: s.sessions.list()))
@@ -69,11 +74,7 @@ def list_sessions(ctx: click.Context, as_json: bool = False, store_url: str | No
     click.echo(table(["SESSION", "MODEL", "TURNS", "LAST USED", "EXPIRES IN"], rows, right={2}))
 
 
-@sessions.command("show")
-@click.argument("session_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole session as JSON.")
-@_store_option
-@click.pass_context
+@_subcommand("show", "Print the whole session as JSON.", "session_id")
 def show(ctx: click.Context, session_id: str, as_json: bool, store_url: str | None) -> None:
     """Print the history of SESSION_ID."""
     session = asyncio.run(_with_store(store_url or ctx.obj, lambda s: s.sessions.get(session_id)))
@@ -92,11 +93,7 @@ def show(ctx: click.Context, session_id: str, as_json: bool, store_url: str | No
         click.echo(for_terminal(_content_text(message)))  # stored text: shown, not obeyed
 
 
-@sessions.command("clear")
-@click.argument("session_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-@_store_option
-@click.pass_context
+@_subcommand("clear", "Print the outcome as JSON.", "session_id")
 def clear(ctx: click.Context, session_id: str, as_json: bool, store_url: str | None) -> None:
     """Forget SESSION_ID."""
     deleted = asyncio.run(

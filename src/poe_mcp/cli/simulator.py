@@ -7,6 +7,7 @@ import contextlib
 import click
 
 from .. import _constants as C
+from ._options import shown_defaults
 
 _HELP = f"""Run a local, offline copy of Poe's API (deterministic, fault-injectable).
 
@@ -28,49 +29,22 @@ GET /sim/requests, POST /sim/reset.
 
 
 @click.command("simulator", help=_HELP)
-@click.option(
-    "--host",
-    default=C.SIMULATOR_HOST,
-    show_default=True,
-    help="Interface to listen on. The /sim/ test hooks answer loopback clients only.",
-)
-@click.option(
-    "--port",
-    default=C.SIMULATOR_PORT,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="TCP port (0 picks a free one).",
-)
-@click.option(
-    "--rpm",
-    default=C.POE_RPM,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Requests per minute allowed per key before 429 rate_limit_error (Poe: 500).",
-)
-@click.option(
-    "--latency-ms",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Delay added to every API answer, in milliseconds.",
-)
-@click.option(
-    "--media-delay-s",
-    default=C.SIM_CLI_MEDIA_DELAY_S,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="How long image, video and audio bots take to answer, in seconds.",
-)
-@click.option(
-    "--points", default=C.SIM_INITIAL_POINTS, show_default=True, type=click.IntRange(min=0),
-    help="Starting point balance of every key (keys starting with 'broke' start at 0).",
-)  # fmt: skip
-@click.option(
-    "--provider", type=click.Choice(list(C.SIM_PROVIDERS)), default="poe", show_default=True,
-    help="Whose API to play. openai: OpenAI's plain model list (chat and non-chat models), "
-    "dated model ids in answers, OpenAI's error bodies and codes ('broke' keys get 429 "
-    "insufficient_quota).",
+@shown_defaults(
+    ("--host", C.SIMULATOR_HOST, None,
+     "Interface to listen on. The /sim/ test hooks answer loopback clients only."),
+    ("--port", C.SIMULATOR_PORT, click.IntRange(0, 65535), "TCP port (0 picks a free one)."),
+    ("--rpm", C.POE_RPM, click.IntRange(min=1),
+     "Requests per minute allowed per key before 429 rate_limit_error (Poe: 500)."),
+    ("--latency-ms", 0.0, click.FloatRange(min=0),
+     "Delay added to every API answer, in milliseconds."),
+    ("--media-delay-s", C.SIM_CLI_MEDIA_DELAY_S, click.FloatRange(min=0),
+     "How long image, video and audio bots take to answer, in seconds."),
+    ("--points", C.SIM_INITIAL_POINTS, click.IntRange(min=0),
+     "Starting point balance of every key (keys starting with 'broke' start at 0)."),
+    ("--provider", "poe", click.Choice(list(C.SIM_PROVIDERS)),
+     "Whose API to play. openai: OpenAI's plain model list (chat and non-chat models), "
+     "dated model ids in answers, OpenAI's error bodies and codes ('broke' keys get 429 "
+     "insufficient_quota)."),
 )  # fmt: skip
 def simulator(
     host: str,

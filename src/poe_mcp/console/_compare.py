@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from .. import _constants as C
 from .._money import format_usd
 from ..errors import InvalidRequestError, PoeError
 from ._inputs import check_model
-from ._web import action, console_of, page, render
+from ._web import Routes, console_of, render
 
 __all__ = ["routes"]
 
+routes = Routes()
 
-@page
+
+@routes.page("/compare")
 async def compare_page(request: Request) -> Response:
     ctx = console_of(request).context
     return await render(
@@ -29,7 +30,7 @@ async def compare_page(request: Request) -> Response:
     )
 
 
-@action
+@routes.action("/compare")
 async def run_compare(request: Request) -> Response:
     from ..multi import compare
 
@@ -80,9 +81,3 @@ async def run_compare(request: Request) -> Response:
         max_models=C.COMPARE_MAX_MODELS,
         status_code=200 if error is None else 422,
     )
-
-
-routes = [
-    Route("/compare", compare_page, methods=["GET"]),
-    Route("/compare", run_compare, methods=["POST"]),
-]

@@ -15,7 +15,6 @@ from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from .. import _constants as C
 from .._money import format_usd
@@ -23,9 +22,11 @@ from ..budget import BudgetLimits, start_of_utc_day
 from ..errors import ConfigError
 from ..store._rollup import Bucket, RollupBy, RollupGroup, hour_of
 from ._inputs import short_label
-from ._web import console_of, page, render
+from ._web import Routes, console_of, render
 
 __all__ = ["routes"]
+
+routes = Routes()
 
 GROUPS = (
     ("model", "Model"),
@@ -114,7 +115,7 @@ def _budgets(settings: Any, today: RollupGroup | None) -> tuple[list[dict[str, A
     return rows, None
 
 
-@page
+@routes.page("/dashboard")
 async def dashboard(request: Request) -> Response:
     ctx = console_of(request).context
     q = request.query_params
@@ -173,6 +174,3 @@ async def dashboard(request: Request) -> Response:
         query_ms=query_ms,
         has_data=bool(totals),
     )
-
-
-routes = [Route("/dashboard", dashboard, methods=["GET"])]

@@ -17,7 +17,6 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from .. import _constants as C
 from ..errors import InvalidRequestError, PoeError, TooLargeError
@@ -25,9 +24,11 @@ from ._inputs import check_finite, check_model
 from ._titles import Titles, default_title
 from ._turns import TurnRequest
 from ._views import history_view, markdown_export
-from ._web import action, base_path, console_of, error_json, page, render
+from ._web import Routes, base_path, console_of, error_json, render
 
 __all__ = ["routes"]
+
+routes = Routes()
 
 
 def titles_of(request: Request) -> Titles:
@@ -74,7 +75,7 @@ async def _session_list(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-@page
+@routes.page("/discussion")
 async def discussion(request: Request) -> Response:
     console = console_of(request)
     ctx = console.context
@@ -121,7 +122,7 @@ def _upload_limits(body_max: int | None) -> dict[str, Any]:
     return {"upload_max": min(C.CONSOLE_UPLOAD_MAX_BYTES, room), "total_max": room}
 
 
-@page
+@routes.page("/discussion/head")
 async def head_fragment(request: Request) -> Response:
     """The conversation's heading and controls (rename, export, reset, delete), fetched by the
     page when its first answer gives a new conversation its id."""
@@ -133,7 +134,7 @@ async def head_fragment(request: Request) -> Response:
     return await render(request, "_conv_head.html", session_id=session_id, title=title)
 
 
-@page
+@routes.page("/discussion/sessions")
 async def sessions_fragment(request: Request) -> Response:
     return await render(
         request,
@@ -197,7 +198,7 @@ async def _turn_request(request: Request) -> TurnRequest:
     )
 
 
-@action
+@routes.action("/discussion/turns")
 async def start_turn(request: Request) -> Response:
     console = console_of(request)
     titles_of(request)  # names new sessions from their first question
@@ -214,7 +215,7 @@ async def start_turn(request: Request) -> Response:
     )
 
 
-@page
+@routes.page("/discussion/turns/{turn_id}/events")
 async def turn_events(request: Request) -> Response:
     turn = console_of(request).turns.get(request.path_params["turn_id"])
     if turn is None:
@@ -241,7 +242,7 @@ async def turn_events(request: Request) -> Response:
     return EventSourceResponse(events(), ping=None, headers={"Cache-Control": "no-store"})
 
 
-@action
+@routes.action("/discussion/turns/{turn_id}/cancel")
 async def cancel_turn(request: Request) -> Response:
     turn = console_of(request).turns.get(request.path_params["turn_id"])
     if turn is None:
@@ -249,7 +250,7 @@ async def cancel_turn(request: Request) -> Response:
     return JSONResponse({"cancelled": turn.cancel()})
 
 
-@action
+@routes.action("/discussion/sessions/{session_id}/rename")
 async def rename_session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     form = await request.form()
@@ -271,7 +272,7 @@ async def _forget(request: Request) -> str | None:
     return title
 
 
-@action
+@routes.action("/discussion/sessions/{session_id}/reset")
 async def reset_session(request: Request) -> Response:
     """Forget the messages and start over in a new conversation with the same name."""
     from urllib.parse import urlencode
@@ -281,13 +282,13 @@ async def reset_session(request: Request) -> Response:
     return RedirectResponse(f"{base_path(request)}/discussion?{query}", status_code=303)
 
 
-@action
+@routes.action("/discussion/sessions/{session_id}/delete")
 async def delete_session(request: Request) -> Response:
     await _forget(request)
     return RedirectResponse(f"{base_path(request)}/discussion", status_code=303)
 
 
-@page
+@routes.page("/discussion/sessions/{session_id}/export.{kind:str}")
 async def export_session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     kind = request.path_params["kind"]
@@ -316,17 +317,3 @@ async def export_session(request: Request) -> Response:
         media_type="text/markdown; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.md"'},
     )
-
-
-routes = [
-    Route("/discussion", discussion, methods=["GET"]),
-    Route("/discussion/sessions", sessions_fragment, methods=["GET"]),
-    Route("/discussion/head", head_fragment, methods=["GET"]),
-    Route("/discussion/turns", start_turn, methods=["POST"]),
-    Route("/discussion/turns/{turn_id}/events", turn_events, methods=["GET"]),
-    Route("/discussion/turns/{turn_id}/cancel", cancel_turn, methods=["POST"]),
-    Route("/discussion/sessions/{session_id}/rename", rename_session, methods=["POST"]),
-    Route("/discussion/sessions/{session_id}/reset", reset_session, methods=["POST"]),
-    Route("/discussion/sessions/{session_id}/delete", delete_session, methods=["POST"]),
-    Route("/discussion/sessions/{session_id}/export.{kind:str}", export_session, methods=["GET"]),
-]

@@ -15,16 +15,17 @@ from typing import Any
 from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from .. import _constants as C
 from .._money import format_usd
 from ..errors import ConfigError, InvalidRequestError, PoeError
 from ._inputs import check_model
 from ._runs_live import RunOptions
-from ._web import TEMPLATES, action, base_path, console_of, page, render
+from ._web import TEMPLATES, Routes, base_path, console_of, render
 
 __all__ = ["dag_layout", "routes"]
+
+routes = Routes()
 
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 200, 58, 56, 14, 12
 TIER_NAMES = {"1": "Orchestrator", "2": "Tech lead", "3": "Workers", "4": "QA"}
@@ -148,7 +149,7 @@ def _live_context(request: Request, doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@page
+@routes.page("/runs")
 async def runs_page(request: Request) -> Response:
     ctx = console_of(request).context
     store = await ctx.store()
@@ -169,7 +170,7 @@ async def runs_page(request: Request) -> Response:
     )
 
 
-@action
+@routes.action("/runs")
 async def start_run(request: Request) -> Response:
     console = console_of(request)
     form = await request.form()
@@ -219,7 +220,7 @@ async def _doc(request: Request) -> dict[str, Any] | None:
     return await store.runs.get(request.path_params["run_id"])
 
 
-@page
+@routes.page("/runs/{run_id}")
 async def run_page(request: Request) -> Response:
     doc = await _doc(request)
     if doc is None:
@@ -233,7 +234,7 @@ async def run_page(request: Request) -> Response:
     return await render(request, "run.html", page_name="runs", **_live_context(request, doc))
 
 
-@page
+@routes.page("/runs/{run_id}/events")
 async def run_events(request: Request) -> Response:
     run_id = request.path_params["run_id"]
     store = await console_of(request).context.store()
@@ -268,7 +269,7 @@ async def run_events(request: Request) -> Response:
     return EventSourceResponse(events(), ping=None, headers={"Cache-Control": "no-store"})
 
 
-@action
+@routes.action("/runs/{run_id}/{verb}")
 async def run_control(request: Request) -> Response:
     console = console_of(request)
     run_id = request.path_params["run_id"]
@@ -298,12 +299,3 @@ async def run_control(request: Request) -> Response:
     else:
         return JSONResponse({"error": {"kind": "not_found", "message": "unknown action"}}, 404)
     return RedirectResponse(f"{base_path(request)}/runs/{run_id}", status_code=303)
-
-
-routes = [
-    Route("/runs", runs_page, methods=["GET"]),
-    Route("/runs", start_run, methods=["POST"]),
-    Route("/runs/{run_id}", run_page, methods=["GET"]),
-    Route("/runs/{run_id}/events", run_events, methods=["GET"]),
-    Route("/runs/{run_id}/{verb}", run_control, methods=["POST"]),
-]

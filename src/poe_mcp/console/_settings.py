@@ -15,7 +15,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from .. import _constants as C
 from .._providers import PROVIDERS
@@ -23,9 +22,11 @@ from ..config import env_value
 from ..errors import ConfigError, InvalidRequestError, PoeError
 from ._config_file import restore, store_api_key, update_config
 from ._inputs import check_finite, check_int64, check_line, check_model
-from ._web import action, base_path, console_of, page, render
+from ._web import Routes, base_path, console_of, render
 
 __all__ = ["routes"]
+
+routes = Routes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +191,12 @@ def _safe_store(url: str) -> str:
     return redact_url(url)
 
 
-@page
+@routes.page("/settings")
 async def settings_page(request: Request) -> Response:
     return await _page(request)
 
 
-@action
+@routes.action("/settings")
 async def save_settings(request: Request) -> Response:
     ctx = console_of(request).context
     form = await request.form()
@@ -228,7 +229,7 @@ async def save_settings(request: Request) -> Response:
     return RedirectResponse(f"{base_path(request)}/settings?saved=settings", status_code=303)
 
 
-@action
+@routes.action("/settings/key")
 async def save_key(request: Request) -> Response:
     ctx = console_of(request).context
     form = await request.form()
@@ -243,7 +244,7 @@ async def save_key(request: Request) -> Response:
     return RedirectResponse(f"{base_path(request)}/settings?saved=key", status_code=303)
 
 
-@page
+@routes.page("/settings/models")
 async def models_fragment(request: Request) -> Response:
     ctx = console_of(request).context
     query = request.query_params.get("q") or None
@@ -273,11 +274,3 @@ async def models_fragment(request: Request) -> Response:
         error=error,
         per_mtok=C.TOKENS_PER_MTOK,
     )
-
-
-routes = [
-    Route("/settings", settings_page, methods=["GET"]),
-    Route("/settings", save_settings, methods=["POST"]),
-    Route("/settings/key", save_key, methods=["POST"]),
-    Route("/settings/models", models_fragment, methods=["GET"]),
-]

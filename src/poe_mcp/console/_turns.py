@@ -9,10 +9,11 @@ browser reconnecting after a network blip resumes where it stopped (``Last-Event
 stored for a cancelled turn (the library's rule).
 
 A plain turn is one :meth:`Conversation.stream <poe_mcp.conversation.Conversation.stream>` call
-(load, fit to the window, call, store). An agent turn (tools on) runs :class:`~poe_mcp.Agent`
-with the tools configured in ``config.toml`` (``[tools]``, ``[mcp_servers]``) over the session's
-prepared history, and stores the whole exchange (calls and results included), as the MCP
-server's ``ask_poe_with_tools`` does.
+(load, fit to the window, call, store). An agent turn (tools on) is one
+``Agent.run(message, conversation=...)`` with the tools ``config.toml`` configures (``[tools]``),
+which stores the whole exchange (calls and results included), as the MCP server's
+``ask_poe_with_tools`` does. This module only maps the form to those calls and their outcome to
+events.
 
 Events (``event: <name>``, JSON data): ``delta`` {text, replace}, ``tool_call`` {id, name,
 arguments}, ``tool_result`` {id, name, result, error}, ``media`` {kind, url}, ``done`` {model,
@@ -34,9 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _constants as C
 from .._money import format_usd
-from ..errors import InvalidRequestError, PoeError
+from ..errors import IncompleteStreamError, InvalidRequestError, PoeError
 
 if TYPE_CHECKING:
+    from ..client import AsyncPoeClient
+    from ..conversation import Conversation
     from ..types import ChatOptions, ChatResult, Delta
     from ._context import ConsoleContext
 
@@ -173,12 +176,25 @@ class TurnManager:
                 await task
 
     async def _run(self, turn: Turn) -> None:
+        from ..conversation import Conversation
+
         started = time.perf_counter()
+        req = turn.request
         try:
-            if turn.request.tools:
-                result = await self._agent_turn(turn)
-            else:
-                result = await self._chat_turn(turn)
+            conversation = Conversation(
+                req.session_id, store=await self._context.store(), system=req.system or None
+            )
+            client = await self._context.client()
+            options: ChatOptions = {}
+            if req.temperature is not None:
+                options["temperature"] = req.temperature
+            if req.max_tokens is not None:
+                options["max_tokens"] = req.max_tokens
+            turn_kind = self._agent_turn if req.tools else self._chat_turn
+            result = await turn_kind(turn, client, conversation, options)
+            turn.session_id = conversation.session_id
+            if turn.session_id and self.on_session is not None:
+                self.on_session(turn.session_id, turn)
             self._media(turn, result)
             turn.emit("done", _done(result, turn.session_id, time.perf_counter() - started))
         except asyncio.CancelledError:
@@ -193,100 +209,40 @@ class TurnManager:
             turn.finished = True
             turn.changed.set()
 
-    async def _chat_turn(self, turn: Turn) -> ChatResult:
-        from ..conversation import Conversation
-
+    async def _chat_turn(
+        self, turn: Turn, client: AsyncPoeClient, conversation: Conversation, options: ChatOptions
+    ) -> ChatResult:
         req = turn.request
-        client = await self._context.client()
-        conversation = Conversation(req.session_id, store=await self._context.store())
-        options: dict[str, Any] = {}
-        if req.system:
-            options["system"] = req.system
-        if req.temperature is not None:
-            options["temperature"] = req.temperature
-        if req.max_tokens is not None:
-            options["max_tokens"] = req.max_tokens
         result: ChatResult | None = None
         async for delta in conversation.stream(client, req.model, req.message, **options):
-            self._delta(turn, delta)
-            if delta.result is not None:
-                result = delta.result
+            _delta(turn, delta)
+            result = delta.result or result
         if result is None:  # pragma: no cover - the client raises before this
-            from ..errors import IncompleteStreamError
-
             raise IncompleteStreamError("the answer ended without a result")
-        self._stored(turn, conversation.session_id)
         return result
 
-    def _delta(self, turn: Turn, delta: Delta) -> None:
-        if delta.text or delta.replace:
-            turn.emit("delta", {"text": delta.text, "replace": delta.replace})
-
-    def _stored(self, turn: Turn, session_id: str | None) -> None:
-        turn.session_id = session_id
-        if session_id and self.on_session is not None:
-            self.on_session(session_id, turn)
-
-    async def _agent_turn(self, turn: Turn) -> ChatResult:
+    async def _agent_turn(
+        self, turn: Turn, client: AsyncPoeClient, conversation: Conversation, options: ChatOptions
+    ) -> ChatResult:
         from ..agent import Agent
         from ..types import ChatResult as Result
         from ._tools import console_tools
 
-        req = turn.request
-        client = await self._context.client()
-        store = await self._context.store()
-        from ..sessions import Conversations
-
-        conversations = Conversations(store.sessions, ttl_s=client.settings.session_ttl_s)
-        window = 0
-        if client.catalog is not None:
-            with contextlib.suppress(PoeError):
-                window = await client.catalog.context_window(req.model)
-        prepared = await conversations.prepare(
-            req.session_id,
-            req.message,
-            system=req.system,
-            context_window=window or C.DEFAULT_CONTEXT_WINDOW,
-            max_output_tokens=req.max_tokens,
-        )
-        options: ChatOptions = {"session_id": prepared.session_id}
-        if req.temperature is not None:
-            options["temperature"] = req.temperature
-        if req.max_tokens is not None:
-            options["max_tokens"] = req.max_tokens
-
         def on_delta(delta: Delta) -> None:
-            self._delta(turn, delta)
-            if delta.result is not None:
-                for call in delta.result.tool_calls:
-                    turn.emit(
-                        "tool_call", {"id": call.id, "name": call.name, "arguments": call.arguments}
-                    )
+            _delta(turn, delta)
+            for call in delta.result.tool_calls if delta.result is not None else ():
+                turn.emit(
+                    "tool_call", {"id": call.id, "name": call.name, "arguments": call.arguments}
+                )
 
         tools = await console_tools(self._context)
         agent = Agent(
-            client, req.model, tools=tools, stream=True, on_delta=on_delta, options=options
+            client, turn.request.model, tools=tools, stream=True, on_delta=on_delta, options=options
         )
-        result = await agent.run(prepared.messages)
-        for trace in result.trace:
-            turn.emit(
-                "tool_result",
-                {
-                    "id": trace.call_id,
-                    "name": trace.name,
-                    "result": trace.result,
-                    "error": trace.error,
-                },
-            )
-        added = [*prepared.new_messages, *result.messages[len(prepared.messages) :]]
-        await store.sessions.append(
-            prepared.session_id,
-            added,
-            model=result.model,
-            backend=client.backend,
-            ttl_s=conversations.ttl_s,
-        )
-        self._stored(turn, prepared.session_id)
+        result = await agent.run(turn.request.message, conversation=conversation)
+        for t in result.trace:
+            data = {"id": t.call_id, "name": t.name, "result": t.result, "error": t.error}
+            turn.emit("tool_result", data)
         return Result(
             text=result.text,
             model=result.model,
@@ -304,6 +260,11 @@ class TurnManager:
             kind = link_kind(link)
             if kind in ("image", "video", "audio"):
                 turn.emit("media", {"kind": kind, "url": link.url})
+
+
+def _delta(turn: Turn, delta: Delta) -> None:
+    if delta.text or delta.replace:
+        turn.emit("delta", {"text": delta.text, "replace": delta.replace})
 
 
 def _done(result: ChatResult, session_id: str | None, elapsed_s: float) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """What every console route uses: templates, the login guard, JSON and error answers.
 
-Routes are plain Starlette endpoints wrapped by :func:`page` (a GET page or fragment) or
-:func:`action` (a state-changing request). Both find the console's state in
-``request.app.state.console`` (:class:`Console`), require a logged-in session (or the bearer
-token) and, for actions, the CSRF token and a same-origin ``Origin``.
+Each page module declares its routes beside their endpoints with a :class:`Routes`:
+``@routes.page(path)`` is a GET page or fragment, ``@routes.action(path)`` a POST that changes
+state. Both find the console's state in ``request.app.state.console`` (:class:`Console`),
+require a logged-in session (or the bearer token) and, for actions, the CSRF token and a
+same-origin ``Origin``; the method comes with the guard, so no page is ever mounted where a
+state change needs the CSRF check.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
 
 from .. import __version__
 from .. import _constants as C
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from ._runs_live import RunManager
     from ._turns import TurnManager
 
-__all__ = ["Console", "action", "base_path", "console_of", "error_json", "page", "render"]
+__all__ = ["Console", "Routes", "base_path", "console_of", "error_json", "render"]
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -245,3 +248,25 @@ def action(fn: Endpoint) -> Endpoint:
         return _finish(request, await fn(request))
 
     return wrapper
+
+
+class Routes(list[Route]):
+    """A module's routes, each declared on its endpoint (see the module docstring)."""
+
+    def page(self, path: str) -> Callable[[Endpoint], Endpoint]:
+        """Declare a :func:`page` at GET ``path``."""
+        return self._route(path, page, "GET")
+
+    def action(self, path: str) -> Callable[[Endpoint], Endpoint]:
+        """Declare an :func:`action` at POST ``path``."""
+        return self._route(path, action, "POST")
+
+    def _route(
+        self, path: str, guard: Callable[[Endpoint], Endpoint], method: str
+    ) -> Callable[[Endpoint], Endpoint]:
+        def declare(fn: Endpoint) -> Endpoint:
+            guarded = guard(fn)
+            self.append(Route(path, guarded, methods=[method]))
+            return guarded
+
+        return declare

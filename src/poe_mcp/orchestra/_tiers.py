@@ -125,7 +125,7 @@ def tickets_prompt(track: Track, known_ids: list[str], max_tickets: int) -> list
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
-# The simulator recognises a worker's request by this phrase (see poe_mcp.simulator._orchestra).
+# The simulator recognises a worker's request by this phrase (simulator/_replies_orchestra.py).
 WORKER_MARKER = "tier-3 worker"
 
 

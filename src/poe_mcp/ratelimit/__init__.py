@@ -69,7 +69,30 @@ class RateLimiter(Protocol):
         ...
 
 
-class LocalRateLimiter:
+class _Spaced:
+    """The numbers and the refusal every GCRA limiter shares: no window of ``period_s`` holds
+    more than ``rpm`` requests (see :func:`spacing`), and no wait exceeds ``max_wait_s``."""
+
+    def __init__(
+        self, rpm: int, period_s: float, burst: int | None, max_wait_s: float, margin: float
+    ) -> None:
+        self.rpm = rpm
+        self.period_s = period_s
+        self.burst, self.interval_s, self._tolerance = spacing(rpm, period_s, burst, margin)
+        self.max_wait_s = max_wait_s
+
+    def _refusal(self, wait: float, shared: str = "", **metadata: str) -> RateLimitError:
+        return RateLimitError(
+            f"client-side rate limit{shared}: {self.rpm} requests per {self.period_s:g} s for "
+            f"this API key; the next slot is {wait:.1f} s away (bound {self.max_wait_s:g} s). "
+            "Send fewer requests at once, or raise the limit (POE_MCP_RPM) if your plan allows "
+            "more.",
+            retry_after=wait,
+            metadata={"source": "client", **metadata},
+        )
+
+
+class LocalRateLimiter(_Spaced):
     """GCRA limiter for one process (thread-safe, usable from several event loops).
 
     Args:
@@ -90,10 +113,7 @@ class LocalRateLimiter:
         max_wait_s: float = C.RATE_LIMIT_MAX_WAIT_S,
         margin: float = C.RATE_LIMIT_MARGIN,
     ) -> None:
-        self.rpm = rpm
-        self.period_s = period_s
-        self.burst, self.interval_s, self._tolerance = spacing(rpm, period_s, burst, margin)
-        self.max_wait_s = max_wait_s
+        super().__init__(rpm, period_s, burst, max_wait_s, margin)
         self._tat: dict[str, float] = {}
         self._waiting: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -121,15 +141,6 @@ class LocalRateLimiter:
                     raise self._refusal(expected)
                 self._waiting[key] = queued + 1
             return wait
-
-    def _refusal(self, wait: float) -> RateLimitError:
-        return RateLimitError(
-            f"client-side rate limit: {self.rpm} requests per {self.period_s:g} s for this API "
-            f"key; the next slot is {wait:.1f} s away (bound {self.max_wait_s:g} s). Send fewer "
-            "requests at once, or raise the limit (POE_MCP_RPM) if your plan allows more.",
-            retry_after=wait,
-            metadata={"source": "client"},
-        )
 
     async def acquire(self, key_id: str) -> None:
         """Wait for a request slot of the key; RateLimitError when the wait exceeds the bound."""

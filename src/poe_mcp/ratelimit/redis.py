@@ -21,10 +21,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .. import _constants as C
-from ..errors import RateLimitError, StoreError
+from ..errors import StoreError
 from ..store._redis_conn import RedisLink
 from ..store._redis_scripts import RATE_TAKE
-from . import spacing
+from . import _Spaced
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["RedisRateLimiter"]
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(_Spaced):
     """GCRA limiter whose state lives in Redis (implements ``RateLimiter``).
 
     Args:
@@ -56,12 +56,9 @@ class RedisRateLimiter:
         prefix: str = C.REDIS_KEY_PREFIX,
     ) -> None:
         # Same spacing as the local limiter: no window of period_s holds more than rpm requests.
-        self.burst, self.interval_s, self._tolerance = spacing(rpm, period_s, burst)
+        super().__init__(rpm, period_s, burst, max_wait_s, C.RATE_LIMIT_MARGIN)
         self._owns_link = isinstance(link, str)
         self._link = RedisLink(link) if isinstance(link, str) else link
-        self.rpm = rpm
-        self.period_s = period_s
-        self.max_wait_s = max_wait_s
         self._prefix = prefix
         self._script: AsyncScript | None = None
 
@@ -93,16 +90,6 @@ class RedisRateLimiter:
         seconds, state = await self._link.run("taking a rate-limit slot", work)
         return float(seconds), state
 
-    def _refusal(self, wait: float) -> RateLimitError:
-        return RateLimitError(
-            f"client-side rate limit (shared through Redis by every instance): {self.rpm} "
-            f"requests per {self.period_s:g} s for this API key; the next slot is {wait:.1f} s "
-            f"away (bound {self.max_wait_s:g} s). Send fewer requests at once, or raise the "
-            "limit (POE_MCP_RPM) if your plan allows more.",
-            retry_after=wait,
-            metadata={"source": "client", "limiter": "redis"},
-        )
-
     async def acquire(self, key_id: str) -> None:
         """Return when a request for ``key_id`` may be sent (by any process sharing Redis).
 
@@ -115,7 +102,7 @@ class RedisRateLimiter:
         if state == "ok":
             return
         if state == "refused":
-            raise self._refusal(wait)
+            raise self._refusal(wait, " (shared through Redis by every instance)", limiter="redis")
         try:
             while state != "ok":
                 await asyncio.sleep(wait)

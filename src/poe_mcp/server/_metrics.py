@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 from .. import _constants as C
 from ._calllog import note_usage
@@ -97,23 +99,25 @@ class Metrics:
             out.append(f"# HELP {name} {help_text}")
             out.append(f"# TYPE {name} {kind}")
 
+        def counters(*specs: tuple[str, str, Mapping[Any, float], str]) -> None:
+            # (name, label names, series keyed by a label value or a tuple of them, help)
+            for short, names, series, help_text in specs:
+                name = f"poe_mcp_{short}_total"
+                family(name, "counter", help_text)
+                for key, n in sorted(series.items()):
+                    values = key if isinstance(key, tuple) else (key,)
+                    labels = _labels(tuple(zip(names.split(), values, strict=True)))
+                    out.append(f"{name}{labels} {n!r}")  # repr: a cost in full, never 0.0000
+
         with self._lock:
             family("poe_mcp_uptime_seconds", "gauge", "Seconds since the server started.")
             out.append(f"poe_mcp_uptime_seconds {time.time() - self.started_at:.3f}")
-
-            family("poe_mcp_requests_total", "counter", "MCP requests by method and outcome.")
-            for (method, outcome), n in sorted(self._requests.items()):
-                labels = _labels((("method", method), ("outcome", outcome)))
-                out.append(f"poe_mcp_requests_total{labels} {n}")
-
-            family("poe_mcp_tool_calls_total", "counter", "Tool calls by tool and outcome.")
-            for (tool, outcome), n in sorted(self._tool_calls.items()):
-                labels = _labels((("tool", tool), ("outcome", outcome)))
-                out.append(f"poe_mcp_tool_calls_total{labels} {n}")
-
-            family("poe_mcp_errors_total", "counter", "Failed tool calls by error kind.")
-            for kind, n in sorted(self._errors.items()):
-                out.append(f"poe_mcp_errors_total{_labels((('kind', kind),))} {n}")
+            counters(
+                ("requests", "method outcome", self._requests,
+                 "MCP requests by method and outcome."),
+                ("tool_calls", "tool outcome", self._tool_calls, "Tool calls by tool and outcome."),
+                ("errors", "kind", self._errors, "Failed tool calls by error kind."),
+            )  # fmt: skip
 
             family("poe_mcp_tool_latency_seconds", "histogram", "Tool call latency.")
             for tool, counts in sorted(self._hist.items()):
@@ -126,20 +130,10 @@ class Metrics:
                 out.append(f"poe_mcp_tool_latency_seconds_sum{tl} {self._hist_sum[tool]:.6f}")
                 out.append(f"poe_mcp_tool_latency_seconds_count{tl} {self._hist_count[tool]}")
 
-            family("poe_mcp_tokens_total", "counter", "Tokens by model and direction.")
-            for (model, direction), n in sorted(self._tokens.items()):
-                labels = _labels((("model", model), ("direction", direction)))
-                out.append(f"poe_mcp_tokens_total{labels} {n}")
-
-            family("poe_mcp_cost_usd_total", "counter", "USD spent, over calls of known price.")
-            for model, usd in sorted(self._cost.items()):  # repr: full precision, never 0.0000
-                out.append(f"poe_mcp_cost_usd_total{_labels((('model', model),))} {usd!r}")
-
-            family(
-                "poe_mcp_unknown_cost_calls_total",
-                "counter",
-                "Answered calls whose price is unknown (not added to the cost).",
-            )
-            for model, n in sorted(self._unknown_cost_calls.items()):
-                out.append(f"poe_mcp_unknown_cost_calls_total{_labels((('model', model),))} {n}")
+            counters(
+                ("tokens", "model direction", self._tokens, "Tokens by model and direction."),
+                ("cost_usd", "model", self._cost, "USD spent, over calls of known price."),
+                ("unknown_cost_calls", "model", self._unknown_cost_calls,
+                 "Answered calls whose price is unknown (not added to the cost)."),
+            )  # fmt: skip
         return "\n".join(out) + "\n"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import InvalidRequestError, NotFoundError
-from .quirks import listing
+from ._quirks import listing
 
 __all__ = ["CATALOG", "ModelKind", "ModelSpec", "ParamSpec", "find_model", "validate_params"]
 
@@ -79,7 +79,7 @@ class ModelSpec:
     cache_write_price: str | None = None
     parameters: tuple[ParamSpec, ...] = field(default=())
     endpoints: tuple[str, ...] = ("/v1/chat/completions",)
-    quirks: tuple[str, ...] = ()  # how it deviates from Poe's wire format (see quirks.py)
+    quirks: tuple[str, ...] = ()  # how it deviates from Poe's wire format (see _quirks.py)
 
     @property
     def is_media(self) -> bool:
@@ -217,7 +217,7 @@ CATALOG: tuple[ModelSpec, ...] = (
         context_window=128_000, max_output_tokens=4096,
         prompt_price="0.000003", completion_price="0.000003",
     ),
-    # Two models served the way other OpenAI-compatible providers serve theirs (quirks.py):
+    # Two models served the way other OpenAI-compatible providers serve theirs (_quirks.py):
     ModelSpec(
         "Local-Llama-3.1", "text", "Meta", "A local model listed without capabilities.",
         context_window=128_000, tools=True, priced=False, quirks=("plain_listing",),

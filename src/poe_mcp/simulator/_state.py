@@ -1,9 +1,9 @@
 """Everything the simulator remembers: keys' points, rate windows, faults, requests, files.
 
-One :class:`SimState` is shared by the REST API (``app.py``), the bot protocol (``bot.py``) and
-the in-process helpers of :class:`~poe_mcp.simulator.Simulator`. The server runs in its own thread
-while tests call the helpers from theirs, so every mutation takes one lock (held for
-microseconds; nothing slow happens under it).
+One :class:`SimState` is shared by the REST API (``_rest_*.py``), the bot protocol
+(``_bot_*.py``) and the in-process helpers of :class:`~poe_mcp.simulator.Simulator`. The server
+runs in its own thread while tests call the helpers from theirs, so every mutation takes one lock
+(held for microseconds; nothing slow happens under it).
 
 Interface used by both protocols, in the order a request meets it::
 
@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 
 from .. import _constants as C
 from ..errors import AuthError, BalanceError, RateLimitError
-from . import openai_mode, quirks
+from . import _quirks, _rest_openai
 from ._catalog import CATALOG, ModelSpec, find_model
-from .faults import Fault
+from ._faults import Fault
 
 __all__ = ["RateInfo", "SimState", "StoredFile", "summarise_body"]
 
@@ -106,7 +106,7 @@ class SimState:
         media_delay_s: how long media bots take (servers sleep asynchronously).
         initial_points: starting balance of every ordinary key.
         clock: monotonic clock; injectable so the rate window can be tested without waiting.
-        provider: ``poe``, or ``openai`` for OpenAI's models, ids and errors (``openai_mode.py``).
+        provider: ``poe``, or ``openai`` for OpenAI's models, ids and errors (``_rest_openai.py``).
     """
 
     def __init__(
@@ -142,25 +142,25 @@ class SimState:
     def find_model(self, name: str | None) -> ModelSpec:
         """The model called ``name`` in any case; NotFoundError (404) names close matches."""
         if self.provider == "openai":
-            return openai_mode.find_chat_model(name)
+            return _rest_openai.find_chat_model(name)
         return find_model(name)
 
     def answered_id(self, model: ModelSpec, requested: str | None) -> str:
         """The model id an answer carries (OpenAI answers with dated snapshot ids)."""
         if self.provider == "openai":
-            return openai_mode.answered_id(model, requested)
-        return quirks.answered_id(model.id, model.quirks) or model.id
+            return _rest_openai.answered_id(model, requested)
+        return _quirks.answered_id(model.id, model.quirks) or model.id
 
     def models_body(self) -> dict[str, Any]:
         """The ``GET /v1/models`` body."""
         if self.provider == "openai":
-            return openai_mode.models_body()
+            return _rest_openai.models_body()
         return {"object": "list", "data": [m.to_openai() for m in self.catalog]}
 
     def model_item(self, name: str) -> dict[str, Any]:
         """The ``GET /v1/models/<id>`` body; NotFoundError for an unknown model."""
         if self.provider == "openai":
-            return openai_mode.model_item(name)
+            return _rest_openai.model_item(name)
         return self.find_model(name).to_openai()
 
     # --- keys and points -------------------------------------------------------------------
@@ -179,7 +179,7 @@ class SimState:
             BalanceError: the key's points are spent (``need_points`` only).
         """
         if self.provider == "openai":
-            openai_mode.check_key(key, need_points)
+            _rest_openai.check_key(key, need_points)
             return
         if not key:
             raise AuthError("Missing API key. Send 'Authorization: Bearer <POE_API_KEY>'.")

@@ -7,6 +7,8 @@
 ==========================  ===========================================================
 
 Every backend implements :class:`~poe_mcp.store.base.Store` with the same behaviour.
+``open_store(url, clock=fake)`` gives the store another time source (see
+:data:`~poe_mcp.store.base.Clock`): tests move it instead of waiting for sessions to expire.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from .base import Store
+    from .base import Clock, Store
 
 __all__ = ["open_store", "open_store_async"]
 
@@ -31,8 +33,12 @@ _BACKENDS: dict[str, str | None] = {
 }
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, clock: Clock | None = None) -> Store:
     """Open the store at ``url`` (see the module docstring for the forms).
+
+    Args:
+        url: where the store lives.
+        clock: the store's time (default: ``time.time``, Redis's own time on Redis).
 
     Raises:
         ConfigError: the URL is malformed or names a backend that is not available.
@@ -52,11 +58,11 @@ def open_store(url: str) -> Store:
             "Use sqlite:///path/to/file.db (the default) for a single machine."
         )
     opener = importlib.import_module(f"{__name__}.{module}").open_store
-    store: Store = opener(url)
+    store: Store = opener(url, clock=clock)
     return store
 
 
-async def open_store_async(url: str) -> Store:
+async def open_store_async(url: str, *, clock: Clock | None = None) -> Store:
     """:func:`open_store` in a worker thread, for code on an event loop: opening SQLite creates
     the file, applies migrations and may wait for another process's write lock.
 
@@ -65,4 +71,4 @@ async def open_store_async(url: str) -> Store:
     """
     import anyio
 
-    return await anyio.to_thread.run_sync(open_store, url)
+    return await anyio.to_thread.run_sync(lambda: open_store(url, clock=clock))

@@ -1,37 +1,51 @@
-"""Pieces every store backend shares: ledger aggregation, day keys, message copying.
+"""Pieces every store backend shares: ledger aggregation, day keys, cleaning, SQL filters.
 
-The SQLite store aggregates in SQL; the memory store (and any backend without a query engine)
-aggregates here, so the rules (unknown prices flagged, never added as 0) live in one place.
+The SQLite store aggregates in SQL; the memory and Redis stores (backends without a query engine
+over raw rows) aggregate here, so the rules (unknown prices flagged, never added as 0) live in
+one place.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from .. import _constants as C
 from .._sanitize import for_storage
-from ..errors import InvalidRequestError
 from .base import GroupBy, Message, UsageGroup, UsageRecord, UsageTotals
+
+if TYPE_CHECKING:
+    from ._rollup import RollupBy
 
 __all__ = [
     "GROUPS",
     "NO_SESSION",
+    "ROLLUP_GROUPS",
+    "RowFilter",
     "aggregate",
-    "breakdown",
-    "copy_messages",
-    "count_user_turns",
     "day_key",
     "group_key",
+    "group_records",
     "sort_groups",
+    "sql_where",
     "storable_messages",
     "storable_record",
+    "whole_hours",
 ]
 
 GROUPS = ("model", "session", "day", "provider", "tier", "entry_point")
 NO_SESSION = "(none)"  # breakdown key of calls made outside any session
+# Breakdowns the hourly rollups answer (by session, and per run, need the raw rows).
+ROLLUP_GROUPS: dict[str, RollupBy | None] = {
+    "model": "model",
+    "provider": "provider",
+    "tier": "tier",
+    "entry_point": "entry_point",
+    "day": None,  # days are buckets
+}
 
 
 def day_key(ts: float) -> str:
@@ -91,23 +105,56 @@ def sort_groups(groups: list[UsageGroup], by: GroupBy) -> list[UsageGroup]:
     return sorted(groups, key=lambda g: (-g.totals.cost, -g.totals.calls, g.key))
 
 
-def breakdown(records: Iterable[UsageRecord], by: GroupBy) -> list[UsageGroup]:
-    if by not in GROUPS:
-        raise InvalidRequestError(f"cannot group usage by {by!r}: use one of {', '.join(GROUPS)}")
+def group_records(records: Iterable[UsageRecord], by: GroupBy | None) -> list[UsageGroup]:
+    """The totals of ``records`` per group of ``by`` (unsorted); one group (key ``""``) for
+    None, none when there are no records."""
     buckets: dict[str, list[UsageRecord]] = {}
     for r in records:
-        buckets.setdefault(group_key(r, by), []).append(r)
-    groups = [UsageGroup(key, aggregate(rs)) for key, rs in buckets.items()]
-    return sort_groups(groups, by)
+        buckets.setdefault("" if by is None else group_key(r, by), []).append(r)
+    return [UsageGroup(key, aggregate(rs)) for key, rs in buckets.items()]
 
 
-def copy_messages(messages: list[Message]) -> list[Message]:
-    """A deep copy, so callers mutating a returned history never change the stored one."""
-    return copy.deepcopy(messages)
+@dataclass(frozen=True, slots=True)
+class RowFilter:
+    """Which ledger rows a query over the raw rows counts: all the filters given (None: any)."""
+
+    since: float | None = None
+    session_id: str | None = None
+    run_id: str | None = None
+    simulated: bool | None = None
+
+    def select(self, records: Iterable[UsageRecord]) -> list[UsageRecord]:
+        """The records that pass (backends without a query engine)."""
+        return [
+            r
+            for r in records
+            if (self.since is None or r.ts >= self.since)
+            and (self.session_id is None or r.session_id == self.session_id)
+            and (self.run_id is None or r.run_id == self.run_id)
+            and (self.simulated is None or r.simulated == self.simulated)
+        ]
+
+    def sql(self) -> tuple[str, tuple[Any, ...]]:
+        """The same as a ``WHERE`` clause over the ``usage`` table, and its parameters."""
+        return sql_where(
+            ("simulated = ?", None if self.simulated is None else int(self.simulated)),
+            ("run_id = ?", self.run_id),
+            ("session_id = ?", self.session_id),
+            ("ts >= ?", self.since),
+        )
 
 
-def count_user_turns(messages: Iterable[dict[str, Any]]) -> int:
-    return sum(1 for m in messages if m.get("role") == "user")
+def whole_hours(since: float | None) -> bool:
+    """Whether a query from ``since`` can be answered from hourly rollups exactly."""
+    return since is None or since % C.ROLLUP_BUCKET_S == 0
+
+
+def sql_where(*conditions: tuple[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """`` WHERE a AND b`` (or nothing) and its parameters, from ``("column = ?", value)``
+    pairs; a pair whose value is None is left out."""
+    kept = [(clause, value) for clause, value in conditions if value is not None]
+    where = " WHERE " + " AND ".join(clause for clause, _ in kept) if kept else ""
+    return where, tuple(value for _, value in kept)
 
 
 def storable_messages(messages: list[Message]) -> list[Message]:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import _constants as C
+from ._common import sql_where
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -213,31 +214,19 @@ class SqliteLogs:
         await self._db.run(work)
 
     async def search(self, query: LogQuery) -> list[LogEntry]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        if query.text and query.text.strip():
-            clauses.append("id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)")
-            args.append(_fts_query(query.text))
-        for column, value in (("session_id", query.session_id),):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if query.model is not None:
-            clauses.append("model = ? COLLATE NOCASE")
-            args.append(query.model)
-        if query.since is not None:
-            clauses.append("ts >= ?")
-            args.append(query.since)
-        if query.until is not None:
-            clauses.append("ts < ?")
-            args.append(query.until)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        text = _fts_query(query.text) if query.text and query.text.strip() else None
+        where, args = sql_where(
+            ("id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)", text),
+            ("session_id = ?", query.session_id),
+            ("model = ? COLLATE NOCASE", query.model),
+            ("ts >= ?", query.since),
+            ("ts < ?", query.until),
+        )
         order = "ASC" if query.oldest_first else "DESC"
         sql = f"SELECT {_COLUMNS}, id FROM logs{where} ORDER BY ts {order}, id {order} LIMIT ?"  # noqa: S608
-        args.append(max(query.limit, 0))
 
         def work(conn: Conn) -> list[LogEntry]:
-            return [_entry(r) for r in conn.execute(sql, args)]
+            return [_entry(r) for r in conn.execute(sql, (*args, max(query.limit, 0)))]
 
         return await self._db.run(work)
 

@@ -18,7 +18,8 @@ its time grows with the range, not with the ledger. Cells are written in the sam
 
 Backends: SQLite aggregates cells in SQL (:func:`sqlite_query`); the memory store holds cells
 as ``{(hour, dimension, value, simulated): sums}`` and aggregates here (:func:`summarise`);
-Redis keeps them in hashes and aggregates in a script (``store._rollup_redis``).
+Redis keeps them in hashes and aggregates in a script (``store._rollup_redis``). Each answers a
+:class:`RollupQuery`, checked once when it is made.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any, Literal
 
 from .. import _constants as C
 from ..errors import InvalidRequestError
+from ._common import sql_where
 from .base import UsageRecord, UsageTotals
 
 __all__ = [
@@ -41,8 +43,8 @@ __all__ = [
     "Cell",
     "RollupBy",
     "RollupGroup",
+    "RollupQuery",
     "cells_of",
-    "check_query",
     "fold",
     "hour_of",
     "latency_bucket",
@@ -194,19 +196,33 @@ def percentile(histogram: tuple[int, ...] | list[int], q: float) -> float | None
     return LATENCY_EDGES_MS[-1] / 1000.0
 
 
-def check_query(by: str | None, bucket: str | None) -> None:
-    """Raise ``invalid_request`` for a grouping or bucket the rollups do not keep."""
-    if by is not None and by not in GROUPINGS:
-        raise InvalidRequestError(
-            f"cannot roll usage up by {by!r}: use one of {', '.join(GROUPINGS)}"
-        )
-    if bucket is not None and bucket not in ("hour", "day"):
-        raise InvalidRequestError(f"rollup buckets are 'hour' or 'day', not {bucket!r}")
+@dataclass(frozen=True, slots=True)
+class RollupQuery:
+    """One question to the rollups (see :meth:`~poe_mcp.store.base.UsageLedger.rollup`).
 
+    Raises:
+        InvalidRequestError: on creation, for a grouping or bucket the rollups do not keep.
+    """
 
-def dimension_for(by: RollupBy | None) -> str:
-    """The dimension whose cells answer a grouping (totals and ``simulated``: the provider's)."""
-    return by if by is not None and by != "simulated" else TOTALS_DIMENSION
+    since: float | None = None
+    until: float | None = None
+    bucket: Bucket | None = None
+    by: RollupBy | None = None
+    simulated: bool | None = None
+    latency: bool = True
+
+    def __post_init__(self) -> None:
+        if self.by is not None and self.by not in GROUPINGS:
+            raise InvalidRequestError(
+                f"cannot roll usage up by {self.by!r}: use one of {', '.join(GROUPINGS)}"
+            )
+        if self.bucket is not None and self.bucket not in ("hour", "day"):
+            raise InvalidRequestError(f"rollup buckets are 'hour' or 'day', not {self.bucket!r}")
+
+    @property
+    def dimension(self) -> str:
+        """The dimension whose cells answer it (totals and ``simulated``: the provider's)."""
+        return self.by if self.by is not None and self.by != "simulated" else TOTALS_DIMENSION
 
 
 def _bucket_start(hour: int, bucket: Bucket | None) -> float | None:
@@ -281,34 +297,26 @@ def group_of(start: float | None, key: str | None, sums: list[float]) -> RollupG
 
 
 def summarise(
-    cells: Mapping[Cell, list[float]] | Iterable[tuple[Cell, list[float]]],
-    *,
-    since: float | None = None,
-    until: float | None = None,
-    bucket: Bucket | None = None,
-    by: RollupBy | None = None,
-    simulated: bool | None = None,
-    latency: bool = True,
+    cells: Mapping[Cell, list[float]] | Iterable[tuple[Cell, list[float]]], q: RollupQuery
 ) -> list[RollupGroup]:
-    """Aggregate cells (memory and Redis stores); the same answer SQLite gives in SQL."""
-    check_query(by, bucket)
-    dimension = dimension_for(by)
-    width = len(METRICS) if latency else len(SUMS)
-    low = hour_of(since) if since is not None else -math.inf
-    high = until if until is not None else math.inf
+    """Aggregate cells (the memory store); the same answer SQLite gives in SQL."""
+    dimension, by = q.dimension, q.by
+    width = len(METRICS) if q.latency else len(SUMS)
+    low = hour_of(q.since) if q.since is not None else -math.inf
+    high = q.until if q.until is not None else math.inf
     items = cells.items() if isinstance(cells, Mapping) else cells
     sums: dict[tuple[float | None, str | None], list[float]] = {}
     for (hour, dim, value, sim), values in items:
         if dim != dimension or hour < low or hour >= high:
             continue
-        if simulated is not None and bool(sim) != simulated:
+        if q.simulated is not None and bool(sim) != q.simulated:
             continue
         key: str | None = None
         if by == "simulated":
             key = "simulated" if sim else "real"
         elif by is not None:
             key = value
-        group = (_bucket_start(hour, bucket), key)
+        group = (_bucket_start(hour, q.bucket), key)
         current = sums.get(group)
         if current is None:
             sums[group] = list(values[:width])
@@ -394,47 +402,31 @@ def upsert_rows(cells: Mapping[Cell, list[float]]) -> list[tuple[Any, ...]]:
     return [(dim, hour, value, sim, *values) for (hour, dim, value, sim), values in cells.items()]
 
 
-def sqlite_query(
-    *,
-    since: float | None,
-    until: float | None,
-    bucket: Bucket | None,
-    by: RollupBy | None,
-    simulated: bool | None,
-    latency: bool = True,
-) -> tuple[str, tuple[Any, ...]]:
+_BUCKET_STARTS = {None: "NULL", "hour": "hour", "day": "hour - hour % 86400"}
+
+
+def sqlite_query(q: RollupQuery) -> tuple[str, tuple[Any, ...]]:
     """SQL (and parameters) answering :func:`summarise`'s question from the rollup table."""
-    check_query(by, bucket)
-    start = "NULL"
-    if bucket == "hour":
-        start = "hour"
-    elif bucket == "day":
-        start = "hour - hour % 86400"
     key = "NULL"
-    if by == "simulated":
+    if q.by == "simulated":
         key = "CASE WHEN simulated THEN 'simulated' ELSE 'real' END"
-    elif by is not None:
+    elif q.by is not None:
         key = "value"
     sums = ", ".join(
         f"TOTAL({m})" if m in ("cost", "latency_sum") else f"SUM({m})"
-        for m in (METRICS if latency else SUMS)
+        for m in (METRICS if q.latency else SUMS)
     )
-    clauses = ["dim = ?"]
-    args: list[Any] = [dimension_for(by)]
-    if since is not None:
-        clauses.append("hour >= ?")
-        args.append(hour_of(since))
-    if until is not None:
-        clauses.append("hour < ?")
-        args.append(until)
-    if simulated is not None:
-        clauses.append("simulated = ?")
-        args.append(int(simulated))
+    where, args = sql_where(
+        ("dim = ?", q.dimension),
+        ("hour >= ?", None if q.since is None else hour_of(q.since)),
+        ("hour < ?", q.until),
+        ("simulated = ?", None if q.simulated is None else int(q.simulated)),
+    )
     sql = (
-        f"SELECT {start} AS b, {key} AS k, {sums} FROM {TABLE} "  # noqa: S608
-        f"WHERE {' AND '.join(clauses)} GROUP BY b, k"
+        f"SELECT {_BUCKET_STARTS[q.bucket]} AS b, {key} AS k, {sums} "  # noqa: S608
+        f"FROM {TABLE}{where} GROUP BY b, k"
     )
-    return sql, tuple(args)
+    return sql, args
 
 
 def from_sql_rows(rows: Iterable[tuple[Any, ...]]) -> list[RollupGroup]:

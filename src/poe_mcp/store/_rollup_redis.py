@@ -16,11 +16,12 @@ dimension holding everything made them unpack.
 
 :data:`RECORD_USAGE` writes the ledger record and adds to its cells in one script, guarded by
 the record's id like the plain ledger write, so a retried write (reply lost when Redis
-restarted) is counted once. It adds to cells only once the layout key says :data:`LAYOUT`;
-:func:`ensure_layout` sets it and rolls up, from the ledger, the records written before (by
-an older poe-mcp with another layout, version 1 = one hash per hour and dimension, which it
-deletes). :data:`QUERY` sums one dimension's hashes over the hours shown inside Redis and
-returns only the groups.
+restarted) is counted once. It adds to cells only once the layout key says :data:`LAYOUT`
+(it sets the key itself for the first record of an empty ledger, so a Redis restarted empty
+keeps rolling up); :func:`ensure_layout` sets it and rolls up, from the ledger, the records
+written before (by an older poe-mcp with another layout, version 1 = one hash per hour and
+dimension, which it deletes). :data:`QUERY` sums one dimension's hashes over the hours shown
+inside Redis and returns only the groups.
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 1 then
   local n = redis.call('INCR', KEYS[4])
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
   redis.call('ZADD', KEYS[3], n, ARGV[1])
-  if redis.call('GET', KEYS[6]) == ARGV[7] then
+  local layout = redis.call('GET', KEYS[6])
+  if n == 1 and not layout then  -- the first record of an empty ledger (a new or flushed Redis)
+    redis.call('SET', KEYS[6], ARGV[7])
+    layout = ARGV[7]
+  end
+  if layout == ARGV[7] then
     redis.call('ZADD', KEYS[5], ARGV[4], ARGV[4])
     local add = cjson.decode(ARGV[5])
     local b = tonumber(ARGV[6])
@@ -317,34 +323,25 @@ async def _evalsha_bytes(r: Redis, script: Any, keys: list[str], args: list[Any]
 
 
 async def query(
-    r: Redis,
-    script: Any,
-    keys: RollupKeys,
-    *,
-    since: float | None,
-    until: float | None,
-    bucket: _rollup.Bucket | None,
-    by: _rollup.RollupBy | None,
-    simulated: bool | None,
-    latency: bool = True,
+    r: Redis, script: Any, keys: RollupKeys, q: _rollup.RollupQuery
 ) -> list[_rollup.RollupGroup]:
     """:func:`~poe_mcp.store._rollup.summarise`'s answer, summed by Redis (:data:`QUERY`)."""
-    low: Any = "-inf" if since is None else _rollup.hour_of(since)
-    high: Any = "+inf" if until is None else f"({until}"
+    low: Any = "-inf" if q.since is None else _rollup.hour_of(q.since)
+    high: Any = "+inf" if q.until is None else f"({q.until}"
     hours: Any = await r.zrangebyscore(keys.hours, low, high)
     if not hours:
         return []
-    dimension = _rollup.dimension_for(by)
-    seconds = {None: 0, "hour": 3600, "day": 86_400}[bucket]
+    by, dimension = q.by, q.dimension
+    seconds = {None: 0, "hour": 3600, "day": 86_400}[q.bucket]
     mode = "" if by is None else "simulated" if by == "simulated" else "value"
-    flags = (0, 1) if simulated is None else (int(simulated),)
+    flags = (0, 1) if q.simulated is None else (int(q.simulated),)
     names: list[str] = []
-    args: list[Any] = [seconds, mode, "1" if latency else "0"]
+    args: list[Any] = [seconds, mode, "1" if q.latency else "0"]
     for h in hours:
         hour = int(h)
         for sim in flags:
             names.append(keys.sums(hour, dimension, sim))
-            if latency:
+            if q.latency:
                 names.append(keys.latency(hour, dimension, sim))
             args += [hour, sim]
     reply = await _evalsha_bytes(r, script, names, args)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
-from .base import RunInfo
+from .base import Clock, RunInfo
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -63,14 +62,15 @@ class MemoryRuns:
 
 
 class SqliteRuns:
-    """Runs in the ``runs`` table (migration 4)."""
+    """Runs in the ``runs`` table (migration 4), ordered by save time (``clock``)."""
 
-    def __init__(self, db: _Db) -> None:
+    def __init__(self, db: _Db, clock: Clock) -> None:
         self._db = db
+        self._clock = clock
 
     async def save(self, doc: dict[str, Any]) -> None:
         text = json.dumps(doc, ensure_ascii=False)
-        now = time.time()
+        now = self._clock()
         row = (str(doc["id"]), str(doc.get("status", "")), doc.get("created_at", now), now, text)
 
         def work(conn: Conn) -> None:
@@ -108,10 +108,11 @@ class SqliteRuns:
 
 
 class RedisRuns:
-    """Runs as JSON strings under ``<prefix>run:<id>``, indexed by update time."""
+    """Runs as JSON strings under ``<prefix>run:<id>``, indexed by save time (``clock``)."""
 
-    def __init__(self, link: RedisLink, prefix: str) -> None:
+    def __init__(self, link: RedisLink, prefix: str, clock: Clock) -> None:
         self._link = link
+        self._clock = clock
         self._index = f"{prefix}runs"
         self._prefix = f"{prefix}run:"
 
@@ -122,7 +123,7 @@ class RedisRuns:
         async def work(r: Redis) -> None:
             pipe = r.pipeline(transaction=True)
             pipe.set(self._prefix + run_id, text)
-            pipe.zadd(self._index, {run_id: time.time()})
+            pipe.zadd(self._index, {run_id: self._clock()})
             await pipe.execute()
 
         await self._link.run("saving a run", work)

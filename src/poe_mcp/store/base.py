@@ -7,8 +7,9 @@ All of them implement these protocols with the same behaviour; ``open_store(url)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
 from .. import _constants as C
 from .._money import usd_repr
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from ._rollup import Bucket, RollupBy, RollupGroup
 
 __all__ = [
+    "Clock",
     "LocalRateLimits",
     "RunInfo",
     "RunStore",
@@ -26,6 +28,7 @@ __all__ = [
     "SessionInfo",
     "SessionStore",
     "Store",
+    "StoreBase",
     "UsageGroup",
     "UsageLedger",
     "UsageRecord",
@@ -34,6 +37,11 @@ __all__ = [
 
 Message = dict[str, Any]  # an OpenAI-format chat message (role, content, tool_calls, ...)
 GroupBy = Literal["model", "session", "day", "provider", "tier", "entry_point"]
+# A store's time, in seconds since the epoch: ``open_store(url, clock=...)`` injects one (tests
+# move a fake one instead of sleeping). Sessions expire by it and runs are ordered by it; the
+# default is ``time.time``, or on Redis the server's own time (instances whose clocks drift
+# still agree on expiry). Ledger rows keep the ``ts`` their caller gave.
+Clock = Callable[[], float]
 
 
 @dataclass(slots=True)
@@ -270,7 +278,26 @@ class Store(Protocol):
         """Close the store's connections."""
 
 
-class LocalRateLimits:
+class StoreBase:
+    """What every backend's store class shares: its parts' types, ``async with`` closing it."""
+
+    url: str
+    sessions: SessionStore
+    usage: UsageLedger
+    runs: RunStore
+    logs: LogStore
+
+    async def aclose(self) -> None:
+        """Close the store's connections (none here)."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class LocalRateLimits(StoreBase):
     """``Store.rate_limiter`` of the stores that live in one process or one file (memory,
     SQLite): the process-wide limiter for the numbers (clients sharing a key share it)."""
 

@@ -8,123 +8,91 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _constants as C
 from . import _rollup
-from ._common import (
-    aggregate,
-    breakdown,
-    copy_messages,
-    count_user_turns,
-    storable_messages,
-    storable_record,
-)
-from ._logs import LogStore, MemoryLogs
+from ._backend import LedgerBase, SessionsBase, SessionWrite, decode_session
+from ._common import RowFilter, group_records, storable_record
+from ._logs import MemoryLogs
 from ._runs import MemoryRuns
-from .base import (
-    GroupBy,
-    LocalRateLimits,
-    Message,
-    RunStore,
-    Session,
-    SessionInfo,
-    SessionStore,
-    UsageGroup,
-    UsageLedger,
-    UsageRecord,
-    UsageTotals,
-)
+from .base import Clock, GroupBy, LocalRateLimits, Session, SessionInfo, UsageGroup, UsageRecord
 
 __all__ = ["MemoryLedger", "MemorySessions", "MemoryStore", "open_store"]
 
 
-class MemorySessions:
+@dataclass(slots=True)
+class _Entry:
+    created_at: float
+    updated_at: float = 0.0
+    expires_at: float = 0.0
+    model: str | None = None
+    backend: str | None = None
+    tools: str | None = None  # JSON
+    turns: int = 0
+    payloads: list[str] = field(default_factory=list)  # JSON: a read is always a fresh copy
+
+    def session(self, session_id: str) -> Session:
+        return decode_session(
+            session_id, self.payloads, self.model, self.backend, self.created_at,
+            self.updated_at, self.tools,
+        )  # fmt: skip
+
+
+class MemorySessions(SessionsBase):
     """Conversations kept in a dict; expired ones vanish on the next access."""
 
-    def __init__(self) -> None:
-        self._sessions: dict[str, tuple[Session, float]] = {}  # id -> (session, expires_at)
+    def __init__(self, clock: Clock) -> None:
+        self._sessions: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
-    def _live(self, session_id: str, now: float) -> tuple[Session, float] | None:
+    def _live(self, session_id: str, now: float) -> _Entry | None:
         entry = self._sessions.get(session_id)
-        if entry is not None and entry[1] <= now:
+        if entry is not None and entry.expires_at <= now:
             del self._sessions[session_id]
             return None
         return entry
 
     async def get(self, session_id: str) -> Session | None:
         with self._lock:
-            entry = self._live(session_id, time.time())
-            if entry is None:
-                return None
-            return _copy(entry[0])
+            entry = self._live(session_id, self._clock())
+            return None if entry is None else entry.session(session_id)
 
-    async def append(
-        self,
-        session_id: str,
-        messages: list[Message],
-        *,
-        model: str | None = None,
-        backend: str | None = None,
-        ttl_s: float,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> Session:
-        added = copy_messages(storable_messages(messages))
-        kept_tools = copy_messages(storable_messages(tools)) if tools is not None else None
+    async def _write(self, w: SessionWrite, *, load: bool = False) -> Session | None:
         with self._lock:
-            now = time.time()
-            entry = self._live(session_id, now)
-            session = entry[0] if entry else Session(id=session_id, created_at=now)
-            session.messages.extend(added)
-            session.model = model or session.model
-            session.backend = backend or session.backend
-            session.tools = kept_tools if kept_tools is not None else session.tools
-            session.updated_at = now
-            self._sessions[session_id] = (session, now + ttl_s)
-            return _copy(session)
-
-    async def extend(
-        self,
-        session_id: str,
-        messages: list[Message],
-        *,
-        model: str | None = None,
-        backend: str | None = None,
-        ttl_s: float,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> None:
-        await self.append(
-            session_id, messages, model=model, backend=backend, ttl_s=ttl_s, tools=tools
-        )  # in memory, reading back is a copy, not a read
+            now = self._clock()
+            entry = self._live(w.session_id, now) or _Entry(created_at=now)
+            entry.payloads.extend(w.payloads)
+            entry.model = entry.model if w.model is None else w.model
+            entry.backend = entry.backend if w.backend is None else w.backend
+            entry.tools = entry.tools if w.tools is None else w.tools
+            entry.turns += w.turns
+            entry.updated_at, entry.expires_at = now, now + w.ttl_s
+            self._sessions[w.session_id] = entry
+            return entry.session(w.session_id) if load else None
 
     async def delete(self, session_id: str) -> bool:
         with self._lock:
-            if self._live(session_id, time.time()) is None:
+            if self._live(session_id, self._clock()) is None:
                 return False
             del self._sessions[session_id]
             return True
 
     async def list(self) -> list[SessionInfo]:
         with self._lock:
-            now = time.time()
-            for sid in [sid for sid, (_, exp) in self._sessions.items() if exp <= now]:
-                del self._sessions[sid]
+            now = self._clock()
             infos = [
-                SessionInfo(
-                    id=s.id,
-                    model=s.model,
-                    turns=count_user_turns(s.messages),
-                    created_at=s.created_at,
-                    updated_at=s.updated_at,
-                    expires_at=exp,
-                )
-                for s, exp in self._sessions.values()
+                SessionInfo(sid, e.model, e.turns, e.created_at, e.updated_at, e.expires_at)
+                for sid, e in self._sessions.items()
+                if e.expires_at > now
             ]
+            self._sessions = {i.id: self._sessions[i.id] for i in infos}  # the expired go
         return sorted(infos, key=lambda i: i.updated_at, reverse=True)
 
 
-class MemoryLedger:
+class MemoryLedger(LedgerBase):
     """The usage ledger as a list; aggregation shares its rules with every backend."""
 
     def __init__(self) -> None:
@@ -142,109 +110,40 @@ class MemoryLedger:
                 for i, v in enumerate(values):
                     current[i] += v
 
-    async def rollup(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        bucket: _rollup.Bucket | None = None,
-        by: _rollup.RollupBy | None = None,
-        simulated: bool | None = None,
-        latency: bool = True,
-    ) -> list[_rollup.RollupGroup]:
-        """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
+    async def _rollup(self, query: _rollup.RollupQuery) -> list[_rollup.RollupGroup]:
         with self._lock:
             cells = [(k, list(v)) for k, v in self._cells.items()]
-        return _rollup.summarise(
-            cells,
-            since=since,
-            until=until,
-            bucket=bucket,
-            by=by,
-            simulated=simulated,
-            latency=latency,
-        )
+        return _rollup.summarise(cells, query)
 
-    def _select(
-        self,
-        since: float | None,
-        session_id: str | None = None,
-        run_id: str | None = None,
-        simulated: bool | None = None,
-    ) -> list[UsageRecord]:
+    async def _groups(self, by: GroupBy | None, rows: RowFilter) -> list[UsageGroup]:
         with self._lock:
-            return [
-                r
-                for r in self._records
-                if (since is None or r.ts >= since)
-                and (session_id is None or r.session_id == session_id)
-                and (run_id is None or r.run_id == run_id)
-                and (simulated is None or r.simulated == simulated)
-            ]
-
-    async def totals(
-        self,
-        *,
-        since: float | None = None,
-        session_id: str | None = None,
-        run_id: str | None = None,
-        simulated: bool | None = None,
-    ) -> UsageTotals:
-        return aggregate(self._select(since, session_id, run_id, simulated))
-
-    async def breakdown(
-        self,
-        by: GroupBy,
-        *,
-        since: float | None = None,
-        run_id: str | None = None,
-        simulated: bool | None = None,
-    ) -> list[UsageGroup]:
-        return breakdown(self._select(since, run_id=run_id, simulated=simulated), by)
+            records = rows.select(self._records)
+        return group_records(records, by)
 
     async def recent(
         self, limit: int = C.USAGE_RECENT_LIMIT, *, simulated: bool | None = None
     ) -> list[UsageRecord]:
         if limit <= 0:
             return []
-        return list(reversed(self._select(None, simulated=simulated)[-limit:]))
+        with self._lock:
+            records = RowFilter(simulated=simulated).select(self._records)
+        return list(reversed(records[-limit:]))
 
 
 class MemoryStore(LocalRateLimits):
     """Both halves in memory. Nothing survives the process."""
 
-    def __init__(self, url: str = "memory://") -> None:
+    def __init__(self, url: str = "memory://", *, clock: Clock | None = None) -> None:
         self.url = url
-        self.sessions: SessionStore = MemorySessions()
-        self.usage: UsageLedger = MemoryLedger()
-        self.runs: RunStore = MemoryRuns()
-        self.logs: LogStore = MemoryLogs()
+        self.sessions = MemorySessions(clock or time.time)
+        self.usage = MemoryLedger()
+        self.runs = MemoryRuns()
+        self.logs = MemoryLogs()
 
     async def health(self) -> dict[str, Any]:
         return {"ok": True, "backend": "memory", "url": self.url}
 
-    async def aclose(self) -> None:
-        return None
 
-    async def __aenter__(self) -> MemoryStore:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-def open_store(url: str) -> MemoryStore:
-    """Open a fresh in-memory store (each call gets its own)."""
-    return MemoryStore(url)
-
-
-def _copy(session: Session) -> Session:
-    return Session(
-        id=session.id,
-        messages=copy_messages(session.messages),
-        model=session.model,
-        backend=session.backend,
-        created_at=session.created_at,
-        updated_at=session.updated_at,
-        tools=copy_messages(session.tools) if session.tools is not None else None,
-    )
+def open_store(url: str, *, clock: Clock | None = None) -> MemoryStore:
+    """Open a fresh in-memory store (each call gets its own; ``clock``: see ``base.Clock``)."""
+    return MemoryStore(url, clock=clock)

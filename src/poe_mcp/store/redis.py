@@ -4,15 +4,17 @@ For several ``poe-mcp serve`` processes (one machine or many) that must agree on
 Behaves like the SQLite store:
 
 - a session is a hash (model, backend, times, turn count) and a list of JSON messages, both with
-  the same Redis TTL, renewed by every append; an expired session reads as absent and its id
-  starts afresh;
+  the same Redis TTL, renewed by every append; the hash also holds the expiry time, which reads
+  check, so an expired session reads as absent (and its id starts afresh) by the store's clock,
+  while Redis drops the keys itself;
 - an append is one Lua script (check, RPUSH, renew TTLs, index), so concurrent appends from any
   number of tasks and processes never lose, split or double a turn; each write carries an id,
   so the client's reconnect-and-retry after a Redis restart cannot apply it twice;
 - the ledger keeps each record as JSON, indexed by time (``since`` queries) and by arrival
   (``recent``); totals and breakdowns are aggregated by the rules every backend shares
   (unknown prices flagged, never added as 0);
-- times are Redis's (``TIME``), so instances with drifting clocks agree on expiry.
+- times are Redis's (``TIME``), so instances with drifting clocks agree on expiry, unless the
+  store is given a ``clock`` (tests move a fake one).
 
 Redis down: calls that need it raise :class:`~poe_mcp.errors.StoreError` naming the URL (never
 its password) and what to check; ``health()`` says ``ok: False``; ledger records wait in memory
@@ -26,39 +28,22 @@ import dataclasses
 import json
 import logging
 import math
+import time
 import uuid
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import _constants as C
-from ..errors import InvalidRequestError, StoreError
+from ..errors import StoreError
 from ..ratelimit.redis import RedisRateLimiter
 from . import _redis_scripts as lua
 from . import _rollup
 from . import _rollup_redis as rollup_redis
-from ._common import (
-    GROUPS,
-    aggregate,
-    breakdown,
-    count_user_turns,
-    storable_messages,
-    storable_record,
-)
-from ._logs import LogStore, RedisLogs
+from ._backend import LedgerBase, SessionsBase, SessionWrite, decode_session
+from ._common import RowFilter, group_records, storable_record
+from ._logs import RedisLogs
 from ._redis_conn import RedisLink
 from ._runs import RedisRuns
-from .base import (
-    GroupBy,
-    Message,
-    RunStore,
-    Session,
-    SessionInfo,
-    SessionStore,
-    UsageGroup,
-    UsageLedger,
-    UsageRecord,
-    UsageTotals,
-)
+from .base import Clock, GroupBy, Session, SessionInfo, StoreBase, UsageGroup, UsageRecord
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -103,29 +88,36 @@ class _Keys:
         return f"{self.prefix}op:{op_id}"
 
 
-def _flat(values: list[str]) -> dict[str, str]:
-    return dict(zip(values[::2], values[1::2], strict=True))
+def _session(session_id: str, meta: dict[str, str], raw: list[str]) -> Session:
+    created = float(meta.get("created_at", 0.0))
+    return decode_session(
+        session_id, raw, meta.get("model"), meta.get("backend"), created,
+        float(meta.get("updated_at", created)), meta.get("tools"),
+    )  # fmt: skip
 
 
-def _session(session_id: str, meta: dict[str, str], raw: Iterable[str]) -> Session:
-    return Session(
-        id=session_id,
-        messages=[json.loads(m) for m in raw],
-        model=meta.get("model"),
-        backend=meta.get("backend"),
-        created_at=float(meta.get("created_at", 0.0)),
-        updated_at=float(meta.get("updated_at", 0.0)),
-        tools=json.loads(meta["tools"]) if meta.get("tools") else None,
-    )
+class RedisSessions(SessionsBase):
+    """Conversations in Redis hashes and lists, expiring with Redis TTLs.
 
+    ``clock`` None: times are the Redis server's (``TIME``); else the clock's, passed in.
+    """
 
-class RedisSessions:
-    """Conversations in Redis hashes and lists, expiring with Redis TTLs."""
-
-    def __init__(self, link: RedisLink, keys: _Keys, scripts: _Scripts) -> None:
+    def __init__(
+        self, link: RedisLink, keys: _Keys, scripts: _Scripts, clock: Clock | None
+    ) -> None:
         self._link = link
         self._keys = keys
         self._scripts = scripts
+        self._clock = clock
+
+    def _now(self, server_time: tuple[int, int]) -> float:
+        """The clock's time, else Redis's (``TIME``, read in the same transaction)."""
+        seconds, micros = server_time
+        return self._clock() if self._clock is not None else seconds + micros / 1_000_000
+
+    def _now_arg(self) -> str:
+        """A script's ``now`` argument: '' lets the script read Redis's ``TIME``."""
+        return "" if self._clock is None else repr(self._clock())
 
     async def get(self, session_id: str) -> Session | None:
         meta_key, list_key = self._keys.meta(session_id), self._keys.messages(session_id)
@@ -134,121 +126,73 @@ class RedisSessions:
             async with r.pipeline(transaction=True) as pipe:  # one snapshot of both keys
                 pipe.hgetall(meta_key)
                 pipe.lrange(list_key, 0, -1)
+                pipe.time()
                 result: list[Any] = await pipe.execute()
             return result
 
-        meta, raw = await self._link.run("reading a session", work)
-        if not meta:
+        meta, raw, server_time = await self._link.run("reading a session", work)
+        if not meta or float(meta.get("expires_at", math.inf)) <= self._now(server_time):
             return None
         return _session(session_id, meta, raw)
 
-    async def append(
-        self,
-        session_id: str,
-        messages: list[Message],
-        *,
-        model: str | None = None,
-        backend: str | None = None,
-        ttl_s: float,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> Session:
-        reply = await self._add(session_id, messages, model, backend, ttl_s, tools, load=True)
-        meta, raw = reply
-        return _session(session_id, _flat(meta), raw)
-
-    async def extend(
-        self,
-        session_id: str,
-        messages: list[Message],
-        *,
-        model: str | None = None,
-        backend: str | None = None,
-        ttl_s: float,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> None:
-        await self._add(session_id, messages, model, backend, ttl_s, tools, load=False)
-
-    async def _add(
-        self,
-        session_id: str,
-        messages: list[Message],
-        model: str | None,
-        backend: str | None,
-        ttl_s: float,
-        tools: list[dict[str, Any]] | None,
-        *,
-        load: bool,
-    ) -> list[Any]:
-        messages = storable_messages(messages)
-        try:
-            payloads = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
-            tools_arg = "" if tools is None else "=" + json.dumps(storable_messages(tools))
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequestError(f"session messages must be JSON-serialisable: {exc}") from exc
-        ttl_ms = math.ceil(ttl_s * 1000) if ttl_s > 0 else 0
+    async def _write(self, w: SessionWrite, *, load: bool = False) -> Session | None:
+        sid = w.session_id
         keys = [
-            self._keys.meta(session_id),
-            self._keys.messages(session_id),
-            self._keys.index,
+            self._keys.meta(sid), self._keys.messages(sid), self._keys.index,
             self._keys.mark(uuid.uuid4().hex),
-        ]
+        ]  # fmt: skip
         args: list[Any] = [
-            session_id,
-            ttl_ms,
-            "" if model is None else "=" + model,
-            "" if backend is None else "=" + backend,
-            count_user_turns(messages),
+            sid,
+            math.ceil(w.ttl_s * 1000) if w.ttl_s > 0 else 0,
+            "" if w.model is None else "=" + w.model,
+            "" if w.backend is None else "=" + w.backend,
+            w.turns,
             C.REDIS_OP_MARK_TTL_S * 1000,
-            tools_arg,
+            "" if w.tools is None else "=" + w.tools,
             "1" if load else "0",
-            *payloads,
+            self._now_arg(),
+            *w.payloads,
         ]
 
         async def work(r: Redis) -> list[Any]:
             reply: list[Any] = await self._scripts.append(keys=keys, args=args, client=r)
             return reply
 
-        result: list[Any] = await self._link.run("appending to a session", work)
-        return result
+        meta, raw = await self._link.run("appending to a session", work)
+        return _session(sid, dict(zip(meta[::2], meta[1::2], strict=True)), raw) if load else None
 
     async def delete(self, session_id: str) -> bool:
         meta_key, list_key = self._keys.meta(session_id), self._keys.messages(session_id)
 
         async def work(r: Redis) -> list[Any]:
             async with r.pipeline(transaction=True) as pipe:
-                pipe.exists(meta_key)
+                pipe.hget(meta_key, "expires_at")
+                pipe.time()
                 pipe.delete(meta_key, list_key)
                 pipe.zrem(self._keys.index, session_id)
                 result: list[Any] = await pipe.execute()
             return result
 
-        existed, *_ = await self._link.run("deleting a session", work)
-        return bool(existed)
+        expires, server_time, *_ = await self._link.run("deleting a session", work)
+        return expires is not None and float(expires) > self._now(server_time)
 
     async def list(self) -> list[SessionInfo]:
         fields = ("model", "turns", "created_at", "updated_at", "expires_at")
 
         async def work(r: Redis) -> list[SessionInfo]:
-            ids: list[str] = await self._scripts.list_sessions(keys=[self._keys.index], client=r)
+            ids: list[str] = await self._scripts.list_sessions(
+                keys=[self._keys.index], args=[self._now_arg()], client=r
+            )  # the live ones, by the same clock
             async with r.pipeline(transaction=False) as pipe:
                 for sid in ids:
                     pipe.hmget(self._keys.meta(sid), fields)
                 rows: list[list[str | None]] = await pipe.execute()
-            infos = []
-            for sid, (model, turns, created, updated, expires) in zip(ids, rows, strict=True):
-                if created is None:  # expired or deleted since the index was read
-                    continue
-                infos.append(
-                    SessionInfo(
-                        id=sid,
-                        model=model,
-                        turns=int(turns or 0),
-                        created_at=float(created),
-                        updated_at=float(updated or created),
-                        expires_at=float(expires or 0.0),
-                    )
-                )
-            return infos
+            return [
+                SessionInfo(sid, model, int(turns or 0), float(created), float(updated or created),
+                            float(expires or 0.0))
+                for sid, (model, turns, created, updated, expires) in zip(ids, rows, strict=True)
+                if created is not None  # else expired or deleted since the index was read
+            ]  # fmt: skip
 
         infos = await self._link.run("listing sessions", work)
         return sorted(infos, key=lambda i: i.updated_at, reverse=True)
@@ -266,11 +210,7 @@ def _decode(payload: str) -> UsageRecord:
     return UsageRecord(**json.loads(payload))
 
 
-def _only(records: list[UsageRecord], simulated: bool | None) -> list[UsageRecord]:
-    return records if simulated is None else [r for r in records if r.simulated == simulated]
-
-
-class RedisLedger:
+class RedisLedger(LedgerBase):
     """The usage ledger in Redis: JSON records indexed by time and by arrival.
 
     ``record()`` never raises: while Redis is unreachable, records wait in memory (at most
@@ -373,61 +313,16 @@ class RedisLedger:
 
         return await self._link.run("reading the usage ledger", work)
 
-    async def totals(
-        self,
-        *,
-        since: float | None = None,
-        session_id: str | None = None,
-        run_id: str | None = None,
-        simulated: bool | None = None,
-    ) -> UsageTotals:
-        records = _only(await self._select(since), simulated)
-        if session_id is not None:
-            records = [r for r in records if r.session_id == session_id]
-        if run_id is not None:
-            records = [r for r in records if r.run_id == run_id]
-        return aggregate(records)
+    async def _groups(self, by: GroupBy | None, rows: RowFilter) -> list[UsageGroup]:
+        return group_records(rows.select(await self._select(rows.since)), by)
 
-    async def breakdown(
-        self,
-        by: GroupBy,
-        *,
-        since: float | None = None,
-        run_id: str | None = None,
-        simulated: bool | None = None,
-    ) -> list[UsageGroup]:
-        if by not in GROUPS:
-            raise InvalidRequestError(
-                f"cannot group usage by {by!r}: use one of {', '.join(GROUPS)}"
-            )
-        records = _only(await self._select(since), simulated)
-        if run_id is not None:
-            records = [r for r in records if r.run_id == run_id]
-        return breakdown(records, by)
-
-    async def rollup(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        bucket: _rollup.Bucket | None = None,
-        by: _rollup.RollupBy | None = None,
-        simulated: bool | None = None,
-        latency: bool = True,
-    ) -> list[_rollup.RollupGroup]:
-        """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
-        _rollup.check_query(by, bucket)
+    async def _rollup(self, query: _rollup.RollupQuery) -> list[_rollup.RollupGroup]:
         await self.flush()
         await self._ensure_layout()
-        keys = self._keys.rollups
-
-        script = self._scripts.rollup_query
+        keys, script = self._keys.rollups, self._scripts.rollup_query
 
         async def work(r: Redis) -> list[_rollup.RollupGroup]:
-            return await rollup_redis.query(
-                r, script, keys, since=since, until=until, bucket=bucket, by=by,
-                simulated=simulated, latency=latency,
-            )  # fmt: skip
+            return await rollup_redis.query(r, script, keys, query)
 
         return await self._link.run("reading the usage rollups", work)
 
@@ -438,7 +333,7 @@ class RedisLedger:
             return []
         await self.flush()
         if simulated is not None:  # rare (a filtered listing): scan and sort
-            records = _only(await self._select(None), simulated)
+            records = RowFilter(simulated=simulated).select(await self._select(None))
             return sorted(records, key=lambda r: r.ts, reverse=True)[:limit]
 
         async def work(r: Redis) -> list[UsageRecord]:
@@ -451,7 +346,7 @@ class RedisLedger:
         return await self._link.run("reading the usage ledger", work)
 
 
-class RedisStore:
+class RedisStore(StoreBase):
     """Sessions, the usage ledger and (through :meth:`rate_limiter`) the rate limit in Redis.
 
     Opening does no I/O: a Redis that is down shows up as :class:`StoreError` on the calls
@@ -460,9 +355,13 @@ class RedisStore:
     Args:
         url: ``redis://[:password@]host[:port][/db]`` or ``rediss://...``.
         prefix: start of every key (several deployments can share one database).
+        clock: the sessions' and runs' time; None (the default): Redis's own (``TIME``), so
+            instances whose clocks drift agree on expiry (runs: ``time.time``).
     """
 
-    def __init__(self, url: str, *, prefix: str = C.REDIS_KEY_PREFIX) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = C.REDIS_KEY_PREFIX, clock: Clock | None = None
+    ) -> None:
         self.url = url
         self.prefix = prefix
         self._link = RedisLink(url)
@@ -470,10 +369,10 @@ class RedisStore:
         keys = _Keys(prefix)
         scripts = _Scripts(self._link.client)  # creating the client does no I/O
         self._ledger = RedisLedger(self._link, keys, scripts)
-        self.sessions: SessionStore = RedisSessions(self._link, keys, scripts)
-        self.usage: UsageLedger = self._ledger
-        self.runs: RunStore = RedisRuns(self._link, prefix)
-        self.logs: LogStore = RedisLogs(self._link, prefix)
+        self.sessions = RedisSessions(self._link, keys, scripts, clock)
+        self.usage = self._ledger
+        self.runs = RedisRuns(self._link, prefix, clock or time.time)
+        self.logs = RedisLogs(self._link, prefix)
 
     @property
     def link(self) -> RedisLink:
@@ -534,17 +433,12 @@ class RedisStore:
         finally:
             await self._link.aclose()
 
-    async def __aenter__(self) -> RedisStore:
-        return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-def open_store(url: str) -> RedisStore:
-    """Open the Redis store at ``url`` (no I/O until the first call).
+def open_store(url: str, *, clock: Clock | None = None) -> RedisStore:
+    """Open the Redis store at ``url`` (no I/O until the first call; ``clock``: see
+    :class:`RedisStore`).
 
     Raises:
         ConfigError: the URL is not a valid Redis URL.
     """
-    return RedisStore(url)
+    return RedisStore(url, clock=clock)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import sqlite3
@@ -30,29 +29,20 @@ from typing import Any, TypeVar
 
 from .. import _constants as C
 from .._sanitize import TextSafeConnection
-from ..errors import ConfigError, InvalidRequestError, StoreError
+from ..errors import ConfigError, StoreError
 from . import _rollup
-from ._common import (
-    NO_SESSION,
-    count_user_turns,
-    day_key,
-    sort_groups,
-    storable_messages,
-    storable_record,
-)
-from ._logs import LogStore, SqliteLogs
+from ._backend import LedgerBase, SessionsBase, SessionWrite, decode_session
+from ._common import NO_SESSION, RowFilter, storable_record
+from ._logs import SqliteLogs
 from ._migrations import apply_migrations, schema_version
 from ._runs import SqliteRuns
 from .base import (
+    Clock,
     GroupBy,
     LocalRateLimits,
-    Message,
-    RunStore,
     Session,
     SessionInfo,
-    SessionStore,
     UsageGroup,
-    UsageLedger,
     UsageRecord,
     UsageTotals,
 )
@@ -77,7 +67,7 @@ def path_from_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def _write(conn: Conn) -> Iterator[None]:
+def _transaction(conn: Conn) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -122,20 +112,26 @@ class _Db:
             self.conn.close()
             raise
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poe-mcp-sqlite")
+        # The ledger's queued rows, written before a job that may read them (SqliteLedger.record).
+        self.pending_rows: Callable[[Conn], None] | None = None
 
-    def _call(self, fn: Callable[[Conn], T]) -> T:
+    def _call(self, fn: Callable[[Conn], T], rows_first: bool) -> T:
         try:
+            if rows_first and self.pending_rows is not None:
+                self.pending_rows(self.conn)
             return fn(self.conn)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path}: {exc}") from exc
 
-    def submit(self, fn: Callable[[Conn], T]) -> Future[T]:
+    def submit(self, fn: Callable[[Conn], T], *, rows_first: bool = True) -> Future[T]:
+        """Queue ``fn`` for the worker; with ``rows_first`` queued ledger rows are written
+        before it (every job but the session writes, which never read the ledger)."""
         if self.closed:
             raise StoreError(f"the SQLite store {self.path} is closed")
-        return self._executor.submit(self._call, fn)
+        return self._executor.submit(self._call, fn, rows_first)
 
-    async def run(self, fn: Callable[[Conn], T]) -> T:
-        return await asyncio.wrap_future(self.submit(fn))
+    async def run(self, fn: Callable[[Conn], T], *, rows_first: bool = True) -> T:
+        return await asyncio.wrap_future(self.submit(fn, rows_first=rows_first))
 
     async def close(self) -> None:
         if self.closed:
@@ -148,12 +144,13 @@ class _Db:
             self._executor.shutdown(wait=False)
 
 
-class SqliteSessions:
+class SqliteSessions(SessionsBase):
     """Conversations in the ``sessions`` and ``messages`` tables."""
 
-    def __init__(self, db: _Db) -> None:
+    def __init__(self, db: _Db, clock: Clock) -> None:
         self._db = db
-        self._last_purge = 0.0  # touched only on the worker thread
+        self._clock = clock
+        self._last_purge = -math.inf  # touched only on the worker thread
 
     def _purge(self, conn: Conn, now: float, *, force: bool = False) -> None:
         if not force and now - self._last_purge < C.SESSION_PURGE_INTERVAL_S:
@@ -175,73 +172,27 @@ class SqliteSessions:
         ).fetchone()
         if row is None:
             return None
-        messages = [
-            json.loads(text)
-            for (text,) in conn.execute(
-                "SELECT message FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
-            )
-        ]
-        tools = json.loads(row[4]) if row[4] else None
-        return Session(session_id, messages, row[0], row[1], row[2], row[3], tools)
+        messages = conn.execute(
+            "SELECT message FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+        )
+        return decode_session(session_id, (m for (m,) in messages), *row)
 
     async def get(self, session_id: str) -> Session | None:
         def work(conn: Conn) -> Session | None:
             conn.execute("BEGIN")  # one snapshot for the row and its messages
             try:
-                return self._load(conn, session_id, time.time())
+                return self._load(conn, session_id, self._clock())
             finally:
                 conn.execute("COMMIT")
 
         return await self._db.run(work)
 
-    async def append(
-        self,
-        session_id: str,
-        messages: list[Message],
-        *,
-        model: str | None = None,
-        backend: str | None = None,
-        ttl_s: float,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> Session:
-        session = await self._add(session_id, messages, model, backend, ttl_s, tools, load=True)
-        assert session is not None
-        return session
-
-    async def extend(
-        self,
-        session_id: str,
-        messages: list[Message],
-        *,
-        model: str | None = None,
-        backend: str | None = None,
-        ttl_s: float,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> None:
-        await self._add(session_id, messages, model, backend, ttl_s, tools, load=False)
-
-    async def _add(
-        self,
-        session_id: str,
-        messages: list[Message],
-        model: str | None,
-        backend: str | None,
-        ttl_s: float,
-        tools: list[dict[str, Any]] | None,
-        *,
-        load: bool,
-    ) -> Session | None:
-        messages = storable_messages(messages)
-        try:
-            payloads = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
-            tools_json = None if tools is None else json.dumps(storable_messages(tools))
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequestError(f"session messages must be JSON-serialisable: {exc}") from exc
-        user_turns = count_user_turns(messages)
+    async def _write(self, w: SessionWrite, *, load: bool = False) -> Session | None:
+        session_id = w.session_id
 
         def work(conn: Conn) -> Session | None:
-            now = time.time()
-            with _write(conn):
+            now = self._clock()
+            with _transaction(conn):
                 self._purge(conn, now)
                 row = conn.execute(
                     "SELECT expires_at FROM sessions WHERE id = ?", (session_id,)
@@ -254,8 +205,8 @@ class SqliteSessions:
                     conn.execute(
                         "INSERT INTO sessions (id, model, backend, created_at, updated_at, "
                         "expires_at, turns, tools) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (session_id, model, backend, now, now, now + ttl_s, user_turns,
-                         tools_json),
+                        (session_id, w.model, w.backend, now, now, now + w.ttl_s, w.turns,
+                         w.tools),
                     )  # fmt: skip
                     start = 0
                 else:
@@ -263,7 +214,7 @@ class SqliteSessions:
                         "UPDATE sessions SET model = COALESCE(?, model), "
                         "backend = COALESCE(?, backend), tools = COALESCE(?, tools), "
                         "updated_at = ?, expires_at = ?, turns = turns + ? WHERE id = ?",
-                        (model, backend, tools_json, now, now + ttl_s, user_turns, session_id),
+                        (w.model, w.backend, w.tools, now, now + w.ttl_s, w.turns, session_id),
                     )
                     start = conn.execute(
                         "SELECT COALESCE(MAX(seq) + 1, 0) FROM messages WHERE session_id = ?",
@@ -271,18 +222,18 @@ class SqliteSessions:
                     ).fetchone()[0]
                 conn.executemany(
                     "INSERT INTO messages (session_id, seq, message) VALUES (?, ?, ?)",
-                    [(session_id, start + i, p) for i, p in enumerate(payloads)],
+                    [(session_id, start + i, p) for i, p in enumerate(w.payloads)],
                 )
                 if not load:
                     return None
                 return self._load(conn, session_id, -math.inf)  # even with ttl_s <= 0
 
-        return await self._db.run(work)
+        return await self._db.run(work, rows_first=False)
 
     async def delete(self, session_id: str) -> bool:
         def work(conn: Conn) -> bool:
-            now = time.time()
-            with _write(conn):
+            now = self._clock()
+            with _transaction(conn):
                 row = conn.execute(
                     "SELECT expires_at FROM sessions WHERE id = ?", (session_id,)
                 ).fetchone()
@@ -294,8 +245,8 @@ class SqliteSessions:
 
     async def list(self) -> list[SessionInfo]:
         def work(conn: Conn) -> list[SessionInfo]:
-            now = time.time()
-            with _write(conn):
+            now = self._clock()
+            with _transaction(conn):
                 self._purge(conn, now, force=True)
             rows = conn.execute(
                 "SELECT id, model, turns, created_at, updated_at, expires_at FROM sessions "
@@ -359,7 +310,7 @@ def _record(row: Row) -> UsageRecord:
     return UsageRecord(**values)
 
 
-class SqliteLedger:
+class SqliteLedger(LedgerBase):
     """The usage ledger in the ``usage`` table, written in batches off the event loop."""
 
     def __init__(self, db: _Db) -> None:
@@ -367,20 +318,33 @@ class SqliteLedger:
         self._pending: list[Row] = []
         self._scheduled = False
         self._lock = threading.Lock()  # _pending is shared by the loop and the worker thread
+        db.pending_rows = self._drain
 
     async def record(self, record: UsageRecord) -> None:
-        """Queue one call's row; the worker writes it before any query submitted later."""
+        """Queue one call's row: written before any later job that may read it, and by a
+        flush submitted on the loop's next turn, so a chat turn's session write (submitted
+        before that) does not wait behind the ledger and its rollups."""
+        if self._db.closed:
+            raise StoreError(f"the SQLite store {self._db.path} is closed")
         row = _row(storable_record(record))
         with self._lock:
             self._pending.append(row)
             if self._scheduled:
                 return
             self._scheduled = True
-        self._db.submit(self._flush)
+        asyncio.get_running_loop().call_soon(self._kick)
+
+    def _kick(self) -> None:
+        if self._pending and not self._db.closed:  # else a job already took the rows
+            self._db.submit(self._flush)
 
     async def flush(self) -> None:
         """Wait until every queued row is written."""
         await self._db.run(self._flush)
+
+    def _drain(self, conn: Conn) -> None:
+        if self._pending:  # a racy peek is fine: a row added meanwhile has its own _kick
+            self._flush(conn)
 
     def _flush(self, conn: Conn) -> None:
         with self._lock:
@@ -389,7 +353,7 @@ class SqliteLedger:
         for start in range(0, len(rows), C.USAGE_FLUSH_BATCH):
             chunk = rows[start : start + C.USAGE_FLUSH_BATCH]
             try:
-                with _write(conn):
+                with _transaction(conn):
                     conn.executemany(_INSERT_USAGE, chunk)
                     # The hourly rollups change in the same transaction: never out of step.
                     cells = _rollup.fold(_record(row) for row in chunk)
@@ -402,75 +366,28 @@ class SqliteLedger:
                 log.warning("usage ledger: %d rows not written yet: %s", len(unwritten), exc)
                 return
 
-    async def totals(
-        self,
-        *,
-        since: float | None = None,
-        session_id: str | None = None,
-        run_id: str | None = None,
-        simulated: bool | None = None,
-    ) -> UsageTotals:
-        if session_id is None and run_id is None and _whole_hours(since):
-            groups = await self.rollup(since=since, simulated=simulated)
-            return groups[0].totals if groups else UsageTotals()
-        where, args = _where(since, session_id, run_id, simulated)
-
-        def work(conn: Conn) -> UsageTotals:
-            return _totals(conn.execute(f"SELECT {_TOTALS} FROM usage{where}", args).fetchone())  # noqa: S608
-
-        return await self._db.run(work)
-
-    async def rollup(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        bucket: _rollup.Bucket | None = None,
-        by: _rollup.RollupBy | None = None,
-        simulated: bool | None = None,
-        latency: bool = True,
-    ) -> list[_rollup.RollupGroup]:
-        """Sums per time bucket and group from the hourly rollups (see ``store._rollup``)."""
-        sql, args = _rollup.sqlite_query(
-            since=since, until=until, bucket=bucket, by=by, simulated=simulated, latency=latency
-        )
+    async def _rollup(self, query: _rollup.RollupQuery) -> list[_rollup.RollupGroup]:
+        sql, args = _rollup.sqlite_query(query)
 
         def work(conn: Conn) -> list[_rollup.RollupGroup]:
             return _rollup.from_sql_rows(conn.execute(sql, args))
 
         return await self._db.run(work)
 
-    async def breakdown(
-        self,
-        by: GroupBy,
-        *,
-        since: float | None = None,
-        run_id: str | None = None,
-        simulated: bool | None = None,
-    ) -> list[UsageGroup]:
-        key = _GROUP_KEYS.get(by)
-        if key is None:
-            raise InvalidRequestError(
-                f"cannot group usage by {by!r}: use one of {', '.join(_GROUP_KEYS)}"
-            )
-        if run_id is None and by in _ROLLUP_GROUPS and _whole_hours(since):
-            if by == "day":
-                days = await self.rollup(since=since, bucket="day", simulated=simulated)
-                return [UsageGroup(day_key(g.start or 0.0), g.totals) for g in days]
-            groups = await self.rollup(since=since, by=_ROLLUP_GROUPS[by], simulated=simulated)
-            return sort_groups([UsageGroup(g.key or "", g.totals) for g in groups], by)
-        where, args = _where(since, None, run_id, simulated)
+    async def _groups(self, by: GroupBy | None, rows: RowFilter) -> list[UsageGroup]:
+        where, args = rows.sql()
+        key = "''" if by is None else _GROUP_KEYS[by]
         sql = f"SELECT {key} AS k, {_TOTALS} FROM usage{where} GROUP BY k"  # noqa: S608
 
         def work(conn: Conn) -> list[UsageGroup]:
             return [UsageGroup(str(r[0]), _totals(r[1:])) for r in conn.execute(sql, args)]
 
-        return sort_groups(await self._db.run(work), by)
+        return await self._db.run(work)
 
     async def recent(
         self, limit: int = C.USAGE_RECENT_LIMIT, *, simulated: bool | None = None
     ) -> list[UsageRecord]:
-        where, args = _where(None, None, None, simulated)
+        where, args = RowFilter(simulated=simulated).sql()
 
         def work(conn: Conn) -> list[UsageRecord]:
             rows = conn.execute(
@@ -482,56 +399,18 @@ class SqliteLedger:
         return await self._db.run(work)
 
 
-# Breakdowns the hourly rollups answer (by session, and per run, need the raw rows).
-_ROLLUP_GROUPS: dict[str, _rollup.RollupBy] = {
-    "model": "model",
-    "provider": "provider",
-    "tier": "tier",
-    "entry_point": "entry_point",
-    "day": "model",  # any: days are buckets
-}
-
-
-def _whole_hours(since: float | None) -> bool:
-    """Whether a query from ``since`` can be answered from hourly rollups exactly."""
-    return since is None or since % C.ROLLUP_BUCKET_S == 0
-
-
-def _where(
-    since: float | None,
-    session_id: str | None,
-    run_id: str | None = None,
-    simulated: bool | None = None,
-) -> tuple[str, tuple[Any, ...]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    if simulated is not None:
-        clauses.append("simulated = ?")
-        args.append(int(simulated))
-    if run_id is not None:
-        clauses.append("run_id = ?")
-        args.append(run_id)
-    if session_id is not None:
-        clauses.append("session_id = ?")
-        args.append(session_id)
-    if since is not None:
-        clauses.append("ts >= ?")
-        args.append(since)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
-
-
 class SqliteStore(LocalRateLimits):
     """Sessions and the usage ledger in one SQLite file."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
         self.url = url
         self.path = path_from_url(url)
         self._db = _Db(self.path)
         self._ledger = SqliteLedger(self._db)
-        self.sessions: SessionStore = SqliteSessions(self._db)
-        self.usage: UsageLedger = self._ledger
-        self.runs: RunStore = SqliteRuns(self._db)
-        self.logs: LogStore = SqliteLogs(self._db)
+        self.sessions = SqliteSessions(self._db, clock or time.time)
+        self.usage = self._ledger
+        self.runs = SqliteRuns(self._db, clock or time.time)
+        self.logs = SqliteLogs(self._db)
 
     async def health(self) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -560,13 +439,8 @@ class SqliteStore(LocalRateLimits):
         finally:
             await self._db.close()
 
-    async def __aenter__(self) -> SqliteStore:
-        return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-def open_store(url: str) -> SqliteStore:
-    """Open (creating it and its directory if needed) and migrate the database at ``url``."""
-    return SqliteStore(url)
+def open_store(url: str, *, clock: Clock | None = None) -> SqliteStore:
+    """Open (creating it and its directory if needed) and migrate the database at ``url``;
+    ``clock``: the sessions' and runs' time (default ``time.time``; see ``base.Clock``)."""
+    return SqliteStore(url, clock=clock)

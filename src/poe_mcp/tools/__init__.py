@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from .. import _constants as C
+from .._lazy import lazy_exports
 from .._tool_schemas import check_parameters_schema
 from ..errors import ConfigError, InvalidRequestError, ToolArgumentsError, ToolExecutionError
 
@@ -79,15 +80,7 @@ if typing.TYPE_CHECKING:
     from ._mcp import MCPServerSpec, MCPToolset, mcp_servers_from_config
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 ToolFunc = Callable[..., Any]

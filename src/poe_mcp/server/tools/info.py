@@ -25,7 +25,7 @@ from ._base import SIMULATED_MARK, ToolSpec, runtime, tool_result
 
 if TYPE_CHECKING:
     from ..._model_info import ModelInfo
-    from ...store.base import Store, UsageTotals
+    from ...store.base import Store
     from ..runtime import ServerRuntime
 
 __all__ = [
@@ -80,20 +80,6 @@ def _model_line(m: ModelOut) -> str:
     else:
         bits.append("price unknown")
     return "- " + ", ".join(bits)
-
-
-def _totals(t: UsageTotals) -> UsageTotalsOut:
-    return UsageTotalsOut(
-        calls=t.calls,
-        errors=t.errors,
-        input_tokens=t.input_tokens,
-        output_tokens=t.output_tokens,
-        cost=t.cost,
-        unknown_cost_calls=t.unknown_cost_calls,
-        estimated_calls=t.estimated_calls,
-        reasoning_tokens=t.reasoning_tokens,
-        cached_tokens=t.cached_tokens,
-    )
 
 
 def _totals_line(t: UsageTotalsOut) -> str:
@@ -171,11 +157,12 @@ async def get_usage(
     raw = await ledger.totals(since=since, session_id=session_id, simulated=world)
     if session_id and raw.calls == 0:
         await _check_session(store, session_id, rt.settings.session_ttl_s)
-    totals = _totals(raw)
+    # The store's totals field by field (its dataclasses have the schema's names).
+    totals = UsageTotalsOut.model_validate(raw, from_attributes=True)
     groups: list[UsageGroupOut] = []
     if by is not None:
         groups = [
-            UsageGroupOut(key=g.key, totals=_totals(g.totals))
+            UsageGroupOut.model_validate(g, from_attributes=True)
             for g in await ledger.breakdown(by, since=since, simulated=world)
         ]
     scope = f"session {session_id}" if session_id else "all calls"

@@ -5,9 +5,10 @@ works (media bots take minutes; clients cancel calls that stay silent), then the
 path, its URL, a resource link, and, for small images, the image itself so the assistant sees it.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: each tool's model argument names its own default, and
+# the SDK reads the arguments from the evaluated signature (as in ``prompts.py``).
 import base64
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,18 +32,6 @@ __all__ = ["TOOLS", "MediaOut", "generate_audio", "generate_image", "generate_vi
 
 Prompt = Annotated[str, Field(min_length=1, max_length=C.TOOL_MEDIA_PROMPT_MAX_CHARS)]
 Params = Annotated[dict[str, Any] | None, Field(description="bot parameters")]
-ImageModel = Annotated[
-    str | None,
-    Field(max_length=C.TOOL_BOT_MAX_CHARS, description=f"default {C.DEFAULT_IMAGE_MODEL}"),
-]
-VideoModel = Annotated[
-    str | None,
-    Field(max_length=C.TOOL_BOT_MAX_CHARS, description=f"default {C.DEFAULT_VIDEO_MODEL}"),
-]
-AudioModel = Annotated[
-    str | None,
-    Field(max_length=C.TOOL_BOT_MAX_CHARS, description=f"default {C.DEFAULT_AUDIO_MODEL}"),
-]
 
 
 class MediaOut(BaseModel):
@@ -82,7 +71,7 @@ def _base_url(ctx: Context) -> str | None:
     return str(base).rstrip("/") if base else None
 
 
-def _links(rt: ServerRuntime, ctx: Context, result: MediaResult) -> tuple[list[str], list[str]]:
+def _links(rt: "ServerRuntime", ctx: Context, result: "MediaResult") -> tuple[list[str], list[str]]:
     """(urls, resources) for the saved files: see MediaOut."""
     directory = media_directory(rt.settings)
     resources = [uri for p in result.paths if (uri := media_uri(p, directory))]
@@ -97,7 +86,7 @@ def _links(rt: ServerRuntime, ctx: Context, result: MediaResult) -> tuple[list[s
     return list(result.urls), resources
 
 
-def _summary(result: MediaResult, out: MediaOut, transport: str) -> str:
+def _summary(result: "MediaResult", out: MediaOut, transport: str) -> str:
     if transport == "http" and out.resources:
         fetch = [u for u in out.urls if u not in out.resources]
         lines = [
@@ -123,7 +112,7 @@ def _summary(result: MediaResult, out: MediaOut, transport: str) -> str:
     return render("\n".join(lines), facts, simulated=out.simulated)
 
 
-def _link(uri: str, name: str, result: MediaResult, size: int | None = None) -> ResourceLink:
+def _link(uri: str, name: str, result: "MediaResult", size: int | None = None) -> ResourceLink:
     return ResourceLink(
         type="resource_link",
         uri=uri,
@@ -134,7 +123,7 @@ def _link(uri: str, name: str, result: MediaResult, size: int | None = None) -> 
     )
 
 
-async def _content(result: MediaResult, out: MediaOut, transport: str) -> list[ContentBlock]:
+async def _content(result: "MediaResult", out: MediaOut, transport: str) -> list[ContentBlock]:
     blocks: list[ContentBlock] = [TextContent(type="text", text=_summary(result, out, transport))]
     if out.inline:
         data = await anyio.Path(result.paths[0]).read_bytes()
@@ -162,7 +151,7 @@ async def _content(result: MediaResult, out: MediaOut, transport: str) -> list[C
 
 async def _generate(
     ctx: Context,
-    kind: MediaKind,
+    kind: "MediaKind",
     prompt: str,
     model: str | None,
     params: dict[str, Any] | None,
@@ -201,31 +190,26 @@ async def _generate(
     return tool_result(await _content(result, out, rt.transport), out)
 
 
-async def generate_image(
-    prompt: Prompt,
-    ctx: Context,
-    model: ImageModel = None,
-    params: Params = None,
-) -> Generated:
-    return await _generate(ctx, "image", prompt, model, params)
+def _tool(kind: "MediaKind", default: str) -> Callable[..., Awaitable[CallToolResult]]:
+    """``generate_<kind>``: the media tools differ only in the kind and the default model."""
+
+    async def tool(
+        prompt: Prompt,
+        ctx: Context,
+        model: Annotated[
+            str | None, Field(max_length=C.TOOL_BOT_MAX_CHARS, description=f"default {default}")
+        ] = None,
+        params: Params = None,
+    ) -> Generated:
+        return await _generate(ctx, kind, prompt, model, params)
+
+    tool.__name__ = tool.__qualname__ = f"generate_{kind}"
+    return tool
 
 
-async def generate_video(
-    prompt: Prompt,
-    ctx: Context,
-    model: VideoModel = None,
-    params: Params = None,
-) -> Generated:
-    return await _generate(ctx, "video", prompt, model, params)
-
-
-async def generate_audio(
-    prompt: Prompt,
-    ctx: Context,
-    model: AudioModel = None,
-    params: Params = None,
-) -> Generated:
-    return await _generate(ctx, "audio", prompt, model, params)
+generate_image = _tool("image", C.DEFAULT_IMAGE_MODEL)
+generate_video = _tool("video", C.DEFAULT_VIDEO_MODEL)
+generate_audio = _tool("audio", C.DEFAULT_AUDIO_MODEL)
 
 
 _SAVED = "returns it as a resource and a URL"

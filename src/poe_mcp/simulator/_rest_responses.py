@@ -9,9 +9,9 @@ that is where structured output goes on Poe. This endpoint answers non-streamed 
 - ``instructions`` becomes the system prompt; ``input`` is a string or a list of messages
   (``role`` with string content or ``input_text`` / ``output_text`` / ``input_image`` /
   ``input_file`` parts);
-- the reply is the model's usual one (``_behaviour.respond``), or JSON that validates the
-  requested format (``structured.py``); ``max_output_tokens`` cuts it (``status: incomplete``,
-  ``incomplete_details.reason: max_output_tokens``);
+- the reply is the model's usual one (``_replies.respond``), or JSON that validates the
+  requested format (``_replies_structured.py``); ``max_output_tokens`` cuts it
+  (``status: incomplete``, ``incomplete_details.reason: max_output_tokens``);
 - faults as on chat completions (``status``, ``delay``, ``drop``, ``malformed``, ``cut``), and
   ``invalid_json`` spoils the answer.
 
@@ -22,7 +22,6 @@ output: [{type: "message", role: "assistant", content: [{type: "output_text", te
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -31,16 +30,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import InvalidRequestError, PoeError
-from ._behaviour import Reply, respond
-from ._chat import admit, before_answer, take_in
-from ._http import (
-    SIM_HEADER,
-    RawResponse,
-    dumps,
-    error_response,
-)
-from ._state import RateInfo
-from .structured import spoil
+from ._replies import Reply
+from ._rest_chat import take_in
+from ._wire import dumps, json_answer
 
 __all__ = ["RESPONSES_PATH", "responses"]
 
@@ -145,56 +137,27 @@ def _body(rid: str, model: str, reply: Reply, text_format: Any) -> dict[str, Any
 async def responses(request: Request) -> Response:
     """Handle ``POST /v1/responses`` against the app's :class:`SimState`."""
     req = await take_in(request)
-    state, rid, key, body, model_name, entry = (
-        req.state,
-        req.rid,
-        req.key,
-        req.body,
-        req.model_name,
-        req.entry,
-    )
-    headers = {"x-request-id": rid, **SIM_HEADER}
-    if state.latency_ms:
-        await asyncio.sleep(state.latency_ms / 1000)
-    fault = state.next_fault(request.url.path, model_name)
-    if fault is not None:
-        rate_headers = state.rate_info(key).headers()
-        forced = await before_answer(fault, entry, rid, {**headers, **rate_headers}, False)
-        if forced is not None:
-            return forced
-    rate: RateInfo | None = None
+    state, body = req.state, req.body
+    forced = await req.fault_answer(stream=False)
+    if forced is not None:
+        return forced
     try:
-        rate = admit(req, headers)
-        _validate(body)
-        model = state.find_model(model_name)
+        model = req.admit(_validate)
         if RESPONSES_PATH not in model.endpoints:
             raise InvalidRequestError(
                 f"{model.id} is not served by {RESPONSES_PATH}; its supported_endpoints are "
                 f"{', '.join(model.endpoints)}"
             )
-        state.check_key(key)
+        state.check_key(req.key)
         text_format = (body.get("text") or {}).get("format")
-        reply = respond(
+        reply = req.reply(
             model,
             _messages(body),
             max_tokens=body.get("max_output_tokens"),
             params={k: v for k, v in body.items() if k not in _KNOWN},
-            store_media=state.add_media,
-            resolve_url=state.resolve_url,
             response_format=text_format,
         )
     except PoeError as exc:
-        if rate is None:
-            headers.update(state.rate_info(key).headers())
-        entry["status"] = exc.status
-        return error_response(exc, rid, headers)
-    if fault is not None and fault.kind == "invalid_json":
-        reply = spoil(reply)
-    assert key is not None  # admit() refused a request without one
-    state.charge(key, model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
-    entry["status"] = 200
-    payload = dumps(_body(rid, state.answered_id(model, model_name), reply, text_format))
-    if fault is not None and fault.kind == "cut":
-        return RawResponse([payload[: len(payload) // 2]], headers=headers, cut=True,
-                           content_length=len(payload))  # fmt: skip
-    return Response(payload, 200, headers=headers, media_type="application/json")
+        return req.refused(exc)
+    payload = dumps(_body(req.rid, req.answered(model, reply), reply, text_format))
+    return json_answer(payload, req.headers, cut=req.struck("cut"))

@@ -63,8 +63,8 @@ from starlette.responses import Response
 from .. import _constants as C
 from ..errors import InvalidRequestError
 
-if TYPE_CHECKING:  # _behaviour imports the catalogue, which imports this module
-    from ._behaviour import Reply, SimToolCall
+if TYPE_CHECKING:  # _replies imports the catalogue, which imports this module
+    from ._replies import Reply, SimToolCall
 
 __all__ = [
     "QUIRKS",
@@ -397,7 +397,7 @@ def bot_json_chunks(reply: Reply, quirks: Iterable[str], chunk: Callable[..., An
     return out
 
 
-# --- hooks for the REST endpoint (_chat.py) ---------------------------------------------------
+# --- hooks for the REST endpoint (_rest_chat.py) ----------------------------------------------
 
 _LISTING_ONLY = frozenset({"plain_listing", "dated_id"})  # change the list and ids, not answers
 
@@ -421,8 +421,8 @@ def rest_response(
     """The REST answer when a quirk changes how it is sent, else None (the normal answer)."""
     if not quirks - _LISTING_ONLY:
         return None
-    from ._http import RawResponse
-    from ._multi import usage_json
+    from ._replies_multi import usage_json
+    from ._wire import RawResponse
 
     stream = bool(body.get("stream"))
     options = body.get("stream_options")

@@ -2,7 +2,8 @@
 
 Order of checks for one request: scripted fault, key (401), rate limit (429), body (400), model
 (404), balance (402), tools and bot parameters (400). Every answer carries ``x-request-id`` and
-the ``x-ratelimit-*`` headers.
+the ``x-ratelimit-*`` headers. ``POST /v1/responses`` takes its requests in through the same
+:class:`Intake` (read, log, latency, fault, then :meth:`Intake.admit`).
 
 Streamed tool calls: one chunk per call with its ``index``, ``id`` and name (all calls first),
 then the arguments in fragments of ``SIM_TOOL_ARG_CHUNK_CHARS``, taking turns across the calls'
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,23 +24,28 @@ from starlette.responses import Response
 
 from .. import _constants as C
 from ..errors import InvalidRequestError, PoeError
-from . import quirks
-from ._behaviour import Reply, respond
-from ._http import (
+from . import _quirks
+from ._catalog import ModelSpec
+from ._faults import Fault
+from ._replies import Reply, respond
+from ._replies_multi import usage_json
+from ._replies_structured import spoil
+from ._state import SimState
+from ._wire import (
     SIM_HEADER,
     RawResponse,
     bearer_key,
     dumps,
     error_response,
     header_names,
+    json_answer,
     new_request_id,
+    read_json,
+    strike,
+    wait_latency,
 )
-from ._multi import usage_json
-from ._state import RateInfo, SimState
-from .faults import Fault
-from .structured import spoil
 
-__all__ = ["chat_completions"]
+__all__ = ["Intake", "chat_completions", "take_in"]
 
 _STANDARD = frozenset(
     {
@@ -203,46 +209,20 @@ def _faulty_stream(events: Iterator[bytes], fault: Fault) -> Iterator[bytes]:
         yield b"data: " + dumps(body) + b"\n\n"
 
 
-def _fault_response(
-    fault: Fault, rid: str, headers: dict[str, str], stream: bool
-) -> Response | None:
-    """The answer a fault forces before any normal processing, or None to go on."""
-    if fault.kind == "drop":
-        return RawResponse((), drop=True)
-    if fault.kind == "status" or (fault.kind == "stream_error" and not stream):
-        return Response(
-            dumps(fault.error_body()),
-            fault.status,
-            headers={**headers, **fault.headers()},
-            media_type="application/json",
-        )
-    if fault.kind == "malformed":
-        if stream:
-            pieces = [b'data: {"id":"chatcmpl-' + rid.encode() + b'","choices":[{"delta":\n\n']
-            return RawResponse(pieces, headers=headers, media_type="text/event-stream")
-        return Response(b'{"id":"chatcmpl-' + rid.encode() + b'","choices":[', 200, headers=headers,
-                        media_type="application/json")  # fmt: skip
-    return None
-
-
-async def before_answer(
-    fault: Fault, entry: dict[str, Any], rid: str, headers: dict[str, str], stream: bool
-) -> Response | None:
-    """Apply a scheduled fault before the answer: wait (``delay``) or answer with the fault's
-    response; None when the request goes on to be answered."""
-    entry["fault"] = fault.kind
-    if fault.kind == "delay":
-        await asyncio.sleep(fault.delay_s)
+def _malformed(fault: Fault, rid: str, stream: bool, headers: dict[str, str]) -> Response | None:
+    """The answer of a ``malformed`` fault: JSON (or an SSE event) cut in the middle."""
+    if fault.kind != "malformed":
         return None
-    forced = _fault_response(fault, rid, headers, stream)
-    if forced is not None:
-        entry["status"] = forced.status_code
-    return forced
+    if stream:
+        pieces = [b'data: {"id":"chatcmpl-' + rid.encode() + b'","choices":[{"delta":\n\n']
+        return RawResponse(pieces, headers=headers, media_type="text/event-stream")
+    return Response(b'{"id":"chatcmpl-' + rid.encode() + b'","choices":[', 200, headers=headers,
+                    media_type="application/json")  # fmt: skip
 
 
 @dataclass(slots=True)
 class Intake:
-    """A model request as every simulated endpoint first reads it, already in the request log."""
+    """A model request as the REST endpoints first take it: read, logged, its fault drawn."""
 
     state: SimState
     rid: str
@@ -251,117 +231,121 @@ class Intake:
     body: Any  # the parsed JSON, or None when the body is empty or not JSON
     model_name: Any
     entry: dict[str, Any]
+    headers: dict[str, str]  # of every answer; admit() adds the rate slot's
+    fault: Fault | None
+
+    def struck(self, kind: str) -> bool:
+        """Whether the request's fault is of ``kind``."""
+        return self.fault is not None and self.fault.kind == kind
+
+    async def fault_answer(self, stream: bool) -> Response | None:
+        """The answer the request's fault forces before any check, or None to go on."""
+        if self.fault is None:
+            return None
+        headers = {**self.headers, **self.state.rate_info(self.key).headers()}
+        errors = ("status",) if stream else ("status", "stream_error")
+        return await strike(self.fault, self.entry, headers, errors=errors,
+                            broken=lambda f: _malformed(f, self.rid, stream, headers))  # fmt: skip
+
+    def admit(self, validate: Callable[[Any], None]) -> ModelSpec:
+        """The checks before any model work, in Poe's order: a key, a rate slot (its headers
+        added), JSON, the body (``validate``), the model; returns the model.
+
+        Raises:
+            PoeError: what Poe answers (auth, rate limit, invalid request, unknown model).
+        """
+        self.state.check_key(self.key, need_points=False)
+        assert self.key is not None
+        self.headers.update(self.state.check_rate(self.key).headers())
+        if self.raw and self.body is None:
+            raise InvalidRequestError("the request body is not valid JSON")
+        validate(self.body)
+        return self.state.find_model(self.model_name)
+
+    def reply(self, model: ModelSpec, messages: Any, **options: Any) -> Reply:
+        """The model's reply (spoilt by an ``invalid_json`` fault); ``options`` as ``respond``."""
+        state = self.state
+        reply = respond(
+            model, messages, store_media=state.add_media, resolve_url=state.resolve_url, **options
+        )
+        return spoil(reply) if self.struck("invalid_json") else reply
+
+    def refused(self, exc: PoeError) -> Response:
+        """Poe's error answer (a request refused before its rate slot gets the key's headers)."""
+        for name, value in self.state.rate_info(self.key).headers().items():
+            self.headers.setdefault(name, value)
+        self.entry["status"] = exc.status
+        return error_response(exc, self.rid, self.headers)
+
+    def answered(self, model: ModelSpec, reply: Reply) -> str:
+        """Charge the reply's points, log the 200; the model id the answer carries."""
+        assert self.key is not None  # admit() refused a request without one
+        usage = reply.usage
+        self.state.charge(self.key, model, usage.prompt_tokens, usage.completion_tokens)
+        self.entry["status"] = 200
+        return self.state.answered_id(model, self.model_name)
 
 
 async def take_in(request: Request) -> Intake:
-    """Read, parse and log a model request (``/chat/completions``, ``/responses``)."""
+    """Read, parse and log a model request (``/chat/completions``, ``/responses``), wait the
+    simulator's latency and draw the request's fault."""
     state: SimState = request.app.state.sim
-    raw = await request.body()
-    try:
-        body: Any = json.loads(raw) if raw else None
-    except json.JSONDecodeError:
-        body = None
-    model_name = body.get("model") if isinstance(body, dict) else None
-    entry = state.record(
-        "POST", request.url.path, model=model_name, body=body, headers=header_names(request)
-    )
-    return Intake(state, new_request_id(), bearer_key(request), raw, body, model_name, entry)
-
-
-def admit(req: Intake, headers: dict[str, str]) -> RateInfo:
-    """The checks before any model work: a key, a rate slot (its headers added), JSON.
-
-    Raises:
-        PoeError: what Poe answers (auth, rate limit, invalid request).
-    """
-    req.state.check_key(req.key, need_points=False)
-    assert req.key is not None
-    rate = req.state.check_rate(req.key)
-    headers.update(rate.headers())
-    if req.raw and req.body is None:
-        raise InvalidRequestError("the request body is not valid JSON")
-    return rate
+    raw, body = await read_json(request)
+    name = body.get("model") if isinstance(body, dict) else None
+    entry = state.record("POST", request.url.path, model=name, body=body,
+                         headers=header_names(request))  # fmt: skip
+    rid = new_request_id()
+    headers = {"x-request-id": rid, **SIM_HEADER}
+    await wait_latency(state)
+    fault = state.next_fault(request.url.path, name)
+    return Intake(state, rid, bearer_key(request), raw, body, name, entry, headers, fault)
 
 
 async def chat_completions(request: Request) -> Response:
     """Handle ``POST /v1/chat/completions`` against the app's :class:`SimState`."""
     req = await take_in(request)
-    state, rid, key, body, model_name, entry = (
-        req.state,
-        req.rid,
-        req.key,
-        req.body,
-        req.model_name,
-        req.entry,
-    )
-    headers = {"x-request-id": rid, "x-poe-feature-active": "chat-completions-strict", **SIM_HEADER}
+    state, body, fault, headers = req.state, req.body, req.fault, req.headers
     legacy = request.headers.get("poe-feature") == "chat-completions-legacy"
-    if legacy:
-        headers["x-poe-feature-active"] = "chat-completions-legacy"
-    if state.latency_ms:
-        await asyncio.sleep(state.latency_ms / 1000)
+    headers["x-poe-feature-active"] = f"chat-completions-{'legacy' if legacy else 'strict'}"
     stream = bool(body.get("stream")) if isinstance(body, dict) else False
-
-    fault = state.next_fault(request.url.path, model_name)
-    if fault is not None:
-        forced = await before_answer(
-            fault, entry, rid, {**headers, **state.rate_info(key).headers()}, stream
-        )
-        if forced is not None:
-            return forced
-
-    rate: RateInfo | None = None
+    forced = await req.fault_answer(stream)
+    if forced is not None:
+        return forced
     try:
-        rate = admit(req, headers)
-        _validate(body)
-        model = state.find_model(model_name)
-        state.check_key(key)
+        model = req.admit(_validate)
+        state.check_key(req.key)
         if model.is_media and state.media_delay_s > 0:
             await asyncio.sleep(state.media_delay_s)
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-        reply = respond(
+        reply = req.reply(
             model,
             body["messages"],
-            max_tokens=max_tokens,
+            max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
             stop=body.get("stop"),
             tools=body.get("tools"),
             tool_choice=body.get("tool_choice"),
             parallel_tool_calls=body.get("parallel_tool_calls"),
             params=_bot_params(body, legacy),
-            store_media=state.add_media,
-            resolve_url=state.resolve_url,
             # OpenAI honours response_format; Poe's chat completions ignore it (REFERENCE.md)
             response_format=body.get("response_format") if state.provider == "openai" else None,
         )
     except PoeError as exc:
-        if rate is None:
-            headers.update(state.rate_info(key).headers())
-        entry["status"] = exc.status
-        return error_response(exc, rid, headers)
-
-    if fault is not None and fault.kind == "invalid_json":
-        reply = spoil(reply)
-    active = quirks.active_quirks(model.quirks, fault)  # other providers' wire shapes
-    forced = quirks.refusal(active, body, fault.status if fault else 502, headers)
+        return req.refused(exc)
+    active = _quirks.active_quirks(model.quirks, fault)  # other providers' wire shapes
+    forced = _quirks.refusal(active, body, fault.status if fault else 502, headers)
     if forced is not None:
-        entry["status"] = forced.status_code
+        req.entry["status"] = forced.status_code
         return forced
-    assert key is not None  # admit() refused a request without one
-    state.charge(key, model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
-    entry["status"] = 200
-    quirky = quirks.rest_response(
-        active, rid=rid, model=state.answered_id(model, model_name), reply=reply, body=body,
-        headers=headers, resolve=state.resolve_url,
+    model_id = req.answered(model, reply)
+    quirky = _quirks.rest_response(
+        active, rid=req.rid, model=model_id, reply=reply, body=body, headers=headers,
+        resolve=state.resolve_url,
     )  # fmt: skip
     if quirky is not None:
         return quirky
     if not stream:
-        payload = dumps(_completion(rid, state.answered_id(model, model_name), reply))
-        if fault is not None and fault.kind == "cut":
-            return RawResponse([payload[: len(payload) // 2]], headers=headers, cut=True,
-                               content_length=len(payload))  # fmt: skip
-        return Response(payload, 200, headers=headers, media_type="application/json")
-    return _stream_response(rid, state.answered_id(model, model_name), reply, body, fault, headers)
+        payload = dumps(_completion(req.rid, model_id, reply))
+        return json_answer(payload, headers, cut=req.struck("cut"))
+    return _stream_response(req.rid, model_id, reply, body, fault, headers)
 
 
 def _stream_response(

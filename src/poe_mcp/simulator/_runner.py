@@ -16,13 +16,12 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 from .. import _constants as C
 from ..errors import ConfigError
+from ._faults import Fault, parse_faults
 from ._state import SimState
-from .faults import Fault, parse_faults
 
 __all__ = ["Simulator"]
 
@@ -41,7 +40,7 @@ class Simulator:
         initial_points: starting point balance of every ordinary key.
         provider: ``poe`` (default), or ``openai`` to answer as OpenAI's API does: its plain
             model list (chat and non-chat models), dated model ids in answers, its error bodies
-            (see ``poe_mcp.simulator.openai_mode``).
+            (see ``poe_mcp.simulator._rest_openai``).
 
     Attributes:
         state: the shared :class:`SimState` (balances, faults, request log, files).
@@ -113,7 +112,7 @@ class Simulator:
 
         Each access builds an app over the same :attr:`state` (faults, balances, requests).
         """
-        from .app import build_app
+        from ._app import build_app
 
         return build_app(self.state)
 
@@ -141,7 +140,7 @@ class Simulator:
     def _make_server(self) -> Any:
         import uvicorn
 
-        from .app import build_app
+        from ._app import build_app
 
         config = uvicorn.Config(
             build_app(self.state),
@@ -234,23 +233,13 @@ class Simulator:
     def __enter__(self) -> Simulator:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     async def __aenter__(self) -> Simulator:
         return await asyncio.to_thread(self.start)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.to_thread(self.stop)
 
     # --- in-process helpers ----------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -18,20 +18,28 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import PoeError
+from ._faults import Fault
 from ._state import SimState
 
 __all__ = [
+    "SIM_HEADER",
     "RawResponse",
     "bearer_key",
     "dumps",
     "error_response",
     "header_names",
     "is_loopback",
+    "json_answer",
     "new_request_id",
+    "read_json",
+    "strike",
     "transport_middleware",
+    "wait_latency",
 ]
 
 _TRANSPORT_KEY = "poe_mcp.sim.transport"
+# Lets clients tell a simulated answer from a real one (ChatResult.simulated).
+SIM_HEADER = {"x-poe-simulator": "1"}
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
 
 
@@ -51,16 +59,27 @@ def bearer_key(request: Request) -> str | None:
     return raw.strip() or None
 
 
+async def read_json(request: Request) -> tuple[bytes, Any]:
+    """The raw body and its JSON value (None when the body is empty or not JSON)."""
+    raw = await request.body()
+    try:
+        return raw, json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        return raw, None
+
+
+async def wait_latency(state: SimState) -> None:
+    """Wait the latency the simulator adds to every API answer (``latency_ms``)."""
+    if state.latency_ms:
+        await asyncio.sleep(state.latency_ms / 1000)
+
+
 def header_names(request: Request) -> list[str]:
     return [name.decode("latin-1") for name, _ in request.scope["headers"]]
 
 
 def is_loopback(request: Request) -> bool:
     return request.client is None or request.client.host in _LOOPBACK
-
-
-# Lets clients tell a simulated answer from a real one (ChatResult.simulated).
-SIM_HEADER = {"x-poe-simulator": "1"}
 
 
 def error_response(
@@ -74,6 +93,50 @@ def error_response(
     return Response(
         dumps(exc.to_dict()), exc.status or 500, headers=out, media_type="application/json"
     )
+
+
+def json_answer(payload: bytes, headers: Mapping[str, str], *, cut: bool = False) -> Response:
+    """A 200 JSON answer; ``cut``: half the body, then the connection closes (a ``cut`` fault)."""
+    if cut:
+        return RawResponse([payload[: len(payload) // 2]], headers=headers, cut=True,
+                           content_length=len(payload))  # fmt: skip
+    return Response(payload, 200, headers=dict(headers), media_type="application/json")
+
+
+async def strike(
+    fault: Fault | None,
+    entry: dict[str, Any],
+    headers: Mapping[str, str],
+    *,
+    errors: Container[str] = ("status",),
+    broken: Callable[[Fault], Response | None] | None = None,
+) -> Response | None:
+    """Apply a queued fault before the answer: the response it forces, or None to go on.
+
+    ``delay`` waits, then the request goes on; ``drop`` closes the connection; the kinds in
+    ``errors`` answer the fault's status with Poe's error body and retry headers; ``broken``
+    renders the endpoint's own answer to any other kind (a malformed body, a refusal), or None
+    to go on (``cut`` and ``stream_error`` strike later, in the answer). The request-log entry
+    gets the fault's kind and the status answered.
+    """
+    if fault is None:
+        return None
+    entry["fault"] = fault.kind
+    if fault.kind == "delay":
+        await asyncio.sleep(fault.delay_s)
+        return None
+    if fault.kind == "drop":
+        return RawResponse((), drop=True)
+    forced: Response | None = None
+    if fault.kind in errors:
+        headers = {**headers, **fault.headers()}
+        forced = Response(dumps(fault.error_body()), fault.status, headers=headers,
+                          media_type="application/json")  # fmt: skip
+    elif broken is not None:
+        forced = broken(fault)
+    if forced is not None:
+        entry["status"] = forced.status_code
+    return forced
 
 
 async def drop_connection(scope: Scope) -> None:

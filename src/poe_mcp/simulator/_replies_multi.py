@@ -1,6 +1,6 @@
 """What the simulated models do for many-model work: panels, syntheses, reasoning, caching.
 
-Rules (tests and demos rely on them), on top of the ordinary reply of ``_behaviour.respond``:
+Rules (tests and demos rely on them), on top of the ordinary reply of ``_replies.respond``:
 
 - **Stances.** A system prompt holding ``Stance: for|against|neutral`` makes the model argue
   that side and end with ``Opinion: yes`` (for), ``Opinion: no`` (against) or, when neutral, a
@@ -30,8 +30,8 @@ from .. import _constants as C
 from ..errors import InvalidRequestError
 
 if TYPE_CHECKING:
-    from ._behaviour import Reply, SimUsage
     from ._catalog import ModelSpec
+    from ._replies import Reply, SimUsage
 
 __all__ = ["bot_params", "panel_lines", "usage_json", "with_reasoning"]
 

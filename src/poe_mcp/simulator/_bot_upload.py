@@ -14,8 +14,6 @@ Faults apply when queued with a ``path`` matching ``/poe_api/`` (or ``"*"``): ``
 
 from __future__ import annotations
 
-import asyncio
-import json
 import mimetypes
 import posixpath
 from typing import Any
@@ -30,8 +28,17 @@ from starlette.routing import Route
 
 from .. import _constants as C
 from ..errors import AuthError, InvalidRequestError, PoeError, TooLargeError
-from ._http import RawResponse, dumps, error_response, header_names, new_request_id
+from ._faults import Fault
 from ._state import SimState
+from ._wire import (
+    dumps,
+    error_response,
+    header_names,
+    json_answer,
+    new_request_id,
+    strike,
+    wait_latency,
+)
 
 __all__ = ["UPLOAD_PATH", "sniff_mime", "upload_endpoint"]
 
@@ -146,31 +153,22 @@ async def _read_form(state: SimState, request: Request) -> tuple[bytes, str, str
     return data, sniff_mime(data, name, declared), name, summary
 
 
+def _malformed(fault: Fault, headers: dict[str, str]) -> Response | None:
+    if fault.kind != "malformed":
+        return None
+    return Response(b'{"attachment_url": ', 200, headers=headers, media_type="application/json")
+
+
 async def _upload(state: SimState, request: Request) -> Response:
     rid = new_request_id()
     entry = state.record("POST", request.url.path, headers=header_names(request))
     headers = {"x-request-id": rid}
-    if state.latency_ms:
-        await asyncio.sleep(state.latency_ms / 1000)
+    await wait_latency(state)
     fault = state.next_fault(request.url.path)
-    if fault is not None:
-        entry["fault"] = fault.kind
-        if fault.kind == "delay":
-            await asyncio.sleep(fault.delay_s)
-        elif fault.kind == "drop":
-            return RawResponse((), drop=True)
-        elif fault.kind in ("status", "stream_error"):
-            entry["status"] = fault.status
-            return Response(
-                json.dumps(fault.error_body()),
-                fault.status,
-                headers={**headers, **fault.headers()},
-                media_type="application/json",
-            )
-        elif fault.kind == "malformed":
-            entry["status"] = 200
-            return Response(b'{"attachment_url": ', 200, headers=headers,
-                            media_type="application/json")  # fmt: skip
+    forced = await strike(fault, entry, headers, errors=("status", "stream_error"),
+                          broken=lambda f: _malformed(f, headers))  # fmt: skip
+    if forced is not None:
+        return forced
     try:
         key = _raw_key(request)
         state.check_key(key, need_points=False)
@@ -182,7 +180,4 @@ async def _upload(state: SimState, request: Request) -> Response:
     url = state.add_upload(data, mime, name)
     entry["status"] = 200
     payload = dumps({"attachment_url": url, "mime_type": mime})
-    if fault is not None and fault.kind == "cut":
-        return RawResponse([payload[: len(payload) // 2]], headers=headers, cut=True,
-                           content_length=len(payload))  # fmt: skip
-    return Response(payload, 200, headers=headers, media_type="application/json")
+    return json_answer(payload, headers, cut=fault is not None and fault.kind == "cut")

@@ -5,15 +5,15 @@ after tool calls, before the usual "You said" text):
 
 - ``response_format`` on chat completions, honoured in OpenAI mode only (Poe's chat completions
   ignore it, as the real API does: REFERENCE.md section 1);
-- ``text.format`` on ``POST /v1/responses`` (``responses.py``), for models whose catalog entry
+- ``text.format`` on ``POST /v1/responses`` (``_rest_responses.py``), for models whose catalog entry
   lists that endpoint;
 - an instruction in a system (or developer) message: a fenced ```` ```json ```` block after the
   words "JSON Schema" is the schema; without one, a system message asking for a "JSON object"
   gets a JSON object.
 
-The answer is deterministic (:func:`instance`): a small instance of the schema. A value is the
-schema's ``default`` when it has one, else its first ``enum``/``const`` value, else built from
-its type: objects get every declared property at the top level and their required ones below
+The answer is deterministic (:func:`schema_instance`): a small instance of the schema. A value
+is the schema's ``default`` when it has one, else its first ``enum``/``const`` value, else built
+from its type: objects get every declared property at the top level and their required ones below
 (so recursive models stay finite), arrays one item (``minItems`` when more; unique when
 ``uniqueItems``), numbers their lower bound (exclusive bounds and ``multipleOf`` respected),
 strings the property's name (``minLength``/``maxLength`` respected), sample values for the
@@ -37,13 +37,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .. import _constants as C
+from .._messages import content_text
 from ..errors import InvalidRequestError
 
 if TYPE_CHECKING:
-    from ._behaviour import Reply
     from ._catalog import ModelSpec
+    from ._replies import Reply
 
-__all__ = ["instance", "json_answer", "requested_format", "spoil"]
+__all__ = ["json_answer", "requested_format", "schema_instance", "spoil"]
 
 _SCHEMA_BLOCK = re.compile(
     r"JSON Schema(?:[ \t]+`([^`\n]+)`)?.*?```(?:json)?[ \t]*\r?\n(.*?)\r?\n```", re.DOTALL
@@ -71,15 +72,7 @@ _TYPE_ORDER = ("object", "array", "string", "integer", "number", "boolean", "nul
 
 
 def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(p.get("text", ""))
-            for p in content
-            if isinstance(p, Mapping) and p.get("type") in ("text", "input_text")
-        )
-    return ""
+    return content_text(content, ("text", "input_text"))
 
 
 # --- what was asked for ------------------------------------------------------------------
@@ -148,7 +141,7 @@ def json_answer(
     """The JSON text answering ``asked`` (a :func:`requested_format` result)."""
     schema = (asked.get("json_schema") or {}).get("schema")
     if isinstance(schema, Mapping):
-        return json.dumps(instance(schema), ensure_ascii=False)
+        return json.dumps(schema_instance(schema), ensure_ascii=False)
     users = [m for m in messages if m.get("role") == "user"]
     last = _text(users[-1].get("content")) if users else ""
     return json.dumps(
@@ -283,13 +276,13 @@ def _object(schema: Mapping[str, Any], root: Mapping[str, Any], depth: int) -> d
     out: dict[str, Any] = {}
     for key in names:
         sub = props.get(key, extra if isinstance(extra, Mapping) else {})
-        out[key] = instance(sub, root=root, depth=depth + 1, name=key)
+        out[key] = schema_instance(sub, root=root, depth=depth + 1, name=key)
     least = schema.get("minProperties")
     n = 0
     while isinstance(least, int) and len(out) < least and n < least:
         n += 1
         sub = extra if isinstance(extra, Mapping) else {}
-        out[f"extra{n}"] = instance(sub, root=root, depth=depth + 1, name=f"extra{n}")
+        out[f"extra{n}"] = schema_instance(sub, root=root, depth=depth + 1, name=f"extra{n}")
     return out
 
 
@@ -313,11 +306,11 @@ def _array(
     for i in range(count):
         sub = prefix[i] if i < len(prefix) else items
         sub = sub if isinstance(sub, Mapping) else {}
-        out.append(instance(sub, root=root, depth=depth + 1, name=name, index=i))
+        out.append(schema_instance(sub, root=root, depth=depth + 1, name=name, index=i))
     return out
 
 
-def instance(
+def schema_instance(
     schema: Any,
     *,
     root: Mapping[str, Any] | None = None,
@@ -352,8 +345,8 @@ def instance(
             deep = depth >= C.SIM_SCHEMA_MAX_DEPTH // 2
             chosen = nulls[0] if deep and nulls else typed[0]
             rest = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
-            return instance({**rest, **chosen}, root=root, depth=depth + 1, name=name,
-                            index=index)  # fmt: skip
+            merged = {**rest, **chosen}
+            return schema_instance(merged, root=root, depth=depth + 1, name=name, index=index)
     kind = _type_of(schema)
     if kind == "object":
         return _object(schema, root, depth)

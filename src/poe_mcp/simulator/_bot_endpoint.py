@@ -1,6 +1,6 @@
 """The simulator's bot protocol: ``POST /bot/<name>`` (Poe's SSE protocol) and file uploads.
 
-The wire format is fastapi_poe's own: a :class:`fastapi_poe.PoeBot` subclass (``_poe_bot.py``,
+The wire format is fastapi_poe's own: a :class:`fastapi_poe.PoeBot` subclass (``_bot_handler.py``,
 which documents what each bot answers) served by ``fastapi_poe.make_app``. In front of it,
 :class:`BotEndpoint` does what Poe's servers do before a bot sees a request: key check
 (``invalid*`` -> 401; the key must come as ``Authorization: Bearer <key>``), rate limit (429),
@@ -8,9 +8,9 @@ scripted faults, the request log (never the key), unknown bot -> 404 naming clos
 malformed body -> 400. The inner app then receives the request authorised with its own access
 key, as Poe calls a server bot.
 
-Mounting (``app.py`` does this)::
+Mounting (``_app.py`` does this)::
 
-    from .bot import bot_routes
+    from ._bot_endpoint import bot_routes
     routes = [..., *bot_routes(state)]  # POST /bot/{bot_name} and the upload route
 
 ``fastapi_poe`` (and FastAPI, ~0.8 s to import) is imported on the first ``/bot/`` request, so
@@ -39,19 +39,22 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import AuthError, InvalidRequestError, PoeError
-from . import quirks
-from ._http import (
+from . import _quirks
+from ._bot_handler import CALL_KEY, BotCall, build_bot_app
+from ._bot_upload import upload_endpoint
+from ._faults import Fault
+from ._state import SimState
+from ._wire import (
     RawResponse,
     bearer_key,
     drop_connection,
     error_response,
     header_names,
     new_request_id,
+    read_json,
+    strike,
+    wait_latency,
 )
-from ._poe_bot import CALL_KEY, BotCall, build_bot_app
-from ._state import SimState
-from .faults import Fault
-from .upload import upload_endpoint
 
 __all__ = ["BotEndpoint", "bot_routes"]
 
@@ -71,15 +74,6 @@ def bot_routes(state: SimState) -> list[BaseRoute]:
         Route("/bot/{bot_name}", BotEndpoint(state), methods=["POST"]),
         upload_endpoint(state),
     ]
-
-
-class _Refused(Exception):
-    """A request answered before the bot sees it (an HTTP error or a scripted fault)."""
-
-    def __init__(self, response: Response, status: int | None) -> None:
-        super().__init__(status)
-        self.response = response
-        self.status = status  # None: the connection was dropped without an answer
 
 
 def _loggable(body: Any) -> Any:
@@ -122,30 +116,22 @@ class BotEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request to the bot (the ASGI entry point)."""
         request = Request(scope, receive)
-        state = self.state
         rid = new_request_id()
         name = str(scope.get("path_params", {}).get("bot_name", ""))
-        raw = await request.body()
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            body = None
-        entry = state.record(
+        raw, body = await read_json(request)
+        entry = self.state.record(
             "POST", request.url.path, model=name, body=_loggable(body),
             headers=header_names(request),
         )  # fmt: skip
         headers = {"x-request-id": rid}
-        if state.latency_ms:
-            await asyncio.sleep(state.latency_ms / 1000)
+        await wait_latency(self.state)
         try:
             call = await self._admit(request, name, raw, body, entry, headers)
-        except _Refused as refused:
-            entry["status"] = refused.status
-            await refused.response(scope, receive, send)
-            return
         except PoeError as exc:
             entry["status"] = exc.status
-            await error_response(exc, rid, headers)(scope, receive, send)
+            call = error_response(exc, rid, headers)
+        if isinstance(call, Response):  # answered before the bot runs
+            await call(scope, receive, send)
             return
         await self._delegate(scope, receive, send, raw, call, headers)
 
@@ -157,20 +143,24 @@ class BotEndpoint:
         body: Any,
         entry: dict[str, Any],
         headers: dict[str, str],
-    ) -> BotCall:
-        """Poe's checks in REST's order: fault, key, rate limit, body, bot. Raises on refusal."""
+    ) -> BotCall | Response:
+        """Poe's checks in REST's order: fault, key, rate limit, body, bot.
+
+        Returns:
+            The call to hand to the bot, or the answer a fault forces.
+
+        Raises:
+            PoeError: what Poe answers instead (auth, rate limit, invalid request, no such bot).
+        """
         state = self.state
         is_query = isinstance(body, dict) and body.get("type") == "query"
         fault = state.next_fault(request.url.path, name) if is_query or body is None else None
         if fault is not None:
-            entry["fault"] = fault.kind
-            if fault.kind == "delay":
-                await asyncio.sleep(fault.delay_s)
-            else:
-                rate = state.rate_info(bearer_key(request)).headers()
-                forced = _fault_response(fault, {**headers, **rate}, name)
-                if forced is not None:
-                    raise _Refused(forced, None if fault.kind == "drop" else forced.status_code)
+            forced_headers = {**headers, **state.rate_info(bearer_key(request)).headers()}
+            forced = await strike(fault, entry, forced_headers,
+                                  broken=lambda f: _broken(f, forced_headers, name))  # fmt: skip
+            if forced is not None:
+                return forced
         key = _bearer(request)
         state.check_key(key, need_points=False)
         assert key is not None
@@ -293,19 +283,10 @@ def _validate_query(body: Mapping[str, Any]) -> None:
         raise InvalidRequestError("'query' must hold at least one message")
 
 
-def _fault_response(fault: Fault, headers: dict[str, str], bot: str) -> Response | None:
-    """The answer a fault forces before the bot runs, or None when the bot must run."""
-    if fault.kind == "drop":
-        return RawResponse((), drop=True)
+def _broken(fault: Fault, headers: dict[str, str], bot: str) -> Response | None:
+    """What a ``quirk`` or ``malformed`` fault answers before the bot runs, or None to run it."""
     if fault.kind == "quirk":  # a 200 that is an error (text or JSON); other quirks: in the bot
-        return quirks.text_refusal(fault.quirks, bot, headers)
-    if fault.kind == "status":
-        return Response(
-            json.dumps(fault.error_body()),
-            fault.status,
-            headers={**headers, **fault.headers()},
-            media_type="application/json",
-        )
+        return _quirks.text_refusal(fault.quirks, bot, headers)
     if fault.kind == "malformed":
         pieces = [
             _sse("meta", json.dumps({"content_type": "text/markdown", "linkify": True})),

@@ -23,7 +23,7 @@ Kinds:
 ``invalid_json`` answer 200 normally, but with text that is not valid JSON (prose, then the
                 answer cut in half): exercises a client's structured-output repair
 ``quirk``       answer the way some other provider would: ``quirks`` names the shapes (SSE
-                framing, tool-call indexes, content parts, error bodies...); see ``quirks.py``
+                framing, tool-call indexes, content parts, error bodies...); see ``_quirks.py``
 =============== ===============================================================================
 
 JSON shape (one object, a list of them, or ``{"faults": [...]}``)::
@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ..errors import InvalidRequestError
-from .quirks import check_quirks
+from ._quirks import check_quirks
 
 __all__ = ["DEFAULT_ERROR_TYPES", "FAULT_KINDS", "Fault", "FaultKind", "parse_faults"]
 
@@ -87,7 +87,7 @@ class Fault:
         path: path prefix the fault applies to (None: model calls; ``"*"``: everything).
         model: model id the fault applies to (any case), None for any.
         times: how many matching requests it strikes.
-        quirks: for ``quirk``: the provider quirks to answer with (``quirks.QUIRKS``).
+        quirks: for ``quirk``: the provider quirks to answer with (``QUIRKS``).
     """
 
     kind: FaultKind = "status"

@@ -1,14 +1,14 @@
 """The simulated Poe bot: a :class:`fastapi_poe.PoeBot` answering for every model of the catalogue.
 
-``bot.py`` admits a request (key, rate limit, faults, bot name) and hands it, with a
+``_bot_endpoint.py`` admits a request (key, rate limit, faults, bot name) and hands it, with a
 :class:`BotCall` in the ASGI scope, to the app :func:`build_bot_app` makes with
 ``fastapi_poe.make_app``; fastapi_poe's own handler then encodes the events below.
 
-What a bot answers (shared with REST through ``_behaviour.respond``; messages mapped
+What a bot answers (shared with REST through ``_replies.respond``; messages mapped
 ``system|user|bot|tool`` -> ``system|user|assistant|tool``)::
 
     meta                               always first
-    text, text, ...                    the reply (see _behaviour), in several events
+    text, text, ...                    the reply (see _replies), in several events
     text "Thinking…", replace_response <first piece>, text ...
                                        reasoning models (Claude-*, Gemini-2.5-Pro, Grok-4): a
                                        placeholder a client must drop when replace_response comes
@@ -57,11 +57,11 @@ from starlette.types import ASGIApp
 
 from .. import _constants as C
 from ..errors import InvalidRequestError
-from . import quirks
-from ._behaviour import Reply, count_tokens, respond
+from . import _quirks
+from ._faults import Fault
+from ._replies import Reply, count_tokens, respond
+from ._replies_structured import spoil
 from ._state import SimState
-from .faults import Fault
-from .structured import spoil
 
 if TYPE_CHECKING:
     import fastapi_poe as fp
@@ -231,7 +231,7 @@ def _json_events(call: BotCall, reply: Reply) -> list[ServerSentEvent]:
     from sse_starlette import ServerSentEvent
 
     if call.fault is not None and call.fault.kind == "quirk":  # other providers' tool-call shapes
-        quirky = quirks.bot_json_chunks(reply, call.fault.quirks, lambda *a: _chunk(call, *a))
+        quirky = _quirks.bot_json_chunks(reply, call.fault.quirks, lambda *a: _chunk(call, *a))
         return [ServerSentEvent(data=json.dumps(c), event="json") for c in quirky]
     chunks = [_chunk(call, {"role": "assistant", "content": ""})]
     for piece in _split(reply.text):
@@ -326,7 +326,7 @@ async def _reply_events(
 
     if reply.media and call.fault is not None and "inline_media" in call.fault.quirks:
         yield fp.PartialResponse(
-            text=quirks.inline_media_text(reply, call.state.resolve_url).text,
+            text=_quirks.inline_media_text(reply, call.state.resolve_url).text,
             is_replace_response=True,
         )
         return

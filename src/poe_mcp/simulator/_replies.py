@@ -1,6 +1,6 @@
 """Deterministic replies shared by the REST API and the bot protocol.
 
-Interface (used by ``app.py`` and ``bot.py``)::
+Interface (used by ``_rest_chat.py``, ``_rest_responses.py`` and ``_bot_handler.py``)::
 
     reply = respond(
         model,        # ModelSpec from SimState.find_model
@@ -64,10 +64,10 @@ from typing import Any
 from .. import _constants as C
 from ..errors import InvalidRequestError
 from ._catalog import ModelSpec, validate_params
-from ._multi import bot_params, panel_lines, with_reasoning
-from ._orchestra import is_worker, orchestra_reply, worker_report
-from .media import generate
-from .structured import json_answer, requested_format
+from ._replies_media import generate
+from ._replies_multi import bot_params, panel_lines, with_reasoning
+from ._replies_orchestra import is_worker, orchestra_reply, worker_report
+from ._replies_structured import json_answer, requested_format
 
 __all__ = [
     "AttachmentInfo",
@@ -92,7 +92,7 @@ _ARG_ERROR = re.compile(r"^\s*(?:Error:\s*)?Invalid arguments for ([A-Za-z0-9_-]
 class SimUsage:
     prompt_tokens: int
     completion_tokens: int
-    reasoning_tokens: int = 0  # part of completion_tokens (see _multi)
+    reasoning_tokens: int = 0  # part of completion_tokens (see _replies_multi)
     cached_tokens: int = 0  # part of prompt_tokens
 
     @property
@@ -122,7 +122,7 @@ class Reply:
     usage: SimUsage
     tool_calls: tuple[SimToolCall, ...] = ()
     media: tuple[MediaRef, ...] = ()
-    reasoning: str = ""  # sent as reasoning_content (see _multi)
+    reasoning: str = ""  # sent as reasoning_content (see _replies_multi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,7 +499,7 @@ def respond(
 
     ``response_format`` is the format the endpoint honours (chat completions' in OpenAI mode,
     ``text.format`` on ``/v1/responses``); an instruction in a system message asks too. Either
-    way the answer is JSON (``structured.py``).
+    way the answer is JSON (``_replies_structured.py``).
 
     Raises:
         InvalidRequestError: tools for a model without tool support, an unknown forced tool,
@@ -574,7 +574,7 @@ def respond(
     results = _tool_results(messages)
     if results:
         lines.append("Tool results: " + "; ".join(results))
-    lines += panel_lines(model, messages, last_user)  # stances and syntheses (see _multi)
+    lines += panel_lines(model, messages, last_user)  # stances and syntheses (see _replies_multi)
     text, finish = _apply_limits("\n".join(lines), max_tokens, stops)
     reply = Reply(text, finish, SimUsage(prompt_tokens, count_tokens(text)))
     return with_reasoning(model, params, messages, reply, _prompt_tokens)
