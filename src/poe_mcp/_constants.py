@@ -110,6 +110,10 @@ SQLITE_BUSY_TIMEOUT_S = (
 )
 SESSION_PURGE_INTERVAL_S = 60.0  # expired sessions are deleted lazily, at most this often per store
 USAGE_FLUSH_BATCH = 500  # ledger rows written per transaction when calls pile up
+# SQLite ledger rows wait this long to be written together (one transaction, rollups folded):
+# per-call writes cost more than the rest of a stored turn. Queries of the same store see
+# them at once; other processes, and a crash, may miss up to this much.
+USAGE_FLUSH_DELAY_S = 0.2
 USAGE_BUFFER_MAX = 10_000  # rows kept for retry while the database refuses writes
 USAGE_RECENT_LIMIT = 50
 REDIS_KEY_PREFIX = "poe-mcp:"  # every key this project writes starts with this

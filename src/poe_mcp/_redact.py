@@ -66,6 +66,15 @@ _BEARER_TAIL = re.compile(rf"(?i)(?:\bb(?:e(?:a(?:r(?:e(?:r(?:\s+[{_ALPHABET}]*)
 _SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|pwd|auth|sig|credential)")
 
 
+def verbatim_in_json() -> bool:
+    """True when every registered secret reads the same inside a JSON dump (none holds a
+    character ``json.dumps`` escapes), so :func:`redact` of a dump finds each one."""
+    return not any(_JSON_ESCAPED.search(secret) for secret in _ordered)
+
+
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
 def register_secret(value: str | None) -> None:
     """Remember a secret so that it never reaches an answer, a record, an error or a log
     (nor in the encoded forms of :func:`encoded_forms`)."""

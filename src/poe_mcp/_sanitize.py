@@ -22,12 +22,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _constants as C
-from ._redact import current_scrubber, map_strings, redact
+from ._redact import current_scrubber, map_strings, redact, verbatim_in_json
 from .errors import InvalidRequestError, TooLargeError
 
 if TYPE_CHECKING:
@@ -67,7 +68,20 @@ def for_storage(value: Any) -> Any:
     return map_strings(lambda text: redact(clean_text(text)), value)
 
 
-for_output = for_storage  # what leaves the process (tool results) gets the same treatment
+def for_output(value: Any) -> Any:
+    """What leaves the process (tool results): as :func:`for_storage`, but ``value`` itself
+    when nothing in it needs a change, checked on one JSON dump (the common case costs a
+    dump and a few substring searches instead of a walk over every string)."""
+    if verbatim_in_json():
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+            text.encode("utf-8")  # a lone surrogate: the walk replaces it
+        except (TypeError, ValueError, RecursionError):
+            pass
+        else:
+            if redact(text) == text:
+                return value
+    return for_storage(value)
 
 
 def _count(value: Any) -> int | None:

@@ -207,3 +207,27 @@ async def test_redis_store_never_holds_the_key(hostile: Hostile, redis_server: R
     assert dumped
     assert key.encode() not in dumped
     assert b"[redacted]" in dumped
+
+
+@pytest.mark.parametrize("odd", ["", '"', "\\", "\t"])
+def test_tool_results_are_scrubbed_whatever_characters_the_secret_holds(odd: str) -> None:
+    """The MCP result net (``for_output``) checks one JSON dump of the result first; a secret
+    with a character JSON escapes must still be found, in values and keys alike."""
+    from poe_mcp._sanitize import for_output
+
+    secret = f"zq-tok{odd}en-{uuid.uuid4().hex}"
+    register_secret(secret)
+    result = {
+        "content": [{"type": "text", "text": f"here: {secret}."}],
+        "structuredContent": {"text": secret, secret: 1, "n": [1, 2.5, None, True]},
+    }
+    cleaned = for_output(result)
+    assert secret not in json.dumps(cleaned, ensure_ascii=False)
+    assert cleaned["content"][0]["text"] == "here: [redacted]."
+    assert cleaned["structuredContent"] == {
+        "text": "[redacted]",
+        "[redacted]": 1,
+        "n": [1, 2.5, None, True],
+    }
+    clean = {"content": [{"type": "text", "text": "nothing secret \ud800 here"}]}
+    assert for_output(clean)["content"][0]["text"] == "nothing secret \ufffd here"

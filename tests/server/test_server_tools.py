@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from poe_mcp import _constants as C
 from poe_mcp.server.app import build_server
 from poe_mcp.server.runtime import ServerRuntime
 from poe_mcp.simulator import Simulator
@@ -128,6 +129,33 @@ async def test_stream_reports_partial_text_as_progress(server: Any) -> None:
     assert not result.is_error
     assert 'You said: "stream me a reply"' in result.structured_content["text"]
     assert any(m and m in result.structured_content["text"] and "sent" not in m for m in seen)
+
+
+async def test_a_slow_answer_sends_heartbeats_and_a_quick_one_none(
+    server: Any, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients cancel calls that stay silent; quick calls send only their "sent" report."""
+    monkeypatch.setattr(C, "PROGRESS_INTERVAL_S", 0.1)
+    seen: list[tuple[float, str]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, message or ""))
+
+    async with Client(server, mode="legacy") as client:
+        quick = await client.call_tool(
+            "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "quick"}, progress_callback=on_progress
+        )
+        assert [m for _, m in seen] == ["GPT-4.1: sent"]
+        seen.clear()
+        simulator.add_fault("delay", delay_s=0.55)
+        slow = await client.call_tool(
+            "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "slow"}, progress_callback=on_progress
+        )
+        await asyncio.sleep(0.3)  # no heartbeat after the answer
+    assert not quick.is_error and not slow.is_error
+    waits = [m for _, m in seen if "waiting for the answer" in m]
+    assert 3 <= len(waits) <= 6, seen
+    assert [p for p, _ in seen] == sorted({p for p, _ in seen})  # values only ever increase
 
 
 async def test_v2_parameters_reach_the_model(server: Any, simulator: Simulator) -> None:

@@ -252,3 +252,28 @@ async def test_a_record_after_close_is_a_store_error(tmp_path: Path) -> None:
         await store.usage.record(
             UsageRecord(ts=time.time(), provider="poe", backend="openai", model="m", outcome="ok")
         )
+
+
+def test_rows_queued_when_a_script_ends_without_closing_are_written(tmp_path: Path) -> None:
+    """A script that records usage and ends without aclose() (or flush()) loses no row."""
+    db = tmp_path / "poe.db"
+    script = textwrap.dedent(
+        f"""
+        import asyncio, time
+        from poe_mcp.store import open_store
+        from poe_mcp.store.base import UsageRecord
+
+        async def main():
+            store = open_store({url_of(db)!r})
+            for i in range(3):
+                await store.usage.record(UsageRecord(ts=time.time(), provider="poe",
+                    backend="openai", model="m", outcome="ok", input_tokens=i))
+
+        asyncio.run(main())
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*), SUM(input_tokens) FROM usage").fetchone() == (3, 3)
+        # ...and the hourly rollups with them, as always.
+        assert conn.execute("SELECT MAX(calls) FROM usage_hourly").fetchone() == (3,)

@@ -37,6 +37,8 @@ class Progress:
         self._started = time.monotonic()
         self._last = 0.0
         self._partial: str | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._beat: asyncio.Task[None] | None = None
 
     async def _send(self, message: str) -> None:
         self._count += 1
@@ -49,18 +51,29 @@ class Progress:
         except Exception:
             log.debug("progress notification failed", exc_info=True)
 
-    async def heartbeat(self) -> None:
-        """Run until cancelled, reporting whenever nothing else was sent for a while."""
-        while True:
-            wait = C.PROGRESS_INTERVAL_S - (time.monotonic() - self._last)
-            if wait > 0:
-                await anyio.sleep(wait)
-                continue
+    def _due(self) -> None:
+        """Timer callback: send a heartbeat if nothing else was sent for a while."""
+        wait = C.PROGRESS_INTERVAL_S - (time.monotonic() - self._last)
+        loop = asyncio.get_running_loop()
+        if wait <= 0 and (self._beat is None or self._beat.done()):
             elapsed = int(time.monotonic() - self._started)
-            if self._partial:
-                await self._send(self._partial)
-            else:
-                await self._send(f"{self._label}: waiting for the answer ({elapsed} s)")
+            message = self._partial or f"{self._label}: waiting for the answer ({elapsed} s)"
+            self._beat = loop.create_task(self._send(message))
+            wait = C.PROGRESS_INTERVAL_S
+        self._timer = loop.call_later(max(wait, 0.0), self._due)
+
+    def start(self) -> None:
+        """Arm the heartbeat: a timer, not a task, so a quick call costs next to nothing."""
+        self._timer = asyncio.get_running_loop().call_later(C.PROGRESS_INTERVAL_S, self._due)
+
+    async def stop(self) -> None:
+        """Disarm the heartbeat and end a heartbeat being sent."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._beat is not None and not self._beat.done():
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
 
     async def step(self, message: str) -> None:
         """Report one step of a multi-part call (e.g. a model of a comparison that answered)."""
@@ -83,11 +96,8 @@ async def progress(ctx: Any, label: str) -> AsyncIterator[Progress]:
     """Heartbeats for the duration of the block; yields the reporter for partial text."""
     reporter = Progress(ctx, label)
     await reporter._send(f"{label}: sent")
-    # A plain task, not a task group: errors of the block must reach the caller unwrapped.
-    beat = asyncio.create_task(reporter.heartbeat())
+    reporter.start()
     try:
         yield reporter
     finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
+        await reporter.stop()

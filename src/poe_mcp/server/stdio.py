@@ -73,11 +73,8 @@ async def serve_stdio(runtime: ServerRuntime) -> None:
             )
             stdin = cast("anyio.AsyncFile[str]", lines)  # the SDK only iterates it
             async with stdio_server(stdin=stdin) as (sdk_read, write):
-                send, read = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_answer_rejected, sdk_read, send, write, lines.raw)
-                    await lowlevel.run(read, write, lowlevel.create_initialization_options())
-                    tg.cancel_scope.cancel()
+                read = _Answering(sdk_read, write, lines.raw)
+                await lowlevel.run(read, write, lowlevel.create_initialization_options())
     finally:
         await runtime.aclose()
 
@@ -131,23 +128,52 @@ def _claimed_stdin() -> Iterator[Any]:
         os.dup2(private, 0)
 
 
-async def _answer_rejected(sdk_read: Any, send: Any, write: Any, raw: deque[str]) -> None:
-    """Forward what the SDK parsed; answer what it rejected or misread."""
-    async with send:
-        async for item in sdk_read:
-            line = raw.popleft() if raw else None
-            if not isinstance(item, Exception):
-                reply = _misread(item, line)
-                if reply is None:
-                    await send.send(item)
-                else:
-                    await write.send(SessionMessage(reply))
-                continue
-            reply = rejection(item, line)
-            if reply is None:
+class _Answering:
+    """The SDK's read stream as the server reads it, minus the lines the SDK rejected or
+    misread, which are answered on the write stream as they pass (no task of its own, so a
+    request reaches the server with no extra hop)."""
+
+    def __init__(self, inner: Any, write: Any, raw: deque[str]) -> None:
+        self._inner = inner
+        self._write = write
+        self._raw = raw
+
+    @property
+    def last_context(self) -> Any:
+        """The sender's context of the last item (the SDK's dispatcher reads it)."""
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        """The next message the server should handle; answers the others on the way."""
+        while True:
+            item = await self._inner.receive()
+            line = self._raw.popleft() if self._raw else None
+            reply = rejection(item, line) if isinstance(item, Exception) else _misread(item, line)
+            if reply is not None:
+                await self._write.send(SessionMessage(reply))
+            elif isinstance(item, Exception):
                 log.debug("ignoring an unparsable line: %s", type(item).__name__)
-                continue
-            await write.send(SessionMessage(reply))
+            else:
+                return item
+
+    def __aiter__(self) -> _Answering:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        """Close the SDK's read stream."""
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _Answering:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def _misread(item: Any, line: str | None) -> types.JSONRPCError | None:

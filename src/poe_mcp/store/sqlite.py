@@ -15,6 +15,7 @@ queued rows in batches, in order, before any later query it runs, and ``aclose()
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import logging
@@ -321,9 +322,13 @@ class SqliteLedger(LedgerBase):
         db.pending_rows = self._drain
 
     async def record(self, record: UsageRecord) -> None:
-        """Queue one call's row: written before any later job that may read it, and by a
-        flush submitted on the loop's next turn, so a chat turn's session write (submitted
-        before that) does not wait behind the ledger and its rollups."""
+        """Queue one call's row.
+
+        Rows are written in one transaction per ``USAGE_FLUSH_DELAY_S`` (with their hourly
+        rollups), not one per call: a query of this store writes the queued rows first, so
+        it always sees them; other processes see them within that delay; ``flush()``,
+        ``aclose()`` and the end of the process write what is left.
+        """
         if self._db.closed:
             raise StoreError(f"the SQLite store {self._db.path} is closed")
         row = _row(storable_record(record))
@@ -332,7 +337,8 @@ class SqliteLedger(LedgerBase):
             if self._scheduled:
                 return
             self._scheduled = True
-        asyncio.get_running_loop().call_soon(self._kick)
+            _WAITING.add(self)
+        asyncio.get_running_loop().call_later(C.USAGE_FLUSH_DELAY_S, self._kick)
 
     def _kick(self) -> None:
         if self._pending and not self._db.closed:  # else a job already took the rows
@@ -350,6 +356,7 @@ class SqliteLedger(LedgerBase):
         with self._lock:
             rows, self._pending = self._pending, []
             self._scheduled = False
+            _WAITING.discard(self)
         for start in range(0, len(rows), C.USAGE_FLUSH_BATCH):
             chunk = rows[start : start + C.USAGE_FLUSH_BATCH]
             try:
@@ -363,8 +370,14 @@ class SqliteLedger(LedgerBase):
                 with self._lock:  # keep them for the next flush, newest first to go if over cap
                     self._pending[:0] = unwritten
                     del self._pending[C.USAGE_BUFFER_MAX :]
+                    _WAITING.add(self)
                 log.warning("usage ledger: %d rows not written yet: %s", len(unwritten), exc)
                 return
+
+    def write_leftovers(self) -> None:
+        """Write queued rows from the calling thread (at exit, once the worker has stopped)."""
+        if self._pending and not self._db.closed:
+            self._flush(self._db.conn)
 
     async def _rollup(self, query: _rollup.RollupQuery) -> list[_rollup.RollupGroup]:
         sql, args = _rollup.sqlite_query(query)
@@ -397,6 +410,20 @@ class SqliteLedger(LedgerBase):
             return [_record(r) for r in rows]
 
         return await self._db.run(work)
+
+
+# Ledgers holding rows not written yet. Python joins the stores' worker threads before it
+# runs atexit handlers, so this one may use their connections.
+_WAITING: set[SqliteLedger] = set()
+
+
+@atexit.register
+def _write_leftovers() -> None:
+    for ledger in list(_WAITING):
+        try:
+            ledger.write_leftovers()
+        except Exception:  # noqa: BLE001 - one store's failure must not stop the others
+            log.warning("usage ledger: rows lost at exit", exc_info=True)
 
 
 class SqliteStore(LocalRateLimits):
