@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from . import _constants as C
@@ -23,6 +23,7 @@ from ._capabilities import check_request
 from ._fallback import chat_plan, needs_plan, stream_plan
 from ._logging import register_secret
 from ._messages import build_request, stream_options_param
+from ._options import check_chat_call, check_client_options
 from ._policy import Call, RequestPolicy, aclose_stream, scrub
 from ._redact import StreamScrubber
 from ._sanitize import check_request_size, clean_text, scrubbed_delta
@@ -47,8 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncPoeClient", "ClientOptions"]
 
-_CHAT_OPTIONS = frozenset(ChatOptions.__annotations__)
-
 
 class ClientOptions(TypedDict, total=False):
     """The keyword arguments of :class:`AsyncPoeClient` (and :class:`~poe_mcp.PoeClient`)."""
@@ -70,13 +69,6 @@ class ClientOptions(TypedDict, total=False):
 
 
 _CLIENT_OPTIONS = frozenset(ClientOptions.__annotations__)
-
-
-def _refuse_unknown(options: Mapping[str, Any], known: frozenset[str]) -> None:
-    """What Python says for a keyword the signature does not have (options are typed dicts)."""
-    unknown = set(options) - known
-    if unknown:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
 
 
 class AsyncPoeClient(RequestPolicy):
@@ -120,7 +112,7 @@ class AsyncPoeClient(RequestPolicy):
     """
 
     def __init__(self, api_key: str | None = None, **options: Unpack[ClientOptions]) -> None:
-        _refuse_unknown(options, _CLIENT_OPTIONS)
+        check_client_options(options, _CLIENT_OPTIONS)  # unknown keywords, wrong types
         provider, base_url, backend = (options.get(k) for k in ("provider", "base_url", "backend"))
         settings = options.get("settings")
         if settings is None:
@@ -194,7 +186,7 @@ class AsyncPoeClient(RequestPolicy):
         self, model: str, messages_or_prompt: MessagesInput, options: ChatOptions
     ) -> ChatRequest:
         """The validated request of one call (aliases resolved, inputs checked)."""
-        _refuse_unknown(options, _CHAT_OPTIONS)
+        check_chat_call(model, options)
         model = await self.resolve_model(model)
         request = build_request(
             model,
@@ -231,6 +223,7 @@ class AsyncPoeClient(RequestPolicy):
             PoeError: one of its subclasses (see :mod:`poe_mcp.errors`); an unknown model's
                 ``NotFoundError`` names close ones (``metadata["suggestions"]``).
         """
+        check_chat_call(model, options)  # before a plan reads them
         fallbacks, effort = options.get("fallbacks"), options.get("reasoning_effort")
         if needs_plan(self.settings, model, fallbacks, effort):
             return await chat_plan(self, model, messages_or_prompt, options)
@@ -269,6 +262,7 @@ class AsyncPoeClient(RequestPolicy):
         ``IncompleteStreamError`` whose ``partial_text`` keeps what arrived. With ``fallbacks``
         the next model is tried only until the first delta.
         """
+        check_chat_call(model, options)  # before a plan reads them
         fallbacks, effort = options.get("fallbacks"), options.get("reasoning_effort")
         if needs_plan(self.settings, model, fallbacks, effort):
             async for item in stream_plan(self, model, messages_or_prompt, options):

@@ -95,12 +95,18 @@ def attachment_part(
     Raises:
         InvalidRequestError: the path does not exist or cannot be read.
         TooLargeError: the file is larger than ``max_bytes``.
+        TypeError: ``source`` is neither a path nor bytes.
     """
-    if isinstance(source, bytes):
-        data = source
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
         name = filename or "attachment"
-    else:
+    elif isinstance(source, str | os.PathLike):
         data, name = _read_attachment(source, filename, max_bytes)
+    else:
+        raise TypeError(
+            "an attachment is a path (str or Path) or the file's bytes, not "
+            f"{type(source).__name__}"
+        )
     _check_size(len(data), name, max_bytes)
     kind = media_type or guess_media_type(data, name)
     uri = f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
@@ -242,7 +248,12 @@ def build_messages(
         if not any(_has_content(m.get("content")) or m.get("tool_calls") for m in messages):
             raise InvalidRequestError("every message is empty: say something to the model")
 
-    files = list(attachments or ())
+    # One path or one file's bytes is one attachment, never a string's characters.
+    files: list[Any] = (
+        [attachments]
+        if isinstance(attachments, str | bytes | bytearray | os.PathLike)
+        else list(attachments or ())
+    )
     if files:
         _attach(messages, [attachment_part(source) for source in files])
 

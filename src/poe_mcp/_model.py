@@ -32,18 +32,18 @@ __all__ = ["AsyncModel", "AsyncModelConversation", "Model", "ModelConversation"]
 
 
 def _checked_defaults(name: object, defaults: ChatOptions) -> None:
-    """Refuse a bad name or an unknown option now, not at the first call."""
-    from .errors import InvalidRequestError
+    """Refuse a bad name, an unknown option or a wrong type now, not at the first call."""
+    from ._options import check_chat_options, check_model_name
     from .types import ChatOptions
 
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidRequestError(f"a model name is needed, e.g. Claude-Sonnet-4; got {name!r}")
+    check_model_name(name)
     unknown = sorted(set(defaults) - set(ChatOptions.__annotations__))
     if unknown:
         raise TypeError(
             f"unknown chat option(s) {', '.join(unknown)}; the options are "
             f"{', '.join(sorted(ChatOptions.__annotations__))}"
         )
+    check_chat_options(defaults)
 
 
 def _merge(defaults: ChatOptions, options: ChatOptions) -> ChatOptions:
@@ -115,7 +115,10 @@ class AsyncModelConversation:
     def _merged(self, options: ChatOptions) -> ChatOptions:
         # The conversation holds the system prompt (its own, else the model's default): the
         # model's default must not override ``conversation(system=...)`` at every turn.
-        defaults: ChatOptions = {k: v for k, v in self.model.defaults.items() if k != "system"}  # type: ignore[assignment]
+        # Its session is its own too: a model's default session_id is not this one's.
+        defaults: ChatOptions = {
+            k: v for k, v in self.model.defaults.items() if k not in ("system", "session_id")
+        }  # type: ignore[assignment]
         return _merge(defaults, options)
 
     async def ask(self, message: UserInput, **options: Unpack[ChatOptions]) -> ChatResult:

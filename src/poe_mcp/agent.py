@@ -134,6 +134,9 @@ class Agent:
         options: ChatOptions | None = None,
         reasoning_effort: ReasoningEffort | None = None,
     ) -> None:
+        from ._options import check_chat_call
+
+        check_chat_call(model, options or {}, " of Agent(options=...)")
         if max_turns < 1:
             raise InvalidRequestError(f"max_turns must be at least 1, got {max_turns}")
         if tool_timeout <= 0:
@@ -196,6 +199,17 @@ class Agent:
         """
         started = time.perf_counter()
         if conversation is not None:
+            from .conversation import Conversation
+
+            if not isinstance(conversation, Conversation):
+                raise TypeError(
+                    f"conversation takes a Conversation, not {type(conversation).__name__}"
+                    + (
+                        f": conversation=Conversation({conversation!r})"
+                        if isinstance(conversation, str)
+                        else ""
+                    )
+                )
             return await self._run_stored(conversation, prompt_or_messages, tool_results, started)
         if prompt_or_messages is None or isinstance(prompt_or_messages, Mapping):
             raise InvalidRequestError(

@@ -26,12 +26,14 @@ unknown add tokens but no dollars (they are never counted as 0; the error says h
 from __future__ import annotations
 
 import calendar
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._money import format_usd
+from ._redact import describe_value
 from .errors import ConfigError, PoeError, QuotaError
 from .types import Usage
 
@@ -64,7 +66,10 @@ def _number(value: Any, where: str, *, integer: bool) -> float | int | None:
         number: float | int = int(value) if integer else float(value)
     except (TypeError, ValueError):
         kind = "a whole number of tokens" if integer else "an amount in USD"
-        raise ConfigError(f"{where} must be {kind}, got {value!r}") from None
+        raise ConfigError(f"{where} must be {kind}, got {describe_value(value)}") from None
+    if not math.isfinite(number):
+        # nan compares false with everything: the limit would silently never apply.
+        raise ConfigError(f"{where} must be a finite amount, got {describe_value(value)}")
     if number < 0:
         raise ConfigError(f"{where} cannot be negative, got {value!r}")
     return number

@@ -179,6 +179,8 @@ def resolve_api_key(provider: str = "poe", explicit: str | None = None) -> str:
 
     Raises:
         AuthError: no key anywhere; the message says exactly where to put one.
+        ConfigError: the key found cannot go in an HTTP header (a space, a line break, an
+            accented letter): the message names where it was found, never the key.
     """
     try:
         from_file, creds_path, creds = _file_key(provider)
@@ -188,9 +190,17 @@ def resolve_api_key(provider: str = "poe", explicit: str | None = None) -> str:
         from_file, creds_path, creds = None, config_dir() / "credentials.toml", None
     _register_known_keys(creds or {})
     spec = PROVIDERS.get(provider, PROVIDERS["poe"])
-    found = explicit or os.environ.get(spec.key_env) or from_file
-    if found:
-        return found
+    # Whitespace around a pasted key is never part of it; a blank one is no key at all.
+    sources = (
+        ("the api_key argument", explicit),
+        (spec.key_env, os.environ.get(spec.key_env)),
+        (f"{creds_path} [{spec.key_section}] api_key", from_file),
+    )
+    for where, value in sources:
+        if isinstance(value, str) and value.strip():
+            return _sendable_key(value.strip(), where)
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"api_key takes a string, not {type(value).__name__}")
     where = spec.key_page or "the provider that issued it"
     tables = ", ".join(f"[{p.key_section}]" for p in PROVIDERS.values())
     example = f'[{spec.key_section}]\n      api_key = "{spec.key_example}"'
@@ -202,6 +212,29 @@ def resolve_api_key(provider: str = "poe", explicit: str | None = None) -> str:
         f"      {example}\n"
         f"    (one table per provider: {tables})\n"
         f"  - the api_key argument of AsyncPoeClient / PoeClient (or serve --api-key)."
+    )
+
+
+def _sendable_key(key: str, where: str) -> str:
+    """``key`` when an HTTP header can carry it: printable ASCII without spaces.
+
+    Raises:
+        ConfigError: naming where the key came from, never the key.
+    """
+    if all(33 <= ord(c) <= 126 for c in key):
+        return key
+    bad = next(c for c in key if not 33 <= ord(c) <= 126)
+    what = (
+        "a space"
+        if bad == " "
+        else "a line break or control character"
+        if ord(bad) < 32 or ord(bad) == 127
+        else "a non-ASCII character"
+    )
+    raise ConfigError(
+        f"the API key ({where}) cannot be sent: it holds {what}, and a key is printable ASCII "
+        "without spaces. Copy it again from the provider's page (give the key alone, without "
+        "'Bearer ' or quotes)."
     )
 
 

@@ -20,10 +20,12 @@ to one session and one store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Unpack
 
 from . import _constants as C
+from ._options import check_chat_call
 from .errors import PoeError
 from .sessions import Conversations, Turn, is_new_session, validate_session_id
 
@@ -68,9 +70,18 @@ class Conversation:
         system: str | None = None,
         ttl_s: float | None = None,
     ) -> None:
+        if session_id is not None and not isinstance(session_id, str):
+            raise TypeError(f"session_id takes a string or None, not {type(session_id).__name__}")
         self._session_id = None if is_new_session(session_id) else session_id
         if self._session_id is not None:
             self._session_id = validate_session_id(self._session_id)
+        _check_store(store)
+        if system is not None and not isinstance(system, str):
+            raise TypeError(f"system takes a string or None, not {type(system).__name__}")
+        if ttl_s is not None:
+            from ._options import check_seconds
+
+            check_seconds("ttl_s", ttl_s)
         self._store_arg = store
         self._conversations: Conversations | None = None
         self.system = system
@@ -104,6 +115,29 @@ class Conversation:
         self._conversations = Conversations(sessions, ttl_s=ttl)
         return self._conversations
 
+    @asynccontextmanager
+    async def _sessions(self, client: AsyncPoeClient | None) -> AsyncIterator[Conversations]:
+        """Where this conversation lives, for :meth:`history` and :meth:`reset`.
+
+        Bound (by a turn, ``store=`` or ``client``): that store. Else nothing says where yet:
+        the settings' store, where a client would keep it (``POE_MCP_STORE``, SQLite by
+        default), opened for this one call; never a throwaway in-memory store, which would
+        read as empty and then hold the conversation to it.
+        """
+        if self._conversations is not None or self._store_arg is not None or client is not None:
+            yield await self._bind(client)
+            return
+        from .config import Settings
+        from .store import open_store_async
+
+        settings = Settings.load()
+        store = await open_store_async(settings.store_url)
+        try:
+            ttl = settings.session_ttl_s if self._ttl_s is None else self._ttl_s
+            yield Conversations(store.sessions, ttl_s=ttl)
+        finally:
+            await store.aclose()
+
     async def _prepare(
         self,
         client: AsyncPoeClient,
@@ -111,6 +145,15 @@ class Conversation:
         message: UserInput,
         options: dict[str, Any],
     ) -> tuple[Turn, dict[str, Any]]:
+        _check_client(client)
+        check_chat_call(model, options, " of Conversation.ask / stream")
+        sid = options.pop("session_id", None)
+        if sid is not None and sid != self._session_id:
+            raise TypeError(
+                f"session_id={sid!r} is not this conversation's session "
+                f"({self._session_id or 'new'}): a Conversation is one session; continue "
+                f"another with Conversation({sid!r})"
+            )
         conversations = await self._bind(client)
         system = options.pop("system", None)
         system = self.system if system is None else system
@@ -122,7 +165,6 @@ class Conversation:
             context_window=await _context_window(client, model),
             max_output_tokens=options.get("max_tokens"),
         )
-        options.pop("session_id", None)
         return turn, {**options, "session_id": turn.session_id}
 
     async def _commit(self, turn: Turn, result: ChatResult) -> None:
@@ -230,24 +272,64 @@ class Conversation:
             yield delta
 
     async def history(self, client: AsyncPoeClient | None = None) -> list[Message]:
-        """The stored messages (system prompts, questions, answers), oldest first."""
+        """The stored messages (system prompts, questions, answers), oldest first; [] for a
+        new conversation (no turn yet).
+
+        Args:
+            client: the client whose store holds it (needed only when the conversation was
+                given neither a ``store`` nor a turn yet; without one, the settings' store).
+
+        Raises:
+            SessionNotFoundError: the session does not exist (any more).
+        """
         if self._session_id is None:
             return []
-        conversations = await self._bind(client)
-        session = await conversations.store.get(self._session_id)
+        async with self._sessions(client) as conversations:
+            session = await conversations.load(self._session_id)
         return list(session.messages) if session is not None else []
 
     async def reset(self, client: AsyncPoeClient | None = None) -> None:
-        """Forget the stored conversation; the next turn starts a new one (a new id)."""
+        """Forget the stored conversation; the next turn starts a new one (a new id).
+
+        Forgetting one that has already expired (or was reset elsewhere) is not an error.
+        ``client``: as :meth:`history`.
+        """
         if self._session_id is not None:
-            conversations = await self._bind(client)
-            await conversations.clear(self._session_id)
+            async with self._sessions(client) as conversations:
+                await conversations.clear(self._session_id)
         self._session_id = None
+
+
+def _check_client(client: object) -> None:
+    from ._client import AsyncPoeClient
+
+    if not isinstance(client, AsyncPoeClient):
+        hint = (
+            ": the blocking PoeClient's conversations are client.model(name).conversation()"
+            if type(client).__name__ == "PoeClient"
+            else ""
+        )
+        raise TypeError(f"client takes an AsyncPoeClient, not {type(client).__name__}{hint}")
+
+
+def _check_store(store: object) -> None:
+    if store is None or hasattr(store, "sessions"):
+        return
+    if not all(hasattr(store, name) for name in ("get", "extend", "delete")):
+        raise TypeError(
+            "store takes a Store (poe_mcp.store.open_store(url)) or a SessionStore, not "
+            f"{type(store).__name__}"
+        )
 
 
 def _user_message(message: UserInput, attachments: Any) -> Message:
     from ._messages import build_messages
 
+    if not isinstance(message, str | Mapping):
+        raise TypeError(
+            "a conversation turn takes a prompt (a string) or one user message (a dict), not "
+            f"{type(message).__name__}: the history is the conversation's own"
+        )
     source: Any = message if isinstance(message, str) else [dict(message)]
     user: Message = build_messages(source, attachments=attachments)[-1]
     if user.get("role") != "user":

@@ -59,7 +59,8 @@ async def test_an_unknown_session_is_an_error_not_a_fresh_start(client: AsyncPoe
     with pytest.raises(NotFoundError, match="does not exist or has expired"):
         await conversation.ask(client, "GPT-4.1", "hello?")
     assert await client.get_store() is not None
-    assert await conversation.history() == []
+    with pytest.raises(NotFoundError, match="does not exist"):  # nothing made under that id
+        await conversation.history()
 
 
 async def test_reset_forgets_and_starts_a_new_session(

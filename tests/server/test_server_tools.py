@@ -152,7 +152,8 @@ async def test_a_slow_answer_sends_heartbeats_and_a_quick_one_none(
             "ask_poe_v2", {"bot": "GPT-4.1", "prompt": "slow"}, progress_callback=on_progress
         )
         await asyncio.sleep(0.3)  # no heartbeat after the answer
-    assert not quick.is_error and not slow.is_error
+    assert not quick.is_error
+    assert not slow.is_error
     waits = [m for _, m in seen if "waiting for the answer" in m]
     assert 3 <= len(waits) <= 6, seen
     assert [p for p, _ in seen] == sorted({p for p, _ in seen})  # values only ever increase

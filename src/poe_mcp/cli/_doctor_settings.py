@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._redact import redact_url
+from .._redact import describe_value, redact_url
 from ..errors import PoeError
 
 if TYPE_CHECKING:
@@ -95,6 +95,9 @@ def settings_checks(settings: Settings) -> list[dict[str, Any]]:
         ("tools", lambda: _tools(settings)),
         ("aliases", lambda: _aliases(settings)),
         ("stream_options", lambda: _stream_options(settings)),
+        ("logs", lambda: _logs(settings)),
+        ("transport", lambda: _transport(settings)),
+        ("token", lambda: _token(settings)),
     ]
     for name, value in rows:
         try:
@@ -106,6 +109,39 @@ def settings_checks(settings: Settings) -> list[dict[str, Any]]:
     except PoeError as exc:
         lines.append(check("mcp_servers", "fail", str(exc)))
     return lines
+
+
+def _logs(settings: Settings) -> str:
+    logs = settings.logs  # [logs] with POE_MCP_LOGS over it: a bad value fails here
+    who = ", ".join(sorted(logs.entry_points)) or "none"
+    kept = "forever" if logs.retention_days is None else f"{logs.retention_days:g} days"
+    return f"prompts and answers logged for: {who} (kept {kept})"
+
+
+def _transport(settings: Settings) -> str:
+    """``POE_MCP_TRANSPORT``, which ``serve`` reads through its option."""
+    from ..errors import ConfigError
+
+    value = settings.environ.get("POE_MCP_TRANSPORT")
+    if value is None:
+        return "stdio (serve's default; POE_MCP_TRANSPORT unset)"
+    if value not in ("stdio", "http"):
+        raise ConfigError(
+            f"POE_MCP_TRANSPORT must be stdio or http (got {describe_value(value)}): "
+            "`poe-mcp serve` would refuse to start"
+        )
+    return f"{value} (POE_MCP_TRANSPORT)"
+
+
+def _token(settings: Settings) -> str:
+    """``POE_MCP_TOKEN``, the HTTP server's and the console's bearer token (never shown)."""
+    from ..server.http import check_token
+
+    value = settings.environ.get("POE_MCP_TOKEN")
+    if value is None:
+        return "none set (HTTP on loopback makes or reuses one; required off loopback)"
+    check_token(value, "POE_MCP_TOKEN")
+    return f"set in POE_MCP_TOKEN ({len(value)} characters)"
 
 
 def _stream_options(settings: Settings) -> str:

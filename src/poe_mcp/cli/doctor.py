@@ -24,14 +24,19 @@ async def run_checks(settings: Settings) -> list[dict[str, Any]]:
     checks += settings_checks(settings)
     source = next(iter(key_sources(settings.provider)), None)
     provider = settings.provider_info
+    unusable = _unusable_key(settings) if source is not None else None
     checks.append(
         {
             "name": "api_key",
-            "ok": source is not None,
-            "detail": f"found in {source}"
-            if source
-            else f"missing: export {provider.key_env}=... or put it in "
-            f"{settings.config_dir / 'credentials.toml'} under [{provider.key_section}] api_key",
+            "ok": source is not None and unusable is None,
+            "detail": unusable
+            or (
+                f"found in {source}"
+                if source
+                else f"missing: export {provider.key_env}=... or put it in "
+                f"{settings.config_dir / 'credentials.toml'} under [{provider.key_section}] "
+                "api_key"
+            ),
         }
     )
 
@@ -42,14 +47,18 @@ async def run_checks(settings: Settings) -> list[dict[str, Any]]:
         store: Any = open_store(settings.store_url)
         health = await store.health()
         await store.aclose()
-        checks.append({"name": "store", "ok": bool(health.get("ok")), "detail": f"{store_url}"})
+        why = "" if health.get("ok") else f": {health.get('error') or 'unhealthy'}"
+        checks.append(
+            {"name": "store", "ok": bool(health.get("ok")), "detail": redact(f"{store_url}{why}")}
+        )
     except PoeError as exc:
         checks.append({"name": "store", "ok": False, "detail": f"{store_url}: {exc}"})
 
-    if source is None:
-        checks.append(check("api", "skip", "skipped: no API key"))
+    if source is None or unusable is not None:
+        why = "skipped: no API key" if source is None else "skipped: the API key cannot be sent"
+        checks.append(check("api", "skip", why))
         if settings.provider == "poe":
-            checks.append(check("key_valid", "skip", "skipped: no API key"))
+            checks.append(check("key_valid", "skip", why))
         return checks
     from ..client import AsyncPoeClient
 
@@ -77,6 +86,17 @@ async def run_checks(settings: Settings) -> list[dict[str, Any]]:
                 detail = redact(f"{exc} [kind: {exc.kind}]")
                 checks.append({"name": "key_valid", "ok": False, "detail": detail})
     return checks
+
+
+def _unusable_key(settings: Settings) -> str | None:
+    """Why the key found cannot be used (a space, an accented letter...), or None."""
+    from ..config import resolve_api_key
+
+    try:
+        resolve_api_key(settings.provider)
+    except PoeError as exc:
+        return str(exc)
+    return None
 
 
 _LATER = ("api_key", "store", "api")

@@ -21,7 +21,7 @@ Point any OpenAI client at it (any key works; keys starting with
 or poe-mcp itself:  POE_BASE_URL=http://127.0.0.1:{C.SIMULATOR_PORT}/v1 POE_API_KEY=test-key
 
 \b
-Endpoints: /v1/models, /v1/chat/completions, /usage/current_balance,
+Endpoints: /v1/models, /v1/chat/completions, /v1/responses, /usage/current_balance,
 /usage/points_history, /bot/<name> (bot protocol), /poe_api/ (uploads),
 /media/<file>; test hooks (loopback only): POST|DELETE /sim/faults,
 GET /sim/requests, POST /sim/reset.

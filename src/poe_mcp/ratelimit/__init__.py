@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import threading
 import time
 from typing import Any, Protocol
@@ -53,6 +54,30 @@ def spacing(
     return burst, interval, (burst - 1) * interval
 
 
+def _check_numbers(rpm: object, period_s: object, burst: object, max_wait_s: object) -> None:
+    """Refuse numbers a limiter cannot work with, naming them (``[rate_limit]`` is checked
+    when the settings load; these come from code: ``store.rate_limiter(...)``, a limiter).
+
+    Raises:
+        TypeError: a count that is not an int, or a duration that is not a number.
+        ValueError: ``rpm`` or ``burst`` below 1, ``period_s`` not above 0, ``max_wait_s``
+            below 0, or a duration that is not finite.
+    """
+    for name, value in (("rpm", rpm), ("burst", burst)):
+        if value is None and name == "burst":
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} takes a whole number (int), not {type(value).__name__}")
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    for name, value, zero_ok in (("period_s", period_s, False), ("max_wait_s", max_wait_s, True)):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise TypeError(f"{name} takes a number of seconds, not {type(value).__name__}")
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+            least = "0 or more" if zero_ok else "greater than 0"
+            raise ValueError(f"{name} must be a finite number of seconds, {least}, got {value}")
+
+
 class RateLimiter(Protocol):
     """What the client needs from a limiter."""
 
@@ -76,6 +101,7 @@ class _Spaced:
     def __init__(
         self, rpm: int, period_s: float, burst: int | None, max_wait_s: float, margin: float
     ) -> None:
+        _check_numbers(rpm, period_s, burst, max_wait_s)
         self.rpm = rpm
         self.period_s = period_s
         self.burst, self.interval_s, self._tolerance = spacing(rpm, period_s, burst, margin)

@@ -44,6 +44,7 @@ __all__ = [
     "StaticTokenVerifier",
     "allowed_names",
     "build_http_app",
+    "check_token",
     "host_rules",
     "is_loopback",
     "resolve_token",
@@ -63,6 +64,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_token(
+    token: str, where: str = "the bearer token (POE_MCP_TOKEN, --token or <data dir>/http-token)"
+) -> str:
+    """``token`` when a client can send it in an ``Authorization`` header: printable ASCII
+    without spaces (a line break or an accented letter would leave every client locked out).
+
+    Raises:
+        ConfigError: naming ``where`` the token came from, never the token.
+    """
+    if token and all(33 <= ord(c) <= 126 for c in token):
+        return token
+    raise ConfigError(
+        f"{where} cannot be sent by any client: a token is printable ASCII without spaces or "
+        "line breaks (e.g. the output of `openssl rand -hex 32`)"
+    )
+
+
 def resolve_token(
     host: str, token: str | None, *, no_auth: bool = False
 ) -> tuple[str | None, bool]:
@@ -80,7 +98,7 @@ def resolve_token(
         return None, False
     if token:
         register_secret(token)
-        return token, False
+        return check_token(token), False
     if not is_loopback(host):
         raise ConfigError(
             f"refusing to serve on {host} without a bearer token: set POE_MCP_TOKEN or pass "

@@ -71,7 +71,9 @@ _MODEL_CALL_PREFIXES = ("/v1/chat/completions", "/v1/responses", "/bot/")
 
 @dataclass(slots=True)
 class Fault:
-    """One scripted outcome. See the module docstring for what each kind does.
+    """One scripted outcome; what each kind does: the docstring of this module,
+    ``poe_mcp.simulator._faults`` (``help(poe_mcp.simulator._faults)``), or the README's
+    simulator section.
 
     Attributes:
         kind: one of :data:`FAULT_KINDS`.

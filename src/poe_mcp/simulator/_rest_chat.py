@@ -71,11 +71,38 @@ def _number(body: Mapping[str, Any], name: str, low: float, high: float) -> None
         raise InvalidRequestError(f"'{name}' must be a number between {low:g} and {high:g}")
 
 
-def _validate(body: Any) -> None:
-    if not isinstance(body, dict):
-        raise InvalidRequestError("the request body must be a JSON object")
+def _check_message(i: int, msg: Mapping[str, Any]) -> None:
+    """A message's shape as the API takes it: text or parts for ``content`` and objects for
+    ``tool_calls`` (any other JSON type is a 400, never a crash of the simulator)."""
+    content = msg.get("content")
+    if content is not None and not isinstance(content, str | list):
+        raise InvalidRequestError(f"messages[{i}].content must be a string or an array of parts")
+    for j, part in enumerate(content if isinstance(content, list) else ()):
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise InvalidRequestError(f"messages[{i}].content[{j}] must be an object with a type")
+        if part["type"] == "text" and not isinstance(part.get("text"), str):
+            raise InvalidRequestError(f"messages[{i}].content[{j}].text must be a string")
+    calls = msg.get("tool_calls")
+    if calls is None:
+        return
+    if not isinstance(calls, list) or not all(
+        isinstance(c, dict)
+        and isinstance(c.get("function"), dict)
+        and isinstance(c["function"].get("name"), str)
+        and isinstance(c["function"].get("arguments", ""), str)
+        for c in calls
+    ):
+        raise InvalidRequestError(
+            f"messages[{i}].tool_calls must be an array of "
+            "{id, type: function, function: {name, arguments (a JSON string)}}"
+        )
+
+
+def _check_messages(body: Mapping[str, Any]) -> None:
     if not body.get("model"):
         raise InvalidRequestError("'model' is required")
+    if not isinstance(body["model"], str):
+        raise InvalidRequestError("'model' must be a string")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequestError("'messages' must be a non-empty array")
@@ -86,6 +113,13 @@ def _validate(body: Any) -> None:
                 f"messages[{i}].role {role!r} is not supported; use one of "
                 "system, developer, user, assistant, tool"
             )
+        _check_message(i, msg)
+
+
+def _validate(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise InvalidRequestError("the request body must be a JSON object")
+    _check_messages(body)
     _number(body, "temperature", *C.TEMPERATURE_RANGE)
     _number(body, "top_p", *C.TOP_P_RANGE)
     n = body.get("n")

@@ -21,7 +21,7 @@ from typing import Any
 from .. import _constants as C
 from ..errors import ConfigError
 from ._faults import Fault, parse_faults
-from ._state import SimState
+from ._state import SimState, check_numbers
 
 __all__ = ["Simulator"]
 
@@ -61,6 +61,9 @@ class Simulator:
             raise ConfigError(
                 f"the simulator plays {' or '.join(C.SIM_PROVIDERS)}, not {provider!r}"
             )
+        if not isinstance(host, str) or not host.strip():
+            raise ConfigError(f"the simulator's host must be an address, got {host!r}")
+        check_numbers(port=port)
         self.host = host
         self._requested_port = port
         self.provider = provider

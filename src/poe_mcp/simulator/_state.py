@@ -31,12 +31,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import _constants as C
-from ..errors import AuthError, BalanceError, RateLimitError
+from ..errors import AuthError, BalanceError, ConfigError, RateLimitError
 from . import _quirks, _rest_openai
 from ._catalog import CATALOG, ModelSpec, find_model
 from ._faults import Fault
 
-__all__ = ["RateInfo", "SimState", "StoredFile", "summarise_body"]
+__all__ = ["RateInfo", "SimState", "StoredFile", "check_numbers", "summarise_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,30 @@ def summarise_body(value: Any) -> Any:
     return value
 
 
+def check_numbers(**numbers: object) -> None:
+    """Refuse a simulator setting that cannot work (``poe-mcp simulator`` checks its options
+    the same way): ``rpm`` a whole number >= 1, ``initial_points`` and ``port`` whole numbers
+    >= 0 (``port`` <= 65535), ``latency_ms`` and ``media_delay_s`` finite numbers >= 0.
+
+    Raises:
+        ConfigError: naming the setting and the value.
+    """
+    lowest = {"rpm": 1}
+    for name, value in numbers.items():
+        whole = name in ("rpm", "initial_points", "port")
+        ok = isinstance(value, int) if whole else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok:
+            kind = "a whole number" if whole else "a number"
+            raise ConfigError(f"the simulator's {name} must be {kind}, not {type(value).__name__}")
+        assert isinstance(value, int | float)
+        low = lowest.get(name, 0)
+        if not (math.isfinite(value) and value >= low) or (name == "port" and value > 65535):
+            top = " and at most 65535" if name == "port" else ""
+            raise ConfigError(
+                f"the simulator's {name} must be a finite number, at least {low}{top}, got {value}"
+            )
+
+
 class SimState:
     """Shared, thread-safe state of one simulator.
 
@@ -119,6 +143,14 @@ class SimState:
         clock: Callable[[], float] = time.monotonic,
         provider: str = "poe",
     ) -> None:
+        check_numbers(
+            rpm=rpm,
+            latency_ms=latency_ms,
+            media_delay_s=media_delay_s,
+            initial_points=initial_points,
+        )
+        if not callable(clock):
+            raise TypeError(f"clock takes a function (time.monotonic), not {type(clock).__name__}")
         self.provider = provider
         self.rpm = rpm
         self.latency_ms = latency_ms

@@ -38,12 +38,23 @@ def open_store(url: str, *, clock: Clock | None = None) -> Store:
 
     Args:
         url: where the store lives.
-        clock: the store's time (default: ``time.time``, Redis's own time on Redis).
+        clock: the store's time, a function returning seconds since the epoch (default:
+            ``time.time``, Redis's own time on Redis). It is read once here; a reading that
+            is not a finite number (or raises) is a ``ConfigError`` now, a ``StoreError`` later.
 
     Raises:
-        ConfigError: the URL is malformed or names a backend that is not available.
+        TypeError: ``url`` is not a string, or ``clock`` is not callable.
+        ConfigError: the URL is malformed or names a backend that is not available, or the
+            clock's first reading is unusable.
         StoreError: the backend exists but cannot be opened (unwritable path, newer schema...).
     """
+    from ._clock import checked_clock
+
+    if not isinstance(url, str):
+        raise TypeError(f"url takes a store URL (a string), not {type(url).__name__}")
+    if "\x00" in url:
+        raise ConfigError("the store URL contains a NUL character")
+    clock = checked_clock(clock)
     scheme, sep, _ = url.partition("://")
     if not sep or scheme.lower() not in _BACKENDS:
         raise ConfigError(

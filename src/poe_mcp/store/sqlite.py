@@ -422,7 +422,7 @@ def _write_leftovers() -> None:
     for ledger in list(_WAITING):
         try:
             ledger.write_leftovers()
-        except Exception:  # noqa: BLE001 - one store's failure must not stop the others
+        except Exception:
             log.warning("usage ledger: rows lost at exit", exc_info=True)
 
 
