@@ -115,3 +115,13 @@ def test_serve_refuses_a_token_no_client_could_send(
     assert text.startswith("error (config): the bearer token (POE_MCP_TOKEN, --token or"), text
     assert "cannot be sent by any client" in text
     assert "two\nlines" not in text
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("ask", "chat"), ("chta", "chat"), ("server", "serve"), ("sesions", "sessions")],
+)
+def test_an_unknown_command_names_the_one_meant(typed: str, meant: str) -> None:
+    result = CliRunner().invoke(cli, [typed, "hello"])
+    assert result.exit_code == 2
+    assert f"No such command '{typed}'. Did you mean '{meant}'?" in result.output

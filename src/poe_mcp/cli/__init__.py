@@ -6,6 +6,7 @@ Subcommands live in their own modules and are imported only when run, so ``poe-m
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import logging
@@ -38,7 +39,23 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Names users of other tools type for ours (``poe-mcp ask`` as in earlier servers' ``ask_poe``).
+_SYNONYMS = {"ask": "chat", "server": "serve", "cost": "usage", "history": "sessions"}
+
+
 class _LazyGroup(click.Group):
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        unknown = name and not name.startswith("-") and name not in _COMMANDS
+        if unknown and not ctx.resilient_parsing:  # shell completion passes partial names
+            close = difflib.get_close_matches(name, list(_COMMANDS), n=1)
+            guess = _SYNONYMS.get(name) or (close[0] if close else None)
+            hint = f" Did you mean {guess!r}?" if guess else ""
+            ctx.fail(f"No such command {name!r}.{hint} See 'poe-mcp --help' for the commands.")
+        return super().resolve_command(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(
             name
