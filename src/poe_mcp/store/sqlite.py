@@ -342,7 +342,8 @@ class SqliteLedger(LedgerBase):
 
     def _kick(self) -> None:
         if self._pending and not self._db.closed:  # else a job already took the rows
-            self._db.submit(self._flush)
+            with contextlib.suppress(RuntimeError):  # the interpreter is exiting: atexit writes
+                self._db.submit(self._flush)
 
     async def flush(self) -> None:
         """Wait until every queued row is written."""
