@@ -135,3 +135,29 @@ async def collect(stream: AsyncIterator[Any]) -> tuple[list[Any], Any]:
     """Every delta of a stream, and the result of its last one."""
     deltas = [d async for d in stream]
     return deltas, deltas[-1].result
+
+
+def weather_tools(weather: str, time: str) -> list[Any]:
+    """``get_weather`` and ``get_time`` as agent tools answering "<weather> in <city>" and
+    "<time> in <zone>" (what TWO_CALLS asks for)."""
+    from poe_mcp import tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Weather.
+
+        Args:
+            city: the city.
+        """
+        return f"{weather} in {city}"
+
+    @tool
+    def get_time(zone: str) -> str:
+        """Time.
+
+        Args:
+            zone: the zone.
+        """
+        return f"{time} in {zone}"
+
+    return [get_weather, get_time]

@@ -24,7 +24,7 @@ from poe_mcp.cli import cli
 from poe_mcp.errors import ConfigError, InvalidRequestError
 from poe_mcp.simulator import Simulator
 
-from .conftest import KEY, TWO_CALLS, chat_calls, collect
+from .conftest import KEY, TWO_CALLS, chat_calls, collect, weather_tools
 from .standin import StandIn, chunk
 
 
@@ -109,28 +109,9 @@ async def test_a_bad_setting_is_a_config_error(
 async def test_an_agent_s_parallel_tool_calls_default_is_dropped_when_refused(
     simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    @tool
-    def get_weather(city: str) -> str:
-        """Weather.
-
-        Args:
-            city: the city.
-        """
-        return f"hail in {city}"
-
-    @tool
-    def get_time(zone: str) -> str:
-        """Time.
-
-        Args:
-            zone: the zone.
-        """
-        return f"midnight in {zone}"
-
+    tools = weather_tools("hail", "midnight")
     simulator.add_fault("quirk", quirks=["reject_parallel_tool_calls"], times=0)
-    agent = Agent(
-        make_client(simulator.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
-    )
+    agent = Agent(make_client(simulator.base_url), "GPT-4.1", tools=tools, stream=streamed)
     result = await agent.run(TWO_CALLS)
     assert [t.result for t in result.trace] == ["hail in Paris", "midnight in Rome"]
     assert _sent(simulator, "parallel_tool_calls") == [True, False, False]

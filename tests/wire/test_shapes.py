@@ -16,12 +16,21 @@ import pytest
 from click.testing import CliRunner
 from mcp import Client
 
-from poe_mcp import Agent, AsyncPoeClient, tool
+from poe_mcp import Agent, AsyncPoeClient
 from poe_mcp.cli import cli
 from poe_mcp.errors import UpstreamError
 from poe_mcp.simulator import THINKING, Simulator
 
-from .conftest import CLOCK, KEY, TWO_CALLS, WEATHER, chat_calls, collect, upstream_calls
+from .conftest import (
+    CLOCK,
+    KEY,
+    TWO_CALLS,
+    WEATHER,
+    chat_calls,
+    collect,
+    upstream_calls,
+    weather_tools,
+)
 from .standin import StandIn, chunk, completion
 
 
@@ -158,28 +167,9 @@ async def test_an_unexpected_shape_in_a_stream_is_an_upstream_error(
 async def test_an_agent_runs_tools_whose_arguments_came_as_objects(
     simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    @tool
-    def get_weather(city: str) -> str:
-        """Weather.
-
-        Args:
-            city: the city.
-        """
-        return f"fog in {city}"
-
-    @tool
-    def get_time(zone: str) -> str:
-        """Time.
-
-        Args:
-            zone: the zone.
-        """
-        return f"dusk in {zone}"
-
+    tools = weather_tools("fog", "dusk")
     simulator.add_fault("quirk", quirks=["object_arguments", "content_parts"], times=2)
-    agent = Agent(
-        make_client(simulator.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
-    )
+    agent = Agent(make_client(simulator.base_url), "GPT-4.1", tools=tools, stream=streamed)
     result = await agent.run(TWO_CALLS)
     assert [(t.name, t.result, t.error) for t in result.trace] == [
         ("get_weather", "fog in Paris", None),

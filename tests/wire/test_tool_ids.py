@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from poe_mcp import Agent, AsyncPoeClient, tool
+from poe_mcp import Agent, AsyncPoeClient
 from poe_mcp.simulator import Simulator
 
-from .conftest import CLOCK, TWO_CALLS, WEATHER, collect, upstream_calls
+from .conftest import CLOCK, TWO_CALLS, WEATHER, collect, upstream_calls, weather_tools
 from .standin import StandIn, completion
 
 
@@ -80,28 +80,9 @@ async def test_a_whole_answer_with_two_calls_sharing_an_id(
 async def test_the_agent_answers_each_call_and_sends_the_providers_ids_back(
     simulator: Simulator, make_client: Callable[..., AsyncPoeClient], streamed: bool
 ) -> None:
-    @tool
-    def get_weather(city: str) -> str:
-        """Weather.
-
-        Args:
-            city: the city.
-        """
-        return f"rain in {city}"
-
-    @tool
-    def get_time(zone: str) -> str:
-        """Time.
-
-        Args:
-            zone: the zone.
-        """
-        return f"noon in {zone}"
-
+    tools = weather_tools("rain", "noon")
     simulator.add_fault("quirk", quirks=["duplicate_tool_ids"])
-    agent = Agent(
-        make_client(simulator.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
-    )
+    agent = Agent(make_client(simulator.base_url), "GPT-4.1", tools=tools, stream=streamed)
     result = await agent.run(TWO_CALLS)
     assert [(t.call_id, t.name, t.result) for t in result.trace] == [
         ("call_0", "get_weather", "rain in Paris"),
