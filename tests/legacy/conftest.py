@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +25,6 @@ from typing import Any
 
 import fastapi_poe as fp
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from PIL import Image
@@ -37,6 +33,7 @@ from sse_starlette import ServerSentEvent
 from poe_mcp.client import AsyncPoeClient
 from poe_mcp.simulator import Simulator
 from poe_mcp.types import Delta
+from tests.loopback import LoopbackServer
 
 KEY = "test-legacy-key-4b1d"
 
@@ -175,23 +172,8 @@ def bot_server() -> Iterator[BotServer]:
     app = FastAPI()
     _raw_routes(app)
     fp.make_app(bot, allow_without_key=True, app=app)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the bot server did not start"
-        time.sleep(0.01)
-    yield BotServer(url=f"http://127.0.0.1:{port}/", bot=bot)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with LoopbackServer(app, name="the bot server") as server:
+        yield BotServer(url=f"{server.url}/", bot=bot)
 
 
 @pytest.fixture

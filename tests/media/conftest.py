@@ -8,12 +8,8 @@ so media replies in every shape can be sent through the real client.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import struct
-import threading
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -23,6 +19,7 @@ import pytest
 
 from poe_mcp.client import AsyncPoeClient
 from poe_mcp.simulator import Simulator, make_mp3, make_mp4, make_png, make_wav
+from tests.loopback import LoopbackServer
 
 PNG = make_png(40, 20, "edge")
 MP3 = make_mp3(0.5)
@@ -70,8 +67,7 @@ class EdgeServer:
         self.reply = ""  # the content of the next chat completion
         self.hits: Counter[str] = Counter()
         self.big = b"\x89PNG\r\n\x1a\n" + b"\x00" * 600_000  # above the inline bound
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     def file(self, name: str) -> str:
@@ -132,30 +128,13 @@ class EdgeServer:
             await _answer(send, 404, "text/plain", b"not found")
 
     def start(self) -> EdgeServer:
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            self.app, interface="asgi3", lifespan="off", log_level="critical", access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve(sockets=[sock])), daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("edge server did not start")
-            time.sleep(0.01)
+        self._server = LoopbackServer(self.app, name="the edge server").start()
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._server is not None:
+            self._server.stop()
 
 
 def page_json() -> bytes:

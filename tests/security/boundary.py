@@ -15,13 +15,10 @@ its input), so any byte that reaches it would show in the answer.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import socket
 import sqlite3
-import threading
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -35,6 +32,7 @@ from poe_mcp.server.app import build_server
 from poe_mcp.server.registry import available_tools
 from poe_mcp.server.runtime import ServerRuntime
 from poe_mcp.simulator import Simulator, make_png
+from tests.loopback import LoopbackServer
 
 KEY_CANARY = "poe-key-CANARY-7f3a9c1e5b2d4a6f8e0c"
 ENV_CANARY = "ENV-CANARY-93b1d7e2c4a6"
@@ -162,8 +160,7 @@ class SteeredAPI:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
         self.url = ""
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     def _reply(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = body.get("messages") or []
@@ -226,30 +223,13 @@ class SteeredAPI:
             await _send(send, 404, "text/plain", b"not found")
 
     def start(self) -> SteeredAPI:
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            self.app, interface="asgi3", lifespan="off", log_level="critical", access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve(sockets=[sock])), daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("hostile upstream did not start")
-            time.sleep(0.01)
+        self._server = LoopbackServer(self.app, name="the hostile upstream").start()
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._server is not None:
+            self._server.stop()
 
 
 async def _send(

@@ -14,17 +14,15 @@ The behaviour is chosen by the last user message (so concurrent tests never inte
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.loopback import LoopbackServer
 
 SURROGATE_JSON = "lone \\ud800 here"  # what travels on the wire (valid JSON)
 SEEN_KEYS: list[str] = []  # every key the upstream was sent, in order (tests read it)
@@ -133,30 +131,16 @@ class Hostile:
                 Route("/bot/{name}", bot, methods=["POST"]),
             ]
         )
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self.port = self._sock.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
-        )
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
+        self._server = LoopbackServer(app, name="the hostile upstream")
+        self.port = self._server.port
+        self.base_url = f"{self._server.url}/v1"
 
     def __enter__(self) -> Hostile:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "the hostile upstream did not start"
-            time.sleep(0.01)
+        self._server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
+        self._server.stop()
 
 
 def running() -> Iterator[Hostile]:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass
@@ -137,21 +136,6 @@ def serve(standin: StandIn) -> Iterator[StandIn]:
     app = Starlette(
         routes=[Route("/{path:path}", standin._handle, methods=["GET", "POST"])],
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    standin.port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.01)
-    try:
+    with LoopbackServer(app, name="the stand-in upstream") as server:
+        standin.port = server.port
         yield standin
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
