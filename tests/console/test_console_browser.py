@@ -14,7 +14,6 @@ import io
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,6 @@ KEY = f"sk-console-{uuid.uuid4().hex}"  # the OpenAI key stored through the sett
 PAGES: list[str] = []  # every page source the browser showed (checked for the key at the end)
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def openai_sim() -> Iterator[Simulator]:
-    with Simulator(provider="openai") as sim:
-        yield sim
 
 
 def _css(browser: Any, selector: str) -> list[Any]:

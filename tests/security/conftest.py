@@ -1,7 +1,7 @@
 """Fixtures for the security tests.
 
 - ``hostile``: the upstream of :mod:`.hostile` (echoes the key, lone surrogates, odd usage);
-- ``redis_server``: a real redis-server for the store checks;
+- (``redis_server``, the real redis-server of the store checks, is the root conftest's);
 - ``victim``, ``make_server``, ``steered``, ``bystander``: the hard-boundary world of
   :mod:`.boundary` (canary files and dirs, in-memory servers over them, a fake Poe that does what
   its caller says, and an "internal service" downloads must never reach).
@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from poe_mcp.simulator import Simulator
-from tests.redis.redis_testlib import RedisServer
 
 from .boundary import SteeredAPI, Victim, make_victim, server_factory
 from .hostile import Hostile, running
@@ -25,13 +24,6 @@ from .hostile import Hostile, running
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[Hostile]:
     yield from running()
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("security-redis")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

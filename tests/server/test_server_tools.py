@@ -385,6 +385,17 @@ async def test_get_usage_counts_calls_and_cost(server: Any) -> None:
     assert one.structured_content["totals"]["calls"] == 1
 
 
+@pytest.mark.parametrize("tool", ["get_usage", "clear_session"])
+async def test_a_malformed_session_id_is_the_same_error_on_every_session_tool(
+    server: Any, tool: str
+) -> None:
+    async with Client(server) as client:
+        result = await client.call_tool(tool, {"session_id": "no spaces/allowed"})
+    assert result.is_error
+    assert "[kind: invalid_request]" in result.content[0].text
+    assert "session_id must be" in result.content[0].text
+
+
 async def test_server_info_never_shows_the_key(server: Any, api_key: str) -> None:
     async with Client(server) as client:
         await client.call_tool("ask_poe", {"bot": "GPT-4.1", "prompt": "x"})

@@ -148,6 +148,10 @@ async def get_usage(
     session_id: Annotated[str | None, Field(max_length=C.SESSION_ID_MAX_LEN)] = None,
     include_simulated: bool = False,
 ) -> CallToolResult:
+    from ...sessions import validate_session_id
+
+    if session_id is not None:  # a malformed id is refused as every session tool refuses it
+        session_id = validate_session_id(session_id)
     rt = runtime(ctx)
     store = await rt.store()
     ledger = store.usage
