@@ -23,6 +23,7 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -50,9 +51,18 @@ def _digest(value: str) -> str:
 class Sessions:
     """Logged-in browsers of this process, by the hash of their cookie."""
 
-    def __init__(self, token: str | None, *, ttl_s: float = C.CONSOLE_SESSION_TTL_S) -> None:
+    def __init__(
+        self,
+        token: str | None,
+        *,
+        ttl_s: float = C.CONSOLE_SESSION_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``clock``: seconds from any fixed point (expiry and the login throttle; tests move
+        a fake one)."""
         self._token = token
         self._ttl_s = ttl_s
+        self._clock = clock
         self._by_hash: OrderedDict[str, ConsoleSession] = OrderedDict()
         self._failures: deque[float] = deque()
 
@@ -71,18 +81,18 @@ class Sessions:
 
     def throttled(self, now: float | None = None) -> bool:
         """Too many wrong tokens in the last minute: logins pause."""
-        now = time.monotonic() if now is None else now
+        now = self._clock() if now is None else now
         while self._failures and now - self._failures[0] > C.CONSOLE_LOGIN_WINDOW_S:
             self._failures.popleft()
         return len(self._failures) >= C.CONSOLE_LOGIN_FAILURES_MAX
 
     def failed(self) -> None:
-        self._failures.append(time.monotonic())
+        self._failures.append(self._clock())
 
     def create(self) -> tuple[str, ConsoleSession]:
         """A new session: the cookie value (shown to the browser once) and its state."""
         cookie = secrets.token_urlsafe(32)
-        session = ConsoleSession(secrets.token_urlsafe(32), time.time() + self._ttl_s)
+        session = ConsoleSession(secrets.token_urlsafe(32), self._clock() + self._ttl_s)
         self._by_hash[_digest(cookie)] = session
         while len(self._by_hash) > C.CONSOLE_SESSIONS_MAX:
             self._by_hash.popitem(last=False)
@@ -95,7 +105,7 @@ class Sessions:
         session = self._by_hash.get(key)
         if session is None:
             return None
-        if session.expires_at <= time.time():
+        if session.expires_at <= self._clock():
             del self._by_hash[key]
             return None
         return session
