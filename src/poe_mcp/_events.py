@@ -87,24 +87,22 @@ def emit(hook: EventHook | None, event: ClientEvent) -> None:
 async def acquire_with_notice(
     acquire: Callable[[], Awaitable[Any]], hook: EventHook | None, model: str | None
 ) -> None:
-    """Take a rate-limit slot; if that takes a while, say so once (then keep waiting)."""
-    task = asyncio.ensure_future(acquire())
+    """Take a rate-limit slot; if that takes a while, say so once (then keep waiting).
+
+    The notice is a timer, not a task: a free slot (the usual case) costs no extra turn of the
+    event loop.
+    """
+    event = ClientEvent(
+        "rate_limit_wait",
+        "waiting for a rate-limit slot (client-side limit of requests per minute; "
+        "--rpm / POE_MCP_RPM sets it)",
+        model=model,
+    )
+    notice = asyncio.get_running_loop().call_later(C.RATE_WAIT_NOTICE_S, emit, hook, event)
     try:
-        done, _ = await asyncio.wait({task}, timeout=C.RATE_WAIT_NOTICE_S)
-        if not done:
-            emit(
-                hook,
-                ClientEvent(
-                    "rate_limit_wait",
-                    "waiting for a rate-limit slot (client-side limit of requests per minute; "
-                    "--rpm / POE_MCP_RPM sets it)",
-                    model=model,
-                ),
-            )
-        await task
+        await acquire()
     finally:
-        if not task.done():
-            task.cancel()
+        notice.cancel()
 
 
 def retry_event(exc: PoeError, attempt: int, max_retries: int, delay: float) -> ClientEvent:
