@@ -277,3 +277,26 @@ def test_rows_queued_when_a_script_ends_without_closing_are_written(tmp_path: Pa
         assert conn.execute("SELECT COUNT(*), SUM(input_tokens) FROM usage").fetchone() == (3, 3)
         # ...and the hourly rollups with them, as always.
         assert conn.execute("SELECT MAX(calls) FROM usage_hourly").fetchone() == (3,)
+
+
+async def test_a_turn_written_while_another_process_holds_the_file_waits_and_is_kept(
+    tmp_path: Path,
+) -> None:
+    """A session write never fails for a lock another writer holds a moment: it waits its turn
+    (the busy timeout), in order with the turns before it."""
+    db = tmp_path / "poe.db"
+    store = open_store(url_of(db))
+    try:
+        await store.sessions.append("s", [{"role": "user", "content": "1"}], ttl_s=60)
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's write lock
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, other.execute, "COMMIT")
+        await store.sessions.extend("s", [{"role": "assistant", "content": "2"}], ttl_s=60)
+        await store.sessions.extend("s", [{"role": "user", "content": "3"}], ttl_s=60)
+        other.close()
+        session = await store.sessions.get("s")
+        assert session is not None
+        assert [m["content"] for m in session.messages] == ["1", "2", "3"]
+    finally:
+        await store.aclose()

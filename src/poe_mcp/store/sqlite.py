@@ -6,10 +6,15 @@ Safe across tasks, threads and processes on one machine:
   another process's write lock instead of failing;
 - every write is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before reading),
   so a session append reads the last message number and inserts after it atomically;
-- all database work runs on one worker thread per store, never on the event loop.
+- database work runs on one worker thread per store, in order; the one exception is a turn's
+  session read or write while that worker is idle: a few statements on a second connection,
+  run on the event loop itself, that never wait for a lock (a busy file sends the job to the
+  worker) and never checkpoint the log (the worker's commits do). That saves a thread hop per
+  turn without ever holding the loop for longer than those statements.
 
-``usage.record()`` is on every call's hot path, so it only queues the row: the worker writes
-queued rows in batches, in order, before any later query it runs, and ``aclose()`` flushes.
+``usage.record()`` is on every call's hot path, so it only queues the row: rows are written in
+batches (every ``USAGE_FLUSH_DELAY_S``), always before a later query of the same store, and
+``aclose()`` or the end of the process writes what is left.
 """
 
 from __future__ import annotations
@@ -79,7 +84,8 @@ def _transaction(conn: Conn) -> Iterator[None]:
 
 
 class _Db:
-    """One connection, touched only by one worker thread, so calls are serialised in order."""
+    """One connection touched only by one worker thread, so jobs run in order; plus, for the
+    sessions, an inline connection used on the loop while no job is queued (``session_job``)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -115,6 +121,28 @@ class _Db:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poe-mcp-sqlite")
         # The ledger's queued rows, written before a job that may read them (SqliteLedger.record).
         self.pending_rows: Callable[[Conn], None] | None = None
+        self._queued = 0  # jobs submitted and not finished
+        self._count_lock = threading.Lock()  # changed on the loop and on the worker
+        self.inline = self._inline_connection()
+
+    def _inline_connection(self) -> Conn | None:
+        """A second connection for a turn's small session reads and writes, used on the event
+        loop itself when the worker is idle: no thread hop. It never waits for a lock
+        (``timeout=0``: a busy file sends the job to the worker, which waits) and never
+        checkpoints the write-ahead log (the worker's commits do), so it never blocks the loop
+        for more than its own few statements."""
+        if self.path == ":memory:":
+            return None  # a second connection would open another, empty database
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=0, isolation_level=None, check_same_thread=False,
+                factory=TextSafeConnection,
+            )  # fmt: skip
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error:
+            return None  # the worker's connection serves every job
+        return conn
 
     def _call(self, fn: Callable[[Conn], T], rows_first: bool) -> T:
         try:
@@ -126,19 +154,43 @@ class _Db:
 
     def submit(self, fn: Callable[[Conn], T], *, rows_first: bool = True) -> Future[T]:
         """Queue ``fn`` for the worker; with ``rows_first`` queued ledger rows are written
-        before it (every job but the session writes, which never read the ledger)."""
+        before it (every job but the session reads and writes, which never read the ledger)."""
         if self.closed:
             raise StoreError(f"the SQLite store {self.path} is closed")
-        return self._executor.submit(self._call, fn, rows_first)
+        with self._count_lock:
+            self._queued += 1
+        future = self._executor.submit(self._call, fn, rows_first)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: Future[Any]) -> None:
+        with self._count_lock:
+            self._queued -= 1
 
     async def run(self, fn: Callable[[Conn], T], *, rows_first: bool = True) -> T:
         return await asyncio.wrap_future(self.submit(fn, rows_first=rows_first))
+
+    async def session_job(self, fn: Callable[[Conn], T]) -> T:
+        """A session read or write: on the inline connection when no job is queued (so it
+        cannot overtake one), else, or when the file is busy, on the worker in order."""
+        conn = self.inline
+        if conn is not None and self._queued == 0 and not self.closed:
+            try:
+                return fn(conn)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+        return await self.run(fn, rows_first=False)
 
     async def close(self) -> None:
         if self.closed:
             return
         future = self.submit(lambda conn: conn.close())
         self.closed = True
+        if self.inline is not None:
+            self.inline.close()
         try:
             await asyncio.wrap_future(future)
         finally:
@@ -151,7 +203,7 @@ class SqliteSessions(SessionsBase):
     def __init__(self, db: _Db, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        self._last_purge = -math.inf  # touched only on the worker thread
+        self._last_purge = -math.inf  # set by the write that purges (always on the worker)
 
     def _purge(self, conn: Conn, now: float, *, force: bool = False) -> None:
         if not force and now - self._last_purge < C.SESSION_PURGE_INTERVAL_S:
@@ -186,7 +238,7 @@ class SqliteSessions(SessionsBase):
             finally:
                 conn.execute("COMMIT")
 
-        return await self._db.run(work)
+        return await self._db.session_job(work)
 
     async def _write(self, w: SessionWrite, *, load: bool = False) -> Session | None:
         session_id = w.session_id
@@ -229,7 +281,9 @@ class SqliteSessions(SessionsBase):
                     return None
                 return self._load(conn, session_id, -math.inf)  # even with ttl_s <= 0
 
-        return await self._db.run(work, rows_first=False)
+        if self._clock() - self._last_purge >= C.SESSION_PURGE_INTERVAL_S:
+            return await self._db.run(work, rows_first=False)  # a purge may be long: not inline
+        return await self._db.session_job(work)
 
     async def delete(self, session_id: str) -> bool:
         def work(conn: Conn) -> bool:
