@@ -163,7 +163,7 @@ class StdioWorld:
 
     def send(self, line: str | bytes) -> None:
         assert self.proc.stdin is not None
-        data = line if isinstance(line, bytes) else line.encode()
+        data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
         self.proc.stdin.write(data + b"\n")
         self.proc.stdin.flush()
 

@@ -7,16 +7,14 @@ A real ``poe-mcp serve --simulate`` subprocess over pipes: each hostile line is 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from queue import Empty, Queue
 from typing import Any
 
 import pytest
+
+from .hidden_world import StdioWorld
 
 POE_MCP = str(Path(sys.executable).with_name("poe-mcp"))
 INIT = {
@@ -31,49 +29,9 @@ INIT = {
 }
 
 
-class StdioServer:
-    def __init__(self, home: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-        env.update(POE_MCP_HOME=str(home / "data"), POE_MCP_CONFIG_DIR=str(home / "config"))
-        self.proc = subprocess.Popen(
-            [POE_MCP, "serve", "--simulate"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        self.replies: Queue[dict[str, Any]] = Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.replies.put(json.loads(line))
-
-    def send(self, line: str | bytes) -> None:
-        assert self.proc.stdin is not None
-        data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
-        self.proc.stdin.write(data + b"\n")
-        self.proc.stdin.flush()
-
-    def reply(self, timeout: float = 20.0) -> dict[str, Any]:
-        try:
-            return self.replies.get(timeout=timeout)
-        except Empty:
-            raise AssertionError("no reply from the server") from None
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture(scope="module")
-def stdio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StdioServer]:
-    server = StdioServer(tmp_path_factory.mktemp("stdio"))
+def stdio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StdioWorld]:
+    server = StdioWorld(tmp_path_factory.mktemp("stdio"))
     server.send(json.dumps(INIT))
     assert server.reply(timeout=60)["id"] == "init"
     server.send('{"jsonrpc":"2.0","method":"notifications/initialized"}')
@@ -105,7 +63,7 @@ CASES = [
 ]
 
 
-def replies_until(stdio: StdioServer, request_id: int) -> list[dict[str, Any]]:
+def replies_until(stdio: StdioWorld, request_id: int) -> list[dict[str, Any]]:
     """Replies up to (without) the one with ``request_id``."""
     seen: list[dict[str, Any]] = []
     while True:
@@ -117,7 +75,7 @@ def replies_until(stdio: StdioServer, request_id: int) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(("line", "code", "request_id"), CASES)
 def test_rejected_line_gets_an_error_reply(
-    stdio: StdioServer, line: str, code: int, request_id: Any
+    stdio: StdioWorld, line: str, code: int, request_id: Any
 ) -> None:
     marker = 1000 + CASES.index((line, code, request_id))
     stdio.send(line)
@@ -130,20 +88,20 @@ def test_rejected_line_gets_an_error_reply(
     assert len(reply["error"]["message"]) < 300
 
 
-def test_invalid_utf8_bytes_still_get_an_answer(stdio: StdioServer) -> None:
+def test_invalid_utf8_bytes_still_get_an_answer(stdio: StdioWorld) -> None:
     stdio.send(b'{"jsonrpc":"2.0","id":21,"method":"ping","params":{"x":"\xff\xfe"}}')
     stdio.send(ping(22))
     # The SDK decodes stdin with errors="replace": a valid request, answered normally.
     assert replies_until(stdio, 22) == [{"jsonrpc": "2.0", "id": 21, "result": {}}]
 
 
-def test_a_malformed_response_from_the_client_is_not_answered(stdio: StdioServer) -> None:
+def test_a_malformed_response_from_the_client_is_not_answered(stdio: StdioWorld) -> None:
     stdio.send('{"jsonrpc":"2.0","id":30,"result":"x","error":"y"}')
     stdio.send(ping(31))
     assert replies_until(stdio, 31) == []
 
 
-def test_the_server_keeps_serving_after_hostile_lines(stdio: StdioServer) -> None:
+def test_the_server_keeps_serving_after_hostile_lines(stdio: StdioWorld) -> None:
     stdio.send(json.dumps({"jsonrpc": "2.0", "id": 40, "method": "tools/list"}))
     stdio.send(ping(41))
     replies = replies_until(stdio, 41)

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from poe_mcp import Agent, AsyncPoeClient, tool
+from poe_mcp import Agent, AsyncPoeClient
 from poe_mcp.simulator import Simulator
 
-from .conftest import CLOCK, TWO_CALLS, WEATHER, collect, upstream_calls
+from .conftest import CLOCK, TWO_CALLS, WEATHER, collect, upstream_calls, weather_tools
 from .standin import StandIn, chunk
 
 TOOL_QUIRKS = ["tool_index_zero", "tool_no_index", "tool_index_negative", "tool_ids_every_fragment"]
@@ -132,27 +132,12 @@ async def test_simulated_tool_call_shapes_through_the_library(
 async def test_an_agent_runs_each_call_with_its_own_arguments(
     simulator: Simulator, make_client: Callable[..., AsyncPoeClient], quirk: str, streamed: bool
 ) -> None:
-    @tool
-    def get_weather(city: str) -> str:
-        """Weather.
-
-        Args:
-            city: the city.
-        """
-        return f"rain in {city}"
-
-    @tool
-    def get_time(zone: str) -> str:
-        """Time.
-
-        Args:
-            zone: the zone.
-        """
-        return f"noon in {zone}"
-
     simulator.add_fault("quirk", quirks=[quirk], times=2)
     agent = Agent(
-        make_client(simulator.base_url), "GPT-4.1", tools=[get_weather, get_time], stream=streamed
+        make_client(simulator.base_url),
+        "GPT-4.1",
+        tools=weather_tools("rain", "noon"),
+        stream=streamed,
     )
     result = await agent.run(TWO_CALLS)
     assert [(t.name, t.result) for t in result.trace] == [
