@@ -8,6 +8,7 @@ console runs as a user would start it, with its own data and config dirs and no 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -16,13 +17,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 TOKEN = "console-test-token-0123456789abcdefghij"
+ORIGIN = "http://127.0.0.1:8080"  # the in-process console's origin (the ``console`` fixture)
 SHOTS = Path("/work/notes/console-shots")
 
 
@@ -188,3 +190,52 @@ def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf-token" content="([^"]*)"', html)
     assert match is not None
     return match.group(1)
+
+
+def sse_events(body: str) -> list[tuple[str, Any]]:
+    """``(event, data)`` of each event of a server-sent event stream."""
+    found = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        name = re.search(r"^event: (.+)$", block, re.M)
+        data = re.search(r"^data: (.+)$", block, re.M)
+        if name and data:
+            found.append((name.group(1), json.loads(data.group(1))))
+    return found
+
+
+@pytest.fixture
+async def console(
+    poe_home: Path, simulator: Any, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Any, Any]]:
+    """The console app in process (httpx's ASGI transport) against the shared simulator:
+    ``(client, inner app)``; log in with :func:`login`."""
+    import httpx
+
+    from poe_mcp.config import Settings
+    from poe_mcp.console import ConsoleContext, build_console_app, close_console, standalone_app
+
+    monkeypatch.setenv("POE_API_KEY", api_key)
+    monkeypatch.setenv("POE_BASE_URL", simulator.base_url)
+    inner = build_console_app(ConsoleContext(Settings.load()), TOKEN)
+    transport = httpx.ASGITransport(app=standalone_app(inner, host="127.0.0.1"))
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+        yield client, inner
+    await close_console(inner)
+
+
+async def login(client: Any) -> str:
+    """Log ``client`` in with the token; the page's CSRF token."""
+    r = await client.post("/console/login", data={"token": TOKEN}, headers={"Origin": ORIGIN})
+    assert r.status_code == 303
+    return csrf_of((await client.get("/console/discussion")).text)
+
+
+async def turn(client: Any, csrf: str, **data: str) -> list[tuple[str, Any]]:
+    """Start a discussion turn (``model`` GPT-4o-mini unless given) and read all its events."""
+    r = await client.post(
+        "/console/discussion/turns",
+        data={"model": "GPT-4o-mini", **data},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200, r.text
+    return sse_events((await client.get(r.json()["events"])).text)

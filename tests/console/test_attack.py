@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import tomllib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,55 +31,9 @@ from poe_mcp.config import Settings
 from poe_mcp.console import ConsoleContext, build_console_app, close_console, standalone_app
 from poe_mcp.simulator import Simulator
 
-TOKEN = "attack-test-token-0123456789abcdefghijkl"
-ORIGIN = "http://127.0.0.1:8080"
+from .conftest import ORIGIN, TOKEN, csrf_of, login, sse_events, turn
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert match is not None
-    return match.group(1)
-
-
-def _events(body: str) -> list[tuple[str, Any]]:
-    found = []
-    for block in body.replace("\r\n", "\n").split("\n\n"):
-        name = re.search(r"^event: (.+)$", block, re.M)
-        data = re.search(r"^data: (.+)$", block, re.M)
-        if name and data:
-            found.append((name.group(1), json.loads(data.group(1))))
-    return found
-
-
-@pytest.fixture
-async def console(
-    poe_home: Path, simulator: Simulator, api_key: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    monkeypatch.setenv("POE_API_KEY", api_key)
-    monkeypatch.setenv("POE_BASE_URL", simulator.base_url)
-    inner = build_console_app(ConsoleContext(Settings.load()), TOKEN)
-    transport = httpx.ASGITransport(app=standalone_app(inner, host="127.0.0.1"))
-    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
-        yield client, inner
-    await close_console(inner)
-
-
-async def _login(client: httpx.AsyncClient) -> str:
-    r = await client.post("/console/login", data={"token": TOKEN}, headers={"Origin": ORIGIN})
-    assert r.status_code == 303
-    return _csrf((await client.get("/console/discussion")).text)
-
-
-async def _turn(client: httpx.AsyncClient, csrf: str, **data: str) -> list[tuple[str, Any]]:
-    r = await client.post(
-        "/console/discussion/turns",
-        data={"model": "GPT-4o-mini", **data},
-        headers={"X-CSRF-Token": csrf},
-    )
-    assert r.status_code == 200, r.text
-    return _events((await client.get(r.json()["events"])).text)
 
 
 # --- login and sessions -----------------------------------------------------------------------
@@ -103,7 +57,7 @@ async def test_wrong_bearer_tokens_count_as_wrong_logins(console: Any) -> None:
 
 async def test_logout_needs_the_csrf_token(console: Any) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     r = await client.post("/console/logout", headers={"Origin": ORIGIN})
     assert r.status_code == 403
     assert (await client.get("/console/settings")).status_code == 200  # still logged in
@@ -120,8 +74,8 @@ async def test_a_second_turn_in_one_conversation_waits_for_the_first(
 ) -> None:
     """Two answers at once in one conversation each answered without the other's question."""
     client, _ = console
-    csrf = await _login(client)
-    sid = (await _turn(client, csrf, message="first"))[-1][1]["session_id"]
+    csrf = await login(client)
+    sid = (await turn(client, csrf, message="first"))[-1][1]["session_id"]
     simulator.add_fault("delay", chunk_delay_s=0.1, model="Claude-Sonnet-4")
     headers = {"X-CSRF-Token": csrf}
     try:
@@ -132,12 +86,12 @@ async def test_a_second_turn_in_one_conversation_waits_for_the_first(
         r = await client.post("/console/discussion/turns", data=data, headers=headers)
         assert r.status_code == 409
         assert "still coming in this conversation" in r.json()["error"]["message"]
-        other = await _turn(client, csrf, message="elsewhere")  # other conversations go on
+        other = await turn(client, csrf, message="elsewhere")  # other conversations go on
         assert other[-1][0] == "done"
-        assert _events((await client.get(first.json()["events"])).text)[-1][0] == "done"
+        assert sse_events((await client.get(first.json()["events"])).text)[-1][0] == "done"
     finally:
         simulator.clear_faults()
-    third = await _turn(client, csrf, message="third", session_id=sid)
+    third = await turn(client, csrf, message="third", session_id=sid)
     assert "received 5 messages" in third[-1][1]["text"]  # it saw the second exchange
 
 
@@ -147,7 +101,7 @@ async def test_a_turn_nobody_follows_is_cancelled(
     """An answer started but never read (the tab closed at once) ran, and was paid, to the end."""
     client, inner = console
     monkeypatch.setattr(C, "CONSOLE_RECONNECT_GRACE_S", 0.3)
-    csrf = await _login(client)
+    csrf = await login(client)
     simulator.add_fault("delay", chunk_delay_s=0.3, model="Claude-Sonnet-4")
     try:
         r = await client.post(
@@ -159,7 +113,7 @@ async def test_a_turn_nobody_follows_is_cancelled(
         body = (await client.get(r.json()["events"])).text
     finally:
         simulator.clear_faults()
-    assert _events(body)[-1][0] == "cancelled"
+    assert sse_events(body)[-1][0] == "cancelled"
     store = await inner.state.console.context.store()
     assert await store.sessions.list() == []  # nothing stored for it
 
@@ -189,7 +143,7 @@ async def test_a_page_that_stops_reading_cancels_its_answer(
             r = await client.post(
                 "/console/login", data={"token": TOKEN}, headers={"Origin": origin}
             )
-            csrf = _csrf((await client.get("/console/discussion")).text)
+            csrf = csrf_of((await client.get("/console/discussion")).text)
             r = await client.post(
                 "/console/discussion/turns",
                 data={"model": "Claude-Sonnet-4", "message": "a long story please " * 10},
@@ -201,7 +155,7 @@ async def test_a_page_that_stops_reading_cancels_its_answer(
                     if line.startswith("event: delta"):
                         break  # the tab closes
             await asyncio.sleep(1.0)  # the grace period passes with nobody reading
-            events = _events((await client.get(url)).text)  # replayed: the turn is over
+            events = sse_events((await client.get(url)).text)  # replayed: the turn is over
             assert events[-1][0] == "cancelled"
             assert len([e for e in events if e[0] == "delta"]) < 10
     finally:
@@ -213,7 +167,7 @@ async def test_a_page_that_stops_reading_cancels_its_answer(
 
 async def test_turn_fields_are_checked_before_anything_starts(console: Any) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     headers = {"X-CSRF-Token": csrf}
     cases = [
         ({"temperature": "nan"}, "temperature must be a finite number"),
@@ -232,7 +186,7 @@ async def test_turn_fields_are_checked_before_anything_starts(console: Any) -> N
 async def test_forms_over_the_limits_are_refused_with_a_reason(console: Any) -> None:
     """Starlette answered these in plain text, which the page could not show."""
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     headers = {"X-CSRF-Token": csrf}
     big = "x" * (C.CONSOLE_MESSAGE_MAX_BYTES + 10)
     files = {"attachments": ("a.txt", b"hi", "text/plain")}
@@ -295,7 +249,7 @@ async def test_settings_that_would_switch_a_limit_off_or_break_the_file_are_refu
     console: Any, poe_home: Path
 ) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     config = poe_home.parent / "config" / "config.toml"
     cases = [
         ({"daily_usd": "nan"}, "Daily budget (USD) must be a finite number"),
@@ -324,7 +278,7 @@ async def test_settings_that_would_switch_a_limit_off_or_break_the_file_are_refu
 
 async def test_keys_must_be_what_an_http_header_can_carry(console: Any, poe_home: Path) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     credentials = poe_home.parent / "config" / "credentials.toml"
     for key in ("sk-\x01ctl", "sk-caf\u00e9-key", "sk-\u2028sep", "sk-\x7fdel"):
         form = {"csrf": csrf, "key_provider": "openai", "api_key": key}
@@ -346,7 +300,7 @@ async def test_credentials_in_a_base_url_are_never_shown_and_survive_a_save(
     console: Any, poe_home: Path, simulator: Simulator
 ) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     config = poe_home.parent / "config" / "config.toml"
     url = simulator.base_url.replace("http://", "http://user:pw-s3cret-99@") + "?api_key=q-s3cret"
     form = {"csrf": csrf, "provider": "compatible", "base_url": url}
@@ -373,7 +327,7 @@ async def test_resume_says_why_it_cannot_and_shows_only_when_it_can(
 ) -> None:
     """Resume of a finished or blocked run failed in a background task: nothing on the page."""
     client, inner = console
-    csrf = await _login(client)
+    csrf = await login(client)
     form = {"csrf": csrf, "goal": "Do x. Do y [fail-always].", "concurrency": "2"}
     for tier in ("1", "2", "3", "4", "escalation"):
         form[f"tier_{tier}"] = "GPT-4o-mini"
@@ -414,7 +368,7 @@ async def test_one_long_model_name_does_not_break_the_dashboard(console: Any) ->
     from poe_mcp.store.base import UsageRecord
 
     client, inner = console
-    await _login(client)
+    await login(client)
     store = await inner.state.console.context.store()
     name = "m" * 10_000
     record = UsageRecord(
@@ -434,7 +388,7 @@ async def test_one_long_model_name_does_not_break_the_dashboard(console: Any) ->
 
 async def test_compare_checks_names_and_keeps_the_system_prompt(console: Any) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     form = {"csrf": csrf, "prompt": "2+2?", "models": "GPT-4o-mini", "system": "Be brief"}
     r = await client.post("/console/compare", data=form, headers={"Origin": ORIGIN})
     assert r.status_code == 200
@@ -447,8 +401,8 @@ async def test_compare_checks_names_and_keeps_the_system_prompt(console: Any) ->
 
 async def test_a_new_conversation_gets_its_controls_without_a_reload(console: Any) -> None:
     client, _ = console
-    csrf = await _login(client)
-    sid = (await _turn(client, csrf, message="name me"))[-1][1]["session_id"]
+    csrf = await login(client)
+    sid = (await turn(client, csrf, message="name me"))[-1][1]["session_id"]
     head = (await client.get(f"/console/discussion/head?session={sid}")).text
     assert f"/discussion/sessions/{sid}/rename" in head
     assert f"/discussion/sessions/{sid}/export.md" in head
@@ -513,7 +467,7 @@ async def test_a_hostile_provider_cannot_put_markup_or_the_key_on_a_page(
     transport = httpx.ASGITransport(app=standalone_app(inner, host="127.0.0.1"))
     try:
         async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
-            csrf = await _login(client)
+            csrf = await login(client)
             table = (await client.get("/console/settings/models")).text
             assert "3 models" in table
             assert "data-xss" not in table.replace("data-xss=&#34;", "")  # only escaped
@@ -521,7 +475,7 @@ async def test_a_hostile_provider_cannot_put_markup_or_the_key_on_a_page(
             assert "&lt;img src=x" in table
             ids = (await client.get("/console/settings/models?format=ids")).json()
             assert HOSTILE in ids  # data for the datalist, set as option.value (never HTML)
-            events = await _turn(client, csrf, model="err-model", message="hi")
+            events = await turn(client, csrf, model="err-model", message="hi")
             kind, data = events[-1]
             assert kind == "failed"
             assert "bad request" in data["message"]

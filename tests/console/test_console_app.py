@@ -7,9 +7,7 @@ test_console_browser.py.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,56 +17,13 @@ from click.testing import CliRunner
 
 from poe_mcp import AsyncPoeClient, Conversation
 from poe_mcp.config import Settings
-from poe_mcp.console import ConsoleContext, build_console_app, close_console, standalone_app
 from poe_mcp.simulator import Simulator
 
-TOKEN = "app-test-token-0123456789abcdefghijklmn"
-ORIGIN = "http://127.0.0.1:8080"
+from .conftest import ORIGIN, TOKEN, login, turn
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert match is not None
-    return match.group(1)
-
-
-@pytest.fixture
-async def console(
-    poe_home: Path, simulator: Simulator, api_key: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    monkeypatch.setenv("POE_API_KEY", api_key)
-    monkeypatch.setenv("POE_BASE_URL", simulator.base_url)
-    context = ConsoleContext(Settings.load())
-    inner = build_console_app(context, TOKEN)
-    app = standalone_app(inner, host="127.0.0.1")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
-        yield client, inner
-    await close_console(inner)
-
-
-async def _login(client: httpx.AsyncClient) -> str:
-    r = await client.post("/console/login", data={"token": TOKEN}, headers={"Origin": ORIGIN})
-    assert r.status_code == 303
-    page = await client.get("/console/discussion")
-    return _csrf(page.text)
-
-
-async def _turn(client: httpx.AsyncClient, csrf: str, **data: str) -> list[tuple[str, Any]]:
-    r = await client.post(
-        "/console/discussion/turns",
-        data={"model": "Claude-Sonnet-4", **data},
-        headers={"X-CSRF-Token": csrf},
-    )
-    assert r.status_code == 200, r.text
-    body = (await client.get(r.json()["events"])).text
-    events = []
-    for block in body.replace("\r\n", "\n").split("\n\n"):
-        name = re.search(r"^event: (.+)$", block, re.M)
-        data_line = re.search(r"^data: (.+)$", block, re.M)
-        if name and data_line:
-            events.append((name.group(1), json.loads(data_line.group(1))))
-    return events
+async def _turn(client: Any, csrf: str, **data: str) -> list[tuple[str, Any]]:
+    return await turn(client, csrf, **{"model": "Claude-Sonnet-4", **data})
 
 
 async def test_pages_need_a_login_and_a_wrong_token_is_refused(console: Any) -> None:
@@ -79,7 +34,7 @@ async def test_pages_need_a_login_and_a_wrong_token_is_refused(console: Any) -> 
     r = await client.post("/console/login", data={"token": "nope"}, headers={"Origin": ORIGIN})
     assert r.status_code == 401
     assert "poe_mcp_console" not in r.headers.get("set-cookie", "")
-    await _login(client)
+    await login(client)
     cookie = client.cookies.get("poe_mcp_console")
     assert cookie
     r = await client.get("/console/dashboard")
@@ -90,7 +45,7 @@ async def test_pages_need_a_login_and_a_wrong_token_is_refused(console: Any) -> 
 
 async def test_state_changes_need_the_csrf_token_and_the_same_origin(console: Any) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     url = "/console/discussion/sessions/some-id/rename"
     assert (await client.post(url, data={"title": "x"})).status_code == 403
     r = await client.post(url, data={"title": "x"}, headers={"X-CSRF-Token": "forged"})
@@ -128,7 +83,7 @@ async def test_logins_pause_after_repeated_wrong_tokens(console: Any) -> None:
 
 async def test_logout_ends_the_session(console: Any) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     cookie = client.cookies.get("poe_mcp_console")
     r = await client.post("/console/logout", data={"csrf": csrf}, headers={"Origin": ORIGIN})
     assert r.status_code == 303
@@ -138,7 +93,7 @@ async def test_logout_ends_the_session(console: Any) -> None:
 
 async def test_a_conversation_is_kept_exported_renamed_reset_and_deleted(console: Any) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     events = await _turn(client, csrf, message="Write a haiku about the sea", system="Be a poet")
     names = [name for name, _ in events]
     assert names[0] == "delta"
@@ -183,7 +138,7 @@ async def test_an_agent_turn_is_stored_with_its_calls_and_continues_over_the_lib
     console: Any, poe_home: Path
 ) -> None:
     client, inner = console
-    csrf = await _login(client)
+    csrf = await login(client)
     notes = poe_home.parent / "notes"
     notes.mkdir()
     (notes / "todo.txt").write_text("buy milk\n", encoding="utf-8")
@@ -220,7 +175,7 @@ async def test_an_agent_turn_is_stored_with_its_calls_and_continues_over_the_lib
 
 async def test_a_reconnecting_browser_resumes_after_the_last_event_it_saw(console: Any) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     r = await client.post(
         "/console/discussion/turns",
         data={"model": "Claude-Sonnet-4", "message": "a question long enough for chunks " * 3},
@@ -237,7 +192,7 @@ async def test_a_reconnecting_browser_resumes_after_the_last_event_it_saw(consol
 
 async def test_bad_turns_are_refused_with_a_reason(console: Any) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     headers = {"X-CSRF-Token": csrf}
     cases = [
         ({"message": "hi", "model": ""}, "choose a model"),
@@ -258,7 +213,7 @@ async def test_stop_cancels_the_answer_and_stores_nothing(
     console: Any, simulator: Simulator
 ) -> None:
     client, inner = console
-    csrf = await _login(client)
+    csrf = await login(client)
     simulator.add_fault("delay", chunk_delay_s=0.3, model="Claude-Sonnet-4")
     try:
         r = await client.post(
@@ -286,7 +241,7 @@ async def test_settings_are_validated_and_environment_settings_are_read_only(
     console: Any, monkeypatch: pytest.MonkeyPatch, poe_home: Path
 ) -> None:
     client, inner = console
-    csrf = await _login(client)
+    csrf = await login(client)
     config = poe_home.parent / "config" / "config.toml"
     monkeypatch.setenv("POE_MCP_MODEL", "Env-Model")
     page = (await client.get("/console/settings")).text
@@ -313,7 +268,7 @@ async def test_settings_are_validated_and_environment_settings_are_read_only(
 
 async def test_stored_key_is_private_and_never_shown(console: Any, poe_home: Path) -> None:
     client, _ = console
-    csrf = await _login(client)
+    csrf = await login(client)
     secret = "sk-private-0123456789abcdef"
     r = await client.post(
         "/console/settings/key",
