@@ -83,6 +83,9 @@ def _transaction(conn: Conn) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # another writer holds the file
+
+
 class _Db:
     """One connection touched only by one worker thread, so jobs run in order; plus, for the
     sessions, an inline connection used on the loop while no job is queued (``session_job``)."""
@@ -177,11 +180,9 @@ class _Db:
         if conn is not None and self._queued == 0 and not self.closed:
             try:
                 return fn(conn)
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise StoreError(f"SQLite store {self.path}: {exc}") from exc
             except sqlite3.Error as exc:
-                raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+                if getattr(exc, "sqlite_errorcode", None) not in _BUSY_CODES:
+                    raise StoreError(f"SQLite store {self.path}: {exc}") from exc
         return await self.run(fn, rows_first=False)
 
     async def close(self) -> None:
